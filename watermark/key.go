@@ -1,0 +1,225 @@
+package watermark
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"time"
+)
+
+// SecretSize is the size of a key's secret in bytes.
+const SecretSize = 32
+
+// KeyFileVersion is the version written to and required of key files.
+const KeyFileVersion = 1
+
+// KeyEnv is the environment variable that may hold a key file's contents.
+const KeyEnv = "TRACEMARK_KEY"
+
+// DefaultTokenizer is the tokenizer recorded in new keys.
+const DefaultTokenizer = "o200k_base"
+
+// Key is a watermark key: a 32-byte secret, its public ID, and the scheme and
+// tokenizer that detection uses by default. The secret is unexported and
+// never printed: String, GoString, Format and MarshalJSON show only the ID.
+// Write it with EncodeKeyFile or WriteKeyFile.
+type Key struct {
+	secret    [SecretSize]byte
+	id        string
+	Scheme    Config    // default scheme for this key
+	Tokenizer string    // tokenizer of the model whose IDs are marked
+	Created   time.Time // when the key was made
+}
+
+// GenerateKey makes a new key from crypto/rand.
+func GenerateKey(scheme Config, tokenizer string) (*Key, error) {
+	var s [SecretSize]byte
+	if _, err := rand.Read(s[:]); err != nil {
+		return nil, fmt.Errorf("generate key: %w", err)
+	}
+	return NewKey(s, scheme, tokenizer, time.Now().UTC().Truncate(time.Second)), nil
+}
+
+// NewKey makes a key from a given secret (tests, derived keys). Use
+// GenerateKey for real keys.
+func NewKey(secret [SecretSize]byte, scheme Config, tokenizer string, created time.Time) *Key {
+	return &Key{secret: secret, id: KeyID(secret), Scheme: scheme, Tokenizer: tokenizer, Created: created}
+}
+
+// KeyID returns the public ID of a secret: the first 8 bytes of
+// SHA-256("tracemark/v1/key-id" || secret) in lower-case hex. It is one-way:
+// the ID reveals nothing usable about the secret.
+func KeyID(secret [SecretSize]byte) string {
+	h := sha256.New()
+	h.Write([]byte("tracemark/" + PRFVersion + "/key-id"))
+	h.Write(secret[:])
+	return hex.EncodeToString(h.Sum(nil)[:8])
+}
+
+// ID returns the key's public ID.
+func (k *Key) ID() string { return k.id }
+
+// String returns "key <id>"; it never shows the secret.
+func (k *Key) String() string { return "key " + k.id }
+
+// GoString is like String, so %#v cannot print the secret either.
+func (k *Key) GoString() string { return k.String() }
+
+// Format implements fmt.Formatter so that every verb (%v, %+v, %x, ...)
+// prints only the ID.
+func (k *Key) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(k.String())) }
+
+// MarshalJSON writes the public fields only (no secret). To store a key, use
+// EncodeKeyFile.
+func (k *Key) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		ID        string `json:"id"`
+		Scheme    string `json:"scheme"`
+		Tokenizer string `json:"tokenizer"`
+	}{k.id, specString(k.Scheme), k.Tokenizer})
+}
+
+func specString(c Config) string {
+	if c == nil {
+		return ""
+	}
+	return c.String()
+}
+
+// keyFile is the on-disk JSON form of a key.
+type keyFile struct {
+	Version   int    `json:"version"`
+	ID        string `json:"id"`
+	Secret    string `json:"secret"`
+	Scheme    string `json:"scheme"`
+	Tokenizer string `json:"tokenizer"`
+	Created   string `json:"created"`
+}
+
+// EncodeKeyFile returns the key file contents, secret included (base64).
+func (k *Key) EncodeKeyFile() []byte {
+	b, _ := json.MarshalIndent(keyFile{
+		Version:   KeyFileVersion,
+		ID:        k.id,
+		Secret:    base64.StdEncoding.EncodeToString(k.secret[:]),
+		Scheme:    specString(k.Scheme),
+		Tokenizer: k.Tokenizer,
+		Created:   k.Created.UTC().Format(time.RFC3339),
+	}, "", "  ")
+	return append(b, '\n')
+}
+
+// ErrKeyExists is returned by WriteKeyFile when the file exists and
+// overwriting was not asked for.
+var ErrKeyExists = errors.New("key file exists (use --force to overwrite)")
+
+// WriteKeyFile writes the key file with mode 0600. Unless overwrite is set
+// it refuses to replace an existing file. With overwrite, an existing file's
+// mode is reset to 0600 too.
+func (k *Key) WriteKeyFile(path string, overwrite bool) error {
+	flags := os.O_WRONLY | os.O_CREATE | os.O_EXCL
+	if overwrite {
+		flags = os.O_WRONLY | os.O_CREATE | os.O_TRUNC
+	}
+	f, err := os.OpenFile(path, flags, 0o600)
+	if err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("write key %s: %w", path, ErrKeyExists)
+		}
+		return fmt.Errorf("write key: %w", err)
+	}
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		return fmt.Errorf("write key %s: %w", path, err)
+	}
+	if _, err := f.Write(k.EncodeKeyFile()); err != nil {
+		f.Close()
+		return fmt.Errorf("write key %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write key %s: %w", path, err)
+	}
+	return nil
+}
+
+// ParseKeyFile parses key file contents. Errors describe what is wrong
+// without quoting the contents, so a secret can never leak through them.
+func ParseKeyFile(data []byte) (*Key, error) {
+	var kf keyFile
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&kf); err != nil {
+		var syn *json.SyntaxError
+		var typ *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &syn):
+			return nil, fmt.Errorf("key file is not valid JSON (byte offset %d)", syn.Offset)
+		case errors.As(err, &typ):
+			return nil, fmt.Errorf("key file field %q has the wrong type (want %s)", typ.Field, typ.Type)
+		default:
+			return nil, errors.New("key file is not a JSON object")
+		}
+	}
+	if dec.More() {
+		return nil, errors.New("key file has data after its JSON object")
+	}
+	if kf.Version != KeyFileVersion {
+		return nil, fmt.Errorf("key file version %d is not supported (want %d)", kf.Version, KeyFileVersion)
+	}
+	raw, err := base64.StdEncoding.DecodeString(kf.Secret)
+	if err != nil || len(raw) != SecretSize {
+		return nil, fmt.Errorf("key file secret must be %d bytes in standard base64", SecretSize)
+	}
+	var s [SecretSize]byte
+	copy(s[:], raw)
+	id := KeyID(s)
+	if kf.ID != id {
+		return nil, fmt.Errorf("key file id %q does not match its secret (corrupted or edited key file)", kf.ID)
+	}
+	if kf.Scheme == "" {
+		return nil, errors.New("key file has no scheme")
+	}
+	scheme, err := ParseSpec(kf.Scheme)
+	if err != nil {
+		return nil, fmt.Errorf("key file: %w", err)
+	}
+	if kf.Tokenizer == "" {
+		return nil, errors.New("key file has no tokenizer")
+	}
+	created, err := time.Parse(time.RFC3339, kf.Created)
+	if err != nil {
+		return nil, errors.New("key file created time is not RFC 3339")
+	}
+	return NewKey(s, scheme, kf.Tokenizer, created), nil
+}
+
+// LoadKey reads a key from path, or, if path is empty, from the environment
+// variable TRACEMARK_KEY (the key file's contents). Errors name the source.
+func LoadKey(path string) (*Key, error) {
+	if path == "" {
+		data, ok := os.LookupEnv(KeyEnv)
+		if !ok || data == "" {
+			return nil, fmt.Errorf("no key: pass --key FILE or set %s to a key file's contents", KeyEnv)
+		}
+		k, err := ParseKeyFile([]byte(data))
+		if err != nil {
+			return nil, fmt.Errorf("key from $%s: %w", KeyEnv, err)
+		}
+		return k, nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read key: %w", err)
+	}
+	k, err := ParseKeyFile(data)
+	if err != nil {
+		return nil, fmt.Errorf("key %s: %w", path, err)
+	}
+	return k, nil
+}

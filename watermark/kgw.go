@@ -1,0 +1,262 @@
+package watermark
+
+import (
+	"errors"
+	"fmt"
+	"math"
+)
+
+// Uniform is a source of uniform random numbers in [0, 1), such as
+// *math/rand/v2.Rand. Samplers draw exactly one number per call, so a seeded
+// source makes sampling reproducible.
+type Uniform interface{ Float64() float64 }
+
+// Sampling errors. They are sentinels, so the failure path allocates nothing.
+var (
+	// ErrNoCandidates: the candidate set is empty, or every candidate has a
+	// logit of -Inf or NaN (probability 0, negative or NaN).
+	ErrNoCandidates = errors.New("watermark: no candidate with positive probability")
+	// ErrLengthMismatch: ids and values have different lengths.
+	ErrLengthMismatch = errors.New("watermark: ids and values differ in length")
+)
+
+// Tuple is the keyed input behind one scored token: the seed its green
+// decision was drawn with, and the token. Two positions with equal tuples
+// have the same green value under every key, so detection counts each
+// distinct tuple once (dedup); distinct tuples are independent under the null.
+type Tuple struct {
+	Seed  uint64
+	Token uint32
+}
+
+// Observation is what detection sees of one token that has a full context.
+type Observation struct {
+	Tuple Tuple
+	Green bool
+}
+
+// KGW is the green-list scheme bound to a key. It is safe for concurrent use
+// and allocates nothing per call.
+type KGW struct {
+	cfg       KGWConfig
+	keyID     string
+	threshold uint64 // green iff the mixed value < threshold = floor(γ·2^64)
+	delta     float32
+	context   sipKey // lefthash: seed = SipHash(context, LE32 tokens)
+	token     sipKey // selfhash: u(x) = SipHash(token, LE32 x)
+	anchor    uint64 // selfhash: a(t) = mix64(anchor + spread(t))
+	green     uint64 // green decision: mix64((seed ^ green) + spread(t))
+}
+
+// NewKGW binds a green-list configuration to a key.
+func NewKGW(key *Key, cfg KGWConfig) (*KGW, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("kgw: %w", err)
+	}
+	s := &key.secret
+	return &KGW{
+		cfg:       cfg,
+		keyID:     key.id,
+		threshold: greenThreshold(cfg.Gamma),
+		delta:     float32(cfg.Delta),
+		context:   deriveSipKey(s, "kgw/context"),
+		token:     deriveSipKey(s, "kgw/token"),
+		anchor:    deriveWord(s, "kgw/anchor"),
+		green:     deriveWord(s, "kgw/green"),
+	}, nil
+}
+
+// greenThreshold returns floor(γ·2^64). For a float64 γ in (0,1) the product
+// is exact, so P(green) = threshold/2^64 equals γ for every γ >= 2^-11.
+func greenThreshold(gamma float64) uint64 { return uint64(math.Ldexp(gamma, 64)) }
+
+// Config returns the scheme parameters.
+func (k *KGW) Config() KGWConfig { return k.cfg }
+
+// Spec returns the canonical SPEC string.
+func (k *KGW) Spec() string { return k.cfg.String() }
+
+// KeyID returns the public ID of the key.
+func (k *KGW) KeyID() string { return k.keyID }
+
+// ContextWidth returns h: the number of preceding tokens the rule reads.
+// Positions with fewer than h preceding tokens are neither marked nor scored.
+func (k *KGW) ContextWidth() int { return k.cfg.H }
+
+// GreenProbability returns the exact probability that a token is green under
+// the null hypothesis (text independent of the key): threshold/2^64.
+func (k *KGW) GreenProbability() float64 { return math.Ldexp(float64(k.threshold), -64) }
+
+// seedState holds what the rule needs from a context, computed once per
+// context and reused for every candidate.
+type seedState struct {
+	seed uint64                  // lefthash seed
+	u    [MaxContextWidth]uint64 // selfhash: u(x) of the h context tokens
+}
+
+// prepare computes the seed state of the last h tokens of ctx, which must
+// hold at least h tokens.
+func (k *KGW) prepare(ctx []uint32) seedState {
+	var st seedState
+	h := k.cfg.H
+	ctx = ctx[len(ctx)-h:]
+	if k.cfg.Seeding == LeftHash {
+		st.seed = k.leftSeed(ctx)
+		return st
+	}
+	for j, x := range ctx {
+		st.u[j] = k.token.hashToken(x)
+	}
+	return st
+}
+
+// leftSeed is SipHash-2-4 under the context key of the tokens of ctx (oldest
+// first), each as 4 little-endian bytes.
+func (k *KGW) leftSeed(ctx []uint32) uint64 {
+	var buf [4 * MaxContextWidth]byte
+	for j, x := range ctx {
+		buf[4*j] = byte(x)
+		buf[4*j+1] = byte(x >> 8)
+		buf[4*j+2] = byte(x >> 16)
+		buf[4*j+3] = byte(x >> 24)
+	}
+	return k.context.hash(buf[:4*len(ctx)])
+}
+
+// selfSeed is the anchored min-hash of candidate t over the hashes u of the
+// h context tokens: min(a, min_j mix64(u_j ^ a)) with a = mix64(anchor + spread(t)).
+// The minimum does not depend on the order of u.
+func (k *KGW) selfSeed(u *[MaxContextWidth]uint64, t uint32) uint64 {
+	a := mix64(k.anchor + spread(t))
+	s := a
+	for _, x := range u[:k.cfg.H] {
+		if v := mix64(x ^ a); v < s {
+			s = v
+		}
+	}
+	return s
+}
+
+// seedFor returns the seed of candidate t in a prepared context.
+func (k *KGW) seedFor(st *seedState, t uint32) uint64 {
+	if k.cfg.Seeding == LeftHash {
+		return st.seed
+	}
+	return k.selfSeed(&st.u, t)
+}
+
+// isGreen is the green decision for token t under seed.
+func (k *KGW) isGreen(seed uint64, t uint32) bool {
+	return mix64((seed^k.green)+spread(t)) < k.threshold
+}
+
+// Green reports whether token t is green after ctx (only the last h tokens
+// matter). scored is false when ctx holds fewer than h tokens: such positions
+// carry no mark.
+func (k *KGW) Green(ctx []uint32, t uint32) (green, scored bool) {
+	if len(ctx) < k.cfg.H {
+		return false, false
+	}
+	st := k.prepare(ctx)
+	return k.isGreen(k.seedFor(&st, t), t), true
+}
+
+// BiasLogits adds δ in place to the logits of the green token IDs after ctx;
+// logits[i] is the logit of token ID i. It does nothing when ctx holds fewer
+// than h tokens or δ is 0. Non-finite logits stay as they are (NaN+δ is NaN,
+// ±Inf+δ is ±Inf); an empty slice is a no-op. It never panics and allocates
+// nothing.
+func (k *KGW) BiasLogits(ctx []uint32, logits []float32) {
+	if len(ctx) < k.cfg.H || k.delta == 0 {
+		return
+	}
+	st := k.prepare(ctx)
+	d := k.delta
+	if k.cfg.Seeding == LeftHash {
+		seed := st.seed ^ k.green
+		for i := range logits {
+			if mix64(seed+spread(uint32(i))) < k.threshold {
+				logits[i] += d
+			}
+		}
+		return
+	}
+	for i := range logits {
+		t := uint32(i)
+		if k.isGreen(k.selfSeed(&st.u, t), t) {
+			logits[i] += d
+		}
+	}
+}
+
+// SampleLogits draws the next token from candidates ids with logits, exactly
+// from the watermarked distribution p'(t) ∝ exp(logit_t + δ·green(t)), using
+// one number from rng. Pass ids == nil when logits covers the whole
+// vocabulary (candidate i is token ID i). Typical callers pass the set left
+// after temperature, top-k and top-p. When ctx holds fewer than h tokens it
+// samples without the mark.
+//
+// Non-finite input: NaN and -Inf logits have probability 0. If any logit is
+// +Inf, the +Inf candidates share all the mass as if their logits were equal
+// and large (so the watermark still weighs them by e^δ). With no candidate of
+// positive probability it returns ErrNoCandidates. It allocates nothing.
+func (k *KGW) SampleLogits(ctx []uint32, ids []uint32, logits []float32, rng Uniform) (uint32, error) {
+	return k.sample(ctx, ids, logits, false, rng)
+}
+
+// SampleProbs is SampleLogits for candidates given as probabilities (or any
+// non-negative weights; they need not sum to 1): p'(t) ∝ p_t·e^{δ·green(t)}.
+// Negative and NaN weights count as 0; +Inf weights are handled as +Inf
+// logits are in SampleLogits.
+func (k *KGW) SampleProbs(ctx []uint32, ids []uint32, probs []float32, rng Uniform) (uint32, error) {
+	return k.sample(ctx, ids, probs, true, rng)
+}
+
+func (k *KGW) sample(ctx []uint32, ids []uint32, vals []float32, isProb bool, rng Uniform) (uint32, error) {
+	if ids != nil && len(ids) != len(vals) {
+		return 0, ErrLengthMismatch
+	}
+	if len(ctx) < k.cfg.H || k.delta == 0 {
+		return drawToken(ids, vals, isProb, noBonus, rng)
+	}
+	st := k.prepare(ctx)
+	d := float64(k.delta)
+	bonus := func(i int) float64 {
+		t := tokenAt(ids, i)
+		if k.isGreen(k.seedFor(&st, t), t) {
+			return d
+		}
+		return 0
+	}
+	return drawToken(ids, vals, isProb, bonus, rng)
+}
+
+// AppendObservations appends to dst one observation for every position of
+// tokens that has h preceding tokens (so len(tokens)-h of them, in order),
+// computing each token's keyed hash once. It allocates only if dst must grow.
+func (k *KGW) AppendObservations(dst []Observation, tokens []uint32) []Observation {
+	h := k.cfg.H
+	if len(tokens) <= h {
+		return dst
+	}
+	if k.cfg.Seeding == LeftHash {
+		for i := h; i < len(tokens); i++ {
+			seed, t := k.leftSeed(tokens[i-h:i]), tokens[i]
+			dst = append(dst, Observation{Tuple{seed, t}, k.isGreen(seed, t)})
+		}
+		return dst
+	}
+	// The min-hash is order-free, so the hashes of the last h tokens can live
+	// in a ring indexed by position mod h.
+	var ring [MaxContextWidth]uint64
+	for j := 0; j < h; j++ {
+		ring[j] = k.token.hashToken(tokens[j])
+	}
+	for i := h; i < len(tokens); i++ {
+		t := tokens[i]
+		seed := k.selfSeed(&ring, t)
+		dst = append(dst, Observation{Tuple{seed, t}, k.isGreen(seed, t)})
+		ring[i%h] = k.token.hashToken(t)
+	}
+	return dst
+}
