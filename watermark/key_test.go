@@ -1,0 +1,179 @@
+package watermark
+
+import (
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func testKey(t testing.TB, seed byte) *Key {
+	t.Helper()
+	var s [SecretSize]byte
+	for i := range s {
+		s[i] = seed + byte(i)
+	}
+	cfg, err := ParseSpec(DefaultSpec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return NewKey(s, cfg, DefaultTokenizer, time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC))
+}
+
+// secretForms returns the spellings of a key's secret that must never leak.
+func secretForms(k *Key) []string {
+	return []string{
+		base64.StdEncoding.EncodeToString(k.secret[:]),
+		base64.RawStdEncoding.EncodeToString(k.secret[:]),
+		hex.EncodeToString(k.secret[:]),
+		fmt.Sprint(k.secret[:]),
+	}
+}
+
+func TestKeyFileRoundTripAndMode(t *testing.T) {
+	k, err := GenerateKey(DefaultKGW(), DefaultTokenizer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "k.json")
+	if err := k.WriteKeyFile(path, false); err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o600 {
+		t.Errorf("key file mode %v, want 0600", st.Mode().Perm())
+	}
+	got, err := LoadKey(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.secret != k.secret || got.ID() != k.ID() || got.Scheme != k.Scheme ||
+		got.Tokenizer != k.Tokenizer || !got.Created.Equal(k.Created) {
+		t.Errorf("round trip changed the key: %v -> %v", k, got)
+	}
+	var fields map[string]any
+	if err := json.Unmarshal(k.EncodeKeyFile(), &fields); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"version", "id", "secret", "scheme", "tokenizer", "created"} {
+		if _, ok := fields[f]; !ok {
+			t.Errorf("key file lacks %q", f)
+		}
+	}
+	// Refuses to overwrite, unless asked; overwriting resets the mode.
+	if err := k.WriteKeyFile(path, false); !errors.Is(err, ErrKeyExists) {
+		t.Errorf("overwrite without force: %v", err)
+	}
+	os.Chmod(path, 0o644)
+	if err := k.WriteKeyFile(path, true); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := os.Stat(path); st.Mode().Perm() != 0o600 {
+		t.Errorf("forced overwrite left mode %v", st.Mode().Perm())
+	}
+}
+
+func TestLoadKeyFromEnvironment(t *testing.T) {
+	k := testKey(t, 7)
+	t.Setenv(KeyEnv, string(k.EncodeKeyFile()))
+	got, err := LoadKey("")
+	if err != nil || got.ID() != k.ID() {
+		t.Fatalf("LoadKey from env: %v, %v", got, err)
+	}
+	t.Setenv(KeyEnv, "{")
+	if _, err := LoadKey(""); err == nil || !strings.Contains(err.Error(), KeyEnv) {
+		t.Errorf("bad env key error should name %s: %v", KeyEnv, err)
+	}
+	t.Setenv(KeyEnv, "")
+	if _, err := LoadKey(""); err == nil || !strings.Contains(err.Error(), "--key") {
+		t.Errorf("missing key error should say how to pass one: %v", err)
+	}
+}
+
+func TestSecretNeverPrinted(t *testing.T) {
+	k := testKey(t, 1)
+	var outs []string
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%x", "%X", "%q", "%d"} {
+		outs = append(outs, fmt.Sprintf(verb, k))
+	}
+	j, _ := json.Marshal(k)
+	outs = append(outs, string(j), k.String())
+	wrapped := struct{ K *Key }{k}
+	outs = append(outs, fmt.Sprintf("%+v", wrapped))
+	for _, out := range outs {
+		for _, s := range secretForms(k) {
+			if strings.Contains(out, s) {
+				t.Fatalf("secret printed: %q", out)
+			}
+		}
+		if !strings.Contains(out, k.ID()) {
+			t.Errorf("output %q does not name the key ID", out)
+		}
+	}
+}
+
+func TestParseKeyFileErrors(t *testing.T) {
+	k := testKey(t, 3)
+	good := string(k.EncodeKeyFile())
+	secret := base64.StdEncoding.EncodeToString(k.secret[:])
+	cases := map[string]string{
+		"":          "not a JSON object",
+		"{":         "not a JSON object",
+		"[1,2]":     "wrong type",
+		"{}":        "version 0",
+		good + "{}": "data after",
+		strings.Replace(good, `"version": 1`, `"version": 2`, 1):          "version 2",
+		strings.Replace(good, secret, secret[:20], 1):                     "32 bytes",
+		strings.Replace(good, secret, "!!"+secret[2:], 1):                 "32 bytes",
+		strings.Replace(good, k.ID(), "0000000000000000", 1):              "does not match",
+		strings.Replace(good, DefaultSpec, "kgw:gamma=7", 1):              "gamma must be",
+		strings.Replace(good, `"o200k_base"`, `""`, 1):                    "no tokenizer",
+		strings.Replace(good, `"2026-11-28T00:00:00Z"`, `"yesterday"`, 1): "RFC 3339",
+		strings.Replace(good, `"version": 1`, `"version": "1"`, 1):        "wrong type",
+	}
+	for in, want := range cases {
+		_, err := ParseKeyFile([]byte(in))
+		if err == nil {
+			t.Errorf("accepted %q", in)
+			continue
+		}
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+		for _, s := range secretForms(k) {
+			if strings.Contains(err.Error(), s) || strings.Contains(err.Error(), secret[2:20]) {
+				t.Errorf("error leaks the secret: %q", err)
+			}
+		}
+	}
+	if _, err := LoadKey(filepath.Join(t.TempDir(), "missing.json")); err == nil || !strings.Contains(err.Error(), "missing.json") {
+		t.Errorf("missing file error should name the file: %v", err)
+	}
+}
+
+func FuzzParseKeyFile(f *testing.F) {
+	k := testKey(f, 9)
+	f.Add(k.EncodeKeyFile())
+	f.Add([]byte(`{"version":1}`))
+	f.Add([]byte(`{"version":1,"secret":"AAAA","id":"x"}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got, err := ParseKeyFile(data)
+		if err != nil {
+			return
+		}
+		// Whatever parses must survive a round trip unchanged.
+		again, err := ParseKeyFile(got.EncodeKeyFile())
+		if err != nil || again.secret != got.secret || again.Scheme.String() != got.Scheme.String() {
+			t.Fatalf("round trip failed: %v", err)
+		}
+	})
+}
