@@ -39,6 +39,7 @@ type Observation struct {
 // and allocates nothing per call.
 type KGW struct {
 	cfg       KGWConfig
+	spec      string // canonical SPEC, computed once
 	keyID     string
 	threshold uint64 // green iff the mixed value < threshold = floor(γ·2^64)
 	delta     float32
@@ -56,6 +57,7 @@ func NewKGW(key *Key, cfg KGWConfig) (*KGW, error) {
 	s := &key.secret
 	return &KGW{
 		cfg:       cfg,
+		spec:      cfg.String(),
 		keyID:     key.id,
 		threshold: greenThreshold(cfg.Gamma),
 		delta:     float32(cfg.Delta),
@@ -74,7 +76,7 @@ func greenThreshold(gamma float64) uint64 { return uint64(math.Ldexp(gamma, 64))
 func (k *KGW) Config() KGWConfig { return k.cfg }
 
 // Spec returns the canonical SPEC string.
-func (k *KGW) Spec() string { return k.cfg.String() }
+func (k *KGW) Spec() string { return k.spec }
 
 // KeyID returns the public ID of the key.
 func (k *KGW) KeyID() string { return k.keyID }

@@ -1,0 +1,210 @@
+package detect
+
+import (
+	"math"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/tracemark/tracemark/detect/stats"
+	"github.com/tracemark/tracemark/tokenize"
+	"github.com/tracemark/tracemark/watermark"
+)
+
+// The null-calibration tests score real human text, which no one here
+// watermarked, under many random keys. With dedup the p-values must be
+// calibrated; without it, repetitive code must break calibration (so the
+// check is able to fail).
+
+const docTokens = 200
+
+var goroot = sync.OnceValue(func() string {
+	out, err := exec.Command("go", "env", "GOROOT").Output()
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(out))
+})
+
+// cutDocs tokenizes each text and cuts it into documents of exactly n
+// tokens (a shorter tail is dropped).
+func cutDocs(t testing.TB, texts []string, n int) [][]uint32 {
+	tok, err := tokenize.Get(tokenize.Default)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var docs [][]uint32
+	for _, text := range texts {
+		ids, err := tok.AppendEncode(nil, text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for len(ids) >= n {
+			docs = append(docs, ids[:n:n])
+			ids = ids[n:]
+		}
+	}
+	return docs
+}
+
+// opticksDocs returns Newton's Opticks (from the Go distribution) in
+// 200-token documents.
+func opticksDocs(t testing.TB) [][]uint32 {
+	data, err := os.ReadFile(filepath.Join(goroot(), "src", "testdata", "Isaac.Newton-Opticks.txt"))
+	if err != nil {
+		t.Skipf("Opticks not found: %v", err)
+	}
+	return cutDocs(t, []string{string(data)}, docTokens)
+}
+
+// goSourceDocs returns non-test Go files of a fixed set of standard-library
+// packages in 200-token documents, at most limit of them.
+func goSourceDocs(t testing.TB, limit int) [][]uint32 {
+	var texts []string
+	for _, pkg := range []string{"net/http", "encoding/json", "go/ast", "strconv", "text/template", "database/sql"} {
+		files, _ := filepath.Glob(filepath.Join(goroot(), "src", pkg, "*.go"))
+		sort.Strings(files)
+		for _, f := range files {
+			if strings.HasSuffix(f, "_test.go") {
+				continue
+			}
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			texts = append(texts, string(b))
+		}
+	}
+	if len(texts) == 0 {
+		t.Skip("Go standard-library source not found")
+	}
+	docs := cutDocs(t, texts, docTokens)
+	// Spread the sample over all packages, deterministically.
+	rand.New(rand.NewPCG(42, 42)).Shuffle(len(docs), func(i, j int) { docs[i], docs[j] = docs[j], docs[i] })
+	if len(docs) > limit {
+		docs = docs[:limit]
+	}
+	return docs
+}
+
+// nullSummary is what scoring unwatermarked documents under random keys gave.
+type nullSummary struct {
+	tests       int
+	ksD, ksP    float64 // KS of the randomized p-values against U(0,1)
+	below01     int     // exact (conservative) p-values below 0.01
+	randBelow01 int     // randomized p-values below 0.01
+	green       int
+	scored      int
+}
+
+func scoreNull(t testing.TB, docs [][]uint32, spec string, keys int, noDedup bool, seed uint64) nullSummary {
+	rng := rand.New(rand.NewPCG(seed, seed+1))
+	var sum nullSummary
+	var randomized []float64
+	for k := 0; k < keys; k++ {
+		for _, doc := range docs {
+			// A fresh key for every (document, replicate): documents share
+			// frequent tuples, so under one key their p-values are
+			// correlated; with independent keys all tests are independent,
+			// as KS and the binomial bounds assume.
+			d, err := New(scheme(t, randomKey(rng), spec), Options{NoDedup: noDedup})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := d.Tokens(doc)
+			pr := stats.RandomizedBinomialP(r.Green, r.Scored, r.Gamma, rng.Float64())
+			randomized = append(randomized, pr)
+			if r.PValue < 0.01 {
+				sum.below01++
+			}
+			if pr < 0.01 {
+				sum.randBelow01++
+			}
+			sum.green += r.Green
+			sum.scored += r.Scored
+		}
+	}
+	sum.tests = len(randomized)
+	sum.ksD, sum.ksP = stats.KSUniform(randomized)
+	return sum
+}
+
+// calibrated returns the reasons, if any, that a null summary is not
+// consistent with exact, calibrated p-values at test level 0.001.
+func (s nullSummary) calibrated(gamma float64) []string {
+	var bad []string
+	if s.ksP < 0.001 {
+		bad = append(bad, "KS rejects uniformity of randomized p-values")
+	}
+	// Exact p-values of a discrete test are conservative: P(p < 0.01) <= 0.01.
+	if math.Exp(stats.LogBinomialTail(s.below01, s.tests, 0.01)) < 0.001 {
+		bad = append(bad, "too many p-values below 0.01")
+	}
+	if !stats.BinomialCountPlausible(s.randBelow01, s.tests, 0.01, 0.001) {
+		bad = append(bad, "randomized p-values below 0.01 off their binomial bounds")
+	}
+	if !stats.BinomialCountPlausible(s.green, s.scored, gamma, 0.001) {
+		bad = append(bad, "green fraction is not γ")
+	}
+	return bad
+}
+
+func (s nullSummary) log(t *testing.T, name string) {
+	t.Logf("%s: %d tests, KS D=%.5f p=%.3f, p<0.01: %.5f (randomized %.5f), green fraction %.5f of %d",
+		name, s.tests, s.ksD, s.ksP, float64(s.below01)/float64(s.tests),
+		float64(s.randBelow01)/float64(s.tests), float64(s.green)/float64(s.scored), s.scored)
+}
+
+func nullKeys() int {
+	if testing.Short() {
+		return 40
+	}
+	return 200
+}
+
+func TestNullCalibrationProse(t *testing.T) {
+	docs := opticksDocs(t)
+	if len(docs) < 400 {
+		t.Fatalf("only %d documents from Opticks", len(docs))
+	}
+	for i, spec := range []string{watermark.DefaultSpec, "kgw:gamma=0.5,h=1,seeding=lefthash"} {
+		s := scoreNull(t, docs, spec, nullKeys(), false, uint64(100+i))
+		s.log(t, "Opticks "+spec)
+		if bad := s.calibrated(0.25 + 0.25*float64(i)); len(bad) > 0 {
+			t.Errorf("Opticks, %s: %v", spec, bad)
+		}
+	}
+}
+
+func TestNullCalibrationCode(t *testing.T) {
+	docs := goSourceDocs(t, 600)
+	if len(docs) < 400 {
+		t.Fatalf("only %d documents of Go source", len(docs))
+	}
+	for i, spec := range []string{watermark.DefaultSpec, "kgw:gamma=0.25,h=1,seeding=lefthash"} {
+		s := scoreNull(t, docs, spec, nullKeys(), false, uint64(200+i))
+		s.log(t, "Go source "+spec)
+		if bad := s.calibrated(0.25); len(bad) > 0 {
+			t.Errorf("Go source, %s: %v", spec, bad)
+		}
+	}
+}
+
+// TestNullCalibrationFailsOnCodeWithoutDedup is the same check with dedup
+// off: repeated tuples in code are counted again and again, the binomial
+// model no longer holds, and calibration must fail.
+func TestNullCalibrationFailsOnCodeWithoutDedup(t *testing.T) {
+	docs := goSourceDocs(t, 600)
+	for i, spec := range []string{watermark.DefaultSpec, "kgw:gamma=0.25,h=1,seeding=lefthash"} {
+		s := scoreNull(t, docs, spec, nullKeys(), true, uint64(300+i))
+		s.log(t, "Go source, dedup off, "+spec)
+		if bad := s.calibrated(0.25); len(bad) == 0 {
+			t.Errorf("Go source without dedup, %s: calibration did not fail", spec)
+		}
+	}
+}
