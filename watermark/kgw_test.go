@@ -278,12 +278,12 @@ func TestNoAllocationsPerCall(t *testing.T) {
 	for _, spec := range []string{DefaultSpec, "kgw:h=1,seeding=lefthash"} {
 		s := mustKGW(t, testKey(t, 2), spec)
 		for name, f := range map[string]func(){
-			"BiasLogits":         func() { s.BiasLogits(ctx, logits) },
-			"SampleLogits k=40":  func() { s.SampleLogits(ctx, ids, sub, rng) },
-			"SampleProbs k=40":   func() { s.SampleProbs(ctx, ids, sub, rng) },
-			"SampleLogits n=2000":func() { s.SampleLogits(ctx, nil, logits[:2000], rng) },
-			"AppendObservations": func() { obs = s.AppendObservations(obs[:0], tokens) },
-			"Green":              func() { s.Green(ctx, 99) },
+			"BiasLogits":          func() { s.BiasLogits(ctx, logits) },
+			"SampleLogits k=40":   func() { s.SampleLogits(ctx, ids, sub, rng) },
+			"SampleProbs k=40":    func() { s.SampleProbs(ctx, ids, sub, rng) },
+			"SampleLogits n=2000": func() { s.SampleLogits(ctx, nil, logits[:2000], rng) },
+			"AppendObservations":  func() { obs = s.AppendObservations(obs[:0], tokens) },
+			"Green":               func() { s.Green(ctx, 99) },
 		} {
 			if a := testing.AllocsPerRun(20, f); a != 0 {
 				t.Errorf("%s %s: %v allocations per call", spec, name, a)
