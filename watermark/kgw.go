@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
 )
 
 // Uniform is a source of uniform random numbers in [0, 1), such as
@@ -125,16 +126,24 @@ func (k *KGW) leftSeed(ctx []uint32) uint64 {
 	return k.context.hash(buf[:4*len(ctx)])
 }
 
+// minhashMul is the odd multiplier that combines a context token's hash
+// with the candidate's anchor in the selfhash min-hash.
+const minhashMul = 0xbf58476d1ce4e5b9
+
 // selfSeed is the anchored min-hash of candidate t over the hashes u of the
-// h context tokens: min(a, min_j mix64(u_j ^ a)) with a = mix64(anchor + spread(t)).
-// The minimum does not depend on the order of u.
+// h context tokens: min(a, min_j (u_j ^ a)·minhashMul) with
+// a = mix64(anchor + spread(t)), all mod 2^64. The minimum does not depend
+// on the order of u.
 func (k *KGW) selfSeed(u *[MaxContextWidth]uint64, t uint32) uint64 {
-	a := mix64(k.anchor + spread(t))
+	return k.selfSeedSpread(u, spread(t))
+}
+
+// selfSeedSpread is selfSeed with spread(t) precomputed.
+func (k *KGW) selfSeedSpread(u *[MaxContextWidth]uint64, x uint64) uint64 {
+	a := mix64(k.anchor + x)
 	s := a
-	for _, x := range u[:k.cfg.H] {
-		if v := mix64(x ^ a); v < s {
-			s = v
-		}
+	for _, v := range u[:k.cfg.H] {
+		s = min(s, (v^a)*minhashMul)
 	}
 	return s
 }
@@ -173,21 +182,25 @@ func (k *KGW) BiasLogits(ctx []uint32, logits []float32) {
 		return
 	}
 	st := k.prepare(ctx)
-	d := k.delta
+	// Branch-free: green adds add[1] = δ, red adds add[0] = 0 (so -0 may
+	// become +0). spread(t) advances by one golden step per token ID.
+	add := [2]float32{0, k.delta}
+	th, gw := k.threshold, k.green
+	var x uint64 // spread(i) = (i+1)·golden
 	if k.cfg.Seeding == LeftHash {
-		seed := st.seed ^ k.green
+		seed := st.seed ^ gw
 		for i := range logits {
-			if mix64(seed+spread(uint32(i))) < k.threshold {
-				logits[i] += d
-			}
+			x += golden
+			_, borrow := bits.Sub64(mix64(seed+x), th, 0)
+			logits[i] += add[borrow&1]
 		}
 		return
 	}
 	for i := range logits {
-		t := uint32(i)
-		if k.isGreen(k.selfSeed(&st.u, t), t) {
-			logits[i] += d
-		}
+		x += golden
+		seed := k.selfSeedSpread(&st.u, x)
+		_, borrow := bits.Sub64(mix64((seed^gw)+x), th, 0)
+		logits[i] += add[borrow&1]
 	}
 }
 
@@ -219,18 +232,14 @@ func (k *KGW) sample(ctx []uint32, ids []uint32, vals []float32, isProb bool, rn
 		return 0, ErrLengthMismatch
 	}
 	if len(ctx) < k.cfg.H || k.delta == 0 {
-		return drawToken(ids, vals, isProb, noBonus, rng)
+		return drawToken(ids, vals, isProb, nil, 0, rng)
 	}
 	st := k.prepare(ctx)
-	d := float64(k.delta)
-	bonus := func(i int) float64 {
+	green := func(i int) bool {
 		t := tokenAt(ids, i)
-		if k.isGreen(k.seedFor(&st, t), t) {
-			return d
-		}
-		return 0
+		return k.isGreen(k.seedFor(&st, t), t)
 	}
-	return drawToken(ids, vals, isProb, bonus, rng)
+	return drawToken(ids, vals, isProb, green, float64(k.delta), rng)
 }
 
 // AppendObservations appends to dst one observation for every position of

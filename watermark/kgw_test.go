@@ -333,3 +333,78 @@ func TestDifferentKeysDifferentGreenLists(t *testing.T) {
 		t.Errorf("keys agree on %d of 10000 tokens", same)
 	}
 }
+
+// TestLargeCandidateSets checks the block-sum path used above
+// stackCandidates against the exact watermarked distribution.
+func TestLargeCandidateSets(t *testing.T) {
+	const vocab, draws = 1000, 100000
+	rng := rand.New(rand.NewPCG(12, 13))
+	s := mustKGW(t, testKey(t, 21), DefaultSpec)
+	ctx := []uint32{3, 1, 4, 1, 5}
+	logits := make([]float32, vocab)
+	for i := range logits {
+		logits[i] = float32(rng.NormFloat64() * 0.5)
+	}
+	exact := exactWatermarked(s, ctx, nil, logits)
+	biased := append([]float32(nil), logits...)
+	s.BiasLogits(ctx, biased)
+	for name, f := range map[string]func() (uint32, error){
+		"sample logits":   func() (uint32, error) { return s.SampleLogits(ctx, nil, logits, rng) },
+		"bias then plain": func() (uint32, error) { return SampleLogitsUnmarked(nil, biased, rng) },
+	} {
+		counts := make([]int, vocab)
+		for i := 0; i < draws; i++ {
+			tok, err := f()
+			if err != nil {
+				t.Fatal(err)
+			}
+			counts[tok]++
+		}
+		if p := chiSquareP(counts, exact); p < 1e-4 {
+			t.Errorf("%s over %d candidates: chi-square p = %.3g", name, vocab, p)
+		}
+	}
+	// Non-finite values in a large set.
+	odd := make([]float32, 5000)
+	for i := range odd {
+		odd[i] = float32(math.Inf(-1))
+	}
+	odd[10], odd[4000] = float32(math.NaN()), 0
+	for i := 0; i < 100; i++ {
+		if tok, err := s.SampleLogits(ctx, nil, odd, rng); err != nil || tok != 4000 {
+			t.Fatalf("only finite candidate is 4000, got %d, %v", tok, err)
+		}
+	}
+	odd[4000], odd[4500], odd[20] = float32(math.Inf(1)), float32(math.Inf(1)), 30
+	for i := 0; i < 100; i++ {
+		if tok, err := s.SampleLogits(ctx, nil, odd, rng); err != nil || (tok != 4000 && tok != 4500) {
+			t.Fatalf("+Inf candidates are 4000 and 4500, got %d, %v", tok, err)
+		}
+	}
+	odd[4000], odd[4500], odd[20] = float32(math.Inf(-1)), float32(math.Inf(-1)), float32(math.Inf(-1))
+	if _, err := s.SampleLogits(ctx, nil, odd, rng); !errors.Is(err, ErrNoCandidates) {
+		t.Errorf("no finite candidate: %v", err)
+	}
+	if testing.Short() {
+		return
+	}
+	// More than blockCount² candidates: blocks exceed the stack buffer.
+	huge := make([]float32, blockCount*blockCount+5000)
+	for i := range huge {
+		huge[i] = float32(math.Inf(-1))
+	}
+	huge[7], huge[len(huge)-1] = 0, float32(math.Log(3))
+	last := 0
+	for i := 0; i < 400; i++ {
+		tok, err := SampleLogitsUnmarked(nil, huge, rng)
+		if err != nil || (tok != 7 && int(tok) != len(huge)-1) {
+			t.Fatalf("huge set: %d, %v", tok, err)
+		}
+		if int(tok) == len(huge)-1 {
+			last++
+		}
+	}
+	if !stats.BinomialCountPlausible(last, 400, 0.75, 1e-4) {
+		t.Errorf("huge set: last candidate drawn %d of 400 times, want about 300", last)
+	}
+}

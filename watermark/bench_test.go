@@ -1,0 +1,114 @@
+package watermark
+
+import (
+	"math/rand/v2"
+	"testing"
+	"time"
+)
+
+// benchPair times a baseline and a watermarked variant of the same work,
+// interleaved in batches inside one benchmark, and reports both times per
+// call and their ratio, so the overhead is read from one run on one machine.
+func benchPair(b *testing.B, batch int, baseline, marked func(i int)) {
+	b.ReportAllocs()
+	var tBase, tMarked time.Duration
+	calls := 0
+	for n := 0; n < b.N; n++ {
+		t0 := time.Now()
+		for i := 0; i < batch; i++ {
+			baseline(calls + i)
+		}
+		t1 := time.Now()
+		for i := 0; i < batch; i++ {
+			marked(calls + i)
+		}
+		tMarked += time.Since(t1)
+		tBase += t1.Sub(t0)
+		calls += batch
+	}
+	base := float64(tBase.Nanoseconds()) / float64(calls)
+	mark := float64(tMarked.Nanoseconds()) / float64(calls)
+	b.ReportMetric(base, "base-ns/call")
+	b.ReportMetric(mark, "marked-ns/call")
+	b.ReportMetric(mark/base, "ratio")
+}
+
+func benchLogits(n int, rng *rand.Rand) []float32 {
+	l := make([]float32, n)
+	for i := range l {
+		l[i] = float32(rng.NormFloat64() * 3)
+	}
+	return l
+}
+
+var benchSpecs = []string{DefaultSpec, "kgw:h=4,seeding=lefthash", "kgw:h=1,seeding=lefthash"}
+
+// BenchmarkFullVocab: plain softmax sampling over o200k's 200,019 logits
+// (baseline) against BiasLogits followed by the same sampler.
+func BenchmarkFullVocab(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	logits := benchLogits(o200kVocab, rng)
+	ctx := []uint32{101, 2002, 30003, 4004, 55}
+	for _, spec := range benchSpecs {
+		s := mustKGW(b, testKey(b, 4), spec)
+		b.Run(spec, func(b *testing.B) {
+			benchPair(b, 1,
+				func(int) { SampleLogitsUnmarked(nil, logits, rng) },
+				func(i int) {
+					// Vary the context so every call biases a new green
+					// list; the accumulated +δ does not change the cost.
+					ctx[0] = uint32(i)
+					s.BiasLogits(ctx, logits)
+					SampleLogitsUnmarked(nil, logits, rng)
+				})
+		})
+	}
+}
+
+// BenchmarkBiasLogits is BiasLogits alone, per vocabulary entry.
+func BenchmarkBiasLogits(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	logits := benchLogits(o200kVocab, rng)
+	ctx := []uint32{101, 2002, 30003, 4004, 55}
+	for _, spec := range benchSpecs {
+		s := mustKGW(b, testKey(b, 4), spec)
+		b.Run(spec, func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				ctx[0] = uint32(i)
+				s.BiasLogits(ctx, logits)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/o200kVocab, "ns/entry")
+		})
+	}
+}
+
+// BenchmarkCandidates: sampling from k=40 candidates (after top-k), plain
+// against watermarked.
+func BenchmarkCandidates(b *testing.B) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	const k = 40
+	ids := make([]uint32, k)
+	for i := range ids {
+		ids[i] = uint32(rng.IntN(o200kVocab))
+	}
+	logits := benchLogits(k, rng)
+	probs := make([]float32, k)
+	for i := range probs {
+		probs[i] = 1.0 / k
+	}
+	ctx := []uint32{101, 2002, 30003, 4004, 55}
+	for _, spec := range benchSpecs {
+		s := mustKGW(b, testKey(b, 4), spec)
+		b.Run("logits/"+spec, func(b *testing.B) {
+			benchPair(b, 1000,
+				func(int) { SampleLogitsUnmarked(ids, logits, rng) },
+				func(i int) { ctx[0] = uint32(i); s.SampleLogits(ctx, ids, logits, rng) })
+		})
+		b.Run("probs/"+spec, func(b *testing.B) {
+			benchPair(b, 1000,
+				func(int) { SampleLogitsUnmarked(ids, logits, rng) },
+				func(i int) { ctx[0] = uint32(i); s.SampleProbs(ctx, ids, probs, rng) })
+		})
+	}
+}
