@@ -1,6 +1,7 @@
 package watermark
 
 import (
+	"math"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -95,7 +96,7 @@ func BenchmarkCandidates(b *testing.B) {
 	logits := benchLogits(k, rng)
 	probs := make([]float32, k)
 	for i := range probs {
-		probs[i] = 1.0 / k
+		probs[i] = float32(math.Exp(float64(logits[i])))
 	}
 	ctx := []uint32{101, 2002, 30003, 4004, 55}
 	for _, spec := range benchSpecs {
@@ -107,7 +108,7 @@ func BenchmarkCandidates(b *testing.B) {
 		})
 		b.Run("probs/"+spec, func(b *testing.B) {
 			benchPair(b, 1000,
-				func(int) { SampleLogitsUnmarked(ids, logits, rng) },
+				func(int) { SampleProbsUnmarked(ids, probs, rng) },
 				func(i int) { ctx[0] = uint32(i); s.SampleProbs(ctx, ids, probs, rng) })
 		})
 	}

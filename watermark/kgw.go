@@ -235,9 +235,15 @@ func (k *KGW) sample(ctx []uint32, ids []uint32, vals []float32, isProb bool, rn
 		return drawToken(ids, vals, isProb, nil, 0, rng)
 	}
 	st := k.prepare(ctx)
-	green := func(i int) bool {
-		t := tokenAt(ids, i)
-		return k.isGreen(k.seedFor(&st, t), t)
+	var green greenFunc
+	if k.cfg.Seeding == LeftHash {
+		seed, th := st.seed^k.green, k.threshold
+		green = func(i int) bool { return mix64(seed+spread(tokenAt(ids, i))) < th }
+	} else {
+		green = func(i int) bool {
+			t := tokenAt(ids, i)
+			return k.isGreen(k.selfSeed(&st.u, t), t)
+		}
 	}
 	return drawToken(ids, vals, isProb, green, float64(k.delta), rng)
 }

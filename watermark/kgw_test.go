@@ -133,6 +133,10 @@ func TestEntryPointsSampleTheSameDistribution(t *testing.T) {
 		for i, l := range logits {
 			probs[i] = float32(math.Exp(float64(l)))
 		}
+		biasedProbs := make([]float32, vocab)
+		for i, l := range biased {
+			biasedProbs[i] = float32(math.Exp(float64(l)))
+		}
 		// A candidate subset in scrambled order, as left by top-k.
 		ids := make([]uint32, 40)
 		for i := range ids {

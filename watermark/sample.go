@@ -24,6 +24,15 @@ func SampleLogitsUnmarked(ids []uint32, logits []float32, rng Uniform) (uint32, 
 	return drawToken(ids, logits, false, nil, 0, rng)
 }
 
+// SampleProbsUnmarked is SampleLogitsUnmarked for candidates given as
+// probabilities (or non-negative weights), as KGW.SampleProbs takes them.
+func SampleProbsUnmarked(ids []uint32, probs []float32, rng Uniform) (uint32, error) {
+	if ids != nil && len(ids) != len(probs) {
+		return 0, ErrLengthMismatch
+	}
+	return drawToken(ids, probs, true, nil, 0, rng)
+}
+
 // tokenAt returns the token ID of candidate i: ids[i], or i when ids is nil.
 func tokenAt(ids []uint32, i int) uint32 {
 	if ids == nil {
