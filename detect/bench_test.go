@@ -2,10 +2,9 @@ package detect
 
 import (
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"testing"
 
+	"github.com/tracemark/tracemark/corpora"
 	"github.com/tracemark/tracemark/tokenize"
 	"github.com/tracemark/tracemark/watermark"
 )
@@ -14,11 +13,11 @@ import (
 // scoring alone and with both: detection's cost beside the tokenizer's.
 // Throughput is reported per byte of text (MB/s) and per token.
 func BenchmarkDetect(b *testing.B) {
-	data, err := os.ReadFile(filepath.Join(goroot(), "src", "testdata", "Isaac.Newton-Opticks.txt"))
+	doc, err := corpora.Opticks()
 	if err != nil {
 		b.Skip(err)
 	}
-	text := string(data[:200000])
+	text := doc.Text[:200000]
 	tok, _ := tokenize.Get(tokenize.Default)
 	ids, _ := tok.AppendEncode(nil, text)
 	rng := rand.New(rand.NewPCG(1, 1))

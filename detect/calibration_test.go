@@ -3,13 +3,9 @@ package detect
 import (
 	"math"
 	"math/rand/v2"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"sort"
-	"strings"
-	"sync"
 	"testing"
+
+	"github.com/tracemark/tracemark/corpora"
 
 	"github.com/tracemark/tracemark/detect/stats"
 	"github.com/tracemark/tracemark/tokenize"
@@ -22,14 +18,6 @@ import (
 // check is able to fail).
 
 const docTokens = 200
-
-var goroot = sync.OnceValue(func() string {
-	out, err := exec.Command("go", "env", "GOROOT").Output()
-	if err != nil {
-		return ""
-	}
-	return strings.TrimSpace(string(out))
-})
 
 // cutDocs tokenizes each text and cuts it into documents of exactly n
 // tokens (a shorter tail is dropped).
@@ -52,39 +40,27 @@ func cutDocs(t testing.TB, texts []string, n int) [][]uint32 {
 	return docs
 }
 
-// opticksDocs returns Newton's Opticks (from the Go distribution) in
-// 200-token documents.
+// opticksDocs returns Newton's Opticks in 200-token documents.
 func opticksDocs(t testing.TB) [][]uint32 {
-	data, err := os.ReadFile(filepath.Join(goroot(), "src", "testdata", "Isaac.Newton-Opticks.txt"))
+	d, err := corpora.Opticks()
 	if err != nil {
-		t.Skipf("Opticks not found: %v", err)
+		t.Skip(err)
 	}
-	return cutDocs(t, []string{string(data)}, docTokens)
+	return cutDocs(t, []string{d.Text}, docTokens)
 }
 
-// goSourceDocs returns non-test Go files of a fixed set of standard-library
-// packages in 200-token documents, at most limit of them.
+// goSourceDocs returns standard-library Go source in 200-token documents,
+// a deterministic sample of at most limit of them spread over packages.
 func goSourceDocs(t testing.TB, limit int) [][]uint32 {
-	var texts []string
-	for _, pkg := range []string{"net/http", "encoding/json", "go/ast", "strconv", "text/template", "database/sql"} {
-		files, _ := filepath.Glob(filepath.Join(goroot(), "src", pkg, "*.go"))
-		sort.Strings(files)
-		for _, f := range files {
-			if strings.HasSuffix(f, "_test.go") {
-				continue
-			}
-			b, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			texts = append(texts, string(b))
-		}
+	files, err := corpora.GoSource("net/http", "encoding/json", "go/ast", "strconv", "text/template", "database/sql")
+	if err != nil {
+		t.Skip(err)
 	}
-	if len(texts) == 0 {
-		t.Skip("Go standard-library source not found")
+	texts := make([]string, len(files))
+	for i, f := range files {
+		texts[i] = f.Text
 	}
 	docs := cutDocs(t, texts, docTokens)
-	// Spread the sample over all packages, deterministically.
 	rand.New(rand.NewPCG(42, 42)).Shuffle(len(docs), func(i, j int) { docs[i], docs[j] = docs[j], docs[i] })
 	if len(docs) > limit {
 		docs = docs[:limit]
