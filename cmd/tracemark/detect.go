@@ -190,7 +190,11 @@ func readLine(br *bufio.Reader, buf []byte, limit int) (line []byte, tooLong boo
 		if err == bufio.ErrBufferFull {
 			continue
 		}
-		return bytes.TrimSuffix(buf, []byte("\n")), tooLong, err
+		line = bytes.TrimSuffix(buf, []byte("\n"))
+		if len(line) > limit {
+			return buf[:0], true, err
+		}
+		return line, tooLong, err
 	}
 }
 
