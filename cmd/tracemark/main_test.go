@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tracemark/tracemark/corpora"
 	"github.com/tracemark/tracemark/tokenize"
 	"github.com/tracemark/tracemark/watermark"
 )
@@ -78,26 +79,33 @@ func TestKeygen(t *testing.T) {
 	}
 }
 
-// wordTokens returns token IDs of " word" pieces that are single tokens, so
-// that text made of them re-tokenizes to the same IDs.
+// wordTokens returns the token IDs of " word" pieces of Opticks that are
+// single tokens, so that text made of them re-tokenizes to the same IDs.
 func wordTokens(t *testing.T, tok tokenize.Tokenizer) []uint32 {
+	doc, err := corpora.Opticks()
+	if err != nil {
+		t.Skip(err)
+	}
 	var out []uint32
-	seen := map[uint32]bool{}
-	for _, w := range strings.Fields("light rays colours prism glass refraction red blue green violet yellow orange image lens eye sun white black bodies experiment observed angle water air surface medium paper small great equal parts motion reason") {
-		ids, _ := tok.AppendEncode(nil, " "+w)
-		if len(ids) == 1 && !seen[ids[0]] {
-			seen[ids[0]] = true
+	seen := map[string]bool{}
+	for _, w := range strings.Fields(strings.ToLower(doc.Text)) {
+		if seen[w] || strings.IndexFunc(w, func(r rune) bool { return r < 'a' || r > 'z' }) >= 0 {
+			continue
+		}
+		seen[w] = true
+		if ids, _ := tok.AppendEncode(nil, " "+w); len(ids) == 1 {
 			out = append(out, ids[0])
 		}
 	}
-	if len(out) < 20 {
+	if len(out) < 1000 {
 		t.Fatalf("only %d single-token words", len(out))
 	}
 	return out
 }
 
-// watermarkedText samples n words with the key's scheme from a uniform
-// model over single-token words and returns the IDs and the decoded text.
+// watermarkedText samples n words with the key's scheme from a toy model:
+// 40 random single-token words of Opticks per step, with random logits. It
+// returns the IDs and the decoded text, which re-tokenizes to the same IDs.
 func watermarkedText(t *testing.T, key *watermark.Key, n int, seed uint64) ([]uint32, string) {
 	tok, _ := tokenize.Get(key.Tokenizer)
 	s, err := watermark.NewKGW(key, key.Scheme.(watermark.KGWConfig))
@@ -105,11 +113,14 @@ func watermarkedText(t *testing.T, key *watermark.Key, n int, seed uint64) ([]ui
 		t.Fatal(err)
 	}
 	words := wordTokens(t, tok)
-	logits := make([]float32, len(words))
 	rng := rand.New(rand.NewPCG(seed, seed))
+	cands, logits := make([]uint32, 40), make([]float32, 40)
 	var ids []uint32
 	for len(ids) < n {
-		id, err := s.SampleLogits(ids, words, logits, rng)
+		for i := range cands {
+			cands[i], logits[i] = words[rng.IntN(len(words))], float32(rng.NormFloat64())
+		}
+		id, err := s.SampleLogits(ids, cands, logits, rng)
 		if err != nil {
 			t.Fatal(err)
 		}
