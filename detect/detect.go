@@ -112,6 +112,38 @@ func (d *Detector) Tokens(ids []uint32) Result {
 	}
 }
 
+// TokensToDetection returns the length of the shortest prefix of ids that
+// is detected (p <= Alpha), or -1 if even the whole sequence is not. It
+// scores the sequence once, updating the count as each tuple arrives.
+func (d *Detector) TokensToDetection(ids []uint32) int {
+	d.obs = d.scheme.AppendObservations(d.obs[:0], ids)
+	dedup := !d.opts.NoDedup
+	if dedup {
+		clear(d.seen)
+	}
+	lnAlpha := math.Log(d.opts.Alpha)
+	gamma := d.scheme.GreenProbability()
+	h := d.scheme.ContextWidth()
+	scored, green := 0, 0
+	for i, o := range d.obs {
+		if dedup {
+			if _, dup := d.seen[o.Tuple]; dup {
+				continue
+			}
+			d.seen[o.Tuple] = struct{}{}
+		}
+		scored++
+		if o.Green {
+			green++
+			// The p-value can only fall when a green tuple arrives.
+			if stats.LogBinomialTail(green, scored, gamma) <= lnAlpha {
+				return h + i + 1
+			}
+		}
+	}
+	return -1
+}
+
 // Text tokenizes text with tok and scores it.
 func (d *Detector) Text(tok tokenize.Tokenizer, text string) (Result, error) {
 	var err error

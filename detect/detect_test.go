@@ -161,3 +161,24 @@ func TestLog10PStaysFiniteForHugeEvidence(t *testing.T) {
 		t.Errorf("log10 p = %v, p = %v", r.Log10P, r.PValue)
 	}
 }
+
+func TestTokensToDetection(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 5))
+	s := scheme(t, randomKey(rng), watermark.DefaultSpec)
+	d, _ := New(s, Options{})
+	text := generate(s, 300, rng)
+	n := d.TokensToDetection(text)
+	if n < 0 || n > len(text) {
+		t.Fatalf("TokensToDetection = %d", n)
+	}
+	// The prefix of that length is detected and the one a token shorter is not.
+	if r := d.Tokens(text[:n]); !r.Detected {
+		t.Errorf("prefix of %d tokens not detected: %+v", n, r)
+	}
+	if r := d.Tokens(text[:n-1]); r.Detected {
+		t.Errorf("prefix of %d tokens already detected", n-1)
+	}
+	if got := d.TokensToDetection(generate(nil, 300, rng)); got != -1 {
+		t.Errorf("unwatermarked text detected after %d tokens", got)
+	}
+}

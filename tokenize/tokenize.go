@@ -24,6 +24,9 @@ type Tokenizer interface {
 	// Decode returns the text of ids. A sequence that ends inside a
 	// multi-byte character decodes with U+FFFD in its place.
 	Decode(ids []uint32) (string, error)
+	// AppendBytes appends the raw bytes of ids to dst, without repairing
+	// UTF-8: byte-level BPE tokens may hold part of a character.
+	AppendBytes(dst []byte, ids []uint32) ([]byte, error)
 }
 
 // Default is the tokenizer used when none is named.
@@ -53,14 +56,20 @@ func Get(name string) (Tokenizer, error) {
 		return nil, fmt.Errorf("tokenizer %s: %w", name, err)
 	}
 	codec.SetErrorMode(tokenizer.ErrorModeReplace)
-	return &tiktoken{name: name, codec: codec}, nil
+	raw, err := tokenizer.Get(tokenizer.Encoding(name))
+	if err != nil {
+		return nil, fmt.Errorf("tokenizer %s: %w", name, err)
+	}
+	raw.SetErrorMode(tokenizer.ErrorModeNone)
+	return &tiktoken{name: name, codec: codec, raw: raw}, nil
 }
 
 // tiktoken adapts a tiktoken-go codec. Its error mode is set once in Get and
 // never changed, so concurrent Encode and Decode calls are safe.
 type tiktoken struct {
 	name  string
-	codec tokenizer.Codec
+	codec tokenizer.Codec // replaces invalid UTF-8
+	raw   tokenizer.Codec // returns bytes as they are
 }
 
 func (t *tiktoken) Name() string { return t.name }
@@ -77,11 +86,20 @@ func (t *tiktoken) AppendEncode(dst []uint32, text string) ([]uint32, error) {
 }
 
 func (t *tiktoken) Decode(ids []uint32) (string, error) {
+	return t.decode(t.codec, ids)
+}
+
+func (t *tiktoken) AppendBytes(dst []byte, ids []uint32) ([]byte, error) {
+	s, err := t.decode(t.raw, ids)
+	return append(dst, s...), err
+}
+
+func (t *tiktoken) decode(c tokenizer.Codec, ids []uint32) (string, error) {
 	wide := make([]uint, len(ids))
 	for i, id := range ids {
 		wide[i] = uint(id)
 	}
-	s, err := t.codec.Decode(wide)
+	s, err := c.Decode(wide)
 	if err != nil {
 		return "", fmt.Errorf("decode with %s: %w", t.name, err)
 	}

@@ -277,3 +277,42 @@ func (k *KGW) AppendObservations(dst []Observation, tokens []uint32) []Observati
 	}
 	return dst
 }
+
+// ArgmaxLogits is greedy decoding with the mark: it returns the candidate
+// with the largest logit + δ·green(t) (the first one on ties), so that a
+// green token within δ of the best is chosen over it. Pass ids == nil for a
+// full vocabulary. NaN logits never win; +Inf logits beat every finite one.
+// It returns ErrNoCandidates if every logit is -Inf or NaN, and allocates
+// nothing.
+func (k *KGW) ArgmaxLogits(ctx []uint32, ids []uint32, logits []float32) (uint32, error) {
+	if ids != nil && len(ids) != len(logits) {
+		return 0, ErrLengthMismatch
+	}
+	marked := len(ctx) >= k.cfg.H && k.delta != 0
+	var st seedState
+	if marked {
+		st = k.prepare(ctx)
+	}
+	best, bestInf, bestVal := -1, false, math.Inf(-1)
+	for i, v := range logits {
+		l := float64(v)
+		if l != l || math.IsInf(l, -1) {
+			continue
+		}
+		t := tokenAt(ids, i)
+		inf := math.IsInf(l, 1)
+		if inf {
+			l = 0 // among +Inf logits only the bonus decides
+		}
+		if marked && k.isGreen(k.seedFor(&st, t), t) {
+			l += float64(k.delta)
+		}
+		if best < 0 || (inf && !bestInf) || (inf == bestInf && l > bestVal) {
+			best, bestInf, bestVal = i, inf, l
+		}
+	}
+	if best < 0 {
+		return 0, ErrNoCandidates
+	}
+	return tokenAt(ids, best), nil
+}

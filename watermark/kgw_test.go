@@ -412,3 +412,43 @@ func TestLargeCandidateSets(t *testing.T) {
 		t.Errorf("huge set: last candidate drawn %d of 400 times, want about 300", last)
 	}
 }
+
+func TestArgmaxLogits(t *testing.T) {
+	s := mustKGW(t, testKey(t, 31), "kgw:gamma=0.5,delta=2,h=1,seeding=lefthash")
+	ctx := []uint32{77}
+	var green, red []uint32
+	for tok := uint32(0); len(green) < 3 || len(red) < 3; tok++ {
+		if g, _ := s.Green(ctx, tok); g {
+			green = append(green, tok)
+		} else {
+			red = append(red, tok)
+		}
+	}
+	// A green token within δ of a red leader wins; beyond δ it does not.
+	for _, c := range []struct {
+		ids    []uint32
+		logits []float32
+		want   uint32
+	}{
+		{[]uint32{red[0], green[0]}, []float32{5, 3.5}, green[0]},
+		{[]uint32{red[0], green[0]}, []float32{5, 2.5}, red[0]},
+		{[]uint32{green[0], green[1]}, []float32{1, 1}, green[0]},
+		{[]uint32{red[0], green[0], red[1]}, []float32{float32(math.NaN()), float32(math.Inf(-1)), -3}, red[1]},
+		{[]uint32{green[0], red[0], red[1]}, []float32{100, float32(math.Inf(1)), 1}, red[0]},
+		{[]uint32{red[0], green[0]}, []float32{float32(math.Inf(1)), float32(math.Inf(1))}, green[0]},
+	} {
+		got, err := s.ArgmaxLogits(ctx, c.ids, c.logits)
+		if err != nil || got != c.want {
+			t.Errorf("ArgmaxLogits(%v, %v) = %d, %v; want %d", c.ids, c.logits, got, err, c.want)
+		}
+	}
+	if _, err := s.ArgmaxLogits(ctx, nil, []float32{float32(math.NaN())}); !errors.Is(err, ErrNoCandidates) {
+		t.Errorf("all NaN: %v", err)
+	}
+	if _, err := s.ArgmaxLogits(ctx, []uint32{1}, nil); !errors.Is(err, ErrLengthMismatch) {
+		t.Errorf("length mismatch: %v", err)
+	}
+	if a := testing.AllocsPerRun(20, func() { s.ArgmaxLogits(ctx, red, []float32{1, 2, 3}) }); a != 0 {
+		t.Errorf("%v allocations", a)
+	}
+}

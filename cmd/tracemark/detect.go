@@ -118,27 +118,50 @@ func (r *detectRun) fail(err error) {
 	fmt.Fprintf(r.env.stderr, "tracemark: %v\n", err)
 }
 
+// openInput opens a named input ("-" is standard input) and returns the
+// name to show for it.
+func openInput(e *env, name string) (io.ReadCloser, string, error) {
+	if name == "-" {
+		return io.NopCloser(e.stdin), "<stdin>", nil
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, name, err
+	}
+	if st, err := f.Stat(); err == nil && st.IsDir() {
+		f.Close()
+		return nil, name, fmt.Errorf("%s: is a directory", name)
+	}
+	return f, name, nil
+}
+
+// readInput reads a whole named input.
+func readInput(e *env, name string) (string, []byte, error) {
+	in, display, err := openInput(e, name)
+	if err != nil {
+		return display, nil, err
+	}
+	defer in.Close()
+	data, err := io.ReadAll(in)
+	if err != nil {
+		return display, nil, fmt.Errorf("%s: %w", display, err)
+	}
+	return display, data, nil
+}
+
 // input tests one named input ("-" is standard input).
 func (r *detectRun) input(name string, ids bool) error {
-	var in io.Reader = r.env.stdin
-	display := "<stdin>"
-	if name != "-" {
-		f, err := os.Open(name)
+	if ids {
+		in, display, err := openInput(r.env, name)
 		if err != nil {
 			return err
 		}
-		defer f.Close()
-		if st, err := f.Stat(); err == nil && st.IsDir() {
-			return fmt.Errorf("%s: is a directory", name)
-		}
-		in, display = f, name
-	}
-	if ids {
+		defer in.Close()
 		return r.idLines(in, display)
 	}
-	data, err := io.ReadAll(in)
+	display, data, err := readInput(r.env, name)
 	if err != nil {
-		return fmt.Errorf("%s: %w", display, err)
+		return err
 	}
 	res, err := r.det.Text(r.tok, string(data))
 	if err != nil {

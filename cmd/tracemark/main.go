@@ -58,7 +58,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		ExitErrHandler:  func(*cli.Context, error) {}, // run decides the exit code
 		Commands: []*cli.Command{
 			keygenCommand(e),
+			generateCommand(e),
 			detectCommand(e),
+			perplexityCommand(e),
+			demoCommand(e),
 			versionCommand(e),
 		},
 	}
