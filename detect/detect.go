@@ -7,6 +7,8 @@ package detect
 import (
 	"fmt"
 	"math"
+	"slices"
+	"strconv"
 
 	"github.com/tracemark/tracemark/detect/stats"
 	"github.com/tracemark/tracemark/tokenize"
@@ -30,118 +32,325 @@ type Options struct {
 	Tokenizer string
 }
 
+// Test names, as reported in Result.Test.
+const (
+	TestBinomial        = "binomial"          // exact binomial upper tail
+	TestGamma           = "gamma"             // exact Gamma(n, 1) upper tail
+	TestPayloadExact    = "payload-max-exact" // exact tail of the best message's support
+	TestPayloadBonferro = "payload-max-bonferroni"
+)
+
 // Result is the evidence for one text. JSON field names are part of the CLI
 // contract.
 type Result struct {
 	Detected   bool    `json:"detected"`   // PValue <= Alpha
-	PValue     float64 `json:"p_value"`    // exact binomial upper tail; 0 only if below 1e-308
+	PValue     float64 `json:"p_value"`    // exact; 0 only if below 1e-308
 	Log10P     float64 `json:"log10_p"`    // log10 of PValue, finite far below 1e-300
-	Z          float64 `json:"z"`          // (green - γ·scored)/√(scored·γ(1-γ)), for familiarity
+	Z          float64 `json:"z"`          // standardized score, for familiarity only
 	Tokens     int     `json:"tokens"`     // tokens in the text
 	Scored     int     `json:"scored"`     // independent observations counted
-	Green      int     `json:"green"`      // green among Scored
+	Green      int     `json:"green"`      // KGW: green among Scored (0 for other schemes)
+	Score      float64 `json:"score"`      // the test statistic: green count, Σ -ln(1-r), Σ g, best message's support
 	Duplicates int     `json:"duplicates"` // positions dropped as repeats of an earlier tuple
-	Gamma      float64 `json:"gamma"`      // null probability of green
+	Gamma      float64 `json:"gamma"`      // KGW: null probability of green
+	Test       string  `json:"test"`       // which exact test gave PValue
 	Scheme     string  `json:"scheme"`     // canonical SPEC
 	KeyID      string  `json:"key_id"`     // public key ID
 	Tokenizer  string  `json:"tokenizer"`  // tokenizer name
 	Alpha      float64 `json:"alpha"`      // significance level used
 	Dedup      bool    `json:"dedup"`      // whether repeats were dropped
+
+	// Tournament: the mean g-value, and SynthID's weighted mean (layer l of
+	// m weighted m-l, earlier layers count more).
+	MeanScore         float64 `json:"mean_score,omitempty"`
+	WeightedMeanScore float64 `json:"weighted_mean_score,omitempty"`
+
+	// KGW with a payload: the decoded payload (hex), whether it is claimed
+	// (PayloadPValue <= Alpha), its p-value and per-symbol evidence. The
+	// payload p-value bounds the chance, without the key, that any of the
+	// 2^bits messages is supported as strongly as the decoded one:
+	// 2^bits · P(Binomial(n, 1/radix) >= support), exact binomial with a
+	// Bonferroni correction for searching the message space. The zero-bit
+	// PValue tests the same support with its exact null distribution (the
+	// sum over slots of the largest colour count), so it is never larger.
+	Payload        string   `json:"payload,omitempty"`
+	PayloadClaimed bool     `json:"payload_claimed,omitempty"`
+	PayloadPValue  *float64 `json:"payload_p_value,omitempty"`
+	PayloadLog10P  *float64 `json:"payload_log10_p,omitempty"`
+	Symbols        []Symbol `json:"symbols,omitempty"`
 }
 
-// Detector scores token sequences under one keyed KGW scheme. It reuses its
-// buffers, so in steady state scoring allocates nothing; it is not safe for
+// Symbol is the evidence for one payload symbol.
+type Symbol struct {
+	Value  int     `json:"value"`   // decoded symbol (the most frequent colour)
+	Count  int     `json:"count"`   // observations in this slot
+	Top    int     `json:"top"`     // of which had the decoded colour
+	Second int     `json:"second"`  // the runner-up colour's count
+	Log10P float64 `json:"log10_p"` // log10 P(max colour count >= Top) without the key
+}
+
+// Detector scores token sequences under one keyed scheme. It reuses its
+// buffers, so in steady state scoring allocates nothing (payload schemes
+// allocate when a slot size is seen for the first time); it is not safe for
 // concurrent use (make one per goroutine).
 type Detector struct {
-	scheme *watermark.KGW
+	scheme watermark.Scheme
+	null   watermark.Null
 	opts   Options
 	obs    []watermark.Observation
 	seen   map[watermark.Tuple]struct{}
 	ids    []uint32
+	maxPMF map[int][]float64 // payload: MaxCountPMF(n, radix) by n
+	pmfs   [][]float64
+	// positions[i] is the index, among positions with a full context, of
+	// the i-th kept observation (TokensToDetection).
+	positions []int
 }
 
 // New returns a Detector for scheme.
-func New(scheme *watermark.KGW, opts Options) (*Detector, error) {
+func New(scheme watermark.Scheme, opts Options) (*Detector, error) {
 	if opts.Alpha == 0 {
 		opts.Alpha = DefaultAlpha
 	}
 	if !(opts.Alpha > 0 && opts.Alpha < 1) {
 		return nil, fmt.Errorf("detect: alpha must be in (0, 1), got %v", opts.Alpha)
 	}
-	return &Detector{scheme: scheme, opts: opts, seen: map[watermark.Tuple]struct{}{}}, nil
+	return &Detector{scheme: scheme, null: scheme.Null(), opts: opts,
+		seen: map[watermark.Tuple]struct{}{}, maxPMF: map[int][]float64{}}, nil
+}
+
+// Scheme returns the detector's scheme.
+func (d *Detector) Scheme() watermark.Scheme { return d.scheme }
+
+// observe fills d.obs with the deduplicated observations of ids and returns
+// how many positions were dropped as repeats.
+func (d *Detector) observe(ids []uint32) int {
+	d.obs = d.scheme.AppendObservations(d.obs[:0], ids)
+	if d.opts.NoDedup {
+		return 0
+	}
+	clear(d.seen)
+	kept := d.obs[:0]
+	for _, o := range d.obs {
+		if _, dup := d.seen[o.Tuple]; dup {
+			continue
+		}
+		d.seen[o.Tuple] = struct{}{}
+		kept = append(kept, o)
+	}
+	dropped := len(d.obs) - len(kept)
+	d.obs = kept
+	return dropped
 }
 
 // Tokens scores a token sequence. The first h tokens have no full context
 // and are not scored.
 func (d *Detector) Tokens(ids []uint32) Result {
-	d.obs = d.scheme.AppendObservations(d.obs[:0], ids)
-	scored, green := 0, 0
-	dedup := !d.opts.NoDedup
-	if dedup {
-		clear(d.seen)
-	}
-	for _, o := range d.obs {
-		if dedup {
-			if _, dup := d.seen[o.Tuple]; dup {
-				continue
-			}
-			d.seen[o.Tuple] = struct{}{}
-		}
-		scored++
-		if o.Green {
-			green++
-		}
-	}
-	gamma := d.scheme.GreenProbability()
-	lnP := stats.LogBinomialTail(green, scored, gamma)
-	return Result{
-		Detected:   lnP <= math.Log(d.opts.Alpha),
-		PValue:     math.Exp(lnP),
-		Log10P:     stats.Log10(lnP) + 0, // +0 turns -0 into 0
-		Z:          stats.BinomialZ(green, scored, gamma),
+	r := Result{
 		Tokens:     len(ids),
-		Scored:     scored,
-		Green:      green,
-		Duplicates: len(d.obs) - scored,
-		Gamma:      gamma,
+		Duplicates: d.observe(ids),
 		Scheme:     d.scheme.Spec(),
 		KeyID:      d.scheme.KeyID(),
 		Tokenizer:  d.opts.Tokenizer,
 		Alpha:      d.opts.Alpha,
-		Dedup:      dedup,
+		Dedup:      !d.opts.NoDedup,
 	}
+	n := len(d.obs)
+	r.Scored = n
+	var lnP float64
+	switch d.null.Kind {
+	case watermark.BinomialNull:
+		sum := 0.0
+		for _, o := range d.obs {
+			sum += o.Score
+		}
+		trials := n * d.null.Trials
+		lnP = stats.LogBinomialTail(int(sum), trials, d.null.P)
+		r.Score, r.Z, r.Test = sum, stats.BinomialZ(int(sum), trials, d.null.P), TestBinomial
+		if d.null.Trials == 1 {
+			r.Green, r.Gamma = int(sum), d.null.P
+		} else if n > 0 {
+			r.MeanScore = sum / float64(trials)
+			r.WeightedMeanScore = d.weightedMean()
+		}
+	case watermark.GammaNull:
+		sum := 0.0
+		for _, o := range d.obs {
+			sum += o.Score
+		}
+		lnP = stats.LogGammaUpperTail(float64(n), sum)
+		if n == 0 {
+			lnP = 0
+		} else {
+			r.Z, r.MeanScore = (sum-float64(n))/math.Sqrt(float64(n)), sum/float64(n)
+		}
+		r.Score, r.Test = sum, TestGamma
+	case watermark.PayloadNull:
+		lnP = d.payload(&r)
+	}
+	r.Detected = lnP <= math.Log(d.opts.Alpha)
+	r.PValue = math.Exp(lnP)
+	r.Log10P = stats.Log10(lnP) + 0 // +0 turns -0 into 0
+	return r
+}
+
+// weightedMean is the tournament's weighted mean g-value, layer l of m
+// weighted m-l.
+func (d *Detector) weightedMean() float64 {
+	m := d.null.Trials
+	num, den := 0.0, 0.0
+	for _, o := range d.obs {
+		for l := 0; l < m; l++ {
+			w := float64(m - l)
+			num += w * float64(o.Bits>>l&1)
+			den += w
+		}
+	}
+	return num / den
+}
+
+// payload decodes the payload, fills r's payload fields and returns the
+// zero-bit ln p-value: the exact null tail of the best message's support
+// S = Σ_slots max colour count (Bonferroni over all messages when a slot is
+// too large for the exact distribution).
+func (d *Detector) payload(r *Result) float64 {
+	radix, slots := d.null.Radix, d.null.Slots
+	var counts [64][16]int
+	var perSlot [64]int
+	for _, o := range d.obs {
+		counts[o.Slot][o.Colour]++
+		perSlot[o.Slot]++
+	}
+	bitsPer := 0
+	for 1<<bitsPer < radix {
+		bitsPer++
+	}
+	var value uint64
+	support, exact := 0, true
+	d.pmfs = d.pmfs[:0]
+	r.Symbols = make([]Symbol, slots)
+	for j := 0; j < slots; j++ {
+		top, second, best := -1, -1, 0
+		for c := 0; c < radix; c++ {
+			switch v := counts[j][c]; {
+			case v > top:
+				second, top, best = top, v, c
+			case v > second:
+				second = v
+			}
+		}
+		value |= uint64(best) << (uint(j) * uint(bitsPer))
+		support += top
+		nj := perSlot[j]
+		pmf := d.maxCountPMF(nj, radix)
+		var lnSym float64
+		if pmf != nil {
+			d.pmfs = append(d.pmfs, pmf)
+			lnSym = stats.LogTail(pmf, top)
+		} else {
+			exact = false
+			lnSym = math.Min(0, math.Log(float64(radix))+stats.LogBinomialTail(top, nj, 1/float64(radix)))
+		}
+		if nj == 0 {
+			lnSym = 0
+		}
+		r.Symbols[j] = Symbol{Value: best, Count: nj, Top: top, Second: max(second, 0), Log10P: stats.Log10(lnSym) + 0}
+	}
+	n := len(d.obs)
+	bonferroni := math.Min(0, float64(slots)*float64(bitsPer)*math.Ln2+stats.LogBinomialTail(support, n, 1/float64(radix)))
+	lnP := bonferroni
+	r.Test = TestPayloadBonferro
+	if exact {
+		if e := stats.LogTailOfSum(d.pmfs, support); !math.IsInf(e, -1) {
+			lnP, r.Test = math.Min(e, bonferroni), TestPayloadExact
+		}
+	}
+	r.Score = float64(support)
+	r.Z = stats.BinomialZ(support, n, 1/float64(radix))
+	r.Payload = strconv.FormatUint(value, 16)
+	pp, pl := math.Exp(bonferroni), stats.Log10(bonferroni)+0
+	r.PayloadPValue, r.PayloadLog10P = &pp, &pl
+	r.PayloadClaimed = bonferroni <= math.Log(d.opts.Alpha)
+	return lnP
+}
+
+func (d *Detector) maxCountPMF(n, radix int) []float64 {
+	if p, ok := d.maxPMF[n]; ok {
+		return p
+	}
+	p := stats.MaxCountPMF(n, radix)
+	d.maxPMF[n] = p
+	return p
 }
 
 // TokensToDetection returns the length of the shortest prefix of ids that
-// is detected (p <= Alpha), or -1 if even the whole sequence is not. It
-// scores the sequence once, updating the count as each tuple arrives.
+// is detected (p <= Alpha), or -1 if even the whole sequence is not. For
+// the binomial and gamma tests it scores the sequence once, updating the
+// statistic as each tuple arrives; for payload schemes it tests prefixes
+// by bisection on the monotone part and then scans.
 func (d *Detector) TokensToDetection(ids []uint32) int {
-	d.obs = d.scheme.AppendObservations(d.obs[:0], ids)
-	dedup := !d.opts.NoDedup
-	if dedup {
-		clear(d.seen)
+	if d.null.Kind == watermark.PayloadNull {
+		return d.prefixScan(ids)
 	}
+	d.observeWithPositions(ids)
 	lnAlpha := math.Log(d.opts.Alpha)
-	gamma := d.scheme.GreenProbability()
 	h := d.scheme.ContextWidth()
-	scored, green := 0, 0
+	sum := 0.0
 	for i, o := range d.obs {
-		if dedup {
+		sum += o.Score
+		k := i + 1
+		var lnP float64
+		if d.null.Kind == watermark.GammaNull {
+			lnP = stats.LogGammaUpperTail(float64(k), sum)
+		} else {
+			lnP = stats.LogBinomialTail(int(sum), k*d.null.Trials, d.null.P)
+		}
+		if lnP <= lnAlpha {
+			return h + d.positions[i] + 1
+		}
+	}
+	return -1
+}
+
+// prefixScan finds the shortest detected prefix by testing every prefix
+// length in steps of 8 tokens, then one by one.
+func (d *Detector) prefixScan(ids []uint32) int {
+	step := 8
+	for n := step; ; n += step {
+		if n > len(ids) {
+			n = len(ids)
+		}
+		if d.Tokens(ids[:n]).Detected {
+			for m := max(n-step+1, 1); m <= n; m++ {
+				if d.Tokens(ids[:m]).Detected {
+					return m
+				}
+			}
+		}
+		if n == len(ids) {
+			return -1
+		}
+	}
+}
+
+// observeWithPositions is observe that also records, for each kept
+// observation, its index among all positions with a full context.
+func (d *Detector) observeWithPositions(ids []uint32) {
+	d.obs = d.scheme.AppendObservations(d.obs[:0], ids)
+	d.positions = d.positions[:0]
+	clear(d.seen)
+	kept := d.obs[:0]
+	for i, o := range d.obs {
+		if !d.opts.NoDedup {
 			if _, dup := d.seen[o.Tuple]; dup {
 				continue
 			}
 			d.seen[o.Tuple] = struct{}{}
 		}
-		scored++
-		if o.Green {
-			green++
-			// The p-value can only fall when a green tuple arrives.
-			if stats.LogBinomialTail(green, scored, gamma) <= lnAlpha {
-				return h + i + 1
-			}
-		}
+		kept = append(kept, o)
+		d.positions = append(d.positions, i)
 	}
-	return -1
+	d.obs = kept
 }
 
 // Text tokenizes text with tok and scores it.
@@ -154,4 +363,22 @@ func (d *Detector) Text(tok tokenize.Tokenizer, text string) (Result, error) {
 	r := d.Tokens(d.ids)
 	r.Tokenizer = tok.Name()
 	return r, nil
+}
+
+// sortedIndex returns the indices of xs in increasing order of xs.
+func sortedIndex(xs []float64) []int {
+	idx := make([]int, len(xs))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortStableFunc(idx, func(a, b int) int {
+		switch {
+		case xs[a] < xs[b]:
+			return -1
+		case xs[a] > xs[b]:
+			return 1
+		}
+		return 0
+	})
+	return idx
 }

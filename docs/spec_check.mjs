@@ -57,9 +57,14 @@ function subkey(secret, domain) {
 
 function parseSpec(spec) {
   const [name, params] = spec.split(":");
-  if (name !== "kgw") throw new Error("unknown scheme " + name);
   const p = Object.fromEntries(params.split(",").map((kv) => kv.split("=")));
-  return { gamma: Number(p.gamma), h: Number(p.h), seeding: p.seeding };
+  if (name === "kgw") {
+    return { name, gamma: Number(p.gamma), h: Number(p.h), seeding: p.seeding ?? "selfhash",
+      payloadBits: Number(p.payload_bits ?? 0), radix: Number(p.radix ?? 0) };
+  }
+  if (name === "gumbel") return { name, h: Number(p.h) };
+  if (name === "tournament") return { name, h: Number(p.h), m: Number(p.m) };
+  throw new Error("unknown scheme " + name);
 }
 
 let failures = 0, checks = 0;
@@ -111,16 +116,50 @@ for (const kv of vectors.keys) {
   for (const v of kv.anchors) expect(`a(${v.token})`, hex64(anchor(v.token)), v.value);
   for (const v of kv.lefthash_seeds) expect(`lefthash seed [${v.context}]`, hex64(leftSeed(v.context)), v.seed);
   for (const v of kv.green_values) expect(`green value`, hex64(greenValue(BigInt("0x" + v.seed), v.token)), v.value);
+  const [gk0, gk1] = sip("gumbel/context"), [tck0, tck1] = sip("tournament/context");
+  const slotWord = word("kgw/slot"), uniformWord = word("gumbel/uniform"), gWord = word("tournament/g");
   for (const sq of kv.sequences) {
-    const { gamma, h, seeding } = parseSpec(sq.spec);
-    const T = BigInt(gamma * 2 ** 64); // exact: gamma * 2^64 is an integer-valued double
-    const toks = sq.tokens;
+    const spec = parseSpec(sq.spec);
+    const h = spec.h, toks = sq.tokens;
     expect(`${sq.spec}: scored positions`, sq.seeds.length, toks.length - h);
     for (let i = h; i < toks.length; i++) {
-      const ctx = toks.slice(i - h, i), t = toks[i];
-      const s = seeding === "lefthash" ? leftSeed(ctx) : selfSeed(ctx, t);
-      expect(`${sq.spec} seed@${i}`, hex64(s), sq.seeds[i - h]);
-      expect(`${sq.spec} green@${i}`, greenValue(s, t) < T, sq.green[i - h]);
+      const ctx = toks.slice(i - h, i), t = toks[i], at = `${sq.spec} @${i}`;
+      if (spec.name === "kgw") {
+        const s = spec.seeding === "lefthash" ? leftSeed(ctx) : selfSeed(ctx, t);
+        const v = greenValue(s, t);
+        expect(`${at} seed`, hex64(s), sq.seeds[i - h]);
+        expect(`${at} value`, hex64(v), sq.values[i - h]);
+        if (spec.payloadBits === 0) {
+          const T = BigInt(spec.gamma * 2 ** 64); // exact: gamma * 2^64 is an integer-valued double
+          expect(`${at} green`, v < T, sq.green[i - h]);
+        } else {
+          const b = BigInt(Math.log2(spec.radix)), slots = BigInt(spec.payloadBits) / b;
+          const slot = (mix64(s ^ slotWord) * slots) >> 64n;          // high word of the 128-bit product
+          const colour = v >> (64n - b);
+          const symbol = (BigInt("0x" + sq.payload) >> (slot * b)) & ((1n << b) - 1n);
+          expect(`${at} slot`, Number(slot), sq.slots[i - h]);
+          expect(`${at} colour`, Number(colour), sq.colours[i - h]);
+          expect(`${at} favoured`, colour === symbol, sq.green[i - h]);
+        }
+      } else if (spec.name === "gumbel") {
+        const s = siphash(gk0, gk1, le32s(ctx));
+        const v = mix64(((s ^ uniformWord) + spread(t)) & MASK);
+        const r = (Number(v >> 11n) + 0.5) * 2 ** -53;
+        expect(`${at} seed`, hex64(s), sq.seeds[i - h]);
+        expect(`${at} value`, hex64(v), sq.values[i - h]);
+        checks++;
+        if (Math.abs(-Math.log1p(-r) - Number(sq.scores[i - h])) > 1e-12 * Math.max(1, Number(sq.scores[i - h]))) {
+          failures++;
+          console.error(`MISMATCH ${at} score: ${-Math.log1p(-r)} vs ${sq.scores[i - h]}`);
+        }
+      } else {
+        const s = siphash(tck0, tck1, le32s(ctx));
+        const v = mix64(((s ^ gWord) + spread(t)) & MASK);
+        const mask = spec.m === 64 ? MASK : (1n << BigInt(spec.m)) - 1n;
+        expect(`${at} seed`, hex64(s), sq.seeds[i - h]);
+        expect(`${at} value`, hex64(v), sq.values[i - h]);
+        expect(`${at} g-values`, hex64(v & mask), sq.g_bits[i - h]);
+      }
     }
   }
 }

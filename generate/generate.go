@@ -44,14 +44,20 @@ type TopKModel interface {
 }
 
 // Watermark is the embedding side of a scheme, as the sampler uses it.
-// *watermark.KGW implements it.
+// Every watermark.Scheme implements it.
 type Watermark interface {
 	// SampleLogits draws from the candidates with the mark applied.
 	SampleLogits(ctx []uint32, ids []uint32, logits []float32, rng watermark.Uniform) (uint32, error)
 	// ArgmaxLogits is greedy decoding with the mark applied. A
-	// distortion-free scheme cannot mark greedy decoding and returns an
-	// error saying so.
+	// distortion-free scheme cannot mark greedy decoding and returns
+	// watermark.ErrGreedyUnmarkable.
 	ArgmaxLogits(ctx []uint32, ids []uint32, logits []float32) (uint32, error)
+	// ContextWidth is the number of preceding tokens the mark reads.
+	ContextWidth() int
+	// Deterministic schemes tie the token to its context: the sampler does
+	// not mark a context that already occurred in the same generation
+	// (SynthID-Text and vLLM do the same), or text would loop.
+	Deterministic() bool
 }
 
 // Settings are the decoding parameters. They apply in this order:
@@ -103,6 +109,9 @@ type Sampler struct {
 	vals   []float32
 	logits []float32 // dense scores, only without a TopKModel or top-k
 	order  []uint32  // dense path: candidate order scratch
+	// seen holds the contexts marked so far in this generation, for
+	// deterministic schemes (Reset clears it; Generate calls Reset).
+	seen map[uint64]struct{}
 }
 
 // NewSampler returns a sampler. mark may be nil for unwatermarked text.
@@ -115,6 +124,9 @@ func NewSampler(model Model, mark Watermark, set Settings) (*Sampler, error) {
 		return nil, fmt.Errorf("model vocabulary size %d", v)
 	}
 	s := &Sampler{model: model, mark: mark, set: set}
+	if mark != nil && mark.Deterministic() {
+		s.seen = map[uint64]struct{}{}
+	}
 	if tk, ok := model.(TopKModel); ok && set.TopK > 0 {
 		s.topK = tk
 	}
@@ -130,6 +142,32 @@ func NewSampler(model Model, mark Watermark, set Settings) (*Sampler, error) {
 	return s, nil
 }
 
+// Reset forgets the contexts marked so far: call it between independent
+// generations when calling Next directly (Generate does it itself).
+func (s *Sampler) Reset() { clear(s.seen) }
+
+// repeated reports whether the context of a deterministic scheme was
+// already marked in this generation, and records it otherwise.
+func (s *Sampler) repeated(ctx []uint32) bool {
+	if s.seen == nil {
+		return false
+	}
+	h := s.mark.ContextWidth()
+	if len(ctx) < h {
+		return false
+	}
+	var k uint64 = 0x9e3779b97f4a7c15
+	for _, t := range ctx[len(ctx)-h:] {
+		k = (k ^ uint64(t)) * 0xbf58476d1ce4e5b9
+		k ^= k >> 29
+	}
+	if _, ok := s.seen[k]; ok {
+		return true
+	}
+	s.seen[k] = struct{}{}
+	return false
+}
+
 // ErrNoToken is returned when the model gives no token a finite score.
 var ErrNoToken = errors.New("generate: the model gives no token a finite score")
 
@@ -141,11 +179,15 @@ func (s *Sampler) Next(ctx []uint32, rng watermark.Uniform) (uint32, error) {
 		return 0, ErrNoToken
 	}
 	ids, vals := s.ids[:n], s.vals[:n]
+	mark := s.mark
+	if mark != nil && s.repeated(ctx) {
+		mark = nil
+	}
 	if s.set.Temperature == 0 {
-		if s.mark == nil {
+		if mark == nil {
 			return ids[0], nil
 		}
-		return s.mark.ArgmaxLogits(ctx, ids, vals)
+		return mark.ArgmaxLogits(ctx, ids, vals)
 	}
 	if s.set.Temperature != 1 {
 		inv := float32(1 / s.set.Temperature)
@@ -155,10 +197,10 @@ func (s *Sampler) Next(ctx []uint32, rng watermark.Uniform) (uint32, error) {
 	}
 	n = truncate(vals, s.set.TopP, s.set.MinP)
 	ids, vals = ids[:n], vals[:n]
-	if s.mark == nil {
+	if mark == nil {
 		return watermark.SampleLogitsUnmarked(ids, vals, rng)
 	}
-	return s.mark.SampleLogits(ctx, ids, vals, rng)
+	return mark.SampleLogits(ctx, ids, vals, rng)
 }
 
 // candidates fills s.ids and s.vals with the top-k tokens (all tokens when
@@ -272,6 +314,7 @@ func truncate(vals []float32, topP, minP float64) int {
 // Generate appends up to maxTokens tokens after prompt and returns them
 // (the completion only). It stops early only on error or cancellation.
 func (s *Sampler) Generate(ctx context.Context, prompt []uint32, maxTokens int, rng watermark.Uniform) ([]uint32, error) {
+	s.Reset()
 	seq := make([]uint32, len(prompt), len(prompt)+maxTokens+4)
 	copy(seq, prompt)
 	for i := 0; i < maxTokens; i++ {

@@ -1,62 +1,46 @@
 package watermark
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"math/bits"
 )
 
-// Uniform is a source of uniform random numbers in [0, 1), such as
-// *math/rand/v2.Rand. Samplers draw exactly one number per call, so a seeded
-// source makes sampling reproducible.
-type Uniform interface{ Float64() float64 }
-
-// Sampling errors. They are sentinels, so the failure path allocates nothing.
-var (
-	// ErrNoCandidates: the candidate set is empty, or every candidate has a
-	// logit of -Inf or NaN (probability 0, negative or NaN).
-	ErrNoCandidates = errors.New("watermark: no candidate with positive probability")
-	// ErrLengthMismatch: ids and values have different lengths.
-	ErrLengthMismatch = errors.New("watermark: ids and values differ in length")
-)
-
-// Tuple is the keyed input behind one scored token: the seed its green
-// decision was drawn with, and the token. Two positions with equal tuples
-// have the same green value under every key, so detection counts each
-// distinct tuple once (dedup); distinct tuples are independent under the null.
-type Tuple struct {
-	Seed  uint64
-	Token uint32
-}
-
-// Observation is what detection sees of one token that has a full context.
-type Observation struct {
-	Tuple Tuple
-	Green bool
-}
-
-// KGW is the green-list scheme bound to a key. It is safe for concurrent use
-// and allocates nothing per call.
+// KGW is the green-list scheme bound to a key, optionally carrying a
+// multi-bit payload. It is safe for concurrent use and allocates nothing per
+// call.
+//
+// Without a payload a token is favoured ("green") when its mixed value v is
+// below floor(γ·2^64). With a payload of B bits in radix r, the seed also
+// picks one of L = B/log2(r) payload slots, v's top log2(r) bits are the
+// token's colour, and a token is favoured when its colour equals the payload
+// symbol of its slot. Both are "v - lo < width" for a per-seed lo.
 type KGW struct {
 	cfg       KGWConfig
 	spec      string // canonical SPEC, computed once
 	keyID     string
-	threshold uint64 // green iff the mixed value < threshold = floor(γ·2^64)
+	threshold uint64 // zero-bit: favoured iff v < threshold = floor(γ·2^64)
 	delta     float32
 	context   sipKey // lefthash: seed = SipHash(context, LE32 tokens)
 	token     sipKey // selfhash: u(x) = SipHash(token, LE32 x)
 	anchor    uint64 // selfhash: a(t) = mix64(anchor + spread(t))
-	green     uint64 // green decision: mix64((seed ^ green) + spread(t))
+	green     uint64 // v = mix64((seed ^ green) + spread(t))
+	slot      uint64 // payload: slot = mulhi(mix64(seed ^ slot), L)
+	colourBit uint   // payload: log2(radix)
+	slots     int    // payload: L (0 without a payload)
+	symbols   [64]uint8
+	payload   uint64
+	hasValue  bool // a payload value was set (WithPayload)
 }
 
-// NewKGW binds a green-list configuration to a key.
+// NewKGW binds a green-list configuration to a key. With payload_bits > 0
+// it embeds the payload 0 until WithPayload sets one.
 func NewKGW(key *Key, cfg KGWConfig) (*KGW, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("kgw: %w", err)
 	}
 	s := &key.secret
-	return &KGW{
+	k := &KGW{
 		cfg:       cfg,
 		spec:      cfg.String(),
 		keyID:     key.id,
@@ -66,8 +50,45 @@ func NewKGW(key *Key, cfg KGWConfig) (*KGW, error) {
 		token:     deriveSipKey(s, "kgw/token"),
 		anchor:    deriveWord(s, "kgw/anchor"),
 		green:     deriveWord(s, "kgw/green"),
-	}, nil
+		slot:      deriveWord(s, "kgw/slot"),
+	}
+	if cfg.PayloadBits > 0 {
+		k.colourBit = uint(bits.TrailingZeros(uint(cfg.Radix)))
+		k.slots = cfg.PayloadBits / int(k.colourBit)
+	}
+	return k, nil
 }
+
+// WithPayload returns a copy of k that embeds payload (the low PayloadBits
+// bits; higher bits must be zero), e.g. a customer ID.
+func (k *KGW) WithPayload(payload uint64) (*KGW, error) {
+	if k.slots == 0 {
+		return nil, fmt.Errorf("kgw: scheme %s carries no payload (set payload_bits)", k.spec)
+	}
+	if k.cfg.PayloadBits < 64 && payload>>k.cfg.PayloadBits != 0 {
+		return nil, fmt.Errorf("kgw: payload %#x does not fit in %d bits", payload, k.cfg.PayloadBits)
+	}
+	c := *k
+	c.payload, c.hasValue = payload, true
+	for j := 0; j < c.slots; j++ {
+		c.symbols[j] = uint8(payload >> (uint(j) * c.colourBit) & (uint64(1)<<c.colourBit - 1))
+	}
+	return &c, nil
+}
+
+// Payload returns the embedded payload and whether one was set.
+func (k *KGW) Payload() (uint64, bool) { return k.payload, k.hasValue }
+
+// Null describes the observations under the null hypothesis.
+func (k *KGW) Null() Null {
+	if k.slots > 0 {
+		return Null{Kind: PayloadNull, Radix: k.cfg.Radix, Slots: k.slots}
+	}
+	return Null{Kind: BinomialNull, P: k.GreenProbability(), Trials: 1}
+}
+
+// Deterministic is false: KGW samples, so repeated contexts are marked too.
+func (k *KGW) Deterministic() bool { return false }
 
 // greenThreshold returns floor(γ·2^64). For a float64 γ in (0,1) the product
 // is exact, so P(green) = threshold/2^64 equals γ for every γ >= 2^-11.
@@ -113,18 +134,8 @@ func (k *KGW) prepare(ctx []uint32) seedState {
 	return st
 }
 
-// leftSeed is SipHash-2-4 under the context key of the tokens of ctx (oldest
-// first), each as 4 little-endian bytes.
-func (k *KGW) leftSeed(ctx []uint32) uint64 {
-	var buf [4 * MaxContextWidth]byte
-	for j, x := range ctx {
-		buf[4*j] = byte(x)
-		buf[4*j+1] = byte(x >> 8)
-		buf[4*j+2] = byte(x >> 16)
-		buf[4*j+3] = byte(x >> 24)
-	}
-	return k.context.hash(buf[:4*len(ctx)])
-}
+// leftSeed is the lefthash seed of ctx under the context key.
+func (k *KGW) leftSeed(ctx []uint32) uint64 { return contextSeed(k.context, ctx) }
 
 // minhashMul is the odd multiplier that combines a context token's hash
 // with the candidate's anchor in the selfhash min-hash.
@@ -156,9 +167,24 @@ func (k *KGW) seedFor(st *seedState, t uint32) uint64 {
 	return k.selfSeed(&st.u, t)
 }
 
-// isGreen is the green decision for token t under seed.
+// window returns the favoured range of mixed values for seed: a token is
+// favoured iff v - lo < width (unsigned).
+func (k *KGW) window(seed uint64) (lo, width uint64) {
+	if k.slots == 0 {
+		return 0, k.threshold
+	}
+	width = uint64(1) << (64 - k.colourBit)
+	slot, _ := bits.Mul64(mix64(seed^k.slot), uint64(k.slots))
+	return uint64(k.symbols[slot]) * width, width
+}
+
+// mixed is the value v behind the green decision and the colour.
+func (k *KGW) mixed(seed uint64, t uint32) uint64 { return mix64((seed ^ k.green) + spread(t)) }
+
+// isGreen is the favoured decision for token t under seed.
 func (k *KGW) isGreen(seed uint64, t uint32) bool {
-	return mix64((seed^k.green)+spread(t)) < k.threshold
+	lo, width := k.window(seed)
+	return k.mixed(seed, t)-lo < width
 }
 
 // Green reports whether token t is green after ctx (only the last h tokens
@@ -182,16 +208,17 @@ func (k *KGW) BiasLogits(ctx []uint32, logits []float32) {
 		return
 	}
 	st := k.prepare(ctx)
-	// Branch-free: green adds add[1] = δ, red adds add[0] = 0 (so -0 may
-	// become +0). spread(t) advances by one golden step per token ID.
+	// Branch-free: favoured adds add[1] = δ, others add add[0] = 0 (so -0
+	// may become +0). spread(t) advances by one golden step per token ID.
 	add := [2]float32{0, k.delta}
-	th, gw := k.threshold, k.green
+	gw := k.green
 	var x uint64 // spread(i) = (i+1)·golden
 	if k.cfg.Seeding == LeftHash {
 		seed := st.seed ^ gw
+		lo, width := k.window(st.seed)
 		for i := range logits {
 			x += golden
-			_, borrow := bits.Sub64(mix64(seed+x), th, 0)
+			_, borrow := bits.Sub64(mix64(seed+x)-lo, width, 0)
 			logits[i] += add[borrow&1]
 		}
 		return
@@ -199,7 +226,8 @@ func (k *KGW) BiasLogits(ctx []uint32, logits []float32) {
 	for i := range logits {
 		x += golden
 		seed := k.selfSeedSpread(&st.u, x)
-		_, borrow := bits.Sub64(mix64((seed^gw)+x), th, 0)
+		lo, width := k.window(seed)
+		_, borrow := bits.Sub64(mix64((seed^gw)+x)-lo, width, 0)
 		logits[i] += add[borrow&1]
 	}
 }
@@ -237,8 +265,9 @@ func (k *KGW) sample(ctx []uint32, ids []uint32, vals []float32, isProb bool, rn
 	st := k.prepare(ctx)
 	var green greenFunc
 	if k.cfg.Seeding == LeftHash {
-		seed, th := st.seed^k.green, k.threshold
-		green = func(i int) bool { return mix64(seed+spread(tokenAt(ids, i))) < th }
+		seed := st.seed ^ k.green
+		lo, width := k.window(st.seed)
+		green = func(i int) bool { return mix64(seed+spread(tokenAt(ids, i)))-lo < width }
 	} else {
 		green = func(i int) bool {
 			t := tokenAt(ids, i)
@@ -258,8 +287,7 @@ func (k *KGW) AppendObservations(dst []Observation, tokens []uint32) []Observati
 	}
 	if k.cfg.Seeding == LeftHash {
 		for i := h; i < len(tokens); i++ {
-			seed, t := k.leftSeed(tokens[i-h:i]), tokens[i]
-			dst = append(dst, Observation{Tuple{seed, t}, k.isGreen(seed, t)})
+			dst = append(dst, k.observe(k.leftSeed(tokens[i-h:i]), tokens[i]))
 		}
 		return dst
 	}
@@ -271,11 +299,25 @@ func (k *KGW) AppendObservations(dst []Observation, tokens []uint32) []Observati
 	}
 	for i := h; i < len(tokens); i++ {
 		t := tokens[i]
-		seed := k.selfSeed(&ring, t)
-		dst = append(dst, Observation{Tuple{seed, t}, k.isGreen(seed, t)})
+		dst = append(dst, k.observe(k.selfSeed(&ring, t), t))
 		ring[i%h] = k.token.hashToken(t)
 	}
 	return dst
+}
+
+// observe is the observation of token t under seed.
+func (k *KGW) observe(seed uint64, t uint32) Observation {
+	o := Observation{Tuple: Tuple{seed, t}}
+	v := k.mixed(seed, t)
+	if k.slots == 0 {
+		if v < k.threshold {
+			o.Score = 1
+		}
+		return o
+	}
+	slot, _ := bits.Mul64(mix64(seed^k.slot), uint64(k.slots))
+	o.Slot, o.Colour = uint8(slot), uint8(v>>(64-k.colourBit))
+	return o
 }
 
 // ArgmaxLogits is greedy decoding with the mark: it returns the candidate

@@ -35,7 +35,7 @@ type keyVectors struct {
 	Subkeys       map[string]string `json:"subkeys"`
 	TokenHashes   []tokenValue      `json:"token_hashes"`
 	Anchors       []tokenValue      `json:"anchors"`
-	LeftHashSeeds []contextSeed     `json:"lefthash_seeds"`
+	LeftHashSeeds []contextSeedVec  `json:"lefthash_seeds"`
 	GreenValues   []greenValue      `json:"green_values"`
 	Sequences     []sequence        `json:"sequences"`
 }
@@ -45,7 +45,7 @@ type tokenValue struct {
 	Value string `json:"value"`
 }
 
-type contextSeed struct {
+type contextSeedVec struct {
 	Context []uint32 `json:"context"`
 	Seed    string   `json:"seed"`
 }
@@ -57,15 +57,22 @@ type greenValue struct {
 }
 
 type sequence struct {
-	Spec   string   `json:"spec"`
-	Tokens []uint32 `json:"tokens"`
-	Seeds  []string `json:"seeds"`
-	Green  []bool   `json:"green"`
+	Spec    string   `json:"spec"`
+	Payload string   `json:"payload,omitempty"` // kgw with payload_bits: the embedded payload, hex
+	Tokens  []uint32 `json:"tokens"`
+	Seeds   []string `json:"seeds"`
+	Values  []string `json:"values"`            // the raw keyed value of each scored token
+	Green   []bool   `json:"green,omitempty"`   // kgw: favoured (with a payload: colour == symbol of slot)
+	Slots   []int    `json:"slots,omitempty"`   // kgw with payload_bits
+	Colours []int    `json:"colours,omitempty"` // kgw with payload_bits
+	Scores  []string `json:"scores,omitempty"`  // gumbel: -ln(1-r), as %.17g
+	GBits   []string `json:"g_bits,omitempty"`  // tournament: g-values, bit l = layer l
 }
 
 func hex64(x uint64) string { return fmt.Sprintf("%016x", x) }
 
-var vectorDomains = []string{"kgw/context", "kgw/token", "kgw/anchor", "kgw/green"}
+var vectorDomains = []string{"kgw/context", "kgw/token", "kgw/anchor", "kgw/green", "kgw/slot",
+	"gumbel/context", "gumbel/uniform", "tournament/context", "tournament/g"}
 
 // computeVectors evaluates every function of the spec on fixed inputs.
 func computeVectors(t *testing.T) vectors {
@@ -92,25 +99,65 @@ func computeVectors(t *testing.T) vectors {
 			kv.Anchors = append(kv.Anchors, tokenValue{tok, hex64(mix64(kgw.anchor + spread(tok)))})
 		}
 		for _, ctx := range [][]uint32{{}, {0}, {976}, {976, 6286}, {976, 6286, 382, 261}, seq[:8]} {
-			kv.LeftHashSeeds = append(kv.LeftHashSeeds, contextSeed{ctx, hex64(kgw.leftSeed(ctx))})
+			kv.LeftHashSeeds = append(kv.LeftHashSeeds, contextSeedVec{ctx, hex64(kgw.leftSeed(ctx))})
 		}
 		for _, seed := range []uint64{0, 0x0123456789abcdef} {
 			for _, tok := range tokens[:4] {
 				kv.GreenValues = append(kv.GreenValues, greenValue{hex64(seed), tok, hex64(mix64((seed ^ kgw.green) + spread(tok)))})
 			}
 		}
-		for _, spec := range []string{DefaultSpec, "kgw:gamma=0.5,delta=2,h=1,seeding=lefthash", "kgw:gamma=0.25,delta=2,h=0,seeding=lefthash", "kgw:gamma=0.1,delta=1,h=2,seeding=selfhash"} {
-			sc := mustKGW(t, key, spec)
-			sq := sequence{Spec: spec, Tokens: seq, Seeds: []string{}, Green: []bool{}}
-			for _, o := range sc.AppendObservations(nil, seq) {
-				sq.Seeds = append(sq.Seeds, hex64(o.Tuple.Seed))
-				sq.Green = append(sq.Green, o.Green)
-			}
-			kv.Sequences = append(kv.Sequences, sq)
+		for _, spec := range []string{DefaultSpec, "kgw:gamma=0.5,delta=2,h=1,seeding=lefthash", "kgw:gamma=0.25,delta=2,h=0,seeding=lefthash",
+			"kgw:gamma=0.1,delta=1,h=2,seeding=selfhash", "kgw:h=4,payload_bits=32,radix=4", "kgw:h=2,seeding=lefthash,payload_bits=12,radix=8",
+			"gumbel:h=4", "gumbel:h=1", "tournament:m=30,h=4", "tournament:m=64,h=2"} {
+			kv.Sequences = append(kv.Sequences, sequenceVector(t, key, spec, seq))
 		}
 		v.Keys = append(v.Keys, kv)
 	}
 	return v
+}
+
+// sequenceVector scores seq under spec and records every keyed value.
+func sequenceVector(t *testing.T, key *Key, spec string, seq []uint32) sequence {
+	cfg, err := ParseSpec(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sq := sequence{Spec: spec, Tokens: seq, Seeds: []string{}, Values: []string{}}
+	switch c := cfg.(type) {
+	case KGWConfig:
+		k, _ := NewKGW(key, c)
+		if c.PayloadBits > 0 {
+			k, _ = k.WithPayload(0xC0FFEE7 & (1<<c.PayloadBits - 1))
+			sq.Payload = fmt.Sprintf("%x", k.payload)
+		}
+		for i, o := range k.AppendObservations(nil, seq) {
+			t := seq[k.ContextWidth()+i]
+			sq.Seeds = append(sq.Seeds, hex64(o.Tuple.Seed))
+			sq.Values = append(sq.Values, hex64(k.mixed(o.Tuple.Seed, t)))
+			sq.Green = append(sq.Green, k.isGreen(o.Tuple.Seed, t))
+			if c.PayloadBits > 0 {
+				sq.Slots = append(sq.Slots, int(o.Slot))
+				sq.Colours = append(sq.Colours, int(o.Colour))
+			}
+		}
+	case GumbelConfig:
+		g, _ := NewGumbel(key, c)
+		for i, o := range g.AppendObservations(nil, seq) {
+			t := seq[c.H+i]
+			sq.Seeds = append(sq.Seeds, hex64(o.Tuple.Seed))
+			sq.Values = append(sq.Values, hex64(mix64((o.Tuple.Seed^g.uniform)+spread(t))))
+			sq.Scores = append(sq.Scores, fmt.Sprintf("%.17g", o.Score))
+		}
+	case TournamentConfig:
+		tn, _ := NewTournament(key, c)
+		for i, o := range tn.AppendObservations(nil, seq) {
+			t := seq[c.H+i]
+			sq.Seeds = append(sq.Seeds, hex64(o.Tuple.Seed))
+			sq.Values = append(sq.Values, hex64(mix64((o.Tuple.Seed^tn.g)+spread(t))))
+			sq.GBits = append(sq.GBits, hex64(o.Bits))
+		}
+	}
+	return sq
 }
 
 // TestVectors checks the implementation against the committed vectors, so

@@ -6,6 +6,7 @@ import (
 	"math"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -68,10 +69,6 @@ func runDemo(c *cli.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	kc, ok := cfg.(watermark.KGWConfig)
-	if !ok {
-		return fmt.Errorf("scheme %s cannot be generated yet", cfg)
-	}
 	alpha := c.Float64("alpha")
 	if !(alpha > 0 && alpha < 1) {
 		return fmt.Errorf("--alpha must be in (0, 1), got %v", alpha)
@@ -80,9 +77,22 @@ func runDemo(c *cli.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	scheme, err := watermark.NewKGW(key, kc)
+	scheme, err := watermark.NewScheme(key, cfg)
 	if err != nil {
 		return err
+	}
+	payload := ""
+	if k, ok := scheme.(*watermark.KGW); ok && k.Config().PayloadBits > 0 {
+		// A random payload, like a customer ID.
+		bits := k.Config().PayloadBits
+		v := newRNG(c.Uint64("seed")).Uint64()
+		if bits < 64 {
+			v &= uint64(1)<<bits - 1
+		}
+		if scheme, err = k.WithPayload(v); err != nil {
+			return err
+		}
+		payload = strconv.FormatUint(v, 16)
 	}
 	tok, err := tokenize.Get(ngram.BuiltinTokenizer)
 	if err != nil {
@@ -92,7 +102,11 @@ func runDemo(c *cli.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "throwaway key %s, scheme %s, alpha %g\nmodel: %s\n\n", key.ID(), scheme.Spec(), alpha, builtinModelName)
+	fmt.Fprintf(e.stdout, "throwaway key %s, scheme %s, alpha %g\nmodel: %s\n", key.ID(), scheme.Spec(), alpha, builtinModelName)
+	if payload != "" {
+		fmt.Fprintf(e.stdout, "embedded payload: %s\n", payload)
+	}
+	fmt.Fprintln(e.stdout)
 
 	prompts := demoPrompts()
 	rows := make([]demoRow, 2*len(prompts))
@@ -122,12 +136,31 @@ func runDemo(c *cli.Context, e *env) error {
 	default:
 	}
 	printDemo(e, rows, alpha)
+	if payload != "" {
+		decoded, claimed := 0, 0
+		for _, r := range rows {
+			if r.marked && r.res.Payload == payload {
+				decoded++
+				if r.res.PayloadClaimed {
+					claimed++
+				}
+			}
+		}
+		falseClaims := 0
+		for _, r := range rows {
+			if !r.marked && r.res.PayloadClaimed {
+				falseClaims++
+			}
+		}
+		fmt.Fprintf(e.stdout, "payload: decoded exactly in %d/%d watermarked completions, claimed (p <= alpha) in %d; claimed in %d unwatermarked\n",
+			decoded, len(rows)/2, claimed, falseClaims)
+	}
 	return nil
 }
 
 // demoWorker generates and detects the rows it receives: row 2i is prompt
 // i watermarked, row 2i+1 unwatermarked, both with seed+i.
-func demoWorker(c *cli.Context, model *ngram.Model, scheme *watermark.KGW, tok tokenize.Tokenizer, set generate.Settings,
+func demoWorker(c *cli.Context, model *ngram.Model, scheme watermark.Scheme, tok tokenize.Tokenizer, set generate.Settings,
 	maxTokens int, alpha float64, prompts []string, rows []demoRow, jobs <-chan int) error {
 	session := model.NewSession()
 	marked, err := generate.NewSampler(session, scheme, set)

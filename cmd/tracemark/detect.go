@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/tracemark/tracemark/detect"
 	"github.com/tracemark/tracemark/tokenize"
@@ -24,13 +26,14 @@ func detectCommand(e *env) *cli.Command {
 	return &cli.Command{
 		Name:  "detect",
 		Usage: "test texts (or token-ID sequences) for the watermark; one verdict per input",
-		UsageText: "tracemark detect [--key KEYFILE] [--scheme SPEC] [--tokenizer NAME] [--alpha A] [--json] [--ids] [FILE|-]...\n\n" +
+		UsageText: "tracemark detect [--key KEYFILE|DIR]... [--scheme SPEC] [--tokenizer NAME] [--alpha A] [--json] [--ids] [FILE|-]...\n\n" +
 			"With no FILE, or FILE -, reads standard input. With --ids, every input line is a JSON array\n" +
-			"of token IDs and gets its own verdict. Exit codes: 0 watermark found in at least one input,\n" +
-			"1 none found, 2 error (then the other inputs are still tested).",
+			"of token IDs and gets its own verdict. Several keys (repeat --key, or a directory of key files)\n" +
+			"test every input under each, with Holm's correction across keys. Exit codes: 0 watermark found\n" +
+			"in at least one input, 1 none found, 2 error (then the other inputs are still tested).",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "key", Aliases: []string{"k"}, Usage: "key `FILE` (default: the contents of $TRACEMARK_KEY)"},
-			&cli.StringFlag{Name: "scheme", Usage: "scheme `SPEC` (default: the scheme stored with the key)"},
+			&cli.StringSliceFlag{Name: "key", Aliases: []string{"k"}, Usage: "key `FILE` or directory of key files; repeat for several keys (default: the contents of $TRACEMARK_KEY)"},
+			&cli.StringFlag{Name: "scheme", Usage: "scheme `SPEC` (default: the scheme stored with each key)"},
 			&cli.StringFlag{Name: "tokenizer", Usage: "tokenizer `NAME` (default: the key's; known: o200k_base, cl100k_base, p50k_base, r50k_base)"},
 			&cli.Float64Flag{Name: "alpha", Value: detect.DefaultAlpha, Usage: "significance level: call a text watermarked when p <= `A`"},
 			&cli.BoolFlag{Name: "json", Usage: "print one JSON object per input"},
@@ -41,43 +44,114 @@ func detectCommand(e *env) *cli.Command {
 	}
 }
 
-// detection is one line of `detect --json` output.
+// detection is one line of `detect --json` output with one key.
 type detection struct {
 	Input string `json:"input"`
 	detect.Result
 }
 
+// multiDetection is one line of `detect --json` output with several keys.
+type multiDetection struct {
+	Input string `json:"input"`
+	detect.MultiResult
+}
+
 type detectRun struct {
 	env      *env
-	det      *detect.Detector
+	det      *detect.Detector // one key
+	multi    *detect.Multi    // several keys
 	tok      tokenize.Tokenizer
 	json     bool
 	found    int
 	failures int
 }
 
-func runDetect(c *cli.Context, e *env) error {
-	key, err := watermark.LoadKey(c.String("key"))
-	if err != nil {
-		return err
+// loadKeys loads every --key (files, and the key files in directories), or
+// the key in $TRACEMARK_KEY when none is given.
+func loadKeys(paths []string) ([]*watermark.Key, error) {
+	if len(paths) == 0 {
+		k, err := watermark.LoadKey("")
+		if err != nil {
+			return nil, err
+		}
+		return []*watermark.Key{k}, nil
 	}
-	cfg := key.Scheme
-	if s := c.String("scheme"); s != "" {
-		if cfg, err = watermark.ParseSpec(s); err != nil {
-			return err
+	var keys []*watermark.Key
+	seen := map[string]bool{}
+	for _, p := range paths {
+		files := []string{p}
+		if st, err := os.Stat(p); err == nil && st.IsDir() {
+			entries, err := os.ReadDir(p)
+			if err != nil {
+				return nil, fmt.Errorf("read key directory: %w", err)
+			}
+			files = files[:0]
+			for _, e := range entries {
+				if e.Type().IsRegular() && !strings.HasPrefix(e.Name(), ".") {
+					files = append(files, filepath.Join(p, e.Name()))
+				}
+			}
+			if len(files) == 0 {
+				return nil, fmt.Errorf("key directory %s holds no key files", p)
+			}
+		}
+		for _, f := range files {
+			k, err := watermark.LoadKey(f)
+			if err != nil {
+				return nil, err
+			}
+			if !seen[k.ID()] {
+				seen[k.ID()] = true
+				keys = append(keys, k)
+			}
 		}
 	}
-	kgwCfg, ok := cfg.(watermark.KGWConfig)
-	if !ok {
-		return fmt.Errorf("scheme %s cannot be detected yet", cfg)
+	return keys, nil
+}
+
+// schemesFor binds each key to its scheme (or --scheme), with --payload
+// where the scheme carries one.
+func schemesFor(c *cli.Context, keys []*watermark.Key) ([]watermark.Scheme, error) {
+	var override watermark.Config
+	if s := c.String("scheme"); s != "" {
+		var err error
+		if override, err = watermark.ParseSpec(s); err != nil {
+			return nil, err
+		}
 	}
-	scheme, err := watermark.NewKGW(key, kgwCfg)
+	var out []watermark.Scheme
+	for _, k := range keys {
+		cfg := k.Scheme
+		if override != nil {
+			cfg = override
+		}
+		s, err := watermark.NewScheme(k, cfg)
+		if err != nil {
+			return nil, fmt.Errorf("key %s: %w", k.ID(), err)
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+func runDetect(c *cli.Context, e *env) error {
+	keys, err := loadKeys(c.StringSlice("key"))
 	if err != nil {
 		return err
 	}
-	tokName := key.Tokenizer
+	schemes, err := schemesFor(c, keys)
+	if err != nil {
+		return err
+	}
+	tokName := keys[0].Tokenizer
 	if c.IsSet("tokenizer") {
 		tokName = c.String("tokenizer")
+	} else {
+		for _, k := range keys[1:] {
+			if k.Tokenizer != tokName {
+				return fmt.Errorf("keys %s and %s are for different tokenizers (%s, %s): pass --tokenizer", keys[0].ID(), k.ID(), tokName, k.Tokenizer)
+			}
+		}
 	}
 	tok, err := tokenize.Get(tokName)
 	if err != nil {
@@ -86,11 +160,16 @@ func runDetect(c *cli.Context, e *env) error {
 	if a := c.Float64("alpha"); !(a > 0 && a < 1) {
 		return fmt.Errorf("--alpha: alpha must be in (0, 1), got %v", a)
 	}
-	det, err := detect.New(scheme, detect.Options{Alpha: c.Float64("alpha"), NoDedup: c.Bool("no-dedup"), Tokenizer: tok.Name()})
+	opts := detect.Options{Alpha: c.Float64("alpha"), NoDedup: c.Bool("no-dedup"), Tokenizer: tok.Name()}
+	r := &detectRun{env: e, tok: tok, json: c.Bool("json")}
+	if len(schemes) == 1 {
+		r.det, err = detect.New(schemes[0], opts)
+	} else {
+		r.multi, err = detect.NewMulti(schemes, opts)
+	}
 	if err != nil {
 		return err
 	}
-	r := &detectRun{env: e, det: det, tok: tok, json: c.Bool("json")}
 	inputs := c.Args().Slice()
 	if len(inputs) == 0 {
 		inputs = []string{"-"}
@@ -163,11 +242,21 @@ func (r *detectRun) input(name string, ids bool) error {
 	if err != nil {
 		return err
 	}
-	res, err := r.det.Text(r.tok, string(data))
+	toks, err := r.tok.AppendEncode(nil, string(data))
 	if err != nil {
 		return fmt.Errorf("%s: %w", display, err)
 	}
-	return r.report(display, res)
+	return r.tokens(display, toks)
+}
+
+// tokens tests one token sequence and reports it.
+func (r *detectRun) tokens(name string, ids []uint32) error {
+	if r.multi != nil {
+		return r.reportMulti(name, r.multi.Tokens(ids))
+	}
+	res := r.det.Tokens(ids)
+	res.Tokenizer = r.tok.Name()
+	return r.report(name, res)
 }
 
 // idLines tests every non-empty line of in as a JSON array of token IDs.
@@ -185,7 +274,7 @@ func (r *detectRun) idLines(in io.Reader, display string) error {
 				r.fail(fmt.Errorf("%s: line longer than %d bytes, skipped", where, maxIDLine))
 			} else if ids, perr := parseIDs(line); perr != nil {
 				r.fail(fmt.Errorf("%s: %w", where, perr))
-			} else if rerr := r.report(where, r.det.Tokens(ids)); rerr != nil {
+			} else if rerr := r.tokens(where, ids); rerr != nil {
 				return rerr
 			}
 		}
@@ -252,19 +341,70 @@ func (r *detectRun) report(name string, res detect.Result) error {
 		r.found++
 	}
 	if r.json {
-		enc := json.NewEncoder(r.env.stdout)
-		enc.SetEscapeHTML(false)
-		return enc.Encode(detection{Input: name, Result: res})
+		return r.encode(detection{Input: name, Result: res})
 	}
-	verdict := "no watermark"
+	_, err := fmt.Fprintf(r.env.stdout, "%s: %s (%s; key %s)%s\n", name, verdict(res.Detected), evidence(res), res.KeyID, payloadNote(res))
+	return err
+}
+
+func (r *detectRun) reportMulti(name string, res detect.MultiResult) error {
 	if res.Detected {
-		verdict = "WATERMARKED"
+		r.found++
 	}
+	if r.json {
+		res.Tokenizer = r.tok.Name()
+		return r.encode(multiDetection{Input: name, MultiResult: res})
+	}
+	matched := "none"
+	if len(res.MatchedKeys) > 0 {
+		matched = strings.Join(res.MatchedKeys, ", ")
+	}
+	_, err := fmt.Fprintf(r.env.stdout, "%s: %s (best key %s: %s; Holm-adjusted over %d keys; matched keys: %s)%s\n",
+		name, verdict(res.Detected), res.KeyID, evidence(res.Result), res.KeysTested, matched, payloadNote(res.Result))
+	return err
+}
+
+func (r *detectRun) encode(v any) error {
+	enc := json.NewEncoder(r.env.stdout)
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
+func verdict(detected bool) string {
+	if detected {
+		return "WATERMARKED"
+	}
+	return "no watermark"
+}
+
+// evidence is the human-readable summary of a result's statistics.
+func evidence(res detect.Result) string {
 	p := strconv.FormatFloat(res.PValue, 'g', 3, 64)
 	if res.PValue == 0 {
 		p = "<1e-308"
 	}
-	_, err := fmt.Fprintf(r.env.stdout, "%s: %s (p=%s, log10_p=%.2f, z=%.2f; %d of %d scored tokens green, %d tokens; alpha %g; key %s)\n",
-		name, verdict, p, res.Log10P, res.Z, res.Green, res.Scored, res.Tokens, res.Alpha, res.KeyID)
-	return err
+	what := fmt.Sprintf("%d of %d scored tokens green", res.Green, res.Scored)
+	switch res.Test {
+	case detect.TestGamma:
+		what = fmt.Sprintf("score %.1f over %d scored tokens", res.Score, res.Scored)
+	case detect.TestPayloadExact, detect.TestPayloadBonferro:
+		what = fmt.Sprintf("payload support %.0f of %d scored tokens", res.Score, res.Scored)
+	default:
+		if res.MeanScore > 0 {
+			what = fmt.Sprintf("mean g %.3f over %d scored tokens", res.MeanScore, res.Scored)
+		}
+	}
+	return fmt.Sprintf("p=%s, log10_p=%.2f, z=%.2f; %s, %d tokens; alpha %g", p, res.Log10P, res.Z, what, res.Tokens, res.Alpha)
+}
+
+// payloadNote describes the decoded payload, if the scheme carries one.
+func payloadNote(res detect.Result) string {
+	if res.PayloadPValue == nil {
+		return ""
+	}
+	claim := "not claimed"
+	if res.PayloadClaimed {
+		claim = "claimed"
+	}
+	return fmt.Sprintf(" payload %s %s (p=%.3g)", res.Payload, claim, *res.PayloadPValue)
 }

@@ -4,8 +4,11 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	mrand "math/rand/v2"
+	"strconv"
+	"strings"
 
 	"github.com/tracemark/tracemark/generate"
 	"github.com/tracemark/tracemark/ngram"
@@ -50,8 +53,8 @@ func generateCommand(e *env) *cli.Command {
 	return &cli.Command{
 		Name:  "generate",
 		Usage: "generate text with the built-in model, watermarked with a key",
-		UsageText: "tracemark generate [--key KEYFILE] [--scheme SPEC] [--prompt TEXT] [--max-tokens N] [--temperature T]\n" +
-			"    [--top-k K] [--top-p P] [--min-p P] [--seed N] [--no-watermark] [--json]\n\n" +
+		UsageText: "tracemark generate [--key KEYFILE] [--scheme SPEC] [--payload HEX] [--prompt TEXT] [--max-tokens N]\n" +
+			"    [--temperature T] [--top-k K] [--top-p P] [--min-p P] [--seed N] [--no-watermark] [--json]\n\n" +
 			"Prints the completion (not the prompt). The same seed gives the same output. The model is\n" +
 			"tracemark's built-in n-gram model (trained and cached on first use, no download).",
 		Flags: append([]cli.Flag{
@@ -60,6 +63,7 @@ func generateCommand(e *env) *cli.Command {
 			&cli.StringFlag{Name: "prompt", Usage: "text to continue"},
 			&cli.Uint64Flag{Name: "seed", Usage: "random seed (default: a random one, shown by --json)"},
 			&cli.BoolFlag{Name: "no-watermark", Usage: "generate without the watermark"},
+			&cli.StringFlag{Name: "payload", Usage: "payload to embed, in `HEX` (e.g. a customer ID), for schemes with payload_bits"},
 			&cli.BoolFlag{Name: "json", Usage: "print a JSON object with the text, token IDs, scheme, key ID and seed"},
 		}, samplingFlags()...),
 		Action: func(c *cli.Context) error { return runGenerate(c, e) },
@@ -74,6 +78,7 @@ type generation struct {
 	ExtraTokens  int               `json:"extra_tokens"`
 	Watermarked  bool              `json:"watermarked"`
 	Scheme       string            `json:"scheme,omitempty"`
+	Payload      string            `json:"payload,omitempty"`
 	KeyID        string            `json:"key_id,omitempty"`
 	Seed         uint64            `json:"seed"`
 	Tokenizer    string            `json:"tokenizer"`
@@ -81,8 +86,9 @@ type generation struct {
 	Settings     generate.Settings `json:"settings"`
 }
 
-// markFor loads the key and scheme a command marks with.
-func markFor(c *cli.Context) (*watermark.KGW, error) {
+// markFor loads the key and scheme a command marks with, and sets the
+// payload (--payload HEX) of a scheme that carries one.
+func markFor(c *cli.Context) (watermark.Scheme, error) {
 	key, err := watermark.LoadKey(c.String("key"))
 	if err != nil {
 		return nil, err
@@ -96,11 +102,29 @@ func markFor(c *cli.Context) (*watermark.KGW, error) {
 			return nil, err
 		}
 	}
-	kc, ok := cfg.(watermark.KGWConfig)
-	if !ok {
-		return nil, fmt.Errorf("scheme %s cannot be generated yet", cfg)
+	scheme, err := watermark.NewScheme(key, cfg)
+	if err != nil {
+		return nil, err
 	}
-	return watermark.NewKGW(key, kc)
+	return withPayload(scheme, c.String("payload"))
+}
+
+// withPayload sets a hex payload on a scheme that carries one; a payload
+// scheme without --payload embeds 0.
+func withPayload(s watermark.Scheme, hex string) (watermark.Scheme, error) {
+	k, ok := s.(*watermark.KGW)
+	carries := ok && k.Config().PayloadBits > 0
+	switch {
+	case hex == "":
+		return s, nil
+	case !carries:
+		return nil, fmt.Errorf("--payload: scheme %s carries no payload (use e.g. kgw:payload_bits=32)", s.Spec())
+	}
+	v, err := strconv.ParseUint(strings.TrimPrefix(strings.ToLower(hex), "0x"), 16, 64)
+	if err != nil {
+		return nil, fmt.Errorf("--payload %q: not a hexadecimal number of at most 64 bits", hex)
+	}
+	return k.WithPayload(v)
 }
 
 func runGenerate(c *cli.Context, e *env) error {
@@ -111,7 +135,7 @@ func runGenerate(c *cli.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	var mark *watermark.KGW
+	var mark watermark.Scheme
 	if !c.Bool("no-watermark") {
 		if mark, err = markFor(c); err != nil {
 			return err
@@ -144,6 +168,9 @@ func runGenerate(c *cli.Context, e *env) error {
 		return err
 	}
 	out, err := sampler.Complete(c.Context, tok, prompt, maxTokens, newRNG(seed))
+	if errors.Is(err, watermark.ErrGreedyUnmarkable) {
+		return fmt.Errorf("scheme %s: %w", mark.Spec(), err)
+	}
 	if err != nil {
 		return err
 	}
@@ -157,6 +184,11 @@ func runGenerate(c *cli.Context, e *env) error {
 	}
 	if mark != nil {
 		g.Scheme, g.KeyID = mark.Spec(), mark.KeyID()
+		if k, ok := mark.(*watermark.KGW); ok {
+			if p, set := k.Payload(); set {
+				g.Payload = strconv.FormatUint(p, 16)
+			}
+		}
 	}
 	enc := json.NewEncoder(e.stdout)
 	enc.SetEscapeHTML(false)

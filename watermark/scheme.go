@@ -1,0 +1,129 @@
+package watermark
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Scheme is a watermark scheme bound to a key: the embedding entry points a
+// sampler calls and the observations detection scores. *KGW, *Gumbel and
+// *Tournament implement it; all are safe for concurrent use and allocate
+// nothing per call.
+type Scheme interface {
+	// Spec is the canonical SPEC string.
+	Spec() string
+	// KeyID is the public ID of the key.
+	KeyID() string
+	// ContextWidth is h: positions with fewer preceding tokens are neither
+	// marked nor scored.
+	ContextWidth() int
+	// SampleLogits draws the next token from candidates ids (nil: the whole
+	// vocabulary, candidate i is token i) with logits, with the mark.
+	SampleLogits(ctx []uint32, ids []uint32, logits []float32, rng Uniform) (uint32, error)
+	// SampleProbs is SampleLogits for probabilities (non-negative weights).
+	SampleProbs(ctx []uint32, ids []uint32, probs []float32, rng Uniform) (uint32, error)
+	// ArgmaxLogits is greedy decoding with the mark, or ErrGreedyUnmarkable
+	// for schemes that cannot mark a deterministic choice.
+	ArgmaxLogits(ctx []uint32, ids []uint32, logits []float32) (uint32, error)
+	// AppendObservations appends one observation per position with a full
+	// context (len(tokens)-h of them, in order).
+	AppendObservations(dst []Observation, tokens []uint32) []Observation
+	// Null says how observations are distributed without the watermark.
+	Null() Null
+	// Deterministic reports whether the mark fixes the token for a context
+	// (Gumbel) or strongly ties it to it (tournament): such schemes must not
+	// mark a context that already occurred in the same generation, or text
+	// would loop.
+	Deterministic() bool
+}
+
+// Uniform is a source of uniform random numbers in [0, 1), such as
+// *math/rand/v2.Rand. Samplers draw at most one number per call, so a seeded
+// source makes sampling reproducible.
+type Uniform interface{ Float64() float64 }
+
+// Errors. They are sentinels, so failure paths allocate nothing.
+var (
+	// ErrNoCandidates: the candidate set is empty, or every candidate has a
+	// logit of -Inf or NaN (probability 0, negative or NaN).
+	ErrNoCandidates = errors.New("watermark: no candidate with positive probability")
+	// ErrLengthMismatch: ids and values have different lengths.
+	ErrLengthMismatch = errors.New("watermark: ids and values differ in length")
+	// ErrGreedyUnmarkable: greedy decoding (temperature 0) has no randomness
+	// for a distortion-free scheme to steer, so it cannot carry the mark.
+	ErrGreedyUnmarkable = errors.New("watermark: a distortion-free scheme cannot mark greedy decoding (temperature 0); sample with temperature > 0")
+)
+
+// Tuple is the keyed input behind one scored token: the seed its keyed
+// values were drawn with, and the token. Two positions with equal tuples
+// have the same keyed values under every key, so detection counts each
+// distinct tuple once (dedup); distinct tuples are independent under the null.
+type Tuple struct {
+	Seed  uint64
+	Token uint32
+}
+
+// Observation is what detection sees of one token that has a full context.
+type Observation struct {
+	Tuple Tuple
+	// Score: KGW, 1 if green else 0; Gumbel, -ln(1-r); tournament, the
+	// number of layers whose g-value is 1. Unused with a payload.
+	Score float64
+	// Bits: tournament g-values, bit l for layer l.
+	Bits uint64
+	// Slot and Colour: KGW with a payload, the payload symbol this token
+	// carries and its colour.
+	Slot, Colour uint8
+}
+
+// NullKind names the null distribution of a scheme's observations.
+type NullKind int
+
+const (
+	// BinomialNull: each observation's Score counts successes in Trials
+	// independent trials of probability P.
+	BinomialNull NullKind = iota
+	// GammaNull: each observation's Score is Exp(1), so their sum over n
+	// observations is Gamma(n, 1).
+	GammaNull
+	// PayloadNull: each observation's Colour is uniform over Radix colours,
+	// independently, whatever its Slot (one of Slots).
+	PayloadNull
+)
+
+// Null describes a scheme's observations under the null hypothesis (text
+// written without the key).
+type Null struct {
+	Kind   NullKind
+	P      float64 // BinomialNull
+	Trials int     // BinomialNull: trials per observation
+	Radix  int     // PayloadNull
+	Slots  int     // PayloadNull
+}
+
+// NewScheme binds a configuration to a key.
+func NewScheme(key *Key, cfg Config) (Scheme, error) {
+	switch c := cfg.(type) {
+	case KGWConfig:
+		return NewKGW(key, c)
+	case GumbelConfig:
+		return NewGumbel(key, c)
+	case TournamentConfig:
+		return NewTournament(key, c)
+	default:
+		return nil, fmt.Errorf("watermark: no scheme for %v", cfg)
+	}
+}
+
+// contextSeed is the lefthash seed: SipHash-2-4 under k of the tokens of
+// ctx (oldest first), each as 4 little-endian bytes.
+func contextSeed(k sipKey, ctx []uint32) uint64 {
+	var buf [4 * MaxContextWidth]byte
+	for j, x := range ctx {
+		buf[4*j] = byte(x)
+		buf[4*j+1] = byte(x >> 8)
+		buf[4*j+2] = byte(x >> 16)
+		buf[4*j+3] = byte(x >> 24)
+	}
+	return k.hash(buf[:4*len(ctx)])
+}
