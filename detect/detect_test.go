@@ -101,7 +101,7 @@ func TestEmptyAndShortInputs(t *testing.T) {
 // generate samples n tokens from a synthetic model whose next-token
 // candidates and logits are pseudo-random (about 4 nats of entropy), with
 // the watermark when s is non-nil.
-func generate(s *watermark.KGW, n int, rng *rand.Rand) []uint32 {
+func generate(s watermark.Scheme, n int, rng *rand.Rand) []uint32 {
 	ids := make([]uint32, 40)
 	logits := make([]float32, 40)
 	out := []uint32{11, 22, 33, 44}

@@ -15,6 +15,14 @@ func TestParseSpecCanonicalRoundTrip(t *testing.T) {
 		"kgw:gamma=0.5,h=0":              "kgw:gamma=0.5,delta=2,h=0,seeding=lefthash",
 		"kgw:gamma=2.5e-1,delta=2.0,h=4": DefaultSpec,
 		"kgw:gamma=0.1, delta=0 ,h=32,seeding=selfhash": "kgw:gamma=0.1,delta=0,h=32,seeding=selfhash",
+		"kgw:payload_bits=32":                           "kgw:gamma=0.25,delta=2,h=4,seeding=selfhash,payload_bits=32,radix=4",
+		"kgw:payload_bits=12,radix=8":                   "kgw:gamma=0.125,delta=2,h=4,seeding=selfhash,payload_bits=12,radix=8",
+		"kgw:radix=2,payload_bits=64,gamma=0.5":         "kgw:gamma=0.5,delta=2,h=4,seeding=selfhash,payload_bits=64,radix=2",
+		"kgw:payload_bits=0":                            DefaultSpec,
+		"gumbel":                                        "gumbel:h=4",
+		"gumbel:h=1":                                    "gumbel:h=1",
+		"tournament":                                    "tournament:m=30,h=4",
+		"tournament:h=2,m=64":                           "tournament:m=64,h=2",
 	}
 	for in, want := range cases {
 		c, err := ParseSpec(in)
@@ -34,25 +42,36 @@ func TestParseSpecCanonicalRoundTrip(t *testing.T) {
 
 func TestParseSpecErrorsSayWhatIsWrong(t *testing.T) {
 	cases := map[string]string{
-		"":                         "missing scheme name",
-		"gumbo:gamma=1":            `unknown scheme "gumbo"`,
-		"kgw:":                     "nothing after ':'",
-		"kgw:gamma=0.25,":          "stray comma",
-		"kgw:gamma":                `"gamma" has no value`,
-		"kgw:=3":                   "no parameter name",
-		"kgw:gamma=0.2,gamma=0.3":  `"gamma" given twice`,
-		"kgw:gama=0.2":             `unknown parameter "gama"`,
-		"kgw:gamma=1":              "gamma must be in (0, 1)",
-		"kgw:gamma=0":              "gamma must be in (0, 1)",
-		"kgw:gamma=abc":            "not a finite number",
-		"kgw:gamma=NaN":            "not a finite number",
-		"kgw:delta=-1":             "delta must be finite and >= 0",
-		"kgw:delta=Inf":            "not a finite number",
-		"kgw:h=-1":                 "h must be in [0, 32]",
-		"kgw:h=33":                 "h must be in [0, 32]",
-		"kgw:h=2.5":                "not an integer",
-		"kgw:seeding=minhash":      `seeding must be "lefthash" or "selfhash"`,
-		"kgw:h=0,seeding=selfhash": "needs h >= 1",
+		"":                                      "missing scheme name",
+		"gumbo:gamma=1":                         `unknown scheme "gumbo"`,
+		"kgw:":                                  "nothing after ':'",
+		"kgw:gamma=0.25,":                       "stray comma",
+		"kgw:gamma":                             `"gamma" has no value`,
+		"kgw:=3":                                "no parameter name",
+		"kgw:gamma=0.2,gamma=0.3":               `"gamma" given twice`,
+		"kgw:gama=0.2":                          `unknown parameter "gama"`,
+		"kgw:gamma=1":                           "gamma must be in (0, 1)",
+		"kgw:gamma=0":                           "gamma must be in (0, 1)",
+		"kgw:gamma=abc":                         "not a finite number",
+		"kgw:gamma=NaN":                         "not a finite number",
+		"kgw:delta=-1":                          "delta must be finite and >= 0",
+		"kgw:delta=Inf":                         "not a finite number",
+		"kgw:h=-1":                              "h must be in [0, 32]",
+		"kgw:h=33":                              "h must be in [0, 32]",
+		"kgw:h=2.5":                             "not an integer",
+		"kgw:seeding=minhash":                   `seeding must be "lefthash" or "selfhash"`,
+		"kgw:h=0,seeding=selfhash":              "needs h >= 1",
+		"kgw:payload_bits=65":                   "payload_bits must be in [0, 64]",
+		"kgw:payload_bits=32,radix=3":           "radix must be 2, 4, 8 or 16",
+		"kgw:payload_bits=10,radix=8":           "multiple of log2(radix) = 3",
+		"kgw:payload_bits=32,radix=4,gamma=0.5": "gamma must be 1/radix",
+		"kgw:radix=4":                           "radix needs payload_bits > 0",
+		"kgw:payload_bits=x":                    "not an integer",
+		"gumbel:h=0":                            "h must be in [1, 32]",
+		"gumbel:gamma=0.5":                      `unknown parameter "gamma" for gumbel (known: h)`,
+		"tournament:m=65":                       "m must be in [1, 64]",
+		"tournament:m=3.5":                      "not an integer",
+		"tournament:k=3":                        "known: h, m",
 	}
 	for in, want := range cases {
 		_, err := ParseSpec(in)
@@ -67,7 +86,7 @@ func TestParseSpecErrorsSayWhatIsWrong(t *testing.T) {
 }
 
 func FuzzParseSpec(f *testing.F) {
-	for _, s := range []string{DefaultSpec, "kgw", "kgw:h=0", "kgw:gamma=0.5,delta=1e-3", "x:y=z", ":", "kgw:,,"} {
+	for _, s := range []string{DefaultSpec, "kgw", "kgw:h=0", "kgw:gamma=0.5,delta=1e-3", "x:y=z", ":", "kgw:,,", "gumbel:h=3", "tournament:m=7", "kgw:payload_bits=8,radix=16,gamma=0.0625"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {

@@ -3,6 +3,7 @@ package stats
 import (
 	"math"
 	"slices"
+	"strconv"
 )
 
 // KSUniform returns the Kolmogorov–Smirnov statistic D of samples against
@@ -49,3 +50,6 @@ func BinomialCountPlausible(count, n int, p, alpha float64) bool {
 	lower := -math.Expm1(LogBinomialTail(count+1, n, p)) // P(X <= count)
 	return upper >= alpha/2 && lower >= alpha/2
 }
+
+// FormatLevel prints a significance level compactly (0.01, 1e-06).
+func FormatLevel(a float64) string { return strconv.FormatFloat(a, 'g', -1, 64) }
