@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -55,7 +56,7 @@ type completion struct {
 
 // runCompletions generates one 200-token completion per seed (prompt seed
 // mod len(prompts)) on two workers.
-func runCompletions(t *testing.T, m *ngram.Model, mark *watermark.KGW, prompts []string, seeds []uint64, tokens int) []completion {
+func runCompletions(t *testing.T, m *ngram.Model, mark watermark.Scheme, prompts []string, seeds []uint64, tokens int) []completion {
 	tok, _ := tokenize.Get(ngram.BuiltinTokenizer)
 	out := make([]completion, len(seeds))
 	var wg sync.WaitGroup
@@ -201,3 +202,121 @@ func TestSamplerAllocatesNothing(t *testing.T) {
 		t.Errorf("Sampler.Next: %v allocations per token", a)
 	}
 }
+
+// TestBuiltinModelEverySchemes generates 120 completions per scheme with
+// the built-in model and reports detection at alpha 1e-6, the median
+// tokens needed, and perplexity.
+func TestBuiltinModelEveryScheme(t *testing.T) {
+	if testing.Short() {
+		t.Skip("generates 480 completions")
+	}
+	m := builtinModel(t)
+	prompts := opticksPrompts(t, 120)
+	seeds := make([]uint64, 120)
+	for i := range seeds {
+		seeds[i] = uint64(5000 + i)
+	}
+	for _, c := range []struct {
+		spec   string
+		tokens int
+	}{{watermark.DefaultSpec, 200}, {"gumbel:h=4", 200}, {"tournament:m=30,h=4", 200}, {"kgw:payload_bits=32", 200}} {
+		cfg, _ := watermark.ParseSpec(c.spec)
+		scheme, err := watermark.NewScheme(testKey(9), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if k, ok := scheme.(*watermark.KGW); ok && k.Config().PayloadBits > 0 {
+			scheme, _ = k.WithPayload(0x5EED1234)
+		}
+		out := runCompletions(t, m, scheme, prompts, seeds, c.tokens)
+		det, _ := detect.New(scheme, detect.Options{})
+		detected := 0
+		var need, ppl []float64
+		for _, comp := range out {
+			if det.Tokens(comp.ids).Detected {
+				detected++
+			}
+			n := det.TokensToDetection(comp.ids)
+			if n < 0 {
+				n = math.MaxInt32
+			}
+			need = append(need, float64(n))
+			ppl = append(ppl, comp.perplexity)
+		}
+		rate := float64(detected) / float64(len(out))
+		t.Logf("%s: %d/%d detected at alpha 1e-6 with %d tokens; median tokens to p<1e-6: %.0f; median perplexity %.2f",
+			c.spec, detected, len(out), c.tokens, medianOf(need), medianOf(ppl))
+		if rate < 0.95 {
+			t.Errorf("%s: only %.1f%% detected", c.spec, 100*rate)
+		}
+	}
+}
+
+// TestPayloadDecodingLength measures how many tokens the built-in model
+// needs before a 32-bit payload decodes exactly: 100 generations of 1200
+// tokens, each with its own random payload, decoded from prefixes.
+func TestPayloadDecodingLength(t *testing.T) {
+	if testing.Short() {
+		t.Skip("generates 120,000 tokens")
+	}
+	m := builtinModel(t)
+	cfg, _ := watermark.ParseSpec("kgw:payload_bits=32")
+	base, err := watermark.NewKGW(testKey(10), cfg.(watermark.KGWConfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	prompts := opticksPrompts(t, 100)
+	tok, _ := tokenize.Get(ngram.BuiltinTokenizer)
+	lengths := []int{200, 400, 600, 800, 1000, 1200}
+	const gens = 100
+	exact := make([][]bool, gens)
+	claimed := make([][]bool, gens)
+	var wg sync.WaitGroup
+	for w := 0; w < 2; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for g := w; g < gens; g += 2 {
+				payload := rand.New(rand.NewPCG(uint64(g), 99)).Uint64() & 0xFFFFFFFF
+				k, _ := base.WithPayload(payload)
+				s, _ := NewSampler(m.NewSession(), k, DefaultSettings())
+				prompt, _ := tok.AppendEncode(nil, prompts[g])
+				c, err := s.Complete(context.Background(), tok, prompt, 1200, rand.New(rand.NewPCG(uint64(g), 7)))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				det, _ := detect.New(k, detect.Options{})
+				want := strconv.FormatUint(payload, 16)
+				for _, n := range lengths {
+					text, err := Text(tok, prompt, c.Tokens[:n])
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					ids, _ := tok.AppendEncode(nil, text)
+					r := det.Tokens(ids)
+					exact[g] = append(exact[g], r.Payload == want)
+					claimed[g] = append(claimed[g], r.PayloadClaimed && r.Payload == want)
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	for i, n := range lengths {
+		e, cl := 0, 0
+		for g := 0; g < gens; g++ {
+			if exact[g][i] {
+				e++
+			}
+			if claimed[g][i] {
+				cl++
+			}
+		}
+		t.Logf("32-bit payload after %4d tokens: decoded exactly in %3d/%d, claimed at alpha 1e-6 in %3d/%d", n, e, gens, cl, gens)
+		if n == 1000 && e < 97 {
+			t.Errorf("only %d/%d payloads decode exactly after 1000 tokens", e, gens)
+		}
+	}
+}
+

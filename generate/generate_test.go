@@ -299,3 +299,32 @@ func TestSelectTop(t *testing.T) {
 		}
 	}
 }
+
+func TestDeterministicSchemesSkipRepeatedContexts(t *testing.T) {
+	m := newToyModel(40, 8)
+	var secret [watermark.SecretSize]byte
+	key := watermark.NewKey(secret, watermark.DefaultGumbel(), tokenize.Default, time.Time{})
+	g, _ := watermark.NewGumbel(key, watermark.DefaultGumbel())
+	s, _ := NewSampler(m, g, Settings{Temperature: 1, TopK: 0, TopP: 1})
+	ctx := []uint32{1, 2, 3, 4}
+	first, _ := s.Next(ctx, rand.New(rand.NewPCG(1, 1)))
+	seen := map[uint32]bool{}
+	for i := 0; i < 200; i++ {
+		// A repeated context is sampled unmarked: it varies with the seed.
+		tok, _ := s.Next(ctx, rand.New(rand.NewPCG(uint64(i), 2)))
+		seen[tok] = true
+	}
+	if len(seen) < 3 {
+		t.Errorf("repeated context still deterministic: %v", seen)
+	}
+	for i := 0; i < 20; i++ {
+		s.Reset() // a new generation marks it again: the same keyed choice
+		if tok, _ := s.Next(ctx, rand.New(rand.NewPCG(uint64(i), 3))); tok != first {
+			t.Fatalf("after Reset: %d, want %d", tok, first)
+		}
+	}
+	greedy, _ := NewSampler(m, g, Settings{Temperature: 0, TopK: 5, TopP: 1})
+	if _, err := greedy.Next(ctx, nil); !errors.Is(err, watermark.ErrGreedyUnmarkable) {
+		t.Errorf("greedy with a distortion-free scheme: %v", err)
+	}
+}

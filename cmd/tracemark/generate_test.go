@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -111,5 +112,108 @@ func TestDemo(t *testing.T) {
 	}
 	if n := strings.Count(out, "DETECTED"); n != 25 {
 		t.Errorf("%d rows detected, want 25", n)
+	}
+}
+
+func TestOtherSchemesEndToEnd(t *testing.T) {
+	for _, spec := range []string{"gumbel:h=4", "tournament:m=30,h=4"} {
+		keyPath, _ := newKey(t, "--scheme", spec)
+		code, out, stderr := cliRun(t, "", "generate", "--key", keyPath, "--seed", "3", "--prompt", "The captain looked at the sea and said")
+		if code != 0 {
+			t.Fatalf("%s generate: %d %s", spec, code, stderr)
+		}
+		path := filepath.Join(t.TempDir(), "out.txt")
+		os.WriteFile(path, []byte(out), 0o644)
+		code, stdout, _ := cliRun(t, "", "detect", "--key", keyPath, "--json", path)
+		var r map[string]any
+		json.Unmarshal([]byte(stdout), &r)
+		if code != exitFound || r["scheme"] != spec {
+			t.Errorf("%s: detect code %d: %s", spec, code, stdout)
+		}
+		code, _, stderr = cliRun(t, "", "generate", "--key", keyPath, "--temperature", "0")
+		if code != exitError || !strings.Contains(stderr, "cannot mark greedy decoding") {
+			t.Errorf("%s greedy: code %d, %q", spec, code, stderr)
+		}
+	}
+}
+
+func TestPayloadEndToEnd(t *testing.T) {
+	keyPath, _ := newKey(t, "--scheme", "kgw:payload_bits=32")
+	code, out, stderr := cliRun(t, "", "generate", "--key", keyPath, "--payload", "C0FFEE42", "--max-tokens", "900", "--seed", "5")
+	if code != 0 {
+		t.Fatalf("generate: %d %s", code, stderr)
+	}
+	path := filepath.Join(t.TempDir(), "out.txt")
+	os.WriteFile(path, []byte(out), 0o644)
+	code, stdout, _ := cliRun(t, "", "detect", "--key", keyPath, "--json", path)
+	var r struct {
+		Detected       bool
+		Payload        string
+		PayloadClaimed bool    `json:"payload_claimed"`
+		PayloadP       float64 `json:"payload_p_value"`
+		Symbols        []any
+	}
+	if err := json.Unmarshal([]byte(stdout), &r); err != nil || code != exitFound {
+		t.Fatalf("detect: %d %s", code, stdout)
+	}
+	if !r.Detected || r.Payload != "c0ffee42" || !r.PayloadClaimed || r.PayloadP > 1e-6 || len(r.Symbols) != 16 {
+		t.Errorf("payload result: %+v", r)
+	}
+	for args, want := range map[string]string{
+		"--payload zz":        "not a hexadecimal number",
+		"--payload 1ffffffff": "does not fit in 32 bits",
+	} {
+		code, _, stderr := cliRun(t, "", append([]string{"generate", "--key", keyPath}, strings.Fields(args)...)...)
+		if code != exitError || !strings.Contains(stderr, want) {
+			t.Errorf("%s: %d %q", args, code, stderr)
+		}
+	}
+	plainKey, _ := newKey(t)
+	if code, _, stderr := cliRun(t, "", "generate", "--key", plainKey, "--payload", "12"); code != exitError || !strings.Contains(stderr, "carries no payload") {
+		t.Errorf("payload on a zero-bit scheme: %d %q", code, stderr)
+	}
+}
+
+func TestDetectSeveralKeys(t *testing.T) {
+	dir := t.TempDir()
+	var paths []string
+	for i := 0; i < 3; i++ {
+		p := filepath.Join(dir, fmt.Sprintf("k%d.json", i))
+		if code, _, stderr := cliRun(t, "", "keygen", "--out", p); code != 0 {
+			t.Fatal(stderr)
+		}
+		paths = append(paths, p)
+	}
+	second, _ := os.ReadFile(paths[1])
+	var kf struct{ ID string }
+	json.Unmarshal(second, &kf)
+	_, out, _ := cliRun(t, "", "generate", "--key", paths[1], "--seed", "11")
+	text := filepath.Join(t.TempDir(), "t.txt")
+	os.WriteFile(text, []byte(out), 0o644)
+	for _, keyArgs := range [][]string{{"--key", paths[0], "--key", paths[1], "--key", paths[2]}, {"--key", dir}} {
+		code, stdout, stderr := cliRun(t, "", append(append([]string{"detect", "--json"}, keyArgs...), text)...)
+		var r struct {
+			Detected   bool
+			KeyID      string   `json:"key_id"`
+			Matched    []string `json:"matched_keys"`
+			KeysTested int      `json:"keys_tested"`
+			Correction string
+			RawLog10P  float64 `json:"raw_log10_p"`
+			Log10P     float64 `json:"log10_p"`
+		}
+		if err := json.Unmarshal([]byte(stdout), &r); err != nil || code != exitFound {
+			t.Fatalf("%v: code %d %s %s", keyArgs, code, stdout, stderr)
+		}
+		if !r.Detected || r.KeyID != kf.ID || len(r.Matched) != 1 || r.Matched[0] != kf.ID || r.KeysTested != 3 || r.Correction != "holm" || r.Log10P <= r.RawLog10P {
+			t.Errorf("%v: %+v", keyArgs, r)
+		}
+	}
+	code, stdout, _ := cliRun(t, "", "detect", "--key", dir, text)
+	if code != exitFound || !strings.Contains(stdout, "Holm-adjusted over 3 keys") || !strings.Contains(stdout, kf.ID) {
+		t.Errorf("human output: %s", stdout)
+	}
+	os.WriteFile(filepath.Join(dir, "junk.json"), []byte("{"), 0o600)
+	if code, _, stderr := cliRun(t, "", "detect", "--key", dir, text); code != exitError || !strings.Contains(stderr, "junk.json") {
+		t.Errorf("bad key in directory: %d %q", code, stderr)
 	}
 }
