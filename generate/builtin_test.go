@@ -319,4 +319,3 @@ func TestPayloadDecodingLength(t *testing.T) {
 		}
 	}
 }
-
