@@ -33,8 +33,8 @@ func BenchmarkDetect(b *testing.B) {
 		}
 		perToken(b)
 	})
-	for _, spec := range []string{watermark.DefaultSpec, "kgw:h=4,seeding=lefthash"} {
-		d, _ := New(scheme(b, randomKey(rng), spec), Options{})
+	for _, spec := range []string{watermark.DefaultSpec, "kgw:h=4,seeding=lefthash", "kgw:payload_bits=32", "gumbel:h=4", "tournament:m=30,h=4"} {
+		d, _ := New(anyScheme(b, randomKey(rng), spec), Options{})
 		b.Run("score/"+spec, func(b *testing.B) {
 			b.SetBytes(int64(len(text)))
 			b.ReportAllocs()

@@ -113,3 +113,24 @@ func BenchmarkCandidates(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSchemes: sampling from k=40 candidates with each scheme against
+// the plain sampler, in one run (ratio).
+func BenchmarkSchemes(b *testing.B) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	const k = 40
+	ids := make([]uint32, k)
+	for i := range ids {
+		ids[i] = uint32(rng.IntN(o200kVocab))
+	}
+	logits := benchLogits(k, rng)
+	ctx := []uint32{101, 2002, 30003, 4004, 55}
+	for _, spec := range []string{DefaultSpec, "kgw:payload_bits=32", "gumbel:h=4", "tournament:m=30,h=4"} {
+		s := mustScheme(b, testKey(b, 4), spec)
+		b.Run(spec, func(b *testing.B) {
+			benchPair(b, 1000,
+				func(int) { SampleLogitsUnmarked(ids, logits, rng) },
+				func(i int) { ctx[0] = uint32(i); s.SampleLogits(ctx, ids, logits, rng) })
+		})
+	}
+}
