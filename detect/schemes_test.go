@@ -109,7 +109,7 @@ func TestOtherSchemesDetectTheirOwnText(t *testing.T) {
 		if k, ok := s.(*watermark.KGW); ok {
 			s, _ = k.WithPayload(0xC0FFEE)
 		}
-		text := generateWith(s, 400, rng)
+		text := generate(s, 400, rng)
 		d, _ := New(s, Options{})
 		r := d.Tokens(text)
 		if !r.Detected {
@@ -123,26 +123,6 @@ func TestOtherSchemesDetectTheirOwnText(t *testing.T) {
 			t.Errorf("%s: detected with the wrong key: %+v", spec, r)
 		}
 	}
-}
-
-// generateWith samples n tokens from the synthetic model of generate()
-// with any scheme.
-func generateWith(s watermark.Scheme, n int, rng *rand.Rand) []uint32 {
-	if s == nil {
-		return generate(nil, n, rng)
-	}
-	ids := make([]uint32, 40)
-	logits := make([]float32, 40)
-	out := []uint32{11, 22, 33, 44}
-	for len(out) < n {
-		for i := range ids {
-			ids[i] = uint32(rng.IntN(200000))
-			logits[i] = float32(rng.NormFloat64())
-		}
-		tok, _ := s.SampleLogits(out, ids, logits, rng)
-		out = append(out, tok)
-	}
-	return out
 }
 
 func TestHolmAdjust(t *testing.T) {
@@ -176,7 +156,7 @@ func TestMultiKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	text := generateWith(schemes[1], 300, rng)
+	text := generate(schemes[1], 300, rng)
 	r := m.Tokens(text)
 	if !r.Detected || len(r.MatchedKeys) != 1 || r.MatchedKeys[0] != keys[1].ID() || r.KeyID != keys[1].ID() || r.KeysTested != 3 {
 		t.Errorf("multi-key result: %+v", r)
@@ -184,7 +164,7 @@ func TestMultiKey(t *testing.T) {
 	if math.Abs(r.Log10P-(r.RawLog10P+math.Log10(3))) > 1e-9 {
 		t.Errorf("best key's Holm-adjusted log10 p %v, raw %v: want raw + log10 3", r.Log10P, r.RawLog10P)
 	}
-	if r := m.Tokens(generateWith(nil, 300, rng)); r.Detected || len(r.MatchedKeys) != 0 {
+	if r := m.Tokens(generate(nil, 300, rng)); r.Detected || len(r.MatchedKeys) != 0 {
 		t.Errorf("unwatermarked text matched %v", r.MatchedKeys)
 	}
 	if _, err := NewMulti(nil, Options{}); err == nil {
@@ -195,7 +175,7 @@ func TestMultiKey(t *testing.T) {
 func TestPayloadDetectorAllocations(t *testing.T) {
 	rng := rand.New(rand.NewPCG(51, 51))
 	s := anyScheme(t, randomKey(rng), watermark.DefaultSpec)
-	text := generateWith(s, 1000, rng)
+	text := generate(s, 1000, rng)
 	for _, spec := range []string{"gumbel:h=4", "tournament:m=30,h=4"} {
 		d, _ := New(anyScheme(t, randomKey(rng), spec), Options{})
 		d.Tokens(text)

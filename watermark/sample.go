@@ -80,10 +80,28 @@ func bonusAt(green greenFunc, delta float64, i int) float64 {
 
 // pick returns the first index whose cumulative weight exceeds target, or
 // the last positive weight when rounding leaves target at the very top.
+// It is pickBy over a slice, written out because it is the hot path of
+// every small candidate set.
 func pick(w []float64, target float64) int {
 	acc, last := 0.0, -1
 	for i, x := range w {
 		if x > 0 {
+			acc += x
+			last = i
+			if acc > target {
+				return i
+			}
+		}
+	}
+	return last
+}
+
+// pickBy is pick over the indices lo..hi-1 with weights computed by w, for
+// candidate sets too large to keep their weights.
+func pickBy(lo, hi int, w func(int) float64, target float64) int {
+	acc, last := 0.0, -1
+	for i := lo; i < hi; i++ {
+		if x := w(i); x > 0 {
 			acc += x
 			last = i
 			if acc > target {
@@ -176,18 +194,8 @@ func drawIndexLarge(vals []float32, green greenFunc, delta float64, rng Uniform)
 	for b := 0; b < blk; b++ {
 		target -= sum[b]
 	}
-	lo, hi := blk*size, min(n, (blk+1)*size)
-	acc, last := 0.0, -1
-	for i := lo; i < hi; i++ {
-		if w := math.Exp(logit(vals[i]) + bonusAt(green, delta, i) - m); w > 0 {
-			acc += w
-			last = i
-			if acc > target {
-				return i, nil
-			}
-		}
-	}
-	return last, nil
+	weight := func(i int) float64 { return math.Exp(logit(vals[i]) + bonusAt(green, delta, i) - m) }
+	return pickBy(blk*size, min(n, (blk+1)*size), weight, target), nil
 }
 
 // drawIndexInf draws among the +Inf logits with weights e^{δ·green}.
@@ -202,18 +210,7 @@ func drawIndexInf(vals []float32, green greenFunc, delta float64, rng Uniform) i
 	for i := range vals {
 		total += w(i)
 	}
-	target := rng.Float64() * total
-	acc, last := 0.0, -1
-	for i := range vals {
-		if x := w(i); x > 0 {
-			acc += x
-			last = i
-			if acc > target {
-				return i
-			}
-		}
-	}
-	return last
+	return pickBy(0, len(vals), w, rng.Float64()*total)
 }
 
 // drawIndexProbs samples ∝ p_i·e^{δ·green(i)} with the multiplier
@@ -258,15 +255,5 @@ func drawIndexProbs(vals []float32, green greenFunc, expDelta float64, rng Unifo
 	if cached {
 		return pick(buf[:n], target), nil
 	}
-	acc, last := 0.0, -1
-	for i := 0; i < n; i++ {
-		if w := weight(i); w > 0 {
-			acc += w
-			last = i
-			if acc > target {
-				return i, nil
-			}
-		}
-	}
-	return last, nil
+	return pickBy(0, n, weight, target), nil
 }

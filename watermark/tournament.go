@@ -202,18 +202,8 @@ func (tn *Tournament) sample(ctx []uint32, ids []uint32, vals []float32, isProb 
 	for i := 0; i < n; i++ {
 		total2 += weightAfter(i, m, tn.gvalues(seed, tokenAt(ids, i)))
 	}
-	target := rng.Float64() * total2
-	acc, last := 0.0, -1
-	for i := 0; i < n; i++ {
-		if w := weightAfter(i, m, tn.gvalues(seed, tokenAt(ids, i))); w > 0 {
-			acc += w
-			last = i
-			if acc > target {
-				return tokenAt(ids, i), nil
-			}
-		}
-	}
-	return tokenAt(ids, last), nil
+	final := func(i int) float64 { return weightAfter(i, m, tn.gvalues(seed, tokenAt(ids, i))) }
+	return tokenAt(ids, pickBy(0, n, final, rng.Float64()*total2)), nil
 }
 
 // ArgmaxLogits returns ErrGreedyUnmarkable: greedy decoding leaves the

@@ -122,36 +122,18 @@ func deviance(x, m float64) float64 {
 func betaCF(a, b, x float64) float64 {
 	qab, qap, qam := a+b, a+1, a-1
 	c := 1.0
-	d := 1 - qab*x/qap
-	if math.Abs(d) < cfTiny {
-		d = cfTiny
-	}
-	d = 1 / d
+	d := 1 / awayFromZero(1-qab*x/qap)
 	h := d
 	for m := 1; m <= cfMaxRounds; m++ {
 		fm := float64(m)
 		m2 := 2 * fm
 		aa := fm * (b - fm) * x / ((qam + m2) * (a + m2))
-		d = 1 + aa*d
-		if math.Abs(d) < cfTiny {
-			d = cfTiny
-		}
-		c = 1 + aa/c
-		if math.Abs(c) < cfTiny {
-			c = cfTiny
-		}
-		d = 1 / d
+		d = 1 / awayFromZero(1+aa*d)
+		c = awayFromZero(1 + aa/c)
 		h *= d * c
 		aa = -(a + fm) * (qab + fm) * x / ((a + m2) * (qap + m2))
-		d = 1 + aa*d
-		if math.Abs(d) < cfTiny {
-			d = cfTiny
-		}
-		c = 1 + aa/c
-		if math.Abs(c) < cfTiny {
-			c = cfTiny
-		}
-		d = 1 / d
+		d = 1 / awayFromZero(1+aa*d)
+		c = awayFromZero(1 + aa/c)
 		del := d * c
 		h *= del
 		if math.Abs(del-1) < cfEpsilon {
@@ -159,6 +141,15 @@ func betaCF(a, b, x float64) float64 {
 		}
 	}
 	return h
+}
+
+// awayFromZero replaces a value too close to 0 by cfTiny, as the modified
+// Lentz method requires to avoid dividing by zero.
+func awayFromZero(x float64) float64 {
+	if math.Abs(x) < cfTiny {
+		return cfTiny
+	}
+	return x
 }
 
 // log1mExp returns ln(1 - e^x) for x <= 0, accurately at both ends.

@@ -34,15 +34,8 @@ func LogGammaUpperTail(a, x float64) float64 {
 	for i := 1; i < cfMaxRounds; i++ {
 		an := -float64(i) * (float64(i) - a)
 		b += 2
-		d = an*d + b
-		if math.Abs(d) < cfTiny {
-			d = cfTiny
-		}
-		c = b + an/c
-		if math.Abs(c) < cfTiny {
-			c = cfTiny
-		}
-		d = 1 / d
+		d = 1 / awayFromZero(an*d+b)
+		c = awayFromZero(b + an/c)
 		del := d * c
 		h *= del
 		if math.Abs(del-1) < cfEpsilon {
