@@ -14,9 +14,10 @@ import (
 
 // Document is one unit of text with where it came from.
 type Document struct {
-	ID     string // stable identifier, e.g. "go:net/http/server.go"
-	Source string // file path
-	Text   string
+	ID       string // the record's own identifier, else derived from its place
+	Source   string // file path ("-" for standard input)
+	Location string // where in the file: "line 12", "record 3 at byte 4096", ...
+	Text     string
 }
 
 // GoRoot returns the Go installation's root directory: $GOROOT if set, else

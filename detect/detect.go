@@ -30,6 +30,9 @@ type Options struct {
 	NoDedup bool
 	// Tokenizer is the name recorded in results; Text fills it in itself.
 	Tokenizer string
+	// Exclude drops positions whose n-gram (the h context tokens and the
+	// token) is in the set; its n must be the scheme's h+1.
+	Exclude *NgramSet
 }
 
 // Test names, as reported in Result.Test.
@@ -43,22 +46,23 @@ const (
 // Result is the evidence for one text. JSON field names are part of the CLI
 // contract.
 type Result struct {
-	Detected   bool    `json:"detected"`   // PValue <= Alpha
-	PValue     float64 `json:"p_value"`    // exact; 0 only if below 1e-308
-	Log10P     float64 `json:"log10_p"`    // log10 of PValue, finite far below 1e-300
-	Z          float64 `json:"z"`          // standardized score, for familiarity only
-	Tokens     int     `json:"tokens"`     // tokens in the text
-	Scored     int     `json:"scored"`     // independent observations counted
-	Green      int     `json:"green"`      // KGW: green among Scored (0 for other schemes)
-	Score      float64 `json:"score"`      // the test statistic: green count, Σ -ln(1-r), Σ g, best message's support
-	Duplicates int     `json:"duplicates"` // positions dropped as repeats of an earlier tuple
-	Gamma      float64 `json:"gamma"`      // KGW: null probability of green
-	Test       string  `json:"test"`       // which exact test gave PValue
-	Scheme     string  `json:"scheme"`     // canonical SPEC
-	KeyID      string  `json:"key_id"`     // public key ID
-	Tokenizer  string  `json:"tokenizer"`  // tokenizer name
-	Alpha      float64 `json:"alpha"`      // significance level used
-	Dedup      bool    `json:"dedup"`      // whether repeats were dropped
+	Detected   bool    `json:"detected"`           // PValue <= Alpha
+	PValue     float64 `json:"p_value"`            // exact; 0 only if below 1e-308
+	Log10P     float64 `json:"log10_p"`            // log10 of PValue, finite far below 1e-300
+	Z          float64 `json:"z"`                  // standardized score, for familiarity only
+	Tokens     int     `json:"tokens"`             // tokens in the text
+	Scored     int     `json:"scored"`             // independent observations counted
+	Green      int     `json:"green"`              // KGW: green among Scored (0 for other schemes)
+	Score      float64 `json:"score"`              // the test statistic: green count, Σ -ln(1-r), Σ g, best message's support
+	Duplicates int     `json:"duplicates"`         // positions dropped as repeats of an earlier tuple
+	Excluded   int     `json:"excluded,omitempty"` // positions dropped by --exclude-ngrams
+	Gamma      float64 `json:"gamma"`              // KGW: null probability of green
+	Test       string  `json:"test"`               // which exact test gave PValue
+	Scheme     string  `json:"scheme"`             // canonical SPEC
+	KeyID      string  `json:"key_id"`             // public key ID
+	Tokenizer  string  `json:"tokenizer"`          // tokenizer name
+	Alpha      float64 `json:"alpha"`              // significance level used
+	Dedup      bool    `json:"dedup"`              // whether repeats were dropped
 
 	// Tournament: the mean g-value, and SynthID's weighted mean (layer l of
 	// m weighted m-l, earlier layers count more).
@@ -105,12 +109,16 @@ type Detector struct {
 	// positions[i] is the index, among positions with a full context, of
 	// the i-th kept observation (TokensToDetection).
 	positions []int
+	excluded  int
 }
 
 // New returns a Detector for scheme.
 func New(scheme watermark.Scheme, opts Options) (*Detector, error) {
 	if opts.Alpha == 0 {
 		opts.Alpha = DefaultAlpha
+	}
+	if opts.Exclude != nil && opts.Exclude.N() != scheme.ContextWidth()+1 {
+		return nil, fmt.Errorf("detect: excluded n-grams have %d tokens, scheme %s needs %d", opts.Exclude.N(), scheme.Spec(), scheme.ContextWidth()+1)
 	}
 	if !(opts.Alpha > 0 && opts.Alpha < 1) {
 		return nil, fmt.Errorf("detect: alpha must be in (0, 1), got %v", opts.Alpha)
@@ -119,13 +127,45 @@ func New(scheme watermark.Scheme, opts Options) (*Detector, error) {
 		seen: map[watermark.Tuple]struct{}{}, maxPMF: map[int][]float64{}}, nil
 }
 
+// NewFrom returns a new Detector with d's scheme and options (its own
+// buffers), excluding the n-grams of exclude (which may be nil).
+func NewFrom(d *Detector, exclude *NgramSet) *Detector {
+	opts := d.opts
+	opts.Exclude = exclude
+	return &Detector{scheme: d.scheme, null: d.null, opts: opts,
+		seen: map[watermark.Tuple]struct{}{}, maxPMF: map[int][]float64{}}
+}
+
 // Scheme returns the detector's scheme.
 func (d *Detector) Scheme() watermark.Scheme { return d.scheme }
+
+// Observations returns the observations the last Tokens call counted
+// (deduplicated, exclusions removed). The slice is reused by the next call.
+func (d *Detector) Observations() []watermark.Observation { return d.obs }
+
+// exclude drops the observations whose n-gram is excluded and returns how
+// many it dropped.
+func (d *Detector) exclude(ids []uint32) int {
+	if d.opts.Exclude == nil {
+		return 0
+	}
+	n := d.opts.Exclude.N()
+	kept := d.obs[:0]
+	for i, o := range d.obs {
+		if !d.opts.Exclude.Contains(ids[i : i+n]) {
+			kept = append(kept, o)
+		}
+	}
+	dropped := len(d.obs) - len(kept)
+	d.obs = kept
+	return dropped
+}
 
 // observe fills d.obs with the deduplicated observations of ids and returns
 // how many positions were dropped as repeats.
 func (d *Detector) observe(ids []uint32) int {
 	d.obs = d.scheme.AppendObservations(d.obs[:0], ids)
+	d.excluded = d.exclude(ids)
 	if d.opts.NoDedup {
 		return 0
 	}
@@ -155,72 +195,109 @@ func (d *Detector) Tokens(ids []uint32) Result {
 		Alpha:      d.opts.Alpha,
 		Dedup:      !d.opts.NoDedup,
 	}
-	n := len(d.obs)
+	r.Excluded = d.excluded
+	var t Tally
+	for _, o := range d.obs {
+		t.Add(d.null, o)
+	}
+	d.evaluate(&t, &r)
+	return r
+}
+
+// Tally accumulates the deduplicated observations of one scheme: all a
+// p-value needs, so that tallies of parts (documents, files) add up to the
+// tally of the whole.
+type Tally struct {
+	N        int         `json:"n"`
+	Sum      float64     `json:"sum"`              // Σ score
+	Weighted float64     `json:"weighted"`         // tournament: Σ over layers l of (m-l)·g_l
+	Counts   [][]int     `json:"counts,omitempty"` // payload: [slot][colour]
+	slots    [64][16]int // payload counts while accumulating
+	hasSlots bool
+}
+
+// Add counts one observation.
+func (t *Tally) Add(null watermark.Null, o watermark.Observation) {
+	t.N++
+	switch null.Kind {
+	case watermark.PayloadNull:
+		t.slots[o.Slot][o.Colour]++
+		t.hasSlots = true
+	default:
+		t.Sum += o.Score
+		if null.Trials > 1 {
+			m := null.Trials
+			for l := 0; l < m; l++ {
+				t.Weighted += float64(m-l) * float64(o.Bits>>l&1)
+			}
+		}
+	}
+}
+
+// AddTally adds another tally of the same scheme.
+func (t *Tally) AddTally(o *Tally) {
+	t.N += o.N
+	t.Sum += o.Sum
+	t.Weighted += o.Weighted
+	o.export()
+	for j, row := range o.Counts {
+		for c, v := range row {
+			t.slots[j][c] += v
+			t.hasSlots = true
+		}
+	}
+}
+
+// export fills Counts from the accumulation arrays (for JSON).
+func (t *Tally) export() {
+	if !t.hasSlots || t.Counts != nil {
+		return
+	}
+	t.Counts = make([][]int, 64)
+	for j := range t.slots {
+		t.Counts[j] = append([]int(nil), t.slots[j][:]...)
+	}
+}
+
+// evaluate fills r's statistics from a tally.
+func (d *Detector) evaluate(t *Tally, r *Result) {
+	n := t.N
 	r.Scored = n
 	var lnP float64
 	switch d.null.Kind {
 	case watermark.BinomialNull:
-		sum := 0.0
-		for _, o := range d.obs {
-			sum += o.Score
-		}
 		trials := n * d.null.Trials
-		lnP = stats.LogBinomialTail(int(sum), trials, d.null.P)
-		r.Score, r.Z, r.Test = sum, stats.BinomialZ(int(sum), trials, d.null.P), TestBinomial
+		lnP = stats.LogBinomialTail(int(t.Sum), trials, d.null.P)
+		r.Score, r.Z, r.Test = t.Sum, stats.BinomialZ(int(t.Sum), trials, d.null.P), TestBinomial
 		if d.null.Trials == 1 {
-			r.Green, r.Gamma = int(sum), d.null.P
+			r.Green, r.Gamma = int(t.Sum), d.null.P
 		} else if n > 0 {
-			r.MeanScore = sum / float64(trials)
-			r.WeightedMeanScore = d.weightedMean()
+			m := float64(d.null.Trials)
+			r.MeanScore = t.Sum / float64(trials)
+			r.WeightedMeanScore = t.Weighted / (float64(n) * m * (m + 1) / 2)
 		}
 	case watermark.GammaNull:
-		sum := 0.0
-		for _, o := range d.obs {
-			sum += o.Score
-		}
-		lnP = stats.LogGammaUpperTail(float64(n), sum)
+		lnP = stats.LogGammaUpperTail(float64(n), t.Sum)
 		if n == 0 {
 			lnP = 0
 		} else {
-			r.Z, r.MeanScore = (sum-float64(n))/math.Sqrt(float64(n)), sum/float64(n)
+			r.Z, r.MeanScore = (t.Sum-float64(n))/math.Sqrt(float64(n)), t.Sum/float64(n)
 		}
-		r.Score, r.Test = sum, TestGamma
+		r.Score, r.Test = t.Sum, TestGamma
 	case watermark.PayloadNull:
-		lnP = d.payload(&r)
+		lnP = d.payload(t, r)
 	}
 	r.Detected = lnP <= math.Log(d.opts.Alpha)
 	r.PValue = math.Exp(lnP)
 	r.Log10P = stats.Log10(lnP) + 0 // +0 turns -0 into 0
-	return r
-}
-
-// weightedMean is the tournament's weighted mean g-value, layer l of m
-// weighted m-l.
-func (d *Detector) weightedMean() float64 {
-	m := d.null.Trials
-	num, den := 0.0, 0.0
-	for _, o := range d.obs {
-		for l := 0; l < m; l++ {
-			w := float64(m - l)
-			num += w * float64(o.Bits>>l&1)
-			den += w
-		}
-	}
-	return num / den
 }
 
 // payload decodes the payload, fills r's payload fields and returns the
 // zero-bit ln p-value: the exact null tail of the best message's support
 // S = Σ_slots max colour count (Bonferroni over all messages when a slot is
 // too large for the exact distribution).
-func (d *Detector) payload(r *Result) float64 {
+func (d *Detector) payload(t *Tally, r *Result) float64 {
 	radix, slots := d.null.Radix, d.null.Slots
-	var counts [64][16]int
-	var perSlot [64]int
-	for _, o := range d.obs {
-		counts[o.Slot][o.Colour]++
-		perSlot[o.Slot]++
-	}
 	bitsPer := 0
 	for 1<<bitsPer < radix {
 		bitsPer++
@@ -230,9 +307,11 @@ func (d *Detector) payload(r *Result) float64 {
 	d.pmfs = d.pmfs[:0]
 	r.Symbols = make([]Symbol, slots)
 	for j := 0; j < slots; j++ {
-		top, second, best := -1, -1, 0
+		top, second, best, nj := -1, -1, 0, 0
 		for c := 0; c < radix; c++ {
-			switch v := counts[j][c]; {
+			v := t.slots[j][c]
+			nj += v
+			switch {
 			case v > top:
 				second, top, best = top, v, c
 			case v > second:
@@ -241,7 +320,6 @@ func (d *Detector) payload(r *Result) float64 {
 		}
 		value |= uint64(best) << (uint(j) * uint(bitsPer))
 		support += top
-		nj := perSlot[j]
 		pmf := d.maxCountPMF(nj, radix)
 		var lnSym float64
 		if pmf != nil {
@@ -256,7 +334,7 @@ func (d *Detector) payload(r *Result) float64 {
 		}
 		r.Symbols[j] = Symbol{Value: best, Count: nj, Top: top, Second: max(second, 0), Log10P: stats.Log10(lnSym) + 0}
 	}
-	n := len(d.obs)
+	n := t.N
 	bonferroni := math.Min(0, float64(slots)*float64(bitsPer)*math.Ln2+stats.LogBinomialTail(support, n, 1/float64(radix)))
 	lnP := bonferroni
 	r.Test = TestPayloadBonferro

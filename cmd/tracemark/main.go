@@ -60,6 +60,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			keygenCommand(e),
 			generateCommand(e),
 			detectCommand(e),
+			scanCommand(e),
 			perplexityCommand(e),
 			demoCommand(e),
 			versionCommand(e),

@@ -1,0 +1,209 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"runtime"
+	"strings"
+
+	"github.com/tracemark/tracemark/corpora"
+	"github.com/tracemark/tracemark/detect"
+	"github.com/tracemark/tracemark/scan"
+	"github.com/tracemark/tracemark/tokenize"
+	"github.com/urfave/cli/v2"
+)
+
+func scanCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:  "scan",
+		Usage: "scan corpora (text, JSONL, JSON arrays, CSV/TSV, WARC/WET; gzip, zstd, bzip2, xz) for the watermark",
+		UsageText: "tracemark scan [--key KEYFILE|DIR]... [--scheme SPEC] [--field PATH] [--role R] [-j N] [--alpha A] [--fdr Q]\n" +
+			"    [--json] [--exclude-ngrams FILE] [--files-from LIST] PATH...\n\n" +
+			"PATH is a file, a directory (read recursively), a glob or - for standard input. Every document\n" +
+			"gets an exact p-value; Benjamini-Hochberg q-values across all documents let you flag at a false-\n" +
+			"discovery rate (--fdr); the pooled test counts each (context, token) tuple of the whole corpus\n" +
+			"once and answers whether the corpus carries the watermark at all. Exit codes: 0 a document is\n" +
+			"flagged or the pooled test is significant, 1 neither, 2 errors (bad records are reported, counted\n" +
+			"and skipped; --soft-errors-ok keeps them from changing the exit code).",
+		Flags: []cli.Flag{
+			&cli.StringSliceFlag{Name: "key", Aliases: []string{"k"}, Usage: "key `FILE` or directory of key files; repeat for several keys (default: $TRACEMARK_KEY)"},
+			&cli.StringFlag{Name: "scheme", Usage: "scheme `SPEC` (default: each key's)"},
+			&cli.StringFlag{Name: "tokenizer", Usage: "tokenizer `NAME` (default: the key's)"},
+			&cli.StringFlag{Name: "format", Value: "auto", Usage: "input format: " + strings.Join(corpora.Formats, ", ")},
+			&cli.StringFlag{Name: "field", Value: "text", Usage: "JSON `PATH` or CSV column of the text, e.g. raw_content, conversation[].content, conversations[].value"},
+			&cli.StringFlag{Name: "id-field", Value: "id", Usage: "JSON `PATH` or CSV column of the document ID"},
+			&cli.StringFlag{Name: "role", Usage: "score only chat turns of this role (assistant also matches from=gpt)"},
+			&cli.StringFlag{Name: "split", Value: "file", Usage: "plain text units: file, lines or paragraphs"},
+			&cli.IntFlag{Name: "jobs", Aliases: []string{"j"}, Value: runtime.NumCPU(), Usage: "worker goroutines"},
+			&cli.Float64Flag{Name: "alpha", Value: detect.DefaultAlpha, Usage: "significance level per document and for the pooled test"},
+			&cli.Float64Flag{Name: "fdr", Usage: "flag documents by Benjamini-Hochberg q-value <= `Q` instead of p <= alpha"},
+			&cli.BoolFlag{Name: "json", Usage: "JSON Lines: begin, doc, error, end and summary records"},
+			&cli.StringFlag{Name: "exclude-ngrams", Usage: "text `FILE` (e.g. the prompts sent to a suspect model): none of its (h+1)-grams is scored"},
+			&cli.StringFlag{Name: "files-from", Usage: "read input paths from `LIST`, one per line (- for stdin)"},
+			&cli.BoolFlag{Name: "soft-errors-ok", Usage: "bad records and unreadable files do not make the exit code 2"},
+		},
+		Action: func(c *cli.Context) error { return runScan(c, e) },
+	}
+}
+
+func runScan(c *cli.Context, e *env) error {
+	keys, err := loadKeys(c.StringSlice("key"))
+	if err != nil {
+		return err
+	}
+	schemes, err := schemesFor(c, keys)
+	if err != nil {
+		return err
+	}
+	tokName := keys[0].Tokenizer
+	if c.IsSet("tokenizer") {
+		tokName = c.String("tokenizer")
+	}
+	tok, err := tokenize.Get(tokName)
+	if err != nil {
+		return err
+	}
+	paths := c.Args().Slice()
+	if list := c.String("files-from"); list != "" {
+		extra, err := readList(e, list)
+		if err != nil {
+			return err
+		}
+		paths = append(paths, extra...)
+	}
+	if len(paths) == 0 {
+		return fmt.Errorf("scan: no input (give PATH... or --files-from LIST)")
+	}
+	files, err := scan.ExpandInputs(paths)
+	if err != nil {
+		return err
+	}
+	var exclude [][]uint32
+	if f := c.String("exclude-ngrams"); f != "" {
+		_, data, err := readInput(e, f)
+		if err != nil {
+			return fmt.Errorf("--exclude-ngrams: %w", err)
+		}
+		for _, para := range strings.Split(string(data), "\n") {
+			if ids, _ := tok.AppendEncode(nil, para); len(ids) > 0 {
+				exclude = append(exclude, ids)
+			}
+		}
+	}
+	s, err := scan.New(scan.Config{
+		Schemes:   schemes,
+		Tokenizer: tok,
+		Read: corpora.ReadOptions{Format: c.String("format"), Field: c.String("field"), IDField: c.String("id-field"),
+			Role: c.String("role"), Split: c.String("split")},
+		Workers: c.Int("jobs"),
+		Alpha:   c.Float64("alpha"),
+		FDR:     c.Float64("fdr"),
+		Exclude: exclude,
+	})
+	if err != nil {
+		return err
+	}
+	s.SetStdin(e.stdin)
+	out := bufio.NewWriterSize(e.stdout, 1<<16)
+	var sink scan.Sink
+	if c.Bool("json") {
+		sink = &jsonSink{enc: json.NewEncoder(out)}
+	} else {
+		sink = &humanSink{w: out, errw: e.stderr}
+	}
+	sum, err := s.Run(c.Context, files, sink)
+	if ferr := out.Flush(); err == nil {
+		err = ferr
+	}
+	if err != nil {
+		return err
+	}
+	switch {
+	case sum.Errors > 0 && !c.Bool("soft-errors-ok"):
+		return exitCode(exitError)
+	case sum.Flagged > 0 || sum.Detected:
+		return nil
+	default:
+		return exitCode(exitNotFound)
+	}
+}
+
+// readList reads a shard list: one path per line, blank lines and # comments skipped.
+func readList(e *env, name string) ([]string, error) {
+	_, data, err := readInput(e, name)
+	if err != nil {
+		return nil, fmt.Errorf("--files-from: %w", err)
+	}
+	var out []string
+	for _, l := range strings.Split(string(data), "\n") {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
+			out = append(out, l)
+		}
+	}
+	return out, nil
+}
+
+// jsonSink writes every record as a JSON line.
+type jsonSink struct{ enc *json.Encoder }
+
+func (s *jsonSink) Begin(f scan.FileEvent) error       { return s.enc.Encode(f) }
+func (s *jsonSink) Doc(d scan.Doc) error               { return s.enc.Encode(d) }
+func (s *jsonSink) Diagnostic(d scan.Diagnostic) error { return s.enc.Encode(d) }
+func (s *jsonSink) End(f scan.FileEvent) error         { return s.enc.Encode(f) }
+func (s *jsonSink) Summary(sum scan.Summary) error     { return s.enc.Encode(sum) }
+
+// humanSink prints flagged documents and the summary on stdout, and
+// diagnostics on stderr.
+type humanSink struct {
+	w    io.Writer
+	errw io.Writer
+}
+
+func (s *humanSink) Begin(scan.FileEvent) error { return nil }
+
+func (s *humanSink) Doc(d scan.Doc) error {
+	if !d.Flagged {
+		return nil
+	}
+	q := ""
+	if d.QValue != nil {
+		q = fmt.Sprintf(", q=%.3g", *d.QValue)
+	}
+	payload := ""
+	if d.Payload != "" {
+		payload = " payload " + d.Payload
+	}
+	_, err := fmt.Fprintf(s.w, "%s: %s (%s): WATERMARKED p=%.3g%s, log10_p=%.2f, %d of %d tokens scored, key %s%s\n",
+		d.File, d.ID, d.Location, d.PValue, q, d.Log10P, d.Scored, d.Tokens, d.KeyID, payload)
+	return err
+}
+
+func (s *humanSink) Diagnostic(d scan.Diagnostic) error {
+	loc := d.File
+	if d.Location != "" {
+		loc += ": " + d.Location
+	}
+	_, err := fmt.Fprintf(s.errw, "tracemark: %s: %s\n", loc, d.Message)
+	return err
+}
+
+func (s *humanSink) End(f scan.FileEvent) error {
+	if f.Error != "" {
+		_, err := fmt.Fprintf(s.errw, "tracemark: %s\n", f.Error)
+		return err
+	}
+	return nil
+}
+
+func (s *humanSink) Summary(sum scan.Summary) error {
+	verdict := "the corpus does not carry the watermark at this level"
+	if sum.Detected {
+		verdict = "THE CORPUS CARRIES THE WATERMARK"
+	}
+	_, err := fmt.Fprintf(s.w, "\n%d files, %d documents, %d tokens, %.1f MB in %.1f s; %d flagged; %d errors\npooled test over the whole corpus (each tuple once): p=%.3g, log10_p=%.2f, key %s: %s (alpha %g)\n",
+		sum.Files, sum.Documents, sum.Tokens, float64(sum.Bytes)/1e6, sum.Seconds, sum.Flagged, sum.Errors,
+		sum.PooledPValue, sum.PooledLog10P, sum.PooledKeyID, verdict, sum.Alpha)
+	return err
+}

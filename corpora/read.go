@@ -1,0 +1,660 @@
+package corpora
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// Formats a Reader knows; "auto" picks one from the file name and content.
+var Formats = []string{"auto", "text", "jsonl", "json", "csv", "tsv", "warc"}
+
+// Default limits.
+const (
+	DefaultMaxRecord = 64 << 20 // a JSONL line, CSV row or WARC record
+	DefaultMaxPart   = 8 << 20  // a text document is scored in parts of at most this size
+)
+
+// ReadOptions configure how inputs are read into documents.
+type ReadOptions struct {
+	Format  string // one of Formats; "" means auto
+	Field   string // JSON path or CSV column of the text; default "text"
+	IDField string // JSON path or CSV column of the record ID; default "id"
+	// Role keeps only chat turns with this role: an array element on the
+	// field path is kept if its "role" or "from" field matches. assistant
+	// also matches gpt, model and bot; user also matches human.
+	Role string
+	// Split cuts plain text: "file" (default: a file is a document),
+	// "lines" or "paragraphs".
+	Split     string
+	MaxRecord int // bytes; longer records are reported and skipped
+	MaxPart   int // bytes; longer text documents are scored in parts
+}
+
+// Diagnostic is a problem at one place of an input. The reader reports it
+// and goes on.
+type Diagnostic struct {
+	Source   string
+	Location string
+	Err      error
+}
+
+func (d Diagnostic) Error() string {
+	if d.Location == "" {
+		return fmt.Sprintf("%s: %v", d.Source, d.Err)
+	}
+	return fmt.Sprintf("%s: %s: %v", d.Source, d.Location, d.Err)
+}
+
+// FileStats counts what reading one input saw.
+type FileStats struct {
+	Format      string      `json:"format"`
+	Compression Compression `json:"compression,omitempty"`
+	Bytes       int64       `json:"bytes"` // input bytes read (compressed, if compressed)
+	Records     int         `json:"records"`
+	Documents   int         `json:"documents"`
+	Diagnostics int         `json:"errors"`
+}
+
+// Reader reads inputs into documents.
+type Reader struct {
+	opts  ReadOptions
+	field []segment
+	id    []segment
+	roles []string
+	Stdin io.Reader // for "-"; os.Stdin by default
+}
+
+// segment is one step of a field path: a key, and whether its value is an
+// array whose elements are all visited ("conversation[]").
+type segment struct {
+	key  string
+	each bool
+}
+
+// parsePath parses "a.b", "conversation[].content" and the like.
+func parsePath(p string) ([]segment, error) {
+	if p == "" {
+		return nil, errors.New("empty field path")
+	}
+	var out []segment
+	for _, part := range strings.Split(p, ".") {
+		s := segment{key: part}
+		if strings.HasSuffix(part, "[]") {
+			s = segment{key: strings.TrimSuffix(part, "[]"), each: true}
+		}
+		if s.key == "" || strings.ContainsAny(s.key, "[]") {
+			return nil, fmt.Errorf("bad field path %q (want e.g. text, meta.body or conversation[].content)", p)
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// roleAliases maps a role to the names chat formats use for it.
+var roleAliases = map[string][]string{
+	"assistant": {"assistant", "gpt", "model", "bot", "chatgpt"},
+	"user":      {"user", "human"},
+}
+
+// NewReader validates opts and returns a Reader.
+func NewReader(opts ReadOptions) (*Reader, error) {
+	if opts.Format == "" {
+		opts.Format = "auto"
+	}
+	if !slicesContains(Formats, opts.Format) {
+		return nil, fmt.Errorf("unknown format %q (known: %s)", opts.Format, strings.Join(Formats, ", "))
+	}
+	if opts.Field == "" {
+		opts.Field = "text"
+	}
+	if opts.IDField == "" {
+		opts.IDField = "id"
+	}
+	switch opts.Split {
+	case "":
+		opts.Split = "file"
+	case "file", "lines", "paragraphs":
+	default:
+		return nil, fmt.Errorf("unknown split %q (known: file, lines, paragraphs)", opts.Split)
+	}
+	if opts.MaxRecord <= 0 {
+		opts.MaxRecord = DefaultMaxRecord
+	}
+	if opts.MaxPart <= 0 {
+		opts.MaxPart = DefaultMaxPart
+	}
+	r := &Reader{opts: opts, Stdin: os.Stdin}
+	var err error
+	if r.field, err = parsePath(opts.Field); err != nil {
+		return nil, err
+	}
+	if r.id, err = parsePath(opts.IDField); err != nil {
+		return nil, err
+	}
+	if opts.Role != "" {
+		role := strings.ToLower(opts.Role)
+		r.roles = roleAliases[role]
+		if r.roles == nil {
+			r.roles = []string{role}
+		}
+	}
+	return r, nil
+}
+
+func slicesContains(xs []string, x string) bool {
+	for _, y := range xs {
+		if x == y {
+			return true
+		}
+	}
+	return false
+}
+
+// ReadFile streams the documents of one input (a path, or "-" for standard
+// input) to emit, and every bad record to diag, then goes on. It returns an
+// error only when the rest of the input cannot be read (a missing file, a
+// truncated archive, a broken JSON array), after emitting everything read
+// before it. An error from emit (e.g. cancellation) stops reading.
+func (r *Reader) ReadFile(ctx context.Context, path string, emit func(Document) error, diag func(Diagnostic)) (FileStats, error) {
+	var st FileStats
+	in, err := openInput(path, r.Stdin)
+	if err != nil {
+		return st, err
+	}
+	defer in.Close()
+	st.Compression = in.compression
+	count := func(d Diagnostic) {
+		st.Diagnostics++
+		diag(d)
+	}
+	br := bufio.NewReaderSize(in.r, 1<<16)
+	format := r.opts.Format
+	if format == "auto" {
+		format = detectFormat(path, br)
+	}
+	st.Format = format
+	c := &fileCtx{r: r, ctx: ctx, path: path, emit: emit, diag: count, st: &st}
+	switch format {
+	case "jsonl":
+		err = c.jsonl(br)
+	case "json":
+		err = c.jsonArray(br)
+	case "csv", "tsv":
+		err = c.csv(br, format == "tsv")
+	case "warc":
+		err = c.warc(in, br)
+	default:
+		err = c.text(br)
+	}
+	st.Bytes = in.raw.n
+	if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, errStop) {
+		if in.compression != NoCompression && (errors.Is(err, io.ErrUnexpectedEOF) || strings.Contains(err.Error(), "unexpected EOF")) {
+			err = fmt.Errorf("truncated %s stream after %d compressed bytes: %w", in.compression, in.raw.n, err)
+		}
+		return st, fmt.Errorf("%s: %w", path, err)
+	}
+	if errors.Is(err, errStop) {
+		err = ctx.Err()
+	}
+	return st, err
+}
+
+// errStop wraps an error returned by emit.
+var errStop = errors.New("stopped")
+
+// detectFormat guesses the format from the name, then the first bytes.
+func detectFormat(path string, br *bufio.Reader) string {
+	name := baseName(path)
+	switch {
+	case strings.HasSuffix(name, ".jsonl"), strings.HasSuffix(name, ".ndjson"):
+		return "jsonl"
+	case strings.HasSuffix(name, ".csv"):
+		return "csv"
+	case strings.HasSuffix(name, ".tsv"):
+		return "tsv"
+	case strings.HasSuffix(name, ".warc"), strings.HasSuffix(name, ".wet"):
+		return "warc"
+	}
+	head, _ := br.Peek(512)
+	trimmed := bytes.TrimLeft(head, " \t\r\n\ufeff")
+	switch {
+	case bytes.HasPrefix(trimmed, []byte("WARC/")):
+		return "warc"
+	case bytes.HasPrefix(trimmed, []byte("[")):
+		return "json"
+	case strings.HasSuffix(name, ".json"), bytes.HasPrefix(trimmed, []byte("{")):
+		return "jsonl"
+	}
+	return "text"
+}
+
+// fileCtx is the state of reading one input.
+type fileCtx struct {
+	r    *Reader
+	ctx  context.Context
+	path string
+	emit func(Document) error
+	diag func(Diagnostic)
+	st   *FileStats
+}
+
+// send emits a document, fixing invalid UTF-8 (with a diagnostic).
+func (c *fileCtx) send(d Document) error {
+	if d.Text == "" {
+		return nil
+	}
+	if !utf8.ValidString(d.Text) {
+		c.diag(Diagnostic{c.path, d.Location, errors.New("invalid UTF-8 replaced by U+FFFD")})
+		d.Text = strings.ToValidUTF8(d.Text, "\uFFFD")
+	}
+	d.Source = c.path
+	c.st.Documents++
+	if err := c.emit(d); err != nil {
+		return fmt.Errorf("%w: %w", errStop, err)
+	}
+	return nil
+}
+
+// binary reports whether the start of a text input holds a NUL byte.
+func binary(br *bufio.Reader) (int, bool) {
+	head, _ := br.Peek(8192)
+	i := bytes.IndexByte(head, 0)
+	return i, i >= 0
+}
+
+// text reads plain text as one document per file, line or paragraph.
+func (c *fileCtx) text(br *bufio.Reader) error {
+	if at, bin := binary(br); bin {
+		c.diag(Diagnostic{c.path, fmt.Sprintf("byte %d", at), errors.New("binary file (NUL byte), skipped")})
+		return nil
+	}
+	maxPart := c.r.opts.MaxPart
+	switch c.r.opts.Split {
+	case "lines", "paragraphs":
+		var para []byte
+		start := 0
+		flush := func() error {
+			text := strings.TrimSpace(string(para))
+			para = para[:0]
+			if text == "" {
+				return nil
+			}
+			c.st.Records++
+			return c.send(Document{ID: fmt.Sprintf("%s:%d", c.path, start), Location: fmt.Sprintf("line %d", start), Text: text})
+		}
+		for lineNo := 1; ; lineNo++ {
+			line, tooLong, err := readLimitedLine(br, c.r.opts.MaxRecord)
+			if tooLong {
+				c.diag(Diagnostic{c.path, fmt.Sprintf("line %d", lineNo), fmt.Errorf("line longer than %d bytes, skipped", c.r.opts.MaxRecord)})
+			} else if c.r.opts.Split == "lines" || len(bytes.TrimSpace(line)) == 0 {
+				if c.r.opts.Split == "lines" {
+					para, start = append(para[:0], line...), lineNo
+				}
+				if ferr := flush(); ferr != nil {
+					return ferr
+				}
+			} else {
+				if len(para) == 0 {
+					start = lineNo
+				}
+				if len(para)+len(line) > c.r.opts.MaxRecord {
+					c.diag(Diagnostic{c.path, fmt.Sprintf("line %d", start), fmt.Errorf("paragraph longer than %d bytes, skipped", c.r.opts.MaxRecord)})
+					para = para[:0]
+				} else {
+					para = append(append(para, line...), '\n')
+				}
+			}
+			if err == io.EOF {
+				return flush()
+			}
+			if err != nil {
+				return err
+			}
+		}
+	}
+	// A file is one document, in parts of at most maxPart bytes cut at
+	// white space.
+	buf := make([]byte, 0, min(maxPart, 1<<20))
+	part, offset := 0, int64(0)
+	chunk := make([]byte, 1<<16)
+	multi := false
+	emitPart := func(b []byte) error {
+		part++
+		id, loc := c.path, "whole file"
+		if multi {
+			id = fmt.Sprintf("%s#part%d", c.path, part)
+			loc = fmt.Sprintf("part %d at byte %d", part, offset)
+		}
+		offset += int64(len(b))
+		c.st.Records++
+		return c.send(Document{ID: id, Location: loc, Text: string(b)})
+	}
+	for {
+		n, err := br.Read(chunk)
+		buf = append(buf, chunk[:n]...)
+		for len(buf) >= maxPart {
+			multi = true
+			cut := bytes.LastIndexAny(buf[:maxPart], " \n\t")
+			if cut <= 0 {
+				cut = maxPart
+			}
+			for cut > 0 && cut < len(buf) && !utf8.RuneStart(buf[cut]) {
+				cut--
+			}
+			if perr := emitPart(buf[:cut]); perr != nil {
+				return perr
+			}
+			buf = append(buf[:0], buf[cut:]...)
+		}
+		if err == io.EOF {
+			if len(bytes.TrimSpace(buf)) == 0 && part == 0 {
+				c.diag(Diagnostic{c.path, "", errors.New("empty file")})
+				return nil
+			}
+			if len(buf) > 0 {
+				return emitPart(buf)
+			}
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if cerr := c.ctx.Err(); cerr != nil {
+			return cerr
+		}
+	}
+}
+
+// readLimitedLine reads the next line (without its newline). A line longer
+// than limit is consumed and dropped, with tooLong set.
+func readLimitedLine(br *bufio.Reader, limit int) (line []byte, tooLong bool, err error) {
+	var buf []byte
+	for {
+		chunk, err := br.ReadSlice('\n')
+		if !tooLong {
+			if len(buf)+len(chunk) > limit+2 {
+				tooLong, buf = true, nil
+			} else {
+				buf = append(buf, chunk...)
+			}
+		}
+		if err == bufio.ErrBufferFull {
+			continue
+		}
+		line = bytes.TrimRight(buf, "\r\n")
+		if !tooLong && len(line) > limit {
+			return nil, true, err
+		}
+		return line, tooLong, err
+	}
+}
+
+// record extracts the text(s) and ID of one JSON record. ok is false when
+// the record holds no text to score (field missing, or no turn of the role).
+func (c *fileCtx) record(raw []byte, where string) (text, id string, ok bool, err error) {
+	texts, err := c.r.extract(raw, c.r.field, nil)
+	if err != nil {
+		return "", "", false, err
+	}
+	if len(texts) == 0 {
+		return "", "", false, nil
+	}
+	ids, _ := c.r.extractAny(raw, c.r.id)
+	id = c.path + ":" + where
+	if len(ids) > 0 && ids[0] != "" {
+		id = ids[0]
+	}
+	return strings.Join(texts, "\n\n"), id, true, nil
+}
+
+// errMissing marks a field path that a record does not have.
+var errMissing = errors.New("missing")
+
+// extract collects the strings at path in raw, keeping only array elements
+// of the wanted role.
+func (r *Reader) extract(raw []byte, path []segment, out []string) ([]string, error) {
+	if len(path) == 0 {
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			var list []string
+			if err2 := json.Unmarshal(raw, &list); err2 == nil {
+				return append(out, list...), nil
+			}
+			return out, errors.New("field is not a string")
+		}
+		return append(out, s), nil
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &obj); err != nil {
+		return out, fmt.Errorf("field %q: not an object", path[0].key)
+	}
+	v, ok := obj[path[0].key]
+	if !ok || string(v) == "null" {
+		return out, nil // absent: nothing to score
+	}
+	if !path[0].each {
+		return r.extract(v, path[1:], out)
+	}
+	var items []json.RawMessage
+	if err := json.Unmarshal(v, &items); err != nil {
+		return out, fmt.Errorf("field %q: not an array", path[0].key)
+	}
+	for _, item := range items {
+		if r.roles != nil && !r.roleMatches(item) {
+			continue
+		}
+		var err error
+		if out, err = r.extract(item, path[1:], out); err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}
+
+// roleMatches reports whether a chat turn's role or from field is one of
+// the wanted names.
+func (r *Reader) roleMatches(item json.RawMessage) bool {
+	var turn struct {
+		Role string `json:"role"`
+		From string `json:"from"`
+	}
+	if json.Unmarshal(item, &turn) != nil {
+		return false
+	}
+	who := strings.ToLower(turn.Role)
+	if who == "" {
+		who = strings.ToLower(turn.From)
+	}
+	return slicesContains(r.roles, who)
+}
+
+// extractAny returns the values at path as strings (numbers too), for IDs.
+func (r *Reader) extractAny(raw []byte, path []segment) ([]string, error) {
+	if len(path) == 0 {
+		var v any
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.UseNumber()
+		if err := dec.Decode(&v); err != nil {
+			return nil, err
+		}
+		switch x := v.(type) {
+		case string:
+			return []string{x}, nil
+		case json.Number:
+			return []string{x.String()}, nil
+		}
+		return nil, errMissing
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &obj); err != nil {
+		return nil, err
+	}
+	v, ok := obj[path[0].key]
+	if !ok || path[0].each {
+		return nil, errMissing
+	}
+	return r.extractAny(v, path[1:])
+}
+
+// jsonl reads one JSON object per line.
+func (c *fileCtx) jsonl(br *bufio.Reader) error {
+	if at, bin := binary(br); bin {
+		c.diag(Diagnostic{c.path, fmt.Sprintf("byte %d", at), errors.New("binary data (NUL byte), skipped")})
+		return nil
+	}
+	empty := true
+	for lineNo := 1; ; lineNo++ {
+		line, tooLong, err := readLimitedLine(br, c.r.opts.MaxRecord)
+		where := fmt.Sprintf("line %d", lineNo)
+		switch {
+		case tooLong:
+			c.st.Records++
+			c.diag(Diagnostic{c.path, where, fmt.Errorf("record longer than %d bytes, skipped", c.r.opts.MaxRecord)})
+		case len(bytes.TrimSpace(line)) > 0:
+			empty = false
+			c.st.Records++
+			if !json.Valid(line) {
+				c.diag(Diagnostic{c.path, where, jsonSyntax(line)})
+				break
+			}
+			text, id, ok, rerr := c.record(line, where)
+			if rerr != nil {
+				c.diag(Diagnostic{c.path, where, rerr})
+				break
+			}
+			if ok {
+				if serr := c.send(Document{ID: id, Location: where, Text: text}); serr != nil {
+					return serr
+				}
+			}
+		}
+		if err == io.EOF {
+			if empty {
+				c.diag(Diagnostic{c.path, "", errors.New("no records (empty input)")})
+			}
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// jsonSyntax describes why line is not valid JSON, with the byte offset.
+func jsonSyntax(line []byte) error {
+	var v any
+	err := json.Unmarshal(line, &v)
+	var syn *json.SyntaxError
+	if errors.As(err, &syn) {
+		return fmt.Errorf("invalid JSON at byte %d: %v", syn.Offset, syn)
+	}
+	return fmt.Errorf("invalid JSON: %v", err)
+}
+
+// jsonArray streams the elements of one top-level JSON array (ShareGPT).
+func (c *fileCtx) jsonArray(br *bufio.Reader) error {
+	dec := json.NewDecoder(br)
+	tok, err := dec.Token()
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			c.diag(Diagnostic{c.path, "", errors.New("empty file")})
+			return nil
+		}
+		return fmt.Errorf("byte %d: not a JSON array: %v", dec.InputOffset(), err)
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '[' {
+		return fmt.Errorf("byte %d: not a JSON array (starts with %v)", dec.InputOffset(), tok)
+	}
+	for i := 0; dec.More(); i++ {
+		offset := dec.InputOffset()
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return fmt.Errorf("element %d at byte %d: %v", i, offset, err)
+		}
+		c.st.Records++
+		where := fmt.Sprintf("element %d at byte %d", i, offset)
+		text, id, ok, rerr := c.record(raw, fmt.Sprintf("element %d", i))
+		if rerr != nil {
+			c.diag(Diagnostic{c.path, where, rerr})
+			continue
+		}
+		if ok {
+			if err := c.send(Document{ID: id, Location: where, Text: text}); err != nil {
+				return err
+			}
+		}
+	}
+	if _, err := dec.Token(); err != nil {
+		return fmt.Errorf("byte %d: unterminated JSON array: %v", dec.InputOffset(), err)
+	}
+	return nil
+}
+
+// csv reads a CSV or TSV file with a header row.
+func (c *fileCtx) csv(br *bufio.Reader, tab bool) error {
+	cr := csv.NewReader(br)
+	if tab {
+		cr.Comma = '\t'
+		cr.LazyQuotes = true
+	}
+	cr.FieldsPerRecord = -1
+	cr.ReuseRecord = true
+	header, err := cr.Read()
+	if errors.Is(err, io.EOF) {
+		c.diag(Diagnostic{c.path, "", errors.New("empty file")})
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("header: %v", err)
+	}
+	col, idCol := -1, -1
+	for i, h := range header {
+		switch strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")) {
+		case c.r.opts.Field:
+			col = i
+		case c.r.opts.IDField:
+			idCol = i
+		}
+	}
+	if col < 0 {
+		return fmt.Errorf("no column %q (columns: %s)", c.r.opts.Field, strings.Join(header, ", "))
+	}
+	for {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		line, _ := cr.FieldPos(0)
+		where := fmt.Sprintf("line %d", line)
+		c.st.Records++
+		if err != nil {
+			var pe *csv.ParseError
+			if errors.As(err, &pe) {
+				c.diag(Diagnostic{c.path, fmt.Sprintf("line %d", pe.Line), pe.Err})
+				continue
+			}
+			return err
+		}
+		if col >= len(rec) {
+			c.diag(Diagnostic{c.path, where, fmt.Errorf("row has %d fields, no column %q", len(rec), c.r.opts.Field)})
+			continue
+		}
+		id := c.path + ":" + strconv.Itoa(line)
+		if idCol >= 0 && idCol < len(rec) && rec[idCol] != "" {
+			id = rec[idCol]
+		}
+		if err := c.send(Document{ID: id, Location: where, Text: rec[col]}); err != nil {
+			return err
+		}
+	}
+}

@@ -1,0 +1,390 @@
+package corpora
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+	"github.com/ulikunitz/xz"
+)
+
+// collect reads a file and returns its documents, diagnostics and error.
+func collect(t testing.TB, path string, opts ReadOptions) ([]Document, []Diagnostic, FileStats, error) {
+	t.Helper()
+	r, err := NewReader(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var docs []Document
+	var diags []Diagnostic
+	st, err := r.ReadFile(context.Background(), path,
+		func(d Document) error { docs = append(docs, d); return nil },
+		func(d Diagnostic) { diags = append(diags, d) })
+	return docs, diags, st, err
+}
+
+func write(t testing.TB, dir, name string, data []byte) string {
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func compress(t testing.TB, kind Compression, data []byte) []byte {
+	var b bytes.Buffer
+	switch kind {
+	case Gzip:
+		w := gzip.NewWriter(&b)
+		w.Write(data)
+		w.Close()
+	case Zstd:
+		w, _ := zstd.NewWriter(&b)
+		w.Write(data)
+		w.Close()
+	case XZ:
+		w, _ := xz.NewWriter(&b)
+		w.Write(data)
+		w.Close()
+	default:
+		return data
+	}
+	return b.Bytes()
+}
+
+// paragraphs returns n real paragraphs of Opticks.
+func paragraphs(t testing.TB, n int) []string {
+	d, err := Opticks()
+	if err != nil {
+		t.Skip(err)
+	}
+	var out []string
+	for _, p := range strings.Split(UnwrapParagraphs(d.Text), "\n\n") {
+		if len(p) > 200 {
+			out = append(out, p)
+		}
+		if len(out) == n {
+			break
+		}
+	}
+	return out
+}
+
+func jsonlOf(t testing.TB, paras []string) []byte {
+	var b bytes.Buffer
+	for i, p := range paras {
+		line, _ := json.Marshal(map[string]any{"id": fmt.Sprintf("doc-%d", i), "text": p, "meta": map[string]int{"n": i}})
+		b.Write(append(line, '\n'))
+	}
+	return b.Bytes()
+}
+
+func TestJSONLCompressions(t *testing.T) {
+	paras := paragraphs(t, 30)
+	data := jsonlOf(t, paras)
+	dir := t.TempDir()
+	for _, c := range []struct {
+		kind Compression
+		name string
+	}{{NoCompression, "a.jsonl"}, {Gzip, "a.jsonl.gz"}, {Zstd, "a.jsonl.zst"}, {XZ, "a.jsonl.xz"}, {Zstd, "misnamed.txt"}} {
+		path := write(t, dir, c.name, compress(t, c.kind, data))
+		opts := ReadOptions{}
+		if c.name == "misnamed.txt" {
+			opts.Format = "jsonl" // compression is still found by magic bytes
+		}
+		docs, diags, st, err := collect(t, path, opts)
+		if err != nil || len(diags) != 0 || st.Compression != c.kind {
+			t.Fatalf("%s: %v %v %+v", c.name, err, diags, st)
+		}
+		if len(docs) != len(paras) || docs[3].ID != "doc-3" || docs[3].Text != paras[3] || docs[3].Location != "line 4" {
+			t.Fatalf("%s: %d docs, doc 3 = %+v", c.name, len(docs), docs[3])
+		}
+	}
+	// Concatenated gzip members read as one stream.
+	two := append(compress(t, Gzip, data[:len(data)/2]), compress(t, Gzip, data[len(data)/2:])...)
+	if docs, _, _, _ := collect(t, write(t, dir, "two.jsonl.gz", two), ReadOptions{}); len(docs) < len(paras)-1 {
+		t.Errorf("multi-member gzip: %d docs", len(docs))
+	}
+}
+
+func TestFieldPathsAndRoles(t *testing.T) {
+	dir := t.TempDir()
+	chat := `{"id":7,"conversation":[{"role":"user","content":"Hello there"},{"role":"assistant","content":"Hi! How can I help?"},{"role":"assistant","content":"Second answer."}]}
+{"id":"x","conversations":[{"from":"human","value":"q"},{"from":"gpt","value":"sharegpt answer"}]}
+{"id":"y","raw_content":"red pajama text","meta":{"body":"nested body"}}
+`
+	path := write(t, dir, "chat.jsonl", []byte(chat))
+	docs, _, _, _ := collect(t, path, ReadOptions{Field: "conversation[].content", Role: "assistant"})
+	if len(docs) != 1 || docs[0].Text != "Hi! How can I help?\n\nSecond answer." || docs[0].ID != "7" {
+		t.Errorf("conversation[].content: %+v", docs)
+	}
+	docs, _, _, _ = collect(t, path, ReadOptions{Field: "conversations[].value", Role: "assistant"})
+	if len(docs) != 1 || docs[0].Text != "sharegpt answer" {
+		t.Errorf("conversations[].value from=gpt: %+v", docs)
+	}
+	docs, _, _, _ = collect(t, path, ReadOptions{Field: "raw_content"})
+	if len(docs) != 1 || docs[0].Text != "red pajama text" || docs[0].ID != "y" {
+		t.Errorf("raw_content: %+v", docs)
+	}
+	docs, _, _, _ = collect(t, path, ReadOptions{Field: "meta.body", IDField: "nope"})
+	if len(docs) != 1 || docs[0].Text != "nested body" || !strings.HasSuffix(docs[0].ID, ":line 3") {
+		t.Errorf("meta.body: %+v", docs)
+	}
+	for _, bad := range []string{"", "a..b", "a[]]"} {
+		if _, err := NewReader(ReadOptions{Field: bad}); err == nil && bad != "" {
+			t.Errorf("field %q accepted", bad)
+		}
+	}
+}
+
+func TestJSONArrayCSVTextWARC(t *testing.T) {
+	paras := paragraphs(t, 12)
+	dir := t.TempDir()
+	// ShareGPT-style array, streamed.
+	var items []map[string]any
+	for i, p := range paras {
+		items = append(items, map[string]any{"id": fmt.Sprint("s", i), "conversations": []map[string]string{{"from": "human", "value": "question"}, {"from": "gpt", "value": p}}})
+	}
+	arr, _ := json.Marshal(items)
+	docs, diags, _, err := collect(t, write(t, dir, "sharegpt.json", arr), ReadOptions{Field: "conversations[].value", Role: "assistant"})
+	if err != nil || len(diags) != 0 || len(docs) != len(paras) || docs[5].Text != paras[5] || docs[5].ID != "s5" {
+		t.Errorf("json array: %v %v %d", err, diags, len(docs))
+	}
+	// CSV and TSV.
+	var csvb, tsvb strings.Builder
+	csvb.WriteString("id,text\n")
+	tsvb.WriteString("id\ttext\n")
+	for i, p := range paras {
+		fmt.Fprintf(&csvb, "r%d,\"%s\"\n", i, strings.ReplaceAll(p, `"`, `""`))
+		fmt.Fprintf(&tsvb, "r%d\t%s\n", i, strings.ReplaceAll(p, "\t", " "))
+	}
+	for name, data := range map[string]string{"a.csv": csvb.String(), "a.tsv.gz": tsvb.String()} {
+		raw := []byte(data)
+		if strings.HasSuffix(name, ".gz") {
+			raw = compress(t, Gzip, raw)
+		}
+		docs, diags, _, err := collect(t, write(t, dir, name, raw), ReadOptions{})
+		if err != nil || len(diags) != 0 || len(docs) != len(paras) || docs[2].ID != "r2" || docs[2].Text != strings.ReplaceAll(paras[2], "\t", " ") {
+			t.Errorf("%s: %v %v %d", name, err, diags, len(docs))
+		}
+	}
+	// Plain text split three ways.
+	text := strings.Join(paras, "\n\n")
+	p := write(t, dir, "book.txt", []byte(text))
+	if docs, _, _, _ := collect(t, p, ReadOptions{}); len(docs) != 1 || docs[0].Text != text {
+		t.Errorf("whole file: %d docs", len(docs))
+	}
+	if docs, _, _, _ := collect(t, p, ReadOptions{Split: "paragraphs"}); len(docs) != len(paras) || docs[1].Text != paras[1] {
+		t.Errorf("paragraphs: %d docs", len(docs))
+	}
+	if docs, _, _, _ := collect(t, p, ReadOptions{Split: "lines"}); len(docs) != len(paras) {
+		t.Errorf("lines: %d docs", len(docs))
+	}
+	// A text larger than MaxPart is scored in parts cut at white space.
+	docs, _, _, _ = collect(t, p, ReadOptions{MaxPart: 1000})
+	joined := ""
+	for i, d := range docs {
+		joined += d.Text
+		if len(d.Text) > 1000 || d.ID != fmt.Sprintf("%s#part%d", p, i+1) {
+			t.Fatalf("part %d: %d bytes, id %s", i, len(d.Text), d.ID)
+		}
+	}
+	if len(docs) < 3 || joined != text {
+		t.Errorf("parts: %d, rejoined equal: %v", len(docs), joined == text)
+	}
+	// WET: one gzip member per record, conversion records kept.
+	wet := wetFile(paras[:5])
+	docs, diags, _, err = collect(t, write(t, dir, "crawl.warc.wet.gz", wet), ReadOptions{})
+	if err != nil || len(diags) != 0 || len(docs) != 5 {
+		t.Fatalf("wet: %v %v %d", err, diags, len(docs))
+	}
+	if docs[2].ID != "urn:uuid:rec-2" || docs[2].Text != paras[2] || !strings.HasPrefix(docs[2].Location, "https://example.org/2 @ byte ") {
+		t.Errorf("wet doc: %+v", docs[2])
+	}
+}
+
+// wetFile builds a WET file: a warcinfo record, then one conversion record
+// per text, each in its own gzip member.
+func wetFile(texts []string) []byte {
+	var out bytes.Buffer
+	rec := func(kind, id, uri, body string) {
+		var b bytes.Buffer
+		fmt.Fprintf(&b, "WARC/1.0\r\nWARC-Type: %s\r\nWARC-Record-ID: <%s>\r\n", kind, id)
+		if uri != "" {
+			fmt.Fprintf(&b, "WARC-Target-URI: %s\r\n", uri)
+		}
+		fmt.Fprintf(&b, "Content-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s\r\n\r\n", len(body), body)
+		w := gzip.NewWriter(&out)
+		w.Write(b.Bytes())
+		w.Close()
+	}
+	rec("warcinfo", "urn:uuid:info", "", "software: tracemark test")
+	for i, t := range texts {
+		rec("conversion", fmt.Sprintf("urn:uuid:rec-%d", i), fmt.Sprintf("https://example.org/%d", i), t)
+	}
+	return out.Bytes()
+}
+
+func TestHTMLResponseRecord(t *testing.T) {
+	body := "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n<html><head><style>p{}</style><script>var x=1;</script></head><body><p>Hello &amp; welcome</p><p>to the page.</p></body></html>"
+	wet := fmt.Sprintf("WARC/1.0\r\nWARC-Type: response\r\nWARC-Record-ID: <urn:r>\r\nContent-Length: %d\r\n\r\n%s\r\n\r\n", len(body), body)
+	docs, _, _, err := collect(t, write(t, t.TempDir(), "x.warc", []byte(wet)), ReadOptions{})
+	if err != nil || len(docs) != 1 || docs[0].Text != "Hello & welcome to the page." {
+		t.Errorf("html response: %v %+v", err, docs)
+	}
+}
+
+func TestBadInputs(t *testing.T) {
+	paras := paragraphs(t, 10)
+	dir := t.TempDir()
+	good := jsonlOf(t, paras)
+	// A malformed line, an overlong line, invalid UTF-8 and a non-string
+	// field: each one diagnostic with its line; the other lines are read.
+	lines := bytes.Split(bytes.TrimSpace(good), []byte("\n"))
+	lines[2] = []byte(`{"id": "broken", "text": "unterminated`)
+	lines[4] = []byte(`{"id":"long","text":"` + strings.Repeat("x", 3000) + `"}`)
+	lines[6] = []byte("{\"id\":\"utf\",\"text\":\"caf\xe9\"}")
+	lines[8] = []byte(`{"id":"num","text":42}`)
+	path := write(t, dir, "bad.jsonl", bytes.Join(lines, []byte("\n")))
+	docs, diags, st, err := collect(t, path, ReadOptions{MaxRecord: 2000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantDiags := map[string]string{"line 3": "invalid JSON", "line 5": "longer than 2000", "line 9": "not a string"}
+	for _, d := range diags {
+		if want, ok := wantDiags[d.Location]; ok && strings.Contains(d.Err.Error(), want) && d.Source == path {
+			delete(wantDiags, d.Location)
+		}
+	}
+	if len(wantDiags) != 0 {
+		t.Errorf("missing diagnostics %v in %v", wantDiags, diags)
+	}
+	// encoding/json repairs invalid UTF-8 inside strings itself.
+	if len(docs) != 7 || st.Diagnostics != len(diags) || st.Records != 10 {
+		t.Errorf("%d docs, stats %+v, %d diags", len(docs), st, len(diags))
+	}
+	// Invalid UTF-8 in plain text: a diagnostic, and the repaired text.
+	docs, diags, _, _ = collect(t, write(t, dir, "latin1.txt", []byte("caf\xe9 au lait")), ReadOptions{})
+	if len(docs) != 1 || docs[0].Text != "caf\uFFFD au lait" || len(diags) != 1 || !strings.Contains(diags[0].Err.Error(), "UTF-8") {
+		t.Errorf("invalid UTF-8: %+v %v", docs, diags)
+	}
+	// Binary junk and empty files: one diagnostic, nothing else.
+	for name, data := range map[string][]byte{"junk.bin": {0x7f, 'E', 'L', 'F', 0, 0, 1, 2}, "empty.txt": nil, "empty.jsonl": nil} {
+		docs, diags, _, err := collect(t, write(t, dir, name, data), ReadOptions{})
+		if err != nil || len(docs) != 0 || len(diags) != 1 {
+			t.Errorf("%s: %v %d docs %v", name, err, len(docs), diags)
+		}
+	}
+	// A truncated gzip archive: the documents before the cut are kept, then
+	// one error naming the truncation.
+	gz := compress(t, Gzip, good)
+	docs, _, _, err = collect(t, write(t, dir, "cut.jsonl.gz", gz[:len(gz)*2/3]), ReadOptions{})
+	if err == nil || !strings.Contains(err.Error(), "truncated gzip") || len(docs) == 0 || len(docs) >= len(paras) {
+		t.Errorf("truncated gzip: %v, %d docs", err, len(docs))
+	}
+	// A broken JSON array: elements before the break are kept.
+	docs, _, _, err = collect(t, write(t, dir, "broken.json", []byte(`[{"text":"one"},{"text":"two"},{"text":`)), ReadOptions{})
+	if err == nil || !strings.Contains(err.Error(), "element 2 at byte") || len(docs) != 2 {
+		t.Errorf("broken array: %v, %d docs", err, len(docs))
+	}
+	// A CSV without the column.
+	if _, _, _, err := collect(t, write(t, dir, "nocol.csv", []byte("a,b\n1,2\n")), ReadOptions{}); err == nil || !strings.Contains(err.Error(), `no column "text"`) {
+		t.Errorf("missing column: %v", err)
+	}
+	// A missing file.
+	if _, _, _, err := collect(t, filepath.Join(dir, "nope.jsonl"), ReadOptions{}); err == nil || !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("missing file: %v", err)
+	}
+	// A truncated WARC record.
+	wet := wetFile(paras[:3])
+	plain := decompressAll(t, wet)
+	if docs, _, _, err := collect(t, write(t, dir, "cut.warc", plain[:len(plain)-40]), ReadOptions{}); err == nil || !strings.Contains(err.Error(), "truncated WARC record") || len(docs) != 2 {
+		t.Errorf("truncated warc: %v, %d docs", err, len(docs))
+	}
+}
+
+func decompressAll(t testing.TB, gz []byte) []byte {
+	r, err := gzip.NewReader(bytes.NewReader(gz))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	b.ReadFrom(r)
+	return b.Bytes()
+}
+
+func TestReadCancelled(t *testing.T) {
+	paras := paragraphs(t, 10)
+	path := write(t, t.TempDir(), "a.jsonl", jsonlOf(t, paras))
+	r, _ := NewReader(ReadOptions{})
+	n := 0
+	stop := errors.New("enough")
+	_, err := r.ReadFile(context.Background(), path, func(Document) error {
+		n++
+		if n == 3 {
+			return stop
+		}
+		return nil
+	}, func(Diagnostic) {})
+	if n != 3 || err != nil && !errors.Is(err, context.Canceled) && err.Error() != "" {
+		t.Errorf("stop after 3: n=%d err=%v", n, err)
+	}
+}
+
+// fuzzRead feeds data to every format and checks that reading never
+// panics and always accounts for what it reports.
+func fuzzRead(t *testing.T, data []byte, format string) {
+	path := filepath.Join(t.TempDir(), "f")
+	os.WriteFile(path, data, 0o644)
+	r, _ := NewReader(ReadOptions{Format: format, MaxRecord: 4096, MaxPart: 512, Field: "conversations[].value", Role: "gpt"})
+	var n, nd int
+	st, _ := r.ReadFile(context.Background(), path, func(d Document) error {
+		n++
+		if d.Text == "" {
+			t.Fatal("empty document emitted")
+		}
+		return nil
+	}, func(Diagnostic) { nd++ })
+	if st.Documents != n || st.Diagnostics != nd {
+		t.Fatalf("stats %+v, saw %d docs %d diagnostics", st, n, nd)
+	}
+}
+
+func FuzzReadJSONL(f *testing.F) {
+	f.Add([]byte(`{"conversations":[{"from":"gpt","value":"hi"}]}` + "\n{bad\n"))
+	f.Fuzz(func(t *testing.T, data []byte) { fuzzRead(t, data, "jsonl") })
+}
+
+func FuzzReadJSONArray(f *testing.F) {
+	f.Add([]byte(`[{"conversations":[{"from":"gpt","value":"hi"}]},{}]`))
+	f.Fuzz(func(t *testing.T, data []byte) { fuzzRead(t, data, "json") })
+}
+
+func FuzzReadCSV(f *testing.F) {
+	f.Add([]byte("id,conversations[].value\n1,\"a\"\"b\"\n"))
+	f.Fuzz(func(t *testing.T, data []byte) { fuzzRead(t, data, "csv") })
+}
+
+func FuzzReadWARC(f *testing.F) {
+	f.Add(decompressAll(f, wetFile([]string{"hello world", "second"})))
+	f.Fuzz(func(t *testing.T, data []byte) { fuzzRead(t, data, "warc") })
+}
+
+func FuzzReadText(f *testing.F) {
+	f.Add([]byte("para one\n\npara two\xff\n"))
+	f.Fuzz(func(t *testing.T, data []byte) { fuzzRead(t, data, "text") })
+}
+
+func FuzzReadAuto(f *testing.F) {
+	f.Add(compress(f, Gzip, []byte(`{"text":"x"}`)))
+	f.Add(compress(f, Zstd, []byte("[1,2]")))
+	f.Fuzz(func(t *testing.T, data []byte) { fuzzRead(t, data, "auto") })
+}

@@ -1,0 +1,279 @@
+package detect
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"math"
+	"sync"
+
+	"github.com/tracemark/tracemark/watermark"
+)
+
+// DedupKey keys the fingerprints that the corpus-level dedup and the n-gram
+// exclusion use. It must be independent of every watermark key: then which
+// tuples are dropped (by a fingerprint collision, a Bloom filter false hit
+// or an excluded n-gram) never depends on the keyed values the test counts,
+// and the test stays exact. A fresh random one per scan is right.
+type DedupKey [2]uint64
+
+// NewDedupKey returns a random DedupKey from crypto/rand.
+func NewDedupKey() DedupKey {
+	var b [16]byte
+	rand.Read(b[:])
+	return DedupKey{binary.LittleEndian.Uint64(b[:8]), binary.LittleEndian.Uint64(b[8:])}
+}
+
+func mix(z uint64) uint64 {
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+	return z ^ (z >> 31)
+}
+
+// fingerprint is a keyed 64-bit hash of a tuple.
+func (k DedupKey) fingerprint(t watermark.Tuple) uint64 {
+	return mix(mix(t.Seed^k[0]) + uint64(t.Token)*0x9e3779b97f4a7c15 + k[1])
+}
+
+// TupleSet is a set of tuple fingerprints with bounded memory: exact up to
+// MaxExact entries (an open-addressing table of 16 bytes per entry at most),
+// then a Bloom filter of BloomBytes for everything after. A Bloom filter's
+// false hits make it drop some new tuples; since its hashes are keyed by the
+// DedupKey, which is independent of the watermark key, the dropped tuples
+// are chosen independently of their keyed values, and the count over the
+// kept ones is still exact under the null. It is not safe for concurrent
+// use.
+type TupleSet struct {
+	key      DedupKey
+	maxExact int
+	table    []uint64 // 0 = empty
+	n        int
+	bloom    []uint64
+	inBloom  int
+}
+
+// NewTupleSet returns an empty set.
+func NewTupleSet(key DedupKey, maxExact, bloomBytes int) *TupleSet {
+	s := &TupleSet{key: key, maxExact: maxExact, table: make([]uint64, 1024)}
+	if bloomBytes > 0 {
+		s.bloom = make([]uint64, max(1, bloomBytes/8))
+	}
+	return s
+}
+
+// Len returns how many tuples were added (exactly, plus those in the Bloom
+// filter).
+func (s *TupleSet) Len() int { return s.n + s.inBloom }
+
+// Exact reports whether no tuple has yet gone to the Bloom filter.
+func (s *TupleSet) Exact() bool { return s.inBloom == 0 }
+
+// Add inserts t and reports whether it was new.
+func (s *TupleSet) Add(t watermark.Tuple) bool {
+	fp := s.key.fingerprint(t)
+	if fp == 0 {
+		fp = 1
+	}
+	if s.lookup(fp) {
+		return false
+	}
+	if s.n < s.maxExact || s.bloom == nil {
+		s.insert(fp)
+		return true
+	}
+	// Bloom filter with 7 probes by double hashing.
+	m := uint64(len(s.bloom) * 64)
+	h1, h2 := fp, mix(fp)|1
+	present := true
+	for i := uint64(0); i < 7; i++ {
+		b := (h1 + i*h2) % m
+		if s.bloom[b/64]&(1<<(b%64)) == 0 {
+			present = false
+			s.bloom[b/64] |= 1 << (b % 64)
+		}
+	}
+	if present {
+		return false
+	}
+	s.inBloom++
+	return true
+}
+
+func (s *TupleSet) lookup(fp uint64) bool {
+	mask := uint64(len(s.table) - 1)
+	for i := fp & mask; ; i = (i + 1) & mask {
+		switch s.table[i] {
+		case fp:
+			return true
+		case 0:
+			return false
+		}
+	}
+}
+
+func (s *TupleSet) insert(fp uint64) {
+	if 2*(s.n+1) > len(s.table) {
+		old := s.table
+		s.table = make([]uint64, 2*len(old))
+		for _, v := range old {
+			if v != 0 {
+				s.place(v)
+			}
+		}
+	}
+	s.place(fp)
+	s.n++
+}
+
+func (s *TupleSet) place(fp uint64) {
+	mask := uint64(len(s.table) - 1)
+	i := fp & mask
+	for s.table[i] != 0 {
+		i = (i + 1) & mask
+	}
+	s.table[i] = fp
+}
+
+// Pooled is the corpus-level test of one scheme: the tuples of all
+// documents, each distinct tuple counted once across the corpus. It is safe
+// for concurrent use.
+type Pooled struct {
+	mu    sync.Mutex
+	det   *Detector // for the null and the evaluation (not its buffers)
+	set   *TupleSet
+	tally Tally
+}
+
+// Memory defaults of the pooled test: 16 M exact tuples (at most 256 MiB),
+// then a 128 MiB Bloom filter (about 1% false hits at 110 M more tuples).
+const (
+	DefaultPooledExact = 16 << 20
+	DefaultPooledBloom = 128 << 20
+)
+
+// NewPooled returns an empty pooled test for scheme.
+func NewPooled(scheme watermark.Scheme, key DedupKey, opts Options) (*Pooled, error) {
+	d, err := New(scheme, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &Pooled{det: d, set: NewTupleSet(key, DefaultPooledExact, DefaultPooledBloom)}, nil
+}
+
+// Add counts the observations of one document that are new to the corpus.
+func (p *Pooled) Add(obs []watermark.Observation) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, o := range obs {
+		if p.set.Add(o.Tuple) {
+			p.tally.Add(p.det.null, o)
+		}
+	}
+}
+
+// PooledResult is the corpus-level evidence.
+type PooledResult struct {
+	Result
+	Exact bool  `json:"dedup_exact"` // false once the Bloom filter was used
+	Tally Tally `json:"tally"`
+}
+
+// Result evaluates the pooled test so far.
+func (p *Pooled) Result() PooledResult {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	r := Result{Scheme: p.det.scheme.Spec(), KeyID: p.det.scheme.KeyID(), Alpha: p.det.opts.Alpha, Dedup: true, Tokenizer: p.det.opts.Tokenizer}
+	p.det.evaluate(&p.tally, &r)
+	t := p.tally
+	t.export()
+	return PooledResult{Result: r, Exact: p.set.Exact(), Tally: t}
+}
+
+// EvaluateTally evaluates a tally (e.g. merged from several runs) under
+// scheme, as the pooled test does.
+func EvaluateTally(scheme watermark.Scheme, t *Tally, opts Options) (Result, error) {
+	d, err := New(scheme, opts)
+	if err != nil {
+		return Result{}, err
+	}
+	r := Result{Scheme: scheme.Spec(), KeyID: scheme.KeyID(), Alpha: d.opts.Alpha, Dedup: true, Tokenizer: opts.Tokenizer}
+	t.importCounts()
+	d.evaluate(t, &r)
+	return r, nil
+}
+
+// importCounts fills the accumulation arrays from Counts (after JSON).
+func (t *Tally) importCounts() {
+	for j, row := range t.Counts {
+		for c, v := range row {
+			if j < 64 && c < 16 {
+				t.slots[j][c] = v
+				t.hasSlots = true
+			}
+		}
+	}
+}
+
+// BenjaminiHochberg returns the Benjamini–Hochberg q-values (adjusted
+// p-values), as log10, of p-values given as log10: sorted ascending, the
+// i-th of m gets min over j >= i of m·p_(j)/j, capped at 1. Flagging the
+// documents with q <= Q controls the false discovery rate at Q (for
+// independent or positively dependent p-values).
+func BenjaminiHochberg(log10p []float64) []float64 {
+	m := len(log10p)
+	q := make([]float64, m)
+	idx := sortedIndex(log10p)
+	running := 0.0 // log10 of the running minimum, capped at 1
+	lm := math.Log10(float64(m))
+	for r := m - 1; r >= 0; r-- {
+		i := idx[r]
+		v := math.Min(0, log10p[i]+lm-math.Log10(float64(r+1)))
+		if r == m-1 || v < running {
+			running = v
+		}
+		q[i] = running
+	}
+	return q
+}
+
+// NgramSet holds keyed fingerprints of token n-grams to exclude from
+// scoring, e.g. every (h+1)-gram of the prompts sent to a suspect model,
+// so that text copied from watermarked prompts cannot make a model look
+// distilled. The exclusion depends only on token IDs and the DedupKey, not
+// on the watermark key, so the test stays exact.
+type NgramSet struct {
+	n   int // tokens per n-gram (h+1)
+	key DedupKey
+	set map[uint64]struct{}
+}
+
+// NewNgramSet returns a set of n-grams of n tokens.
+func NewNgramSet(n int, key DedupKey) *NgramSet {
+	return &NgramSet{n: n, key: key, set: map[uint64]struct{}{}}
+}
+
+func (s *NgramSet) hash(g []uint32) uint64 {
+	h := s.key[0]
+	for _, t := range g {
+		h = mix(h ^ (uint64(t) + s.key[1]))
+	}
+	return h
+}
+
+// AddText adds every n-gram of a token sequence.
+func (s *NgramSet) AddText(ids []uint32) {
+	for i := s.n; i <= len(ids); i++ {
+		s.set[s.hash(ids[i-s.n:i])] = struct{}{}
+	}
+}
+
+// Len returns the number of distinct n-grams held.
+func (s *NgramSet) Len() int { return len(s.set) }
+
+// Contains reports whether the n-gram g is excluded.
+func (s *NgramSet) Contains(g []uint32) bool {
+	_, ok := s.set[s.hash(g)]
+	return ok
+}
+
+// N returns the n-gram length.
+func (s *NgramSet) N() int { return s.n }

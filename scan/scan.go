@@ -1,0 +1,596 @@
+// Package scan runs detection over whole corpora: it reads inputs with
+// corpora, scores every document under one or more keys with detect on
+// several workers, keeps each input's results in order, pools all tuples
+// into a corpus-level test, and adds Benjamini–Hochberg q-values across all
+// documents at the end. Memory stays bounded: documents are scored in
+// bounded parts, per-document results wait in a spill file, and only one
+// float per document stays in memory.
+package scan
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tracemark/tracemark/corpora"
+	"github.com/tracemark/tracemark/detect"
+	"github.com/tracemark/tracemark/detect/stats"
+	"github.com/tracemark/tracemark/tokenize"
+	"github.com/tracemark/tracemark/watermark"
+)
+
+// Config configures a scan.
+type Config struct {
+	Schemes   []watermark.Scheme // one per key
+	Tokenizer tokenize.Tokenizer
+	Read      corpora.ReadOptions
+	Workers   int     // 0: all cores
+	Alpha     float64 // per-document (and pooled) significance level; 0: detect.DefaultAlpha
+	// FDR, when > 0, flags documents by Benjamini–Hochberg q-value <= FDR
+	// instead of p <= Alpha.
+	FDR float64
+	// Exclude lists token sequences (e.g. the prompts sent to a suspect
+	// model) whose (h+1)-grams are not scored anywhere.
+	Exclude [][]uint32
+	// SpillDir holds the temporary per-document results ("" = os.TempDir).
+	SpillDir string
+	// Progress, if set, is called after each input file with the bytes and
+	// documents read so far.
+	Progress func(Progress)
+}
+
+// Progress is a snapshot for a progress display.
+type Progress struct {
+	Files, Documents, Flagged, Errors int
+	Bytes                             int64
+}
+
+// Doc is the result for one document: a "doc" record of the JSON output.
+type Doc struct {
+	Type     string   `json:"type"` // "doc"
+	File     string   `json:"file"`
+	ID       string   `json:"id"`
+	Location string   `json:"location"`
+	Tokens   int      `json:"tokens"`
+	Scored   int      `json:"scored"`
+	PValue   float64  `json:"p_value"`
+	Log10P   float64  `json:"log10_p"`
+	QValue   *float64 `json:"q_value,omitempty"` // filled at the end
+	Log10Q   *float64 `json:"log10_q,omitempty"`
+	Detected bool     `json:"detected"` // p <= alpha (Holm-adjusted over keys)
+	Flagged  bool     `json:"flagged"`  // detected, or q <= fdr with --fdr
+	KeyID    string   `json:"key_id"`
+	Matched  []string `json:"matched_keys,omitempty"`
+	Payload  string   `json:"payload,omitempty"`
+	Scheme   string   `json:"scheme"`
+}
+
+// FileEvent is a "begin" or "end" record of one input file.
+type FileEvent struct {
+	Type  string `json:"type"` // "begin" or "end"
+	File  string `json:"file"`
+	Index int    `json:"index"`
+	corpora.FileStats
+	Flagged int    `json:"flagged,omitempty"`
+	Error   string `json:"error,omitempty"` // why the rest of the file could not be read
+}
+
+// Diagnostic is an "error" record: a bad record or file, skipped.
+type Diagnostic struct {
+	Type     string `json:"type"` // "error"
+	File     string `json:"file"`
+	Location string `json:"location,omitempty"`
+	Message  string `json:"message"`
+}
+
+// KeyPooled is the corpus-level test under one key.
+type KeyPooled struct {
+	KeyID          string       `json:"key_id"`
+	Scheme         string       `json:"scheme"`
+	PValue         float64      `json:"p_value"`
+	Log10P         float64      `json:"log10_p"`
+	AdjustedLog10P float64      `json:"adjusted_log10_p"` // Holm over keys
+	Scored         int          `json:"scored"`
+	Score          float64      `json:"score"`
+	Test           string       `json:"test"`
+	Payload        string       `json:"payload,omitempty"`
+	PayloadLog10P  float64      `json:"payload_log10_p,omitempty"`
+	DedupExact     bool         `json:"dedup_exact"`
+	Tally          detect.Tally `json:"tally"`
+}
+
+// Summary is the "summary" record.
+type Summary struct {
+	Type         string      `json:"type"` // "summary"
+	Files        int         `json:"files"`
+	Documents    int         `json:"documents"`
+	Flagged      int         `json:"flagged"`
+	Errors       int         `json:"errors"`
+	FailedFiles  int         `json:"failed_files"`
+	Bytes        int64       `json:"bytes"`
+	Tokens       int64       `json:"tokens"`
+	Seconds      float64     `json:"seconds"`
+	PooledPValue float64     `json:"pooled_p_value"` // the best key's, Holm-adjusted over keys
+	PooledLog10P float64     `json:"pooled_log10_p"`
+	PooledKeyID  string      `json:"pooled_key_id"`
+	Detected     bool        `json:"pooled_detected"` // pooled p <= alpha
+	Alpha        float64     `json:"alpha"`
+	FDR          float64     `json:"fdr,omitempty"`
+	Correction   string      `json:"correction"`
+	Tokenizer    string      `json:"tokenizer"`
+	PerKey       []KeyPooled `json:"pooled"`
+}
+
+// Sink receives the scan's records in order: for each input file its begin
+// record, its documents and diagnostics, its end record; then the summary.
+type Sink interface {
+	Begin(FileEvent) error
+	Doc(Doc) error
+	Diagnostic(Diagnostic) error
+	End(FileEvent) error
+	Summary(Summary) error
+}
+
+// job is one unit of the pipeline, in input order.
+type job struct {
+	seq   int
+	kind  byte // 'b' begin, 'd' doc, 'x' diagnostic, 'e' end
+	file  int
+	name  string
+	doc   corpora.Document
+	stats corpora.FileStats
+	err   string
+	diag  corpora.Diagnostic
+	// filled by workers
+	result Doc
+	tokens int
+}
+
+// Scanner runs scans.
+type Scanner struct {
+	cfg     Config
+	reader  *corpora.Reader
+	key     detect.DedupKey
+	pooled  []*detect.Pooled
+	dets    []*detect.Detector       // templates, one per key
+	exclude map[int]*detect.NgramSet // by n-gram length h+1
+}
+
+// New validates cfg and returns a Scanner.
+func New(cfg Config) (*Scanner, error) {
+	if len(cfg.Schemes) == 0 {
+		return nil, errors.New("scan: no keys")
+	}
+	if cfg.Tokenizer == nil {
+		return nil, errors.New("scan: no tokenizer")
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = runtime.NumCPU()
+	}
+	if cfg.Alpha == 0 {
+		cfg.Alpha = detect.DefaultAlpha
+	}
+	if !(cfg.Alpha > 0 && cfg.Alpha < 1) || !(cfg.FDR >= 0 && cfg.FDR < 1) {
+		return nil, fmt.Errorf("scan: alpha must be in (0, 1) and fdr in [0, 1), got %v and %v", cfg.Alpha, cfg.FDR)
+	}
+	r, err := corpora.NewReader(cfg.Read)
+	if err != nil {
+		return nil, err
+	}
+	s := &Scanner{cfg: cfg, reader: r, key: detect.NewDedupKey(), exclude: map[int]*detect.NgramSet{}}
+	for _, sch := range cfg.Schemes {
+		n := sch.ContextWidth() + 1
+		if _, ok := s.exclude[n]; !ok {
+			s.exclude[n] = s.excludeSet(n)
+		}
+		opts := s.options(sch)
+		opts.Exclude = s.exclude[n]
+		d, err := detect.New(sch, opts)
+		if err != nil {
+			return nil, err
+		}
+		s.dets = append(s.dets, d)
+		p, err := detect.NewPooled(sch, s.key, s.options(sch))
+		if err != nil {
+			return nil, err
+		}
+		s.pooled = append(s.pooled, p)
+	}
+	return s, nil
+}
+
+// pooledDetector returns the template detector of key i.
+func (s *Scanner) pooledDetector(i int) *detect.Detector { return s.dets[i] }
+
+// ExcludedNgrams returns how many distinct n-grams are excluded (for the
+// first key's context width).
+func (s *Scanner) ExcludedNgrams() int {
+	if set := s.exclude[s.cfg.Schemes[0].ContextWidth()+1]; set != nil {
+		return set.Len()
+	}
+	return 0
+}
+
+// SetStdin sets the reader of "-".
+func (s *Scanner) SetStdin(r io.Reader) { s.reader.Stdin = r }
+
+// excludeSets builds one n-gram set per context width.
+func (s *Scanner) excludeSet(n int) *detect.NgramSet {
+	if len(s.cfg.Exclude) == 0 {
+		return nil
+	}
+	set := detect.NewNgramSet(n, s.key)
+	for _, ids := range s.cfg.Exclude {
+		set.AddText(ids)
+	}
+	return set
+}
+
+func (s *Scanner) options(watermark.Scheme) detect.Options {
+	return detect.Options{Alpha: s.cfg.Alpha, Tokenizer: s.cfg.Tokenizer.Name()}
+}
+
+// ExpandInputs turns paths, directories (recursively, in name order),
+// globs and "-" into the list of files to read.
+func ExpandInputs(paths []string) ([]string, error) {
+	var out []string
+	for _, p := range paths {
+		if p == "-" {
+			out = append(out, p)
+			continue
+		}
+		matches := []string{p}
+		if strings.ContainsAny(p, "*?[") {
+			m, err := filepath.Glob(p)
+			if err != nil {
+				return nil, fmt.Errorf("glob %q: %w", p, err)
+			}
+			if len(m) == 0 {
+				return nil, fmt.Errorf("glob %q matches no file", p)
+			}
+			matches = m
+		}
+		for _, m := range matches {
+			st, err := os.Stat(m)
+			if err != nil {
+				out = append(out, m) // reported when read
+				continue
+			}
+			if !st.IsDir() {
+				out = append(out, m)
+				continue
+			}
+			var files []string
+			err = filepath.WalkDir(m, func(path string, d os.DirEntry, err error) error {
+				if err != nil {
+					return err
+				}
+				if d.Type().IsRegular() && !strings.HasPrefix(d.Name(), ".") {
+					files = append(files, path)
+				}
+				return nil
+			})
+			if err != nil {
+				return nil, fmt.Errorf("walk %s: %w", m, err)
+			}
+			sort.Strings(files)
+			out = append(out, files...)
+		}
+	}
+	return out, nil
+}
+
+// Run scans files (already expanded) and sends every record to sink.
+func (s *Scanner) Run(ctx context.Context, files []string, sink Sink) (Summary, error) {
+	start := time.Now()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	jobs := make(chan *job, 4*s.cfg.Workers)
+	done := make(chan *job, 4*s.cfg.Workers)
+
+	// Reader: one input at a time, in order.
+	var readErr error
+	go func() {
+		defer close(jobs)
+		seq := 0
+		send := func(j *job) bool {
+			j.seq = seq
+			seq++
+			select {
+			case jobs <- j:
+				return true
+			case <-ctx.Done():
+				return false
+			}
+		}
+		for i, f := range files {
+			if !send(&job{kind: 'b', file: i, name: f}) {
+				return
+			}
+			st, err := s.reader.ReadFile(ctx, f,
+				func(d corpora.Document) error {
+					if !send(&job{kind: 'd', file: i, name: f, doc: d}) {
+						return ctx.Err()
+					}
+					return nil
+				},
+				func(d corpora.Diagnostic) { send(&job{kind: 'x', file: i, name: f, diag: d}) })
+			e := &job{kind: 'e', file: i, name: f, stats: st}
+			if err != nil {
+				if ctx.Err() != nil {
+					readErr = ctx.Err()
+					return
+				}
+				e.err = err.Error()
+			}
+			if !send(e) {
+				return
+			}
+		}
+	}()
+
+	// Workers: tokenize and score documents; pass markers through.
+	var tokens int64
+	var tokMu sync.Mutex
+	var wg sync.WaitGroup
+	for w := 0; w < s.cfg.Workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sc := s.newScorer()
+			for j := range jobs {
+				if j.kind == 'd' {
+					sc.score(j)
+					tokMu.Lock()
+					tokens += int64(j.tokens)
+					tokMu.Unlock()
+				}
+				select {
+				case done <- j:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+	}
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+
+	// Orderer: emit in input order; spill documents for the q-values.
+	spill, err := os.CreateTemp(s.cfg.SpillDir, "tracemark-scan-*.jsonl")
+	if err != nil {
+		return Summary{}, fmt.Errorf("scan: spill file: %w", err)
+	}
+	defer os.Remove(spill.Name())
+	defer spill.Close()
+	sw := bufio.NewWriterSize(spill, 1<<20)
+	enc := json.NewEncoder(sw)
+	var log10p []float64
+	pending := map[int]*job{}
+	next := 0
+	sum := Summary{Type: "summary", Alpha: s.cfg.Alpha, FDR: s.cfg.FDR, Tokenizer: s.cfg.Tokenizer.Name(), Files: len(files)}
+	var progress Progress
+	var sinkErr error
+	emit := func(j *job) {
+		if sinkErr != nil {
+			return
+		}
+		switch j.kind {
+		case 'd':
+			log10p = append(log10p, j.result.Log10P)
+			sinkErr = enc.Encode(spilled{Doc: &j.result})
+			progress.Documents++
+			if j.result.Detected {
+				progress.Flagged++
+			}
+		case 'x':
+			sum.Errors++
+			progress.Errors++
+			sinkErr = enc.Encode(spilled{Diag: &Diagnostic{Type: "error", File: j.name, Location: j.diag.Location, Message: j.diag.Err.Error()}})
+		case 'b':
+			sinkErr = enc.Encode(spilled{File: &FileEvent{Type: "begin", File: j.name, Index: j.file}})
+		case 'e':
+			ev := FileEvent{Type: "end", File: j.name, Index: j.file, FileStats: j.stats, Error: j.err}
+			if j.err != "" {
+				sum.Errors++
+				sum.FailedFiles++
+				progress.Errors++
+			}
+			sum.Bytes += j.stats.Bytes
+			progress.Bytes += j.stats.Bytes
+			progress.Files++
+			sinkErr = enc.Encode(spilled{File: &ev})
+			if s.cfg.Progress != nil {
+				s.cfg.Progress(progress)
+			}
+		}
+	}
+	for j := range done {
+		pending[j.seq] = j
+		for {
+			pj, ok := pending[next]
+			if !ok {
+				break
+			}
+			delete(pending, next)
+			emit(pj)
+			next++
+		}
+		if sinkErr != nil {
+			cancel()
+		}
+	}
+	if err := ctx.Err(); err != nil && sinkErr == nil {
+		if readErr != nil {
+			return sum, readErr
+		}
+	}
+	if err := sw.Flush(); err != nil && sinkErr == nil {
+		sinkErr = err
+	}
+	if sinkErr != nil {
+		return sum, fmt.Errorf("scan: %w", sinkErr)
+	}
+	if readErr != nil {
+		return sum, readErr
+	}
+	sum.Tokens = tokens
+	sum.Documents = len(log10p)
+
+	// q-values, flags, and the final records in order.
+	q := detect.BenjaminiHochberg(log10p)
+	if _, err := spill.Seek(0, io.SeekStart); err != nil {
+		return sum, err
+	}
+	dec := json.NewDecoder(bufio.NewReaderSize(spill, 1<<20))
+	docIndex, fileFlagged := 0, 0
+	for {
+		var rec spilled
+		if err := dec.Decode(&rec); err == io.EOF {
+			break
+		} else if err != nil {
+			return sum, fmt.Errorf("scan: read spill: %w", err)
+		}
+		switch {
+		case rec.Doc != nil:
+			d := rec.Doc
+			qv, lq := math.Pow(10, q[docIndex]), q[docIndex]
+			d.QValue, d.Log10Q = &qv, &lq
+			if s.cfg.FDR > 0 {
+				d.Flagged = qv <= s.cfg.FDR
+			} else {
+				d.Flagged = d.Detected
+			}
+			if d.Flagged {
+				sum.Flagged++
+				fileFlagged++
+			}
+			docIndex++
+			err = sink.Doc(*d)
+		case rec.Diag != nil:
+			err = sink.Diagnostic(*rec.Diag)
+		case rec.File != nil && rec.File.Type == "begin":
+			fileFlagged = 0
+			err = sink.Begin(*rec.File)
+		case rec.File != nil:
+			rec.File.Flagged = fileFlagged
+			err = sink.End(*rec.File)
+		}
+		if err != nil {
+			return sum, err
+		}
+	}
+	s.pooledSummary(&sum)
+	sum.Seconds = time.Since(start).Seconds()
+	return sum, sink.Summary(sum)
+}
+
+// spilled is one line of the spill file.
+type spilled struct {
+	Doc  *Doc        `json:"d,omitempty"`
+	Diag *Diagnostic `json:"x,omitempty"`
+	File *FileEvent  `json:"f,omitempty"`
+}
+
+// pooledSummary fills the corpus-level test, with Holm's correction over
+// keys.
+func (s *Scanner) pooledSummary(sum *Summary) {
+	var ln []float64
+	for _, p := range s.pooled {
+		r := p.Result()
+		kp := KeyPooled{KeyID: r.KeyID, Scheme: r.Scheme, PValue: r.PValue, Log10P: r.Log10P, Scored: r.Scored,
+			Score: r.Score, Test: r.Test, Payload: r.Payload, DedupExact: r.Exact, Tally: r.Tally}
+		if r.PayloadLog10P != nil {
+			kp.PayloadLog10P = *r.PayloadLog10P
+		}
+		sum.PerKey = append(sum.PerKey, kp)
+		ln = append(ln, r.Log10P*math.Ln10)
+	}
+	adj := detect.HolmAdjust(ln)
+	best := 0
+	for i := range sum.PerKey {
+		sum.PerKey[i].AdjustedLog10P = stats.Log10(adj[i]) + 0
+		if adj[i] < adj[best] {
+			best = i
+		}
+	}
+	sum.PooledLog10P = sum.PerKey[best].AdjustedLog10P
+	sum.PooledPValue = math.Pow(10, sum.PooledLog10P)
+	sum.PooledKeyID = sum.PerKey[best].KeyID
+	sum.Detected = adj[best] <= math.Log(s.cfg.Alpha)
+	sum.Correction = "per document: Holm over keys; across documents: Benjamini–Hochberg q-values; pooled: Holm over keys"
+	if len(s.pooled) == 1 {
+		sum.Correction = "across documents: Benjamini–Hochberg q-values"
+	}
+}
+
+// scorer is one worker's detectors.
+type scorer struct {
+	s    *Scanner
+	dets []*detect.Detector
+	ids  []uint32
+}
+
+func (s *Scanner) newScorer() *scorer {
+	sc := &scorer{s: s}
+	for i, sch := range s.cfg.Schemes {
+		sc.dets = append(sc.dets, detect.NewFrom(s.pooledDetector(i), s.exclude[sch.ContextWidth()+1]))
+	}
+	return sc
+}
+
+// score tokenizes and scores one document under every key, feeding the
+// pooled tests.
+func (sc *scorer) score(j *job) {
+	var err error
+	sc.ids, err = sc.s.cfg.Tokenizer.AppendEncode(sc.ids[:0], j.doc.Text)
+	d := Doc{Type: "doc", File: j.name, ID: j.doc.ID, Location: j.doc.Location, Tokens: len(sc.ids)}
+	j.tokens = len(sc.ids)
+	if err != nil {
+		d.PValue, d.Scheme = 1, sc.s.cfg.Schemes[0].Spec()
+		j.result = d
+		return
+	}
+	lnP := make([]float64, len(sc.dets))
+	results := make([]detect.Result, len(sc.dets))
+	for k, det := range sc.dets {
+		results[k] = det.Tokens(sc.ids)
+		sc.s.pooled[k].Add(det.Observations())
+		lnP[k] = results[k].Log10P * math.Ln10
+	}
+	adj := lnP
+	if len(lnP) > 1 {
+		adj = detect.HolmAdjust(lnP)
+	}
+	best := 0
+	for k := range adj {
+		if adj[k] < adj[best] {
+			best = k
+		}
+		if adj[k] <= math.Log(sc.s.cfg.Alpha) {
+			d.Matched = append(d.Matched, results[k].KeyID)
+		}
+	}
+	r := results[best]
+	d.Scored, d.KeyID, d.Scheme, d.Payload = r.Scored, r.KeyID, r.Scheme, r.Payload
+	d.Log10P = stats.Log10(adj[best]) + 0
+	d.PValue = math.Exp(adj[best])
+	d.Detected = adj[best] <= math.Log(sc.s.cfg.Alpha)
+	if len(sc.dets) == 1 {
+		d.Matched = nil
+	}
+	j.result = d
+}
