@@ -351,6 +351,9 @@ func (c *fileCtx) text(br *bufio.Reader) error {
 			for cut > 0 && cut < len(buf) && !utf8.RuneStart(buf[cut]) {
 				cut--
 			}
+			if cut == 0 { // no rune start at all: invalid UTF-8, cut anywhere
+				cut = maxPart
+			}
 			if perr := emitPart(buf[:cut]); perr != nil {
 				return perr
 			}
@@ -634,8 +637,6 @@ func (c *fileCtx) csv(br *bufio.Reader, tab bool) error {
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
-		line, _ := cr.FieldPos(0)
-		where := fmt.Sprintf("line %d", line)
 		c.st.Records++
 		if err != nil {
 			var pe *csv.ParseError
@@ -645,6 +646,11 @@ func (c *fileCtx) csv(br *bufio.Reader, tab bool) error {
 			}
 			return err
 		}
+		line := 0
+		if len(rec) > 0 {
+			line, _ = cr.FieldPos(0)
+		}
+		where := fmt.Sprintf("line %d", line)
 		if col >= len(rec) {
 			c.diag(Diagnostic{c.path, where, fmt.Errorf("row has %d fields, no column %q", len(rec), c.r.opts.Field)})
 			continue
