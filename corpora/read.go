@@ -183,7 +183,7 @@ func (r *Reader) ReadFile(ctx context.Context, path string, emit func(Document) 
 		format = detectFormat(path, br)
 	}
 	st.Format = format
-	c := &fileCtx{r: r, ctx: ctx, path: path, emit: emit, diag: count, st: &st}
+	c := &fileCtx{r: r, ctx: ctx, path: path, emit: emit, diag: count, st: &st, raw: in.raw}
 	switch format {
 	case "jsonl":
 		err = c.jsonl(br)
@@ -246,6 +246,7 @@ type fileCtx struct {
 	emit func(Document) error
 	diag func(Diagnostic)
 	st   *FileStats
+	raw  *countingReader
 }
 
 // send emits a document, fixing invalid UTF-8 (with a diagnostic).
@@ -258,6 +259,7 @@ func (c *fileCtx) send(d Document) error {
 		d.Text = strings.ToValidUTF8(d.Text, "\uFFFD")
 	}
 	d.Source = c.path
+	d.InputOffset = c.raw.n
 	c.st.Documents++
 	if err := c.emit(d); err != nil {
 		return fmt.Errorf("%w: %w", errStop, err)

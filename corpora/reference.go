@@ -18,6 +18,9 @@ type Document struct {
 	Source   string // file path ("-" for standard input)
 	Location string // where in the file: "line 12", "record 3 at byte 4096", ...
 	Text     string
+	// InputOffset is how many bytes of the (possibly compressed) input had
+	// been read when the document was emitted, for progress displays.
+	InputOffset int64 `json:"-"`
 }
 
 // GoRoot returns the Go installation's root directory: $GOROOT if set, else

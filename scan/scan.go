@@ -45,8 +45,8 @@ type Config struct {
 	Exclude [][]uint32
 	// SpillDir holds the temporary per-document results ("" = os.TempDir).
 	SpillDir string
-	// Progress, if set, is called after each input file with the bytes and
-	// documents read so far.
+	// Progress, if set, is called every 256 documents and after each input
+	// file, from the goroutine that orders results.
 	Progress func(Progress)
 }
 
@@ -395,6 +395,11 @@ func (s *Scanner) Run(ctx context.Context, files []string, sink Sink) (Summary, 
 			progress.Documents++
 			if j.result.Detected {
 				progress.Flagged++
+			}
+			if s.cfg.Progress != nil && progress.Documents%256 == 0 {
+				p := progress
+				p.Bytes += j.doc.InputOffset
+				s.cfg.Progress(p)
 			}
 		case 'x':
 			sum.Errors++

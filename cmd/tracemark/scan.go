@@ -5,8 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"runtime"
 	"strings"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
 
 	"github.com/tracemark/tracemark/corpora"
 	"github.com/tracemark/tracemark/detect"
@@ -92,7 +97,9 @@ func runScan(c *cli.Context, e *env) error {
 			}
 		}
 	}
+	bar := progressBar(e, files)
 	s, err := scan.New(scan.Config{
+		Progress:  bar,
 		Schemes:   schemes,
 		Tokenizer: tok,
 		Read: corpora.ReadOptions{Format: c.String("format"), Field: c.String("field"), IDField: c.String("id-field"),
@@ -114,6 +121,9 @@ func runScan(c *cli.Context, e *env) error {
 		sink = &humanSink{w: out, errw: e.stderr}
 	}
 	sum, err := s.Run(c.Context, files, sink)
+	if bar != nil {
+		fmt.Fprintln(e.stderr)
+	}
 	if ferr := out.Flush(); err == nil {
 		err = ferr
 	}
@@ -206,4 +216,29 @@ func (s *humanSink) Summary(sum scan.Summary) error {
 		sum.Files, sum.Documents, sum.Tokens, float64(sum.Bytes)/1e6, sum.Seconds, sum.Flagged, sum.Errors,
 		sum.PooledPValue, sum.PooledLog10P, sum.PooledKeyID, verdict, sum.Alpha)
 	return err
+}
+
+// progressBar returns a progress callback drawing a bar on stderr, or nil
+// when stderr is not a terminal (bars only on a TTY).
+func progressBar(e *env, files []string) func(scan.Progress) {
+	f, ok := e.stderr.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return nil
+	}
+	var total int64
+	for _, p := range files {
+		if st, err := os.Stat(p); err == nil {
+			total += st.Size()
+		}
+	}
+	bar := progressbar.NewOptions64(total,
+		progressbar.OptionSetWriter(f),
+		progressbar.OptionShowBytes(true),
+		progressbar.OptionSetWidth(30),
+		progressbar.OptionThrottle(100*time.Millisecond),
+		progressbar.OptionSetDescription("scanning"))
+	return func(p scan.Progress) {
+		bar.Describe(fmt.Sprintf("%d/%d files, %d docs, %d flagged, %d errors", p.Files, len(files), p.Documents, p.Flagged, p.Errors))
+		bar.Set64(min(p.Bytes, total))
+	}
 }
