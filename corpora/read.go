@@ -528,12 +528,11 @@ func (c *fileCtx) jsonl(br *bufio.Reader) error {
 		case len(bytes.TrimSpace(line)) > 0:
 			empty = false
 			c.st.Records++
-			if !json.Valid(line) {
-				c.diag(Diagnostic{c.path, where, jsonSyntax(line)})
-				break
-			}
 			text, id, ok, rerr := c.record(line, where)
 			if rerr != nil {
+				if !json.Valid(line) { // say where the syntax breaks
+					rerr = jsonSyntax(line)
+				}
 				c.diag(Diagnostic{c.path, where, rerr})
 				break
 			}

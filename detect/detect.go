@@ -102,7 +102,7 @@ type Detector struct {
 	null   watermark.Null
 	opts   Options
 	obs    []watermark.Observation
-	seen   map[watermark.Tuple]struct{}
+	seen   seenSet
 	ids    []uint32
 	maxPMF map[int][]float64 // payload: MaxCountPMF(n, radix) by n
 	pmfs   [][]float64
@@ -124,7 +124,7 @@ func New(scheme watermark.Scheme, opts Options) (*Detector, error) {
 		return nil, fmt.Errorf("detect: alpha must be in (0, 1), got %v", opts.Alpha)
 	}
 	return &Detector{scheme: scheme, null: scheme.Null(), opts: opts,
-		seen: map[watermark.Tuple]struct{}{}, maxPMF: map[int][]float64{}}, nil
+		maxPMF: map[int][]float64{}}, nil
 }
 
 // NewFrom returns a new Detector with d's scheme and options (its own
@@ -133,7 +133,7 @@ func NewFrom(d *Detector, exclude *NgramSet) *Detector {
 	opts := d.opts
 	opts.Exclude = exclude
 	return &Detector{scheme: d.scheme, null: d.null, opts: opts,
-		seen: map[watermark.Tuple]struct{}{}, maxPMF: map[int][]float64{}}
+		maxPMF: map[int][]float64{}}
 }
 
 // Scheme returns the detector's scheme.
@@ -169,14 +169,12 @@ func (d *Detector) observe(ids []uint32) int {
 	if d.opts.NoDedup {
 		return 0
 	}
-	clear(d.seen)
+	d.seen.reset()
 	kept := d.obs[:0]
 	for _, o := range d.obs {
-		if _, dup := d.seen[o.Tuple]; dup {
-			continue
+		if d.seen.add(o.Tuple) {
+			kept = append(kept, o)
 		}
-		d.seen[o.Tuple] = struct{}{}
-		kept = append(kept, o)
 	}
 	dropped := len(d.obs) - len(kept)
 	d.obs = kept
@@ -416,14 +414,11 @@ func (d *Detector) prefixScan(ids []uint32) int {
 func (d *Detector) observeWithPositions(ids []uint32) {
 	d.obs = d.scheme.AppendObservations(d.obs[:0], ids)
 	d.positions = d.positions[:0]
-	clear(d.seen)
+	d.seen.reset()
 	kept := d.obs[:0]
 	for i, o := range d.obs {
-		if !d.opts.NoDedup {
-			if _, dup := d.seen[o.Tuple]; dup {
-				continue
-			}
-			d.seen[o.Tuple] = struct{}{}
+		if !d.opts.NoDedup && !d.seen.add(o.Tuple) {
+			continue
 		}
 		kept = append(kept, o)
 		d.positions = append(d.positions, i)

@@ -1,0 +1,109 @@
+package scan
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/tracemark/tracemark/corpora"
+	"github.com/tracemark/tracemark/tokenize"
+	"github.com/tracemark/tracemark/watermark"
+)
+
+// gutenbergJSONL writes the built-in books as a .jsonl.zst corpus of
+// paragraph-sized documents (about 2 kB each) and returns its path and the
+// documents' texts.
+func gutenbergJSONL(b *testing.B) (string, []string) {
+	books, err := corpora.Gutenberg()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var texts []string
+	for _, book := range books {
+		var cur strings.Builder
+		for _, p := range strings.Split(book.Text, "\n\n") {
+			cur.WriteString(p)
+			cur.WriteString("\n\n")
+			if cur.Len() > 2000 {
+				texts = append(texts, cur.String())
+				cur.Reset()
+			}
+		}
+		if cur.Len() > 0 {
+			texts = append(texts, cur.String())
+		}
+	}
+	var raw bytes.Buffer
+	for i, t := range texts {
+		line, _ := json.Marshal(map[string]string{"id": fmt.Sprint(i), "text": t, "source": "gutenberg"})
+		raw.Write(append(line, '\n'))
+	}
+	var z bytes.Buffer
+	w, _ := zstd.NewWriter(&z)
+	w.Write(raw.Bytes())
+	w.Close()
+	path := filepath.Join(b.TempDir(), "gutenberg.jsonl.zst")
+	if err := os.WriteFile(path, z.Bytes(), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	return path, texts
+}
+
+type nullSink struct{}
+
+func (nullSink) Begin(FileEvent) error       { return nil }
+func (nullSink) Doc(Doc) error               { return nil }
+func (nullSink) Diagnostic(Diagnostic) error { return nil }
+func (nullSink) End(FileEvent) error         { return nil }
+func (nullSink) Summary(Summary) error       { return nil }
+
+// BenchmarkScan compares, in one run on the built-in books as .jsonl.zst:
+// tokenization alone (one goroutine, texts already in memory), the scanner
+// with one worker, and with two. Reported: MB/s of text for each, the
+// single-worker scan against tokenization alone, and two workers against
+// one.
+func BenchmarkScan(b *testing.B) {
+	path, texts := gutenbergJSONL(b)
+	textBytes := 0
+	for _, t := range texts {
+		textBytes += len(t)
+	}
+	tok, _ := tokenize.Get(tokenize.Default)
+	scheme, _ := watermark.NewKGW(newKey(9), watermark.DefaultKGW())
+	scanOnce := func(workers int) time.Duration {
+		s, err := New(Config{Schemes: []watermark.Scheme{scheme}, Tokenizer: tok, Workers: workers})
+		if err != nil {
+			b.Fatal(err)
+		}
+		t0 := time.Now()
+		sum, err := s.Run(context.Background(), []string{path}, nullSink{})
+		if err != nil || sum.Documents != len(texts) {
+			b.Fatalf("scan: %v, %d docs", err, sum.Documents)
+		}
+		return time.Since(t0)
+	}
+	var tTok, t1, t2 time.Duration
+	var ids []uint32
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		for _, t := range texts {
+			ids, _ = tok.AppendEncode(ids[:0], t)
+		}
+		tTok += time.Since(t0)
+		t1 += scanOnce(1)
+		t2 += scanOnce(2)
+	}
+	mb := float64(textBytes) * float64(b.N) / 1e6
+	b.ReportMetric(mb/tTok.Seconds(), "tokenize-MB/s")
+	b.ReportMetric(mb/t1.Seconds(), "scan1-MB/s")
+	b.ReportMetric(mb/t2.Seconds(), "scan2-MB/s")
+	b.ReportMetric(tTok.Seconds()/t1.Seconds(), "scan1/tokenize")
+	b.ReportMetric(t1.Seconds()/t2.Seconds(), "scan2/scan1")
+}
