@@ -21,7 +21,7 @@ var Formats = []string{"auto", "text", "jsonl", "json", "csv", "tsv", "warc"}
 // Default limits.
 const (
 	DefaultMaxRecord = 64 << 20 // a JSONL line, CSV row or WARC record
-	DefaultMaxPart   = 8 << 20  // a text document is scored in parts of at most this size
+	DefaultMaxPart   = 1 << 20  // a text document is scored in parts of at most this size
 )
 
 // ReadOptions configure how inputs are read into documents.

@@ -143,11 +143,13 @@ type Pooled struct {
 	tally Tally
 }
 
-// Memory defaults of the pooled test: 16 M exact tuples (at most 256 MiB),
-// then a 128 MiB Bloom filter (about 1% false hits at 110 M more tuples).
+// Memory defaults of the pooled test: 8 M exact tuples (at most 128 MiB),
+// then a 64 MiB Bloom filter (about 1% false hits at 55 M more tuples;
+// beyond that more new tuples are dropped, which costs power, never
+// validity).
 const (
-	DefaultPooledExact = 16 << 20
-	DefaultPooledBloom = 128 << 20
+	DefaultPooledExact = 8 << 20
+	DefaultPooledBloom = 64 << 20
 )
 
 // NewPooled returns an empty pooled test for scheme.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -53,7 +54,15 @@ func scanCommand(e *env) *cli.Command {
 	}
 }
 
+// scanMemoryLimit is the Go heap's soft limit during a scan (unless
+// GOMEMLIMIT is set): the garbage collector works harder instead of letting
+// the heap grow past it.
+const scanMemoryLimit = 768 << 20
+
 func runScan(c *cli.Context, e *env) error {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		defer debug.SetMemoryLimit(debug.SetMemoryLimit(scanMemoryLimit))
+	}
 	keys, err := loadKeys(c.StringSlice("key"))
 	if err != nil {
 		return err
