@@ -279,3 +279,45 @@ func (s *NgramSet) Contains(g []uint32) bool {
 
 // N returns the n-gram length.
 func (s *NgramSet) N() int { return s.n }
+
+// EvaluateNull evaluates a tally given only the scheme's null model, its
+// SPEC and key ID: what `tracemark merge` has, without the key itself.
+func EvaluateNull(null watermark.Null, spec, keyID string, t *Tally, alpha float64) Result {
+	d := &Detector{scheme: recordedScheme{spec, keyID, null}, null: null, opts: Options{Alpha: alpha}, maxPMF: map[int][]float64{}}
+	if d.opts.Alpha == 0 {
+		d.opts.Alpha = DefaultAlpha
+	}
+	r := Result{Scheme: spec, KeyID: keyID, Alpha: d.opts.Alpha, Dedup: true}
+	t.importCounts()
+	d.evaluate(t, &r)
+	return r
+}
+
+// recordedScheme stands for a scheme known only by its record (SPEC, key
+// ID, null model): it can be evaluated, not embedded or observed.
+type recordedScheme struct {
+	spec, keyID string
+	null        watermark.Null
+}
+
+func (s recordedScheme) Spec() string         { return s.spec }
+func (s recordedScheme) KeyID() string        { return s.keyID }
+func (s recordedScheme) ContextWidth() int    { return 0 }
+func (s recordedScheme) Null() watermark.Null { return s.null }
+func (s recordedScheme) Deterministic() bool  { return false }
+func (s recordedScheme) SampleLogits([]uint32, []uint32, []float32, watermark.Uniform) (uint32, error) {
+	return 0, watermark.ErrNoCandidates
+}
+func (s recordedScheme) SampleProbs([]uint32, []uint32, []float32, watermark.Uniform) (uint32, error) {
+	return 0, watermark.ErrNoCandidates
+}
+func (s recordedScheme) ArgmaxLogits([]uint32, []uint32, []float32) (uint32, error) {
+	return 0, watermark.ErrNoCandidates
+}
+func (s recordedScheme) AppendObservations(dst []watermark.Observation, _ []uint32) []watermark.Observation {
+	return dst
+}
+
+// Fingerprint returns the keyed fingerprint of a tuple under k, as
+// TupleSet and the per-file tuple records of `scan --out` use it.
+func (k DedupKey) Fingerprint(t watermark.Tuple) uint64 { return k.fingerprint(t) }

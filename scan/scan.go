@@ -45,6 +45,10 @@ type Config struct {
 	Exclude [][]uint32
 	// SpillDir holds the temporary per-document results ("" = os.TempDir).
 	SpillDir string
+	// OutDir, if set, keeps each input's results in this directory, skips
+	// inputs already finished there (resume), and takes the final records
+	// and summary from Merge over the whole directory.
+	OutDir string
 	// Progress, if set, is called every 256 documents and after each input
 	// file, from the goroutine that orders results.
 	Progress func(Progress)
@@ -165,6 +169,11 @@ type Scanner struct {
 	pooled  []*detect.Pooled
 	dets    []*detect.Detector       // templates, one per key
 	exclude map[int]*detect.NgramSet // by n-gram length h+1
+	outMu   sync.Mutex
+	outs    map[int]*fileOut // OutDir: the open outputs by input index
+	scorers []*scorer
+	// Resumed counts the inputs skipped because OutDir holds them finished.
+	Resumed int
 }
 
 // New validates cfg and returns a Scanner.
@@ -188,7 +197,7 @@ func New(cfg Config) (*Scanner, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Scanner{cfg: cfg, reader: r, key: detect.NewDedupKey(), exclude: map[int]*detect.NgramSet{}}
+	s := &Scanner{cfg: cfg, reader: r, key: detect.NewDedupKey(), exclude: map[int]*detect.NgramSet{}, outs: map[int]*fileOut{}}
 	for _, sch := range cfg.Schemes {
 		n := sch.ContextWidth() + 1
 		if _, ok := s.exclude[n]; !ok {
@@ -294,6 +303,20 @@ func ExpandInputs(paths []string) ([]string, error) {
 // Run scans files (already expanded) and sends every record to sink.
 func (s *Scanner) Run(ctx context.Context, files []string, sink Sink) (Summary, error) {
 	start := time.Now()
+	if s.cfg.OutDir != "" {
+		if err := s.openOutDir(s.cfg.OutDir); err != nil {
+			return Summary{}, fmt.Errorf("scan: --out: %w", err)
+		}
+		var todo []string
+		for _, f := range files {
+			if f != "-" && finished(s.cfg.OutDir, f) {
+				s.Resumed++
+				continue
+			}
+			todo = append(todo, f)
+		}
+		files = todo
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	jobs := make(chan *job, 4*s.cfg.Workers)
@@ -349,6 +372,7 @@ func (s *Scanner) Run(ctx context.Context, files []string, sink Sink) (Summary, 
 		go func() {
 			defer wg.Done()
 			sc := s.newScorer()
+			defer s.keepScorer(sc)
 			for j := range jobs {
 				if j.kind == 'd' {
 					sc.score(j)
@@ -384,6 +408,30 @@ func (s *Scanner) Run(ctx context.Context, files []string, sink Sink) (Summary, 
 	sum := Summary{Type: "summary", Alpha: s.cfg.Alpha, FDR: s.cfg.FDR, Tokenizer: s.cfg.Tokenizer.Name(), Files: len(files)}
 	var progress Progress
 	var sinkErr error
+	record := func(j *job, v any) error {
+		if s.cfg.OutDir == "" {
+			return enc.Encode(v)
+		}
+		fo, err := s.fileOutFor(j.file, j.name)
+		if err != nil {
+			return err
+		}
+		switch x := v.(type) {
+		case spilled:
+			switch {
+			case x.Doc != nil:
+				fo.docs++
+				return fo.records.write(x.Doc)
+			case x.Diag != nil:
+				return fo.records.write(x.Diag)
+			case x.File != nil && x.File.Type == "begin":
+				return fo.records.write(x.File)
+			case x.File != nil:
+				return s.closeFileOut(j.file, j.name, *x.File)
+			}
+		}
+		return nil
+	}
 	emit := func(j *job) {
 		if sinkErr != nil {
 			return
@@ -391,7 +439,7 @@ func (s *Scanner) Run(ctx context.Context, files []string, sink Sink) (Summary, 
 		switch j.kind {
 		case 'd':
 			log10p = append(log10p, j.result.Log10P)
-			sinkErr = enc.Encode(spilled{Doc: &j.result})
+			sinkErr = record(j, spilled{Doc: &j.result})
 			progress.Documents++
 			if j.result.Detected {
 				progress.Flagged++
@@ -404,9 +452,9 @@ func (s *Scanner) Run(ctx context.Context, files []string, sink Sink) (Summary, 
 		case 'x':
 			sum.Errors++
 			progress.Errors++
-			sinkErr = enc.Encode(spilled{Diag: &Diagnostic{Type: "error", File: j.name, Location: j.diag.Location, Message: j.diag.Err.Error()}})
+			sinkErr = record(j, spilled{Diag: &Diagnostic{Type: "error", File: j.name, Location: j.diag.Location, Message: j.diag.Err.Error()}})
 		case 'b':
-			sinkErr = enc.Encode(spilled{File: &FileEvent{Type: "begin", File: j.name, Index: j.file}})
+			sinkErr = record(j, spilled{File: &FileEvent{Type: "begin", File: j.name, Index: j.file}})
 		case 'e':
 			ev := FileEvent{Type: "end", File: j.name, Index: j.file, FileStats: j.stats, Error: j.err}
 			if j.err != "" {
@@ -417,7 +465,7 @@ func (s *Scanner) Run(ctx context.Context, files []string, sink Sink) (Summary, 
 			sum.Bytes += j.stats.Bytes
 			progress.Bytes += j.stats.Bytes
 			progress.Files++
-			sinkErr = enc.Encode(spilled{File: &ev})
+			sinkErr = record(j, spilled{File: &ev})
 			if s.cfg.Progress != nil {
 				s.cfg.Progress(progress)
 			}
@@ -451,6 +499,15 @@ func (s *Scanner) Run(ctx context.Context, files []string, sink Sink) (Summary, 
 	}
 	if readErr != nil {
 		return sum, readErr
+	}
+	if s.cfg.OutDir != "" {
+		if err := s.workerError(); err != nil {
+			return sum, fmt.Errorf("scan: --out: %w", err)
+		}
+		fill := func(m *Summary) { m.Tokens, m.Seconds = tokens, time.Since(start).Seconds() }
+		merged, err := Merge(s.cfg.OutDir, MergeOptions{Alpha: s.cfg.Alpha, FDR: s.cfg.FDR}, timedSink{sink, fill})
+		fill(&merged)
+		return merged, err
 	}
 	sum.Tokens = tokens
 	sum.Documents = len(log10p)
@@ -547,6 +604,7 @@ type scorer struct {
 	s    *Scanner
 	dets []*detect.Detector
 	ids  []uint32
+	err  error // first output error (OutDir)
 }
 
 func (s *Scanner) newScorer() *scorer {
@@ -571,9 +629,19 @@ func (sc *scorer) score(j *job) {
 	}
 	lnP := make([]float64, len(sc.dets))
 	results := make([]detect.Result, len(sc.dets))
+	var out *fileOut
+	if sc.s.cfg.OutDir != "" {
+		out, sc.err = sc.s.fileOutFor(j.file, j.name)
+	}
 	for k, det := range sc.dets {
 		results[k] = det.Tokens(sc.ids)
-		sc.s.pooled[k].Add(det.Observations())
+		if out != nil {
+			if err := out.add(k, sc.s.key, det.Observations()); err != nil && sc.err == nil {
+				sc.err = err
+			}
+		} else {
+			sc.s.pooled[k].Add(det.Observations())
+		}
 		lnP[k] = results[k].Log10P * math.Ln10
 	}
 	adj := lnP
@@ -598,4 +666,34 @@ func (sc *scorer) score(j *job) {
 		d.Matched = nil
 	}
 	j.result = d
+}
+
+// keepScorer remembers a finished worker's scorer, for its output error.
+func (s *Scanner) keepScorer(sc *scorer) {
+	s.outMu.Lock()
+	s.scorers = append(s.scorers, sc)
+	s.outMu.Unlock()
+}
+
+// workerError returns the first output error of any worker.
+func (s *Scanner) workerError() error {
+	s.outMu.Lock()
+	defer s.outMu.Unlock()
+	for _, sc := range s.scorers {
+		if sc.err != nil {
+			return sc.err
+		}
+	}
+	return nil
+}
+
+// timedSink fills the run's token count and time into the summary.
+type timedSink struct {
+	Sink
+	fill func(*Summary)
+}
+
+func (t timedSink) Summary(s Summary) error {
+	t.fill(&s)
+	return t.Sink.Summary(s)
 }

@@ -61,6 +61,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			generateCommand(e),
 			detectCommand(e),
 			scanCommand(e),
+			mergeCommand(e),
 			perplexityCommand(e),
 			demoCommand(e),
 			versionCommand(e),

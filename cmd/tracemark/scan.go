@@ -49,6 +49,7 @@ func scanCommand(e *env) *cli.Command {
 			&cli.StringFlag{Name: "exclude-ngrams", Usage: "text `FILE` (e.g. the prompts sent to a suspect model): none of its (h+1)-grams is scored"},
 			&cli.StringFlag{Name: "files-from", Usage: "read input paths from `LIST`, one per line (- for stdin)"},
 			&cli.BoolFlag{Name: "soft-errors-ok", Usage: "bad records and unreadable files do not make the exit code 2"},
+			&cli.StringFlag{Name: "out", Usage: "keep per-file results in `DIR`; a rerun skips finished files (resume); see tracemark merge"},
 		},
 		Action: func(c *cli.Context) error { return runScan(c, e) },
 	}
@@ -117,6 +118,7 @@ func runScan(c *cli.Context, e *env) error {
 		Alpha:   c.Float64("alpha"),
 		FDR:     c.Float64("fdr"),
 		Exclude: exclude,
+		OutDir:  c.String("out"),
 	})
 	if err != nil {
 		return err
@@ -133,19 +135,60 @@ func runScan(c *cli.Context, e *env) error {
 	if bar != nil {
 		fmt.Fprintln(e.stderr)
 	}
+	if s.Resumed > 0 {
+		fmt.Fprintf(e.stderr, "tracemark: %d input files were already finished in %s and were not read again\n", s.Resumed, c.String("out"))
+	}
 	if ferr := out.Flush(); err == nil {
 		err = ferr
 	}
 	if err != nil {
 		return err
 	}
+	return scanExit(sum, c.Bool("soft-errors-ok"))
+}
+
+// scanExit maps a summary to the exit code: 2 on errors (unless softOK),
+// 0 if anything was found, else 1.
+func scanExit(sum scan.Summary, softOK bool) error {
 	switch {
-	case sum.Errors > 0 && !c.Bool("soft-errors-ok"):
+	case sum.Errors > 0 && !softOK:
 		return exitCode(exitError)
 	case sum.Flagged > 0 || sum.Detected:
 		return nil
 	default:
 		return exitCode(exitNotFound)
+	}
+}
+
+func mergeCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:      "merge",
+		Usage:     "fold the per-file results of scan --out DIR (from one or many machines) into the corpus result",
+		UsageText: "tracemark merge [--json] [--alpha A] [--fdr Q] [--soft-errors-ok] DIR",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "json", Usage: "JSON Lines, as scan --json"},
+			&cli.Float64Flag{Name: "alpha", Value: detect.DefaultAlpha, Usage: "significance level"},
+			&cli.Float64Flag{Name: "fdr", Usage: "flag documents by q-value <= `Q`"},
+			&cli.BoolFlag{Name: "soft-errors-ok", Usage: "recorded errors do not make the exit code 2"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return fmt.Errorf("merge takes one directory, got %d arguments", c.NArg())
+			}
+			out := bufio.NewWriterSize(e.stdout, 1<<16)
+			var sink scan.Sink = &humanSink{w: out, errw: e.stderr}
+			if c.Bool("json") {
+				sink = &jsonSink{enc: json.NewEncoder(out)}
+			}
+			sum, err := scan.Merge(c.Args().First(), scan.MergeOptions{Alpha: c.Float64("alpha"), FDR: c.Float64("fdr")}, sink)
+			if ferr := out.Flush(); err == nil {
+				err = ferr
+			}
+			if err != nil {
+				return err
+			}
+			return scanExit(sum, c.Bool("soft-errors-ok"))
+		},
 	}
 }
 

@@ -1,0 +1,512 @@
+package scan
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"sync"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/tracemark/tracemark/detect"
+	"github.com/tracemark/tracemark/detect/stats"
+	"github.com/tracemark/tracemark/watermark"
+)
+
+// An output directory (scan --out DIR) holds, for every finished input
+// file, its records, its distinct tuples per key and a completion marker:
+//
+//	DIR/scan.json                     the scan's keys (IDs, SPECs, null models), tokenizer and dedup key
+//	DIR/<name>.records.jsonl.zst      begin, doc, error and end records (doc records without q-values)
+//	DIR/<name>.tuples.<k>.zst         the file's distinct tuples under key k: fingerprint and observation
+//	DIR/<name>.done                   the file's summary, written last: the file is finished
+//
+// A rerun skips the files with a .done marker (resume after a crash), and
+// Merge folds all finished files into the corpus summary. Tuples are
+// deduplicated within a file when written and across files when merged, so
+// the pooled test counts each tuple of the corpus once, as one run does.
+
+// dirManifest is DIR/scan.json.
+type dirManifest struct {
+	Version   int             `json:"version"`
+	DedupKey  detect.DedupKey `json:"dedup_key"` // random, independent of the watermark keys, not secret
+	Tokenizer string          `json:"tokenizer"`
+	Keys      []manifestKey   `json:"keys"`
+}
+
+type manifestKey struct {
+	KeyID  string         `json:"key_id"`
+	Scheme string         `json:"scheme"`
+	Null   watermark.Null `json:"null"`
+}
+
+// doneMarker is DIR/<name>.done.
+type doneMarker struct {
+	File   string    `json:"file"`
+	Name   string    `json:"name"`
+	End    FileEvent `json:"end"`
+	Docs   int       `json:"documents"`
+	Tuples []int     `json:"tuples"` // distinct tuples written per key
+}
+
+// outputName is the stem of an input's files in DIR: its base name made
+// safe, and a hash of its path.
+func outputName(path string) string {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		abs = path
+	}
+	sum := sha256.Sum256([]byte(abs))
+	base := unsafeChars.ReplaceAllString(filepath.Base(path), "_")
+	if len(base) > 60 {
+		base = base[:60]
+	}
+	return base + "-" + hex.EncodeToString(sum[:6])
+}
+
+var unsafeChars = regexp.MustCompile(`[^A-Za-z0-9._-]`)
+
+// openOutDir creates or checks DIR/scan.json for this scanner's keys.
+func (s *Scanner) openOutDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	m := dirManifest{Version: 1, DedupKey: s.key, Tokenizer: s.cfg.Tokenizer.Name()}
+	for _, sch := range s.cfg.Schemes {
+		m.Keys = append(m.Keys, manifestKey{KeyID: sch.KeyID(), Scheme: sch.Spec(), Null: sch.Null()})
+	}
+	path := filepath.Join(dir, "scan.json")
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		b, _ := json.MarshalIndent(m, "", "  ")
+		return writeAtomic(path, append(b, '\n'))
+	}
+	if err != nil {
+		return err
+	}
+	var old dirManifest
+	if err := json.Unmarshal(data, &old); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if old.Tokenizer != m.Tokenizer || len(old.Keys) != len(m.Keys) {
+		return fmt.Errorf("%s was made with other keys or another tokenizer: use a new directory", dir)
+	}
+	for i := range old.Keys {
+		if old.Keys[i].KeyID != m.Keys[i].KeyID || old.Keys[i].Scheme != m.Keys[i].Scheme {
+			return fmt.Errorf("%s was made with key %s (%s), not %s (%s): use a new directory", dir, old.Keys[i].KeyID, old.Keys[i].Scheme, m.Keys[i].KeyID, m.Keys[i].Scheme)
+		}
+	}
+	s.key = old.DedupKey // fingerprints must agree across runs
+	for i, sch := range s.cfg.Schemes {
+		p, err := detect.NewPooled(sch, s.key, s.options(sch))
+		if err != nil {
+			return err
+		}
+		s.pooled[i] = p
+	}
+	return nil
+}
+
+// finished reports whether an input already has its .done marker.
+func finished(dir, path string) bool {
+	_, err := os.Stat(filepath.Join(dir, outputName(path)+".done"))
+	return err == nil
+}
+
+func writeAtomic(path string, data []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// fileOut writes one input's tuples (per key) and records.
+type fileOut struct {
+	mu      sync.Mutex
+	dir     string
+	name    string
+	sets    []*detect.TupleSet
+	files   []*os.File
+	zws     []*zstd.Encoder
+	bws     []*bufio.Writer
+	counts  []int
+	records *recordWriter
+	docs    int
+	buf     [26]byte
+}
+
+func newFileOut(dir, path string, keys int, key detect.DedupKey) (*fileOut, error) {
+	fo := &fileOut{dir: dir, name: outputName(path)}
+	for k := 0; k < keys; k++ {
+		f, err := os.Create(filepath.Join(dir, fmt.Sprintf("%s.tuples.%d.zst", fo.name, k)))
+		if err != nil {
+			fo.abort()
+			return nil, err
+		}
+		zw, _ := zstd.NewWriter(f, zstd.WithEncoderConcurrency(1))
+		fo.files, fo.zws = append(fo.files, f), append(fo.zws, zw)
+		fo.bws = append(fo.bws, bufio.NewWriterSize(zw, 1<<16))
+		fo.sets = append(fo.sets, detect.NewTupleSet(key, 4<<20, 32<<20))
+		fo.counts = append(fo.counts, 0)
+	}
+	rw, err := newRecordWriter(filepath.Join(dir, fo.name+".records.jsonl.zst"))
+	if err != nil {
+		fo.abort()
+		return nil, err
+	}
+	fo.records = rw
+	return fo, nil
+}
+
+// add writes the tuples of one document that are new to the file.
+func (fo *fileOut) add(k int, key detect.DedupKey, obs []watermark.Observation) error {
+	fo.mu.Lock()
+	defer fo.mu.Unlock()
+	for _, o := range obs {
+		if !fo.sets[k].Add(o.Tuple) {
+			continue
+		}
+		b := fo.buf[:]
+		binary.LittleEndian.PutUint64(b[0:], key.Fingerprint(o.Tuple))
+		binary.LittleEndian.PutUint64(b[8:], math.Float64bits(o.Score))
+		binary.LittleEndian.PutUint64(b[16:], o.Bits)
+		b[24], b[25] = o.Slot, o.Colour
+		if _, err := fo.bws[k].Write(b); err != nil {
+			return err
+		}
+		fo.counts[k]++
+	}
+	return nil
+}
+
+// finish closes the file's outputs and writes its .done marker last.
+func (fo *fileOut) finish(path string, end FileEvent) error {
+	for k := range fo.bws {
+		if err := fo.bws[k].Flush(); err != nil {
+			return err
+		}
+		if err := fo.zws[k].Close(); err != nil {
+			return err
+		}
+		if err := fo.files[k].Close(); err != nil {
+			return err
+		}
+	}
+	if err := fo.records.close(); err != nil {
+		return err
+	}
+	b, _ := json.MarshalIndent(doneMarker{File: path, Name: fo.name, End: end, Docs: fo.docs, Tuples: fo.counts}, "", "  ")
+	return writeAtomic(filepath.Join(fo.dir, fo.name+".done"), append(b, '\n'))
+}
+
+func (fo *fileOut) abort() {
+	for _, f := range fo.files {
+		f.Close()
+	}
+}
+
+// recordWriter writes zstd-compressed JSON lines.
+type recordWriter struct {
+	f   *os.File
+	zw  *zstd.Encoder
+	bw  *bufio.Writer
+	enc *json.Encoder
+}
+
+func newRecordWriter(path string) (*recordWriter, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	zw, _ := zstd.NewWriter(f, zstd.WithEncoderConcurrency(1))
+	bw := bufio.NewWriterSize(zw, 1<<16)
+	return &recordWriter{f: f, zw: zw, bw: bw, enc: json.NewEncoder(bw)}, nil
+}
+
+func (w *recordWriter) write(v any) error { return w.enc.Encode(v) }
+
+func (w *recordWriter) close() error {
+	if err := w.bw.Flush(); err != nil {
+		return err
+	}
+	if err := w.zw.Close(); err != nil {
+		return err
+	}
+	return w.f.Close()
+}
+
+// MergeOptions configure Merge.
+type MergeOptions struct {
+	Alpha float64 // 0: detect.DefaultAlpha
+	FDR   float64
+	// MaxExact bounds the tuples held in memory at once; the tuple files are
+	// read in as many hash-partitioned passes as needed. 0: 8 M.
+	MaxExact int
+}
+
+// Merge folds every finished file of an output directory into one corpus
+// result, sending the records (with q-values over all documents) and the
+// summary to sink, exactly as one scan over all the files would.
+func Merge(dir string, opts MergeOptions, sink Sink) (Summary, error) {
+	if opts.Alpha == 0 {
+		opts.Alpha = detect.DefaultAlpha
+	}
+	if opts.MaxExact <= 0 {
+		opts.MaxExact = 8 << 20
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "scan.json"))
+	if err != nil {
+		return Summary{}, fmt.Errorf("merge: %w", err)
+	}
+	var m dirManifest
+	if err := json.Unmarshal(data, &m); err != nil || m.Version != 1 || len(m.Keys) == 0 {
+		return Summary{}, fmt.Errorf("merge: %s/scan.json is not a tracemark scan manifest", dir)
+	}
+	marks, err := filepath.Glob(filepath.Join(dir, "*.done"))
+	if err != nil {
+		return Summary{}, err
+	}
+	var done []doneMarker
+	for _, p := range marks {
+		b, err := os.ReadFile(p)
+		var d doneMarker
+		if err == nil {
+			err = json.Unmarshal(b, &d)
+		}
+		if err != nil {
+			return Summary{}, fmt.Errorf("merge: %s: %v", p, err)
+		}
+		done = append(done, d)
+	}
+	sort.Slice(done, func(i, j int) bool { return done[i].File < done[j].File })
+
+	sum := Summary{Type: "summary", Alpha: opts.Alpha, FDR: opts.FDR, Tokenizer: m.Tokenizer, Files: len(done)}
+	// Pass 1: document p-values, for the q-values.
+	var log10p []float64
+	for _, d := range done {
+		err := readRecords(filepath.Join(dir, d.Name+".records.jsonl.zst"), func(rec spilled) error {
+			if rec.Doc != nil {
+				log10p = append(log10p, rec.Doc.Log10P)
+			}
+			return nil
+		})
+		if err != nil {
+			return sum, err
+		}
+	}
+	q := detect.BenjaminiHochberg(log10p)
+	// Pass 2: records with q-values, in file order.
+	i := 0
+	for _, d := range done {
+		fileFlagged := 0
+		err := readRecords(filepath.Join(dir, d.Name+".records.jsonl.zst"), func(rec spilled) error {
+			switch {
+			case rec.Doc != nil:
+				doc := rec.Doc
+				qv, lq := math.Pow(10, q[i]), q[i]
+				doc.QValue, doc.Log10Q = &qv, &lq
+				doc.Flagged = doc.Detected
+				if opts.FDR > 0 {
+					doc.Flagged = qv <= opts.FDR
+				}
+				if doc.Flagged {
+					sum.Flagged++
+					fileFlagged++
+				}
+				i++
+				return sink.Doc(*doc)
+			case rec.Diag != nil:
+				sum.Errors++
+				return sink.Diagnostic(*rec.Diag)
+			case rec.File != nil && rec.File.Type == "begin":
+				return sink.Begin(*rec.File)
+			case rec.File != nil:
+				ev := *rec.File
+				ev.Flagged = fileFlagged
+				if ev.Error != "" {
+					sum.Errors++
+					sum.FailedFiles++
+				}
+				sum.Bytes += ev.Bytes
+				return sink.End(ev)
+			}
+			return nil
+		})
+		if err != nil {
+			return sum, err
+		}
+	}
+	sum.Documents = len(log10p)
+	// The pooled test: each tuple of the corpus once, in hash-partitioned
+	// passes that each hold at most MaxExact tuples.
+	var ln []float64
+	for k, key := range m.Keys {
+		total := 0
+		for _, d := range done {
+			if k < len(d.Tuples) {
+				total += d.Tuples[k]
+			}
+		}
+		passes := uint64(max(1, (total+opts.MaxExact-1)/opts.MaxExact))
+		var t detect.Tally
+		for p := uint64(0); p < passes; p++ {
+			seen := map[uint64]struct{}{}
+			for _, d := range done {
+				err := readTuples(filepath.Join(dir, fmt.Sprintf("%s.tuples.%d.zst", d.Name, k)), func(fp uint64, o watermark.Observation) {
+					if fp%passes != p {
+						return
+					}
+					if _, dup := seen[fp]; !dup {
+						seen[fp] = struct{}{}
+						t.Add(key.Null, o)
+					}
+				})
+				if err != nil {
+					return sum, err
+				}
+			}
+		}
+		r := detect.EvaluateNull(key.Null, key.Scheme, key.KeyID, &t, opts.Alpha)
+		kp := KeyPooled{KeyID: key.KeyID, Scheme: key.Scheme, PValue: r.PValue, Log10P: r.Log10P, Scored: r.Scored,
+			Score: r.Score, Test: r.Test, Payload: r.Payload, DedupExact: true}
+		if r.PayloadLog10P != nil {
+			kp.PayloadLog10P = *r.PayloadLog10P
+		}
+		sum.PerKey = append(sum.PerKey, kp)
+		ln = append(ln, r.Log10P*math.Ln10)
+	}
+	fillPooled(&sum, ln, opts.Alpha)
+	return sum, sink.Summary(sum)
+}
+
+// fillPooled applies Holm's correction over keys to the pooled p-values.
+func fillPooled(sum *Summary, ln []float64, alpha float64) {
+	adj := detect.HolmAdjust(ln)
+	best := 0
+	for i := range sum.PerKey {
+		sum.PerKey[i].AdjustedLog10P = stats.Log10(adj[i]) + 0
+		if adj[i] < adj[best] {
+			best = i
+		}
+	}
+	sum.PooledLog10P = sum.PerKey[best].AdjustedLog10P
+	sum.PooledPValue = math.Pow(10, sum.PooledLog10P)
+	sum.PooledKeyID = sum.PerKey[best].KeyID
+	sum.Detected = adj[best] <= math.Log(alpha)
+	sum.Correction = "across documents: Benjamini–Hochberg q-values"
+	if len(sum.PerKey) > 1 {
+		sum.Correction = "per document: Holm over keys; across documents: Benjamini–Hochberg q-values; pooled: Holm over keys"
+	}
+}
+
+func readRecords(path string, f func(spilled) error) error {
+	file, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("merge: %w", err)
+	}
+	defer file.Close()
+	zr, err := zstd.NewReader(file, zstd.WithDecoderConcurrency(1))
+	if err != nil {
+		return fmt.Errorf("merge: %s: %w", path, err)
+	}
+	defer zr.Close()
+	dec := json.NewDecoder(bufio.NewReaderSize(zr, 1<<16))
+	for {
+		var rec spilled
+		// Records are written with their own type envelope; read them back.
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err == io.EOF {
+			return nil
+		} else if err != nil {
+			return fmt.Errorf("merge: %s: %w", path, err)
+		}
+		var head struct{ Type string }
+		json.Unmarshal(raw, &head)
+		switch head.Type {
+		case "doc":
+			rec.Doc = new(Doc)
+			err = json.Unmarshal(raw, rec.Doc)
+		case "error":
+			rec.Diag = new(Diagnostic)
+			err = json.Unmarshal(raw, rec.Diag)
+		default:
+			rec.File = new(FileEvent)
+			err = json.Unmarshal(raw, rec.File)
+		}
+		if err != nil {
+			return fmt.Errorf("merge: %s: %w", path, err)
+		}
+		if err := f(rec); err != nil {
+			return err
+		}
+	}
+}
+
+func readTuples(path string, f func(uint64, watermark.Observation)) error {
+	file, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("merge: %w", err)
+	}
+	defer file.Close()
+	zr, err := zstd.NewReader(file, zstd.WithDecoderConcurrency(1))
+	if err != nil {
+		return fmt.Errorf("merge: %s: %w", path, err)
+	}
+	defer zr.Close()
+	br := bufio.NewReaderSize(zr, 1<<16)
+	var b [26]byte
+	for {
+		if _, err := io.ReadFull(br, b[:]); err == io.EOF {
+			return nil
+		} else if err != nil {
+			return fmt.Errorf("merge: %s: truncated tuple file: %w", path, err)
+		}
+		o := watermark.Observation{
+			Score:  math.Float64frombits(binary.LittleEndian.Uint64(b[8:])),
+			Bits:   binary.LittleEndian.Uint64(b[16:]),
+			Slot:   b[24],
+			Colour: b[25],
+		}
+		f(binary.LittleEndian.Uint64(b[0:]), o)
+	}
+}
+
+// fileOutFor returns the output of input file i, creating it on first use.
+func (s *Scanner) fileOutFor(i int, path string) (*fileOut, error) {
+	s.outMu.Lock()
+	defer s.outMu.Unlock()
+	if fo, ok := s.outs[i]; ok {
+		return fo, nil
+	}
+	fo, err := newFileOut(s.cfg.OutDir, path, len(s.cfg.Schemes), s.key)
+	if err != nil {
+		return nil, err
+	}
+	s.outs[i] = fo
+	return fo, nil
+}
+
+// closeFileOut finishes input file i's output.
+func (s *Scanner) closeFileOut(i int, path string, end FileEvent) error {
+	fo, err := s.fileOutFor(i, path)
+	if err != nil {
+		return err
+	}
+	s.outMu.Lock()
+	delete(s.outs, i)
+	s.outMu.Unlock()
+	if err := fo.records.write(end); err != nil {
+		return err
+	}
+	return fo.finish(path, end)
+}
