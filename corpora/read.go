@@ -16,7 +16,7 @@ import (
 )
 
 // Formats a Reader knows; "auto" picks one from the file name and content.
-var Formats = []string{"auto", "text", "jsonl", "json", "csv", "tsv", "warc"}
+var Formats = []string{"auto", "text", "jsonl", "json", "csv", "tsv", "warc", "parquet"}
 
 // Default limits.
 const (
@@ -167,16 +167,28 @@ func slicesContains(xs []string, x string) bool {
 // before it. An error from emit (e.g. cancellation) stops reading.
 func (r *Reader) ReadFile(ctx context.Context, path string, emit func(Document) error, diag func(Diagnostic)) (FileStats, error) {
 	var st FileStats
+	count := func(d Diagnostic) {
+		st.Diagnostics++
+		diag(d)
+	}
+	if r.opts.Format == "parquet" || (r.opts.Format == "auto" && isParquet(path)) {
+		st.Format = "parquet"
+		c := &fileCtx{r: r, ctx: ctx, path: path, emit: emit, diag: count, st: &st, raw: &countingReader{}}
+		err := c.parquetFile()
+		if err != nil && !errors.Is(err, errStop) {
+			return st, fmt.Errorf("%s: %w", path, err)
+		}
+		if errors.Is(err, errStop) {
+			err = ctx.Err()
+		}
+		return st, err
+	}
 	in, err := openInput(path, r.Stdin)
 	if err != nil {
 		return st, err
 	}
 	defer in.Close()
 	st.Compression = in.compression
-	count := func(d Diagnostic) {
-		st.Diagnostics++
-		diag(d)
-	}
 	br := bufio.NewReaderSize(in.r, 1<<16)
 	format := r.opts.Format
 	if format == "auto" {
@@ -207,6 +219,25 @@ func (r *Reader) ReadFile(ctx context.Context, path string, emit func(Document) 
 		err = ctx.Err()
 	}
 	return st, err
+}
+
+// isParquet reports whether a file is Parquet: by its name, or by the
+// "PAR1" magic at its start.
+func isParquet(path string) bool {
+	if strings.HasSuffix(strings.ToLower(path), ".parquet") {
+		return true
+	}
+	if path == "-" {
+		return false
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	var head [4]byte
+	n, _ := io.ReadFull(f, head[:])
+	return n == 4 && string(head[:]) == "PAR1"
 }
 
 // errStop wraps an error returned by emit.

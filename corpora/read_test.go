@@ -13,6 +13,7 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
+	"github.com/parquet-go/parquet-go"
 	"github.com/ulikunitz/xz"
 )
 
@@ -387,4 +388,60 @@ func FuzzReadAuto(f *testing.F) {
 	f.Add(compress(f, Gzip, []byte(`{"text":"x"}`)))
 	f.Add(compress(f, Zstd, []byte("[1,2]")))
 	f.Fuzz(func(t *testing.T, data []byte) { fuzzRead(t, data, "auto") })
+}
+
+type fineWebRow struct {
+	ID   string `parquet:"id"`
+	Text string `parquet:"text"`
+	URL  string `parquet:"url"`
+}
+
+func TestParquet(t *testing.T) {
+	paras := paragraphs(t, 25)
+	var rows []fineWebRow
+	for i, p := range paras {
+		rows = append(rows, fineWebRow{ID: fmt.Sprint("fw-", i), Text: p, URL: "https://example.org"})
+	}
+	var b bytes.Buffer
+	w := parquet.NewGenericWriter[fineWebRow](&b, parquet.PageBufferSize(2048), parquet.MaxRowsPerRowGroup(10))
+	if _, err := w.Write(rows); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	dir := t.TempDir()
+	path := write(t, dir, "fineweb.parquet", b.Bytes())
+	docs, diags, st, err := collect(t, path, ReadOptions{})
+	if err != nil || len(diags) != 0 || st.Format != "parquet" || len(docs) != len(paras) {
+		t.Fatalf("parquet: %v %v %+v, %d docs", err, diags, st, len(docs))
+	}
+	if docs[13].ID != "fw-13" || docs[13].Text != paras[13] || docs[13].Location != "row 13" {
+		t.Errorf("doc 13: %+v", docs[13])
+	}
+	// Found by magic bytes too, and a missing column is a clear error.
+	if docs, _, _, _ := collect(t, write(t, dir, "noext", b.Bytes()), ReadOptions{}); len(docs) != len(paras) {
+		t.Errorf("by magic: %d docs", len(docs))
+	}
+	if _, _, _, err := collect(t, path, ReadOptions{Field: "body"}); err == nil || !strings.Contains(err.Error(), `no flat column "body" (columns: id, text, url)`) {
+		t.Errorf("missing column: %v", err)
+	}
+	// Truncated or corrupted files are errors, never panics.
+	for _, bad := range [][]byte{b.Bytes()[:b.Len()/2], append([]byte("PAR1"), bytes.Repeat([]byte{0xff}, 300)...)} {
+		if _, _, _, err := collect(t, write(t, dir, "bad.parquet", bad), ReadOptions{}); err == nil {
+			t.Errorf("bad parquet of %d bytes accepted", len(bad))
+		}
+	}
+}
+
+func FuzzReadParquet(f *testing.F) {
+	var b bytes.Buffer
+	w := parquet.NewGenericWriter[fineWebRow](&b)
+	w.Write([]fineWebRow{{ID: "a", Text: "hello"}, {ID: "b", Text: "world"}})
+	w.Close()
+	f.Add(b.Bytes())
+	f.Fuzz(func(t *testing.T, data []byte) {
+		path := filepath.Join(t.TempDir(), "f.parquet")
+		os.WriteFile(path, data, 0o644)
+		r, _ := NewReader(ReadOptions{})
+		r.ReadFile(context.Background(), path, func(Document) error { return nil }, func(Diagnostic) {})
+	})
 }
