@@ -409,18 +409,28 @@ func fillPooled(sum *Summary, ln []float64, alpha float64) {
 	}
 }
 
-func readRecords(path string, f func(spilled) error) error {
+// openZstd opens a zstd-compressed file of an output directory; close
+// releases both.
+func openZstd(path string) (r *bufio.Reader, close func(), err error) {
 	file, err := os.Open(path)
 	if err != nil {
-		return fmt.Errorf("merge: %w", err)
+		return nil, nil, fmt.Errorf("merge: %w", err)
 	}
-	defer file.Close()
 	zr, err := zstd.NewReader(file, zstd.WithDecoderConcurrency(1))
 	if err != nil {
-		return fmt.Errorf("merge: %s: %w", path, err)
+		file.Close()
+		return nil, nil, fmt.Errorf("merge: %s: %w", path, err)
 	}
-	defer zr.Close()
-	dec := json.NewDecoder(bufio.NewReaderSize(zr, 1<<16))
+	return bufio.NewReaderSize(zr, 1<<16), func() { zr.Close(); file.Close() }, nil
+}
+
+func readRecords(path string, f func(spilled) error) error {
+	br, closeAll, err := openZstd(path)
+	if err != nil {
+		return err
+	}
+	defer closeAll()
+	dec := json.NewDecoder(br)
 	for {
 		var rec spilled
 		// Records are written with their own type envelope; read them back.
@@ -453,17 +463,11 @@ func readRecords(path string, f func(spilled) error) error {
 }
 
 func readTuples(path string, f func(uint64, watermark.Observation)) error {
-	file, err := os.Open(path)
+	br, closeAll, err := openZstd(path)
 	if err != nil {
-		return fmt.Errorf("merge: %w", err)
+		return err
 	}
-	defer file.Close()
-	zr, err := zstd.NewReader(file, zstd.WithDecoderConcurrency(1))
-	if err != nil {
-		return fmt.Errorf("merge: %s: %w", path, err)
-	}
-	defer zr.Close()
-	br := bufio.NewReaderSize(zr, 1<<16)
+	defer closeAll()
 	var b [26]byte
 	for {
 		if _, err := io.ReadFull(br, b[:]); err == io.EOF {

@@ -581,22 +581,7 @@ func (s *Scanner) pooledSummary(sum *Summary) {
 		sum.PerKey = append(sum.PerKey, kp)
 		ln = append(ln, r.Log10P*math.Ln10)
 	}
-	adj := detect.HolmAdjust(ln)
-	best := 0
-	for i := range sum.PerKey {
-		sum.PerKey[i].AdjustedLog10P = stats.Log10(adj[i]) + 0
-		if adj[i] < adj[best] {
-			best = i
-		}
-	}
-	sum.PooledLog10P = sum.PerKey[best].AdjustedLog10P
-	sum.PooledPValue = math.Pow(10, sum.PooledLog10P)
-	sum.PooledKeyID = sum.PerKey[best].KeyID
-	sum.Detected = adj[best] <= math.Log(s.cfg.Alpha)
-	sum.Correction = "per document: Holm over keys; across documents: Benjamini–Hochberg q-values; pooled: Holm over keys"
-	if len(s.pooled) == 1 {
-		sum.Correction = "across documents: Benjamini–Hochberg q-values"
-	}
+	fillPooled(sum, ln, s.cfg.Alpha)
 }
 
 // scorer is one worker's detectors.

@@ -134,14 +134,16 @@ func schemesFor(c *cli.Context, keys []*watermark.Key) ([]watermark.Scheme, erro
 	return out, nil
 }
 
-func runDetect(c *cli.Context, e *env) error {
+// keysFor loads the --key keys, binds them to their schemes and picks the
+// tokenizer: --tokenizer, else the keys' (which must agree).
+func keysFor(c *cli.Context) ([]watermark.Scheme, tokenize.Tokenizer, error) {
 	keys, err := loadKeys(c.StringSlice("key"))
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	schemes, err := schemesFor(c, keys)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	tokName := keys[0].Tokenizer
 	if c.IsSet("tokenizer") {
@@ -149,11 +151,16 @@ func runDetect(c *cli.Context, e *env) error {
 	} else {
 		for _, k := range keys[1:] {
 			if k.Tokenizer != tokName {
-				return fmt.Errorf("keys %s and %s are for different tokenizers (%s, %s): pass --tokenizer", keys[0].ID(), k.ID(), tokName, k.Tokenizer)
+				return nil, nil, fmt.Errorf("keys %s and %s are for different tokenizers (%s, %s): pass --tokenizer", keys[0].ID(), k.ID(), tokName, k.Tokenizer)
 			}
 		}
 	}
 	tok, err := tokenize.Get(tokName)
+	return schemes, tok, err
+}
+
+func runDetect(c *cli.Context, e *env) error {
+	schemes, tok, err := keysFor(c)
 	if err != nil {
 		return err
 	}

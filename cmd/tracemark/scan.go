@@ -17,7 +17,6 @@ import (
 	"github.com/tracemark/tracemark/corpora"
 	"github.com/tracemark/tracemark/detect"
 	"github.com/tracemark/tracemark/scan"
-	"github.com/tracemark/tracemark/tokenize"
 	"github.com/urfave/cli/v2"
 )
 
@@ -64,19 +63,7 @@ func runScan(c *cli.Context, e *env) error {
 	if os.Getenv("GOMEMLIMIT") == "" {
 		defer debug.SetMemoryLimit(debug.SetMemoryLimit(scanMemoryLimit))
 	}
-	keys, err := loadKeys(c.StringSlice("key"))
-	if err != nil {
-		return err
-	}
-	schemes, err := schemesFor(c, keys)
-	if err != nil {
-		return err
-	}
-	tokName := keys[0].Tokenizer
-	if c.IsSet("tokenizer") {
-		tokName = c.String("tokenizer")
-	}
-	tok, err := tokenize.Get(tokName)
+	schemes, tok, err := keysFor(c)
 	if err != nil {
 		return err
 	}
