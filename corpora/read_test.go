@@ -445,3 +445,47 @@ func FuzzReadParquet(f *testing.F) {
 		r.ReadFile(context.Background(), path, func(Document) error { return nil }, func(Diagnostic) {})
 	})
 }
+
+type chatTurn struct {
+	Role    string `parquet:"role"`
+	Content string `parquet:"content"`
+}
+
+type lmsysRow struct {
+	ID           string     `parquet:"conversation_id"`
+	Conversation []chatTurn `parquet:"conversation,list"`
+}
+
+func TestParquetChatTurns(t *testing.T) {
+	paras := paragraphs(t, 12)
+	var rows []lmsysRow
+	for i := 0; i < 6; i++ {
+		rows = append(rows, lmsysRow{ID: fmt.Sprint("c", i), Conversation: []chatTurn{
+			{"user", "question " + fmt.Sprint(i)}, {"assistant", paras[2*i]}, {"user", "more?"}, {"assistant", paras[2*i+1]}}})
+	}
+	rows = append(rows, lmsysRow{ID: "empty"})
+	var b bytes.Buffer
+	w := parquet.NewGenericWriter[lmsysRow](&b, parquet.MaxRowsPerRowGroup(3))
+	if _, err := w.Write(rows); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	path := write(t, t.TempDir(), "lmsys.parquet", b.Bytes())
+	docs, diags, _, err := collect(t, path, ReadOptions{Field: "conversation[].content", IDField: "conversation_id", Role: "assistant"})
+	if err != nil || len(diags) != 0 {
+		t.Fatalf("%v %v", err, diags)
+	}
+	if len(docs) != 6 {
+		t.Fatalf("%d docs, want 6 (the empty conversation has no text)", len(docs))
+	}
+	for i, d := range docs {
+		if d.ID != fmt.Sprint("c", i) || d.Text != paras[2*i]+"\n\n"+paras[2*i+1] || d.Location != fmt.Sprint("row ", i) {
+			t.Fatalf("doc %d: %s %s %.60q", i, d.ID, d.Location, d.Text)
+		}
+	}
+	// Without a role filter every turn is read.
+	docs, _, _, _ = collect(t, path, ReadOptions{Field: "conversation[].content", IDField: "conversation_id"})
+	if len(docs) != 6 || !strings.HasPrefix(docs[0].Text, "question 0\n\n") {
+		t.Errorf("all turns: %d docs, %.40q", len(docs), docs[0].Text)
+	}
+}
