@@ -159,6 +159,10 @@ type job struct {
 	// filled by workers
 	result Doc
 	tokens int
+	// obs holds, per key, a copy of the document's observations for the
+	// pooled test, which the ordering goroutine folds in: that keeps the
+	// corpus-level dedup off the scoring workers.
+	obs [][]watermark.Observation
 }
 
 // Scanner runs scans.
@@ -169,6 +173,10 @@ type Scanner struct {
 	pooled  []*detect.Pooled
 	dets    []*detect.Detector       // templates, one per key
 	exclude map[int]*detect.NgramSet // by n-gram length h+1
+	obsPool sync.Pool                // *[]watermark.Observation buffers for the pooled test
+	// offload moves the pooled test from the workers to the ordering
+	// goroutine, when a core is left over for it (fewer workers than CPUs).
+	offload bool
 	outMu   sync.Mutex
 	outs    map[int]*fileOut // OutDir: the open outputs by input index
 	scorers []*scorer
@@ -197,7 +205,8 @@ func New(cfg Config) (*Scanner, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Scanner{cfg: cfg, reader: r, key: detect.NewDedupKey(), exclude: map[int]*detect.NgramSet{}, outs: map[int]*fileOut{}}
+	s := &Scanner{cfg: cfg, reader: r, key: detect.NewDedupKey(), exclude: map[int]*detect.NgramSet{}, outs: map[int]*fileOut{},
+		offload: cfg.Workers < runtime.NumCPU()}
 	for _, sch := range cfg.Schemes {
 		n := sch.ContextWidth() + 1
 		if _, ok := s.exclude[n]; !ok {
@@ -438,6 +447,11 @@ func (s *Scanner) Run(ctx context.Context, files []string, sink Sink) (Summary, 
 		}
 		switch j.kind {
 		case 'd':
+			for k, obs := range j.obs {
+				s.pooled[k].Add(obs)
+				s.obsPool.Put(&obs)
+			}
+			j.obs = nil
 			log10p = append(log10p, j.result.Log10P)
 			sinkErr = record(j, spilled{Doc: &j.result})
 			progress.Documents++
@@ -620,14 +634,25 @@ func (sc *scorer) score(j *job) {
 	}
 	for k, det := range sc.dets {
 		results[k] = det.Tokens(sc.ids)
-		if out != nil {
+		lnP[k] = results[k].Log10P * math.Ln10
+		switch {
+		case out != nil:
 			if err := out.add(k, sc.s.key, det.Observations()); err != nil && sc.err == nil {
 				sc.err = err
 			}
-		} else {
+		case sc.s.offload:
+			if j.obs == nil {
+				j.obs = make([][]watermark.Observation, len(sc.dets))
+			}
+			buf, _ := sc.s.obsPool.Get().(*[]watermark.Observation)
+			if buf == nil {
+				buf = new([]watermark.Observation)
+			}
+			*buf = append((*buf)[:0], det.Observations()...)
+			j.obs[k] = *buf
+		default:
 			sc.s.pooled[k].Add(det.Observations())
 		}
-		lnP[k] = results[k].Log10P * math.Ln10
 	}
 	adj := lnP
 	if len(lnP) > 1 {
