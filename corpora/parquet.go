@@ -1,6 +1,7 @@
 package corpora
 
 import (
+	le "encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -38,9 +39,21 @@ func (c *fileCtx) parquetFile() (err error) {
 	if err != nil {
 		return err
 	}
+	if err := checkParquetFooter(f, st.Size()); err != nil {
+		return err
+	}
 	pf, err := parquet.OpenFile(f, st.Size(), parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
 	if err != nil {
 		return fmt.Errorf("not a readable Parquet file: %w", err)
+	}
+	// Column chunks that claim more bytes than the file holds would make
+	// the library allocate that much: refuse them.
+	for g, rg := range pf.Metadata().RowGroups {
+		for _, col := range rg.Columns {
+			if m := col.MetaData; m.TotalCompressedSize < 0 || m.TotalCompressedSize > st.Size() || m.DataPageOffset < 0 || m.DataPageOffset > st.Size() {
+				return fmt.Errorf("malformed Parquet file: row group %d has a column chunk of %d bytes at offset %d in a file of %d bytes", g, m.TotalCompressedSize, m.DataPageOffset, st.Size())
+			}
+		}
 	}
 	c.st.Bytes = st.Size()
 	id, hasID := pf.Schema().Lookup(strings.Split(c.r.opts.IDField, ".")...)
@@ -247,4 +260,32 @@ func readColumn(chunk parquet.ColumnChunk, f func(parquet.Value) error) error {
 		}
 		parquet.Release(page)
 	}
+}
+
+// maxParquetFooter bounds the file metadata read from a Parquet footer.
+const maxParquetFooter = 64 << 20
+
+// checkParquetFooter validates the magic bytes and the footer length before
+// the library reads (and allocates) the footer: a corrupted length would
+// otherwise make it allocate up to 4 GB.
+func checkParquetFooter(f io.ReaderAt, size int64) error {
+	if size < 12 {
+		return fmt.Errorf("not a Parquet file (%d bytes)", size)
+	}
+	var head [4]byte
+	var tail [8]byte
+	if _, err := f.ReadAt(head[:], 0); err != nil {
+		return err
+	}
+	if _, err := f.ReadAt(tail[:], size-8); err != nil {
+		return err
+	}
+	if string(head[:]) != "PAR1" || string(tail[4:]) != "PAR1" {
+		return errors.New("not a Parquet file (no PAR1 magic at both ends)")
+	}
+	n := int64(le.LittleEndian.Uint32(tail[:4]))
+	if n <= 0 || n > size-12 || n > maxParquetFooter {
+		return fmt.Errorf("malformed Parquet file: footer length %d in a file of %d bytes", n, size)
+	}
+	return nil
 }
