@@ -20,7 +20,10 @@ import (
 // random access, so it cannot come from standard input or a compressed
 // stream (Parquet compresses its pages itself). parquet-go panics on some
 // malformed files: every call into it is guarded, and a panic becomes an
-// error naming the file.
+// error naming the file. Its allocations are bounded here by checking the
+// footer length and the column chunk sizes against the file size first; a
+// corrupted page header can still make it allocate up to 256 MB (its own
+// cap) for a moment before it reports the error.
 func (c *fileCtx) parquetFile() (err error) {
 	defer func() {
 		if p := recover(); p != nil {
