@@ -457,86 +457,79 @@ func (c *fileCtx) record(raw []byte, where string) (text, id string, ok bool, er
 var errMissing = errors.New("missing")
 
 // extract collects the strings at path in raw, keeping only array elements
-// of the wanted role.
+// of the wanted role. It checks that raw is well-formed JSON as it goes.
 func (r *Reader) extract(raw []byte, path []segment, out []string) ([]string, error) {
 	if len(path) == 0 {
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
-			var list []string
-			if err2 := json.Unmarshal(raw, &list); err2 == nil {
-				return append(out, list...), nil
-			}
-			return out, errors.New("field is not a string")
+		if s, ok := jsonString(raw); ok {
+			return append(out, s), nil
 		}
-		return append(out, s), nil
+		var list []string
+		if err := json.Unmarshal(raw, &list); err == nil {
+			return append(out, list...), nil
+		}
+		return out, errors.New("field is not a string")
 	}
-	var obj map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &obj); err != nil {
-		return out, fmt.Errorf("field %q: not an object", path[0].key)
+	v, err := objectKey(raw, path[0].key)
+	if err != nil {
+		if errors.Is(err, errNotObject) {
+			return out, fmt.Errorf("field %q: not an object", path[0].key)
+		}
+		return out, err
 	}
-	v, ok := obj[path[0].key]
-	if !ok || string(v) == "null" {
+	if v == nil || string(v) == "null" {
 		return out, nil // absent: nothing to score
 	}
 	if !path[0].each {
 		return r.extract(v, path[1:], out)
 	}
-	var items []json.RawMessage
-	if err := json.Unmarshal(v, &items); err != nil {
-		return out, fmt.Errorf("field %q: not an array", path[0].key)
-	}
-	for _, item := range items {
+	err = arrayElements(v, func(item []byte) error {
 		if r.roles != nil && !r.roleMatches(item) {
-			continue
+			return nil
 		}
 		var err error
-		if out, err = r.extract(item, path[1:], out); err != nil {
-			return out, err
-		}
+		out, err = r.extract(item, path[1:], out)
+		return err
+	})
+	if err != nil && err.Error() == "not an array" {
+		return out, fmt.Errorf("field %q: not an array", path[0].key)
 	}
-	return out, nil
+	return out, err
 }
 
 // roleMatches reports whether a chat turn's role or from field is one of
 // the wanted names.
-func (r *Reader) roleMatches(item json.RawMessage) bool {
-	var turn struct {
-		Role string `json:"role"`
-		From string `json:"from"`
+func (r *Reader) roleMatches(item []byte) bool {
+	for _, k := range []string{"role", "from"} {
+		if v, err := objectKey(item, k); err == nil && v != nil {
+			s, ok := jsonString(v)
+			if !ok {
+				return false
+			}
+			for _, want := range r.roles {
+				if len(s) == len(want) && strings.EqualFold(s, want) {
+					return true
+				}
+			}
+			return false
+		}
 	}
-	if json.Unmarshal(item, &turn) != nil {
-		return false
-	}
-	who := strings.ToLower(turn.Role)
-	if who == "" {
-		who = strings.ToLower(turn.From)
-	}
-	return slicesContains(r.roles, who)
+	return false
 }
 
-// extractAny returns the values at path as strings (numbers too), for IDs.
+// extractAny returns the value at path as a string (numbers too), for IDs.
 func (r *Reader) extractAny(raw []byte, path []segment) ([]string, error) {
 	if len(path) == 0 {
-		var v any
-		dec := json.NewDecoder(bytes.NewReader(raw))
-		dec.UseNumber()
-		if err := dec.Decode(&v); err != nil {
-			return nil, err
+		if s, ok := jsonString(raw); ok {
+			return []string{s}, nil
 		}
-		switch x := v.(type) {
-		case string:
-			return []string{x}, nil
-		case json.Number:
-			return []string{x.String()}, nil
+		var n json.Number
+		if json.Unmarshal(raw, &n) == nil {
+			return []string{n.String()}, nil
 		}
 		return nil, errMissing
 	}
-	var obj map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &obj); err != nil {
-		return nil, err
-	}
-	v, ok := obj[path[0].key]
-	if !ok || path[0].each {
+	v, err := objectKey(raw, path[0].key)
+	if err != nil || v == nil || path[0].each {
 		return nil, errMissing
 	}
 	return r.extractAny(v, path[1:])
