@@ -16,6 +16,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 	"github.com/tracemark/tracemark/corpora"
+	"github.com/tracemark/tracemark/internal/testtext"
 	"github.com/tracemark/tracemark/tokenize"
 	"github.com/tracemark/tracemark/watermark"
 )
@@ -84,29 +85,13 @@ func makeFixture(t testing.TB, scheme watermark.Scheme, nMarked int) fixture {
 	for _, c := range code[:10] {
 		f.human = append(f.human, c.Text)
 	}
-	var words []uint32
-	seen := map[string]bool{}
-	for _, w := range strings.Fields(strings.ToLower(doc.Text)) {
-		if seen[w] || strings.IndexFunc(w, func(r rune) bool { return r < 'a' || r > 'z' }) >= 0 {
-			continue
-		}
-		seen[w] = true
-		if ids, _ := tok.AppendEncode(nil, " "+w); len(ids) == 1 {
-			words = append(words, ids[0])
-		}
-	}
+	words := testtext.SingleTokenWords(tok, doc.Text)
 	rng := rand.New(rand.NewPCG(1, 2))
-	cands, logits := make([]uint32, 40), make([]float32, 40)
 	for i := 0; i < nMarked; i++ {
-		var ids []uint32
-		for len(ids) < 250 {
-			for j := range cands {
-				cands[j], logits[j] = words[rng.IntN(len(words))], float32(rng.NormFloat64())
-			}
-			id, _ := scheme.SampleLogits(ids, cands, logits, rng)
-			ids = append(ids, id)
+		_, text, err := testtext.Watermarked(scheme, tok, words, 250, rng)
+		if err != nil {
+			t.Fatal(err)
 		}
-		text, _ := tok.Decode(ids)
 		f.marked = append(f.marked, strings.TrimSpace(text))
 	}
 	return f

@@ -84,8 +84,8 @@ func BenchmarkBiasLogits(b *testing.B) {
 	}
 }
 
-// BenchmarkCandidates: sampling from k=40 candidates (after top-k), plain
-// against watermarked.
+// BenchmarkCandidates: sampling from k=40 candidates (after top-k) with
+// every scheme, against the plain sampler in the same run (ratio).
 func BenchmarkCandidates(b *testing.B) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	const k = 40
@@ -99,8 +99,8 @@ func BenchmarkCandidates(b *testing.B) {
 		probs[i] = float32(math.Exp(float64(logits[i])))
 	}
 	ctx := []uint32{101, 2002, 30003, 4004, 55}
-	for _, spec := range benchSpecs {
-		s := mustKGW(b, testKey(b, 4), spec)
+	for _, spec := range append(benchSpecs, "kgw:payload_bits=32", "gumbel:h=4", "tournament:m=30,h=4") {
+		s := mustScheme(b, testKey(b, 4), spec)
 		b.Run("logits/"+spec, func(b *testing.B) {
 			benchPair(b, 1000,
 				func(int) { SampleLogitsUnmarked(ids, logits, rng) },
@@ -110,27 +110,6 @@ func BenchmarkCandidates(b *testing.B) {
 			benchPair(b, 1000,
 				func(int) { SampleProbsUnmarked(ids, probs, rng) },
 				func(i int) { ctx[0] = uint32(i); s.SampleProbs(ctx, ids, probs, rng) })
-		})
-	}
-}
-
-// BenchmarkSchemes: sampling from k=40 candidates with each scheme against
-// the plain sampler, in one run (ratio).
-func BenchmarkSchemes(b *testing.B) {
-	rng := rand.New(rand.NewPCG(5, 6))
-	const k = 40
-	ids := make([]uint32, k)
-	for i := range ids {
-		ids[i] = uint32(rng.IntN(o200kVocab))
-	}
-	logits := benchLogits(k, rng)
-	ctx := []uint32{101, 2002, 30003, 4004, 55}
-	for _, spec := range []string{DefaultSpec, "kgw:payload_bits=32", "gumbel:h=4", "tournament:m=30,h=4"} {
-		s := mustScheme(b, testKey(b, 4), spec)
-		b.Run(spec, func(b *testing.B) {
-			benchPair(b, 1000,
-				func(int) { SampleLogitsUnmarked(ids, logits, rng) },
-				func(i int) { ctx[0] = uint32(i); s.SampleLogits(ctx, ids, logits, rng) })
 		})
 	}
 }

@@ -94,11 +94,7 @@ func runDemo(c *cli.Context, e *env) error {
 		}
 		payload = strconv.FormatUint(v, 16)
 	}
-	tok, err := tokenize.Get(ngram.BuiltinTokenizer)
-	if err != nil {
-		return err
-	}
-	model, err := loadBuiltin(c.Context, e)
+	model, tok, err := builtinWithTokenizer(c.Context, e)
 	if err != nil {
 		return err
 	}

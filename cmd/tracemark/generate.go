@@ -12,7 +12,6 @@ import (
 
 	"github.com/tracemark/tracemark/generate"
 	"github.com/tracemark/tracemark/ngram"
-	"github.com/tracemark/tracemark/tokenize"
 	"github.com/tracemark/tracemark/watermark"
 	"github.com/urfave/cli/v2"
 )
@@ -147,15 +146,11 @@ func runGenerate(c *cli.Context, e *env) error {
 		rand.Read(b[:])
 		seed = binary.LittleEndian.Uint64(b[:])
 	}
-	tok, err := tokenize.Get(ngram.BuiltinTokenizer)
+	model, tok, err := builtinWithTokenizer(c.Context, e)
 	if err != nil {
 		return err
 	}
 	prompt, err := tok.AppendEncode(nil, c.String("prompt"))
-	if err != nil {
-		return err
-	}
-	model, err := loadBuiltin(c.Context, e)
 	if err != nil {
 		return err
 	}
@@ -202,11 +197,7 @@ func perplexityCommand(e *env) *cli.Command {
 		UsageText: "tracemark perplexity [--json] FILE|-...",
 		Flags:     []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print one JSON object per input"}},
 		Action: func(c *cli.Context) error {
-			tok, err := tokenize.Get(ngram.BuiltinTokenizer)
-			if err != nil {
-				return err
-			}
-			model, err := loadBuiltin(c.Context, e)
+			model, tok, err := builtinWithTokenizer(c.Context, e)
 			if err != nil {
 				return err
 			}

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/tracemark/tracemark/corpora"
+	"github.com/tracemark/tracemark/internal/testtext"
 	"github.com/tracemark/tracemark/tokenize"
 	"github.com/tracemark/tracemark/watermark"
 )
@@ -79,57 +80,21 @@ func TestKeygen(t *testing.T) {
 	}
 }
 
-// wordTokens returns the token IDs of " word" pieces of Opticks that are
-// single tokens, so that text made of them re-tokenizes to the same IDs.
-func wordTokens(t *testing.T, tok tokenize.Tokenizer) []uint32 {
-	doc, err := corpora.Opticks()
-	if err != nil {
-		t.Skip(err)
-	}
-	var out []uint32
-	seen := map[string]bool{}
-	for _, w := range strings.Fields(strings.ToLower(doc.Text)) {
-		if seen[w] || strings.IndexFunc(w, func(r rune) bool { return r < 'a' || r > 'z' }) >= 0 {
-			continue
-		}
-		seen[w] = true
-		if ids, _ := tok.AppendEncode(nil, " "+w); len(ids) == 1 {
-			out = append(out, ids[0])
-		}
-	}
-	if len(out) < 1000 {
-		t.Fatalf("only %d single-token words", len(out))
-	}
-	return out
-}
-
-// watermarkedText samples n words with the key's scheme from a toy model:
-// 40 random single-token words of Opticks per step, with random logits. It
-// returns the IDs and the decoded text, which re-tokenizes to the same IDs.
+// watermarkedText samples n words of Opticks with the key's scheme from
+// a toy model (see testtext) and returns the IDs and the decoded text.
 func watermarkedText(t *testing.T, key *watermark.Key, n int, seed uint64) ([]uint32, string) {
 	tok, _ := tokenize.Get(key.Tokenizer)
 	s, err := watermark.NewKGW(key, key.Scheme.(watermark.KGWConfig))
 	if err != nil {
 		t.Fatal(err)
 	}
-	words := wordTokens(t, tok)
-	rng := rand.New(rand.NewPCG(seed, seed))
-	cands, logits := make([]uint32, 40), make([]float32, 40)
-	var ids []uint32
-	for len(ids) < n {
-		for i := range cands {
-			cands[i], logits[i] = words[rng.IntN(len(words))], float32(rng.NormFloat64())
-		}
-		id, err := s.SampleLogits(ids, cands, logits, rng)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, id)
+	doc, err := corpora.Opticks()
+	if err != nil {
+		t.Skip(err)
 	}
-	text, _ := tok.Decode(ids)
-	again, _ := tok.AppendEncode(nil, text)
-	if len(again) != len(ids) {
-		t.Fatalf("text does not re-tokenize to its IDs")
+	ids, text, err := testtext.Watermarked(s, tok, testtext.SingleTokenWords(tok, doc.Text), n, rand.New(rand.NewPCG(seed, seed)))
+	if err != nil {
+		t.Fatal(err)
 	}
 	return ids, text
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/tracemark/tracemark/ngram"
+	"github.com/tracemark/tracemark/tokenize"
 )
 
 // builtinModelName describes the built-in model in results.
@@ -28,4 +29,14 @@ func loadBuiltin(ctx context.Context, e *env) (*ngram.Model, error) {
 		fmt.Fprintf(e.stderr, "tracemark: trained the built-in model on %d tokens in %.1f s; %s\n", info.Tokens, info.Duration.Seconds(), where)
 	}
 	return m, nil
+}
+
+// builtinWithTokenizer loads the built-in model and the tokenizer it speaks.
+func builtinWithTokenizer(ctx context.Context, e *env) (*ngram.Model, tokenize.Tokenizer, error) {
+	tok, err := tokenize.Get(ngram.BuiltinTokenizer)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := loadBuiltin(ctx, e)
+	return m, tok, err
 }
