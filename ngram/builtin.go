@@ -29,7 +29,7 @@ const CacheEnv = "TRACEMARK_CACHE_DIR"
 
 // builtinVersion changes whenever training or the file layout changes, so
 // that stale caches are never used.
-const builtinVersion = "ngram-builtin-v1/" + fileMagic
+const builtinVersion = "ngram-builtin-v2/" + fileMagic
 
 // BuildInfo says where the built-in model came from and what it cost.
 type BuildInfo struct {

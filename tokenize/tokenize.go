@@ -1,8 +1,14 @@
 // Package tokenize turns text into the token IDs a watermark is keyed on, and
 // back. Detection must re-tokenize text with the serving model's tokenizer;
-// every result records the tokenizer's name. The implementations here wrap
-// github.com/tiktoken-go/tokenizer, whose vocabularies are embedded in the
-// module, so nothing is downloaded at run time.
+// every result records the tokenizer's name.
+//
+// The default implementation, Encoder, is this project's own: a hand-written
+// pre-tokenizer for each encoding's split pattern (package pretokenize) and a
+// byte-pair encoder (package bpe), many times faster than
+// github.com/tiktoken-go/tokenizer and allocation-free, with identical IDs.
+// Its vocabularies are read out of tiktoken-go, which embeds them, so nothing
+// is downloaded at run time. tiktoken-go itself stays available as the
+// reference, under the names "tiktoken-go:NAME".
 package tokenize
 
 import (
@@ -10,6 +16,8 @@ import (
 	"strings"
 
 	"github.com/tiktoken-go/tokenizer"
+
+	"github.com/tracemark/tracemark/tokenize/pretokenize"
 )
 
 // Tokenizer encodes text to token IDs and decodes IDs to text.
@@ -35,22 +43,57 @@ const Default = "o200k_base"
 // names lists the encodings Get knows, in the order error messages show them.
 var names = []string{"o200k_base", "cl100k_base", "p50k_base", "r50k_base"}
 
-// Names returns the names Get accepts.
+// ReferencePrefix, put before an encoding's name, selects the reference
+// implementation, github.com/tiktoken-go/tokenizer, instead of Encoder.
+const ReferencePrefix = "tiktoken-go:"
+
+// Names returns the encodings Get accepts. Each is also accepted with
+// ReferencePrefix.
 func Names() []string { return append([]string(nil), names...) }
 
-// Get returns the tokenizer with the given name ("" means Default). An
-// unknown name is an error listing the known ones.
+// Get returns the tokenizer with the given name ("" means Default): the fast
+// Encoder, or with ReferencePrefix the tiktoken-go reference. Both report the
+// encoding's name (without prefix) as their Name, since they give the same
+// IDs. An unknown name is an error listing the known ones.
 func Get(name string) (Tokenizer, error) {
 	if name == "" {
 		name = Default
 	}
-	known := false
-	for _, n := range names {
-		known = known || n == name
+	encoding, reference := strings.CutPrefix(name, ReferencePrefix)
+	if _, known := encodingPatterns[encoding]; !known {
+		return nil, fmt.Errorf("unknown tokenizer %q (known: %s, each also as %sNAME)", name, strings.Join(names, ", "), ReferencePrefix)
 	}
-	if !known {
+	if reference {
+		return getReference(encoding)
+	}
+	return newBuiltin(encoding, pretokenize.New)
+}
+
+// GetTiktokenGoCompatible returns the fast Encoder for a built-in encoding,
+// with the splitting defects of tiktoken-go v0.10.0 reproduced (see
+// pretokenize.NewTiktokenGoCompatible), so that its IDs equal tiktoken-go's
+// on every input. Get's Encoder follows OpenAI's tiktoken instead.
+func GetTiktokenGoCompatible(name string) (*Encoder, error) {
+	if _, known := encodingPatterns[name]; !known {
 		return nil, fmt.Errorf("unknown tokenizer %q (known: %s)", name, strings.Join(names, ", "))
 	}
+	return newBuiltin(name, pretokenize.NewTiktokenGoCompatible)
+}
+
+func newBuiltin(name string, newSplitter func(pretokenize.Pattern) (*pretokenize.Splitter, error)) (*Encoder, error) {
+	split, err := newSplitter(encodingPatterns[name])
+	if err != nil {
+		return nil, err
+	}
+	ranks, err := builtinRanks(name)
+	if err != nil {
+		return nil, err
+	}
+	return NewEncoder(name, split, ranks), nil
+}
+
+// getReference returns the tiktoken-go implementation of a known encoding.
+func getReference(name string) (Tokenizer, error) {
 	codec, err := tokenizer.Get(tokenizer.Encoding(name))
 	if err != nil {
 		return nil, fmt.Errorf("tokenizer %s: %w", name, err)

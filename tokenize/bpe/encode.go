@@ -1,0 +1,217 @@
+package bpe
+
+// Scratch holds the reusable buffers of merges. A Scratch is used by one
+// goroutine at a time; after the first few pieces it stops growing, so
+// encoding allocates nothing.
+type Scratch struct {
+	bound []int32  // part boundaries (byte offsets into the piece)
+	rank  []uint32 // rank of the pair starting at each part, or noRank
+	id    []uint32 // token of each part
+	next  []int32  // linked list of parts, for long pieces
+	prev  []int32
+	heap  []candidate
+}
+
+const noRank = ^uint32(0)
+
+// scanLimit is the piece length, in bytes, up to which merges find the
+// lowest-ranked pair by scanning the pairs (O(n) per merge) instead of keeping
+// a heap (O(log n) per merge). Pieces are short: 99.9% of English and Go
+// pieces are under 24 bytes, where the scan's tight loop over a small array
+// beats heap upkeep; the heap bounds the cost of long pieces (runs of digits
+// in cl100k are cut to 3, but a run of 100,000 punctuation marks is one
+// piece) at O(n log n).
+const scanLimit = 48
+
+// AppendEncode appends the tokens of piece to dst. piece must not be empty.
+func (rk *Ranks) AppendEncode(dst []uint32, piece string, s *Scratch) []uint32 {
+	if r, ok := rk.Rank(piece); ok {
+		return append(dst, r)
+	}
+	if len(piece) <= scanLimit {
+		return rk.mergeScan(dst, piece, s)
+	}
+	return rk.mergeHeap(dst, piece, s)
+}
+
+// pairRank returns the rank of piece[a:c], or noRank.
+func (rk *Ranks) pairRank(piece string, a, c int32) uint32 {
+	if r, ok := rk.Rank(piece[a:c]); ok {
+		return r
+	}
+	return noRank
+}
+
+// mergeScan merges piece by repeatedly scanning for the lowest-ranked pair.
+func (rk *Ranks) mergeScan(dst []uint32, piece string, s *Scratch) []uint32 {
+	n := len(piece)
+	bound := s.bound[:0]
+	rank := s.rank[:0]
+	id := s.id[:0]
+	for i := range n {
+		bound = append(bound, int32(i))
+		id = append(id, rk.byByte[piece[i]])
+	}
+	bound = append(bound, int32(n))
+	for i := range n - 1 {
+		rank = append(rank, rk.pairRank(piece, int32(i), int32(i+2)))
+	}
+	rank = append(rank, noRank)
+	// parts: bound[k]..bound[k+1] for k < len(id); rank[k] is the rank of
+	// parts k and k+1 merged.
+	for len(id) > 1 {
+		best, at := noRank, -1
+		for k, r := range rank[:len(id)-1] {
+			if r < best {
+				best, at = r, k
+			}
+		}
+		if at < 0 {
+			break
+		}
+		id[at] = best
+		copy(bound[at+1:], bound[at+2:])
+		bound = bound[:len(bound)-1]
+		copy(id[at+1:], id[at+2:])
+		id = id[:len(id)-1]
+		copy(rank[at+1:], rank[at+2:])
+		rank = rank[:len(rank)-1]
+		if at+2 < len(bound) {
+			rank[at] = rk.pairRank(piece, bound[at], bound[at+2])
+		} else {
+			rank[at] = noRank
+		}
+		if at > 0 {
+			rank[at-1] = rk.pairRank(piece, bound[at-1], bound[at+1])
+		}
+	}
+	dst = append(dst, id...)
+	s.bound, s.rank, s.id = bound, rank, id
+	return dst
+}
+
+// candidate is a pair in mergeHeap's queue: the pair that starts at part
+// at, whose union had this rank when it was queued.
+type candidate struct {
+	rank uint32
+	at   int32
+}
+
+func (c candidate) less(d candidate) bool {
+	return c.rank < d.rank || c.rank == d.rank && c.at < d.at
+}
+
+// mergeHeap merges piece with a doubly linked list of parts and a min-heap of
+// pairs ordered by (rank, position), so the leftmost of equal ranks merges
+// first, as in the scan. Stale heap entries are skipped when popped.
+func (rk *Ranks) mergeHeap(dst []uint32, piece string, s *Scratch) []uint32 {
+	n := int32(len(piece))
+	next := grow(s.next, int(n)+1)
+	prev := grow(s.prev, int(n)+1)
+	rank := growU(s.rank, int(n)+1)
+	id := growU(s.id, int(n))
+	h := s.heap[:0]
+	for i := range n {
+		next[i], prev[i] = i+1, i-1
+		id[i] = rk.byByte[piece[i]]
+	}
+	next[n], prev[n] = -1, n-1
+	rank[n] = noRank
+	// pairEnd returns the end of the pair starting at part i, or -1.
+	pairEnd := func(i int32) int32 {
+		j := next[i]
+		if j < 0 || j == n {
+			return -1
+		}
+		return next[j]
+	}
+	for i := range n {
+		rank[i] = noRank
+		if e := pairEnd(i); e >= 0 {
+			rank[i] = rk.pairRank(piece, i, e)
+			if rank[i] != noRank {
+				h = append(h, candidate{rank[i], i})
+			}
+		}
+	}
+	for k := len(h)/2 - 1; k >= 0; k-- {
+		siftDown(h, k)
+	}
+	for len(h) > 0 {
+		top := h[0]
+		last := len(h) - 1
+		h[0] = h[last]
+		h = h[:last]
+		siftDown(h, 0)
+		i := top.at
+		if rank[i] != top.rank {
+			continue // stale: the pair changed since it was queued
+		}
+		// Merge part i with its successor j.
+		j := next[i]
+		id[i] = top.rank
+		rank[j] = noRank
+		next[i] = next[j]
+		prev[next[j]] = i
+		for _, b := range [2]int32{i, prev[i]} {
+			if b < 0 {
+				continue
+			}
+			rank[b] = noRank
+			if e := pairEnd(b); e >= 0 {
+				rank[b] = rk.pairRank(piece, b, e)
+			}
+			if rank[b] != noRank {
+				h = append(h, candidate{rank[b], b})
+				siftUp(h, len(h)-1)
+			}
+		}
+	}
+	for i := int32(0); i != n; i = next[i] {
+		dst = append(dst, id[i])
+	}
+	s.next, s.prev, s.rank, s.id, s.heap = next, prev, rank, id, h
+	return dst
+}
+
+func grow(b []int32, n int) []int32 {
+	if cap(b) < n {
+		return make([]int32, n, n+n/4)
+	}
+	return b[:n]
+}
+
+func growU(b []uint32, n int) []uint32 {
+	if cap(b) < n {
+		return make([]uint32, n, n+n/4)
+	}
+	return b[:n]
+}
+
+func siftUp(h []candidate, k int) {
+	for k > 0 {
+		p := (k - 1) / 2
+		if !h[k].less(h[p]) {
+			break
+		}
+		h[k], h[p] = h[p], h[k]
+		k = p
+	}
+}
+
+func siftDown(h []candidate, k int) {
+	for {
+		c := 2*k + 1
+		if c >= len(h) {
+			return
+		}
+		if c+1 < len(h) && h[c+1].less(h[c]) {
+			c++
+		}
+		if !h[c].less(h[k]) {
+			return
+		}
+		h[k], h[c] = h[c], h[k]
+		k = c
+	}
+}

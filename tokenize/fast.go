@@ -1,0 +1,203 @@
+package tokenize
+
+import (
+	"fmt"
+	"sync"
+	"unicode/utf8"
+	"unsafe"
+
+	"github.com/tiktoken-go/tokenizer"
+
+	"github.com/tracemark/tracemark/tokenize/bpe"
+	"github.com/tracemark/tracemark/tokenize/pretokenize"
+)
+
+// Encoder is the fast tokenizer: a hand-written pre-tokenizer (package
+// pretokenize) and a byte-pair encoder (package bpe) that give the same IDs
+// as tiktoken. Encoding allocates nothing once its per-goroutine buffers have
+// grown. It implements Tokenizer and is safe for concurrent use.
+type Encoder struct {
+	name    string
+	split   *pretokenize.Splitter
+	ranks   *bpe.Ranks
+	scratch sync.Pool // of *encodeScratch
+}
+
+type encodeScratch struct {
+	bpe   bpe.Scratch
+	valid []byte   // input with invalid UTF-8 replaced
+	piece []uint32 // tokens of one piece, for Count
+}
+
+// NewEncoder returns an Encoder named name that splits with split and merges
+// with ranks. Use it to load other byte-level BPE vocabularies, e.g. one read
+// with bpe.ParseTiktoken.
+func NewEncoder(name string, split *pretokenize.Splitter, ranks *bpe.Ranks) *Encoder {
+	return &Encoder{name: name, split: split, ranks: ranks}
+}
+
+// Name returns the encoding's name.
+func (e *Encoder) Name() string { return e.name }
+
+// Ranks returns the encoder's vocabulary.
+func (e *Encoder) Ranks() *bpe.Ranks { return e.ranks }
+
+// AppendEncode appends the token IDs of text to dst. It never fails.
+func (e *Encoder) AppendEncode(dst []uint32, text string) ([]uint32, error) {
+	s, _ := e.scratch.Get().(*encodeScratch)
+	if s == nil {
+		s = new(encodeScratch)
+	}
+	if !utf8.ValidString(text) {
+		s.valid = appendReplacingInvalid(s.valid[:0], text)
+		text = unsafe.String(unsafe.SliceData(s.valid), len(s.valid))
+	}
+	for i := 0; i < len(text); {
+		start, end := e.split.Next(text, i)
+		if start == end {
+			break
+		}
+		dst = e.ranks.AppendEncode(dst, text[start:end], &s.bpe)
+		i = end
+	}
+	e.scratch.Put(s)
+	return dst, nil
+}
+
+// Count returns the number of tokens of text without storing them.
+func (e *Encoder) Count(text string) int {
+	s, _ := e.scratch.Get().(*encodeScratch)
+	if s == nil {
+		s = new(encodeScratch)
+	}
+	if !utf8.ValidString(text) {
+		s.valid = appendReplacingInvalid(s.valid[:0], text)
+		text = unsafe.String(unsafe.SliceData(s.valid), len(s.valid))
+	}
+	n := 0
+	for i := 0; i < len(text); {
+		start, end := e.split.Next(text, i)
+		if start == end {
+			break
+		}
+		s.piece = e.ranks.AppendEncode(s.piece[:0], text[start:end], &s.bpe)
+		n += len(s.piece)
+		i = end
+	}
+	e.scratch.Put(s)
+	return n
+}
+
+// Decode returns the text of ids, with U+FFFD for bytes that are not valid
+// UTF-8 (as when ids end inside a character).
+func (e *Encoder) Decode(ids []uint32) (string, error) {
+	raw, err := e.AppendBytes(nil, ids)
+	if err != nil {
+		return "", err
+	}
+	if utf8.Valid(raw) {
+		return string(raw), nil
+	}
+	return string(appendReplacingInvalid(nil, string(raw))), nil
+}
+
+// AppendBytes appends the raw bytes of ids to dst.
+func (e *Encoder) AppendBytes(dst []byte, ids []uint32) ([]byte, error) {
+	for k, id := range ids {
+		t, ok := e.ranks.Token(id)
+		if !ok {
+			return dst, fmt.Errorf("decode with %s: token %d (position %d) is not in the vocabulary", e.name, id, k)
+		}
+		dst = append(dst, t...)
+	}
+	return dst, nil
+}
+
+// appendReplacingInvalid appends s to dst with every maximal ill-formed
+// subsequence replaced by U+FFFD, the replacement practice of the Unicode
+// standard (section 3.9) that Python's and tiktoken's decoders follow.
+func appendReplacingInvalid(dst []byte, s string) []byte {
+	for len(s) > 0 {
+		r, n := utf8.DecodeRuneInString(s)
+		if r != utf8.RuneError || n > 1 {
+			dst = append(dst, s[:n]...)
+			s = s[n:]
+			continue
+		}
+		dst = utf8.AppendRune(dst, utf8.RuneError)
+		s = s[maximalSubpart(s):]
+	}
+	return dst
+}
+
+// maximalSubpart returns the length of the longest prefix of s that starts a
+// well-formed UTF-8 sequence without completing it (at least 1), given that s
+// does not start with a complete one.
+func maximalSubpart(s string) int {
+	lo, hi := byte(0x80), byte(0xbf)
+	var need int
+	switch c := s[0]; {
+	case 0xc2 <= c && c <= 0xdf:
+		need = 1
+	case c == 0xe0:
+		need, lo = 2, 0xa0
+	case c == 0xed:
+		need, hi = 2, 0x9f
+	case 0xe1 <= c && c <= 0xef:
+		need = 2
+	case c == 0xf0:
+		need, lo = 3, 0x90
+	case 0xf1 <= c && c <= 0xf3:
+		need = 3
+	case c == 0xf4:
+		need, hi = 3, 0x8f
+	default:
+		return 1
+	}
+	n := 1
+	for ; n <= need && n < len(s); n++ {
+		c := s[n]
+		if n == 1 && (c < lo || c > hi) || n > 1 && (c < 0x80 || c > 0xbf) {
+			break
+		}
+	}
+	return n
+}
+
+// encodingPatterns maps the built-in encodings to their split patterns.
+var encodingPatterns = map[string]pretokenize.Pattern{
+	"o200k_base":  pretokenize.O200k,
+	"cl100k_base": pretokenize.Cl100k,
+	"p50k_base":   pretokenize.GPT2,
+	"r50k_base":   pretokenize.GPT2,
+}
+
+// builtinRanks reads the vocabulary of a built-in encoding out of the
+// tiktoken-go module, which embeds it: each token's bytes are its ID decoded
+// alone. Ranks of tiktoken encodings are their token IDs. Special tokens
+// (<|endoftext|> and the like) are not part of the byte-pair vocabulary.
+func builtinRanks(name string) (*bpe.Ranks, error) {
+	codec, err := tokenizer.Get(tokenizer.Encoding(name))
+	if err != nil {
+		return nil, fmt.Errorf("tokenizer %s: %w", name, err)
+	}
+	codec.SetErrorMode(tokenizer.ErrorModeNone)
+	b := bpe.NewBuilder()
+	id := []uint{0}
+	misses := 0
+	for r := 0; misses < 4096; r++ {
+		id[0] = uint(r)
+		t, err := codec.Decode(id)
+		if err != nil || t == "" {
+			misses++
+			continue
+		}
+		misses = 0
+		b.Add([]byte(t), r)
+	}
+	ranks, err := b.Build()
+	if err != nil {
+		return nil, fmt.Errorf("tokenizer %s: vocabulary: %w", name, err)
+	}
+	return ranks, nil
+}

@@ -1,0 +1,450 @@
+// Package pretokenize splits text into the pieces that byte-pair encoding
+// then merges, exactly as the split patterns of OpenAI's tiktoken encodings
+// do, but without a regular-expression engine: each pattern is written out as
+// a hand-made scanner that reproduces the leftmost-first, greedy,
+// backtracking semantics of the pattern alternative by alternative.
+//
+// Three patterns are covered:
+//
+//	O200k  (o200k_base):  [^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?
+//	                      |[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?
+//	                      |\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+
+//	Cl100k (cl100k_base): (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*
+//	                      |\s*[\r\n]+|\s+(?!\S)|\s+
+//	GPT2   (p50k_base, r50k_base): 's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
+//
+// Character classes use Go's unicode tables; \s is unicode.IsSpace. Every
+// character starts some alternative of these patterns, so the pieces tile the
+// text: concatenated, they give the input back.
+//
+// The input must be valid UTF-8 (tiktoken replaces invalid sequences by
+// U+FFFD before splitting; so does package tokenize).
+package pretokenize
+
+import (
+	"fmt"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Pattern names one of the split patterns this package implements.
+type Pattern int
+
+const (
+	// O200k is the pattern of o200k_base (GPT-4o and later).
+	O200k Pattern = iota + 1
+	// Cl100k is the pattern of cl100k_base (GPT-3.5, GPT-4).
+	Cl100k
+	// GPT2 is the pattern of r50k_base and p50k_base (GPT-2, GPT-3).
+	GPT2
+)
+
+// String returns the pattern's name: "o200k", "cl100k" or "gpt2".
+func (p Pattern) String() string {
+	switch p {
+	case O200k:
+		return "o200k"
+	case Cl100k:
+		return "cl100k"
+	case GPT2:
+		return "gpt2"
+	}
+	return fmt.Sprintf("Pattern(%d)", int(p))
+}
+
+// Character class bits. A rune can have several.
+const (
+	clsUpper  = 1 << iota // [\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]
+	clsLower              // [\p{Ll}\p{Lm}\p{Lo}\p{M}]
+	clsLetter             // \p{L}
+	clsNumber             // \p{N}
+	clsSpace              // \s
+	clsPrefix             // [^\r\n\p{L}\p{N}]
+	clsOther              // [^\s\p{L}\p{N}]
+)
+
+// Splitter finds piece boundaries for one pattern. It is immutable after New
+// and safe for concurrent use.
+type Splitter struct {
+	pattern Pattern
+	// bmp holds the class bits of every rune below 0x10000; others are
+	// computed on the fly.
+	bmp [0x10000]uint8
+	// tiktokenGo reproduces the two defects of the matcher that
+	// github.com/tiktoken-go/tokenizer v0.10.0 generates for these
+	// patterns (see NewTiktokenGoCompatible).
+	tiktokenGo bool
+}
+
+// New returns a Splitter for p.
+func New(p Pattern) (*Splitter, error) {
+	return newSplitter(p, false)
+}
+
+// NewTiktokenGoCompatible returns a Splitter for p that reproduces two
+// defects of the matcher github.com/tiktoken-go/tokenizer v0.10.0 generates
+// (with regexp2cg) for these patterns, where it differs from OpenAI's
+// tiktoken:
+//
+//   - DEL (U+007F) is left out of [^\r\n\p{L}\p{N}] and [^\s\p{L}\p{N}], so
+//     no alternative matches at a DEL and the character is skipped: its
+//     token is lost.
+//   - In \s*[\r\n]+, the greedy \s* backtracks to the first newline of the
+//     whitespace run instead of the last, so "\n\t\n\t" splits as "\n",
+//     "\t\n", "\t" where tiktoken gives "\n\t\n", "\t".
+//
+// New follows OpenAI's tiktoken. This Splitter exists to test against
+// tiktoken-go on every input, and for users who need its exact output.
+func NewTiktokenGoCompatible(p Pattern) (*Splitter, error) {
+	return newSplitter(p, true)
+}
+
+func newSplitter(p Pattern, tiktokenGo bool) (*Splitter, error) {
+	if p != O200k && p != Cl100k && p != GPT2 {
+		return nil, fmt.Errorf("pretokenize: unknown pattern %v", p)
+	}
+	s := &Splitter{pattern: p, tiktokenGo: tiktokenGo}
+	for r := range rune(len(s.bmp)) {
+		s.bmp[r] = s.classify(r)
+	}
+	return s, nil
+}
+
+// Pattern returns the pattern s implements.
+func (s *Splitter) Pattern() Pattern { return s.pattern }
+
+func (s *Splitter) classify(r rune) uint8 {
+	var c uint8
+	isMark := unicode.Is(unicode.M, r)
+	if isMark || unicode.In(r, unicode.Lu, unicode.Lt, unicode.Lm, unicode.Lo) {
+		c |= clsUpper
+	}
+	if isMark || unicode.In(r, unicode.Ll, unicode.Lm, unicode.Lo) {
+		c |= clsLower
+	}
+	letter := unicode.Is(unicode.L, r)
+	number := unicode.Is(unicode.N, r)
+	space := unicode.IsSpace(r)
+	if letter {
+		c |= clsLetter
+	}
+	if number {
+		c |= clsNumber
+	}
+	if space {
+		c |= clsSpace
+	}
+	if s.tiktokenGo && r == 0x7f {
+		return c
+	}
+	if r != '\r' && r != '\n' && !letter && !number {
+		c |= clsPrefix
+	}
+	if !space && !letter && !number {
+		c |= clsOther
+	}
+	return c
+}
+
+// class returns the class bits and the byte length of the rune at t[i:].
+func (s *Splitter) class(t string, i int) (uint8, int) {
+	if b := t[i]; b < utf8.RuneSelf {
+		return s.bmp[b], 1
+	}
+	r, n := utf8.DecodeRuneInString(t[i:])
+	if r < rune(len(s.bmp)) {
+		return s.bmp[r], n
+	}
+	return s.classify(r), n
+}
+
+// run returns the end of the longest run of runes from i that all have one
+// of the class bits in mask.
+func (s *Splitter) run(t string, i int, mask uint8) int {
+	for i < len(t) {
+		c, n := s.class(t, i)
+		if c&mask == 0 {
+			break
+		}
+		i += n
+	}
+	return i
+}
+
+// Next returns the piece that starts at or after i: its bounds [start, end).
+// start is i unless the text at i matches no alternative of the pattern,
+// which cannot happen on valid UTF-8 (see the package documentation). At the
+// end of the text Next returns (len(t), len(t)).
+func (s *Splitter) Next(t string, i int) (start, end int) {
+	for i < len(t) {
+		var e int
+		switch s.pattern {
+		case O200k:
+			e = s.o200k(t, i)
+		case Cl100k:
+			e = s.cl100k(t, i)
+		default:
+			e = s.gpt2(t, i)
+		}
+		if e > i {
+			return i, e
+		}
+		_, n := s.class(t, i)
+		i += n
+	}
+	return len(t), len(t)
+}
+
+// AppendPieces appends the pieces of t to dst, in order. It is a convenience
+// for tests and tools; encoders call Next, which does not allocate.
+func (s *Splitter) AppendPieces(dst []string, t string) []string {
+	for i := 0; i < len(t); {
+		start, end := s.Next(t, i)
+		if start == end {
+			break
+		}
+		dst = append(dst, t[start:end])
+		i = end
+	}
+	return dst
+}
+
+// o200k matches the o200k_base pattern at i and returns the match's end, or
+// i if no alternative matches.
+func (s *Splitter) o200k(t string, i int) int {
+	c0, n0 := s.class(t, i)
+	// Alternatives 1 and 2: the optional prefix is tried first with one
+	// character, then with none; alternative 1 is tried in full before 2.
+	prefixed := c0&clsPrefix != 0 && i+n0 < len(t)
+	if prefixed {
+		if e := s.upperStarLowerPlus(t, i+n0); e > 0 {
+			return e
+		}
+	}
+	if c0&(clsUpper|clsLower) != 0 {
+		if e := s.upperStarLowerPlus(t, i); e > 0 {
+			return e
+		}
+	}
+	if prefixed {
+		if e := s.upperPlusLowerStar(t, i+n0); e > 0 {
+			return e
+		}
+	}
+	if c0&clsUpper != 0 {
+		if e := s.upperPlusLowerStar(t, i); e > 0 {
+			return e
+		}
+	}
+	if c0&clsNumber != 0 {
+		return s.upTo3Numbers(t, i)
+	}
+	if e := s.punctuation(t, i, c0, true); e > i {
+		return e
+	}
+	if c0&clsSpace != 0 {
+		return s.whitespace(t, i, true)
+	}
+	return i
+}
+
+// upperStarLowerPlus matches U*L+C? at j (U, L the o200k upper and lower
+// classes, C the contractions) and returns the end, or -1. The greedy U* is
+// backtracked one rune at a time until L+ can start: L+ starts right after
+// the U run if that rune is in L, else at the last rune of the run that is
+// also in L (the runes after it are in U only, so L+ takes just that one).
+func (s *Splitter) upperStarLowerPlus(t string, j int) int {
+	e, lastBoth := j, -1
+	for e < len(t) {
+		c, n := s.class(t, e)
+		if c&clsUpper == 0 {
+			break
+		}
+		e += n
+		if c&clsLower != 0 {
+			lastBoth = e
+		}
+	}
+	if e < len(t) {
+		if c, _ := s.class(t, e); c&clsLower != 0 {
+			return contraction(t, s.run(t, e, clsLower), true)
+		}
+	}
+	if lastBoth >= 0 {
+		return contraction(t, lastBoth, true)
+	}
+	return -1
+}
+
+// upperPlusLowerStar matches U+L*C? at j and returns the end, or -1.
+func (s *Splitter) upperPlusLowerStar(t string, j int) int {
+	e := s.run(t, j, clsUpper)
+	if e == j {
+		return -1
+	}
+	return contraction(t, s.run(t, e, clsLower), true)
+}
+
+// upTo3Numbers matches \p{N}{1,3} at i, where the first rune is a number.
+func (s *Splitter) upTo3Numbers(t string, i int) int {
+	for k := 0; k < 3 && i < len(t); k++ {
+		c, n := s.class(t, i)
+		if c&clsNumber == 0 {
+			break
+		}
+		i += n
+	}
+	return i
+}
+
+// punctuation matches " ?[^\s\p{L}\p{N}]+" at i, followed by [\r\n/]* if
+// slash, else by [\r\n]*. It returns i if there is no match.
+func (s *Splitter) punctuation(t string, i int, c0 uint8, slash bool) int {
+	start := i
+	if t[i] == ' ' && i+1 < len(t) {
+		if c, _ := s.class(t, i+1); c&clsOther != 0 {
+			start = i + 1
+		}
+	}
+	if start == i && c0&clsOther == 0 {
+		return i
+	}
+	e := s.run(t, start, clsOther)
+	for e < len(t) && (t[e] == '\r' || t[e] == '\n' || slash && t[e] == '/') {
+		e++
+	}
+	return e
+}
+
+// whitespace matches the whitespace alternatives at i, where the first rune
+// is a space: \s*[\r\n]+ (if newlines), then \s+(?!\S), then \s+.
+func (s *Splitter) whitespace(t string, i int, newlines bool) int {
+	e, firstNewline, lastNewline, lastStart, runes := i, -1, -1, i, 0
+	for e < len(t) {
+		c, n := s.class(t, e)
+		if c&clsSpace == 0 {
+			break
+		}
+		if t[e] == '\r' || t[e] == '\n' {
+			lastNewline = e
+			if firstNewline < 0 {
+				firstNewline = e
+			}
+		}
+		lastStart = e
+		runes++
+		e += n
+	}
+	switch {
+	case newlines && firstNewline >= 0 && s.tiktokenGo:
+		// The defective backtracking stops at the first newline, and
+		// [\r\n]+ takes the newlines that follow it.
+		e = firstNewline
+		for e < len(t) && (t[e] == '\r' || t[e] == '\n') {
+			e++
+		}
+		return e
+	case newlines && lastNewline >= 0:
+		// \s* backtracks to the last newline; [\r\n]+ takes it alone,
+		// since no newline follows it inside the run.
+		return lastNewline + 1
+	case e == len(t) || runes == 1:
+		return e
+	default:
+		// \s+ gives back its last rune so that (?!\S) holds.
+		return lastStart
+	}
+}
+
+// contraction returns the end of an English contraction ('s 't 're 've 'm 'll
+// 'd) at f, or f if there is none. Case-insensitive matching follows Unicode
+// simple case folding, under which ſ (U+017F) is an s.
+func contraction(t string, f int, caseless bool) int {
+	if f+1 >= len(t) || t[f] != '\'' {
+		return f
+	}
+	a := t[f+1]
+	var b byte
+	if f+2 < len(t) {
+		b = t[f+2]
+	}
+	if caseless {
+		a, b = lower(a), lower(b)
+		if a == 0xc5 && b == 0xbf { // ſ
+			return f + 3
+		}
+	}
+	switch a {
+	case 's', 't', 'm', 'd':
+		return f + 2
+	case 'r', 'v':
+		if b == 'e' {
+			return f + 3
+		}
+	case 'l':
+		if b == 'l' {
+			return f + 3
+		}
+	}
+	return f
+}
+
+func lower(b byte) byte {
+	if 'A' <= b && b <= 'Z' {
+		return b + 'a' - 'A'
+	}
+	return b
+}
+
+// cl100k matches the cl100k_base pattern at i and returns the match's end, or
+// i if no alternative matches.
+func (s *Splitter) cl100k(t string, i int) int {
+	if e := contraction(t, i, true); e > i {
+		return e
+	}
+	c0, n0 := s.class(t, i)
+	if c0&clsPrefix != 0 && i+n0 < len(t) {
+		if c, _ := s.class(t, i+n0); c&clsLetter != 0 {
+			return s.run(t, i+n0, clsLetter)
+		}
+	}
+	if c0&clsLetter != 0 {
+		return s.run(t, i, clsLetter)
+	}
+	if c0&clsNumber != 0 {
+		return s.upTo3Numbers(t, i)
+	}
+	if e := s.punctuation(t, i, c0, false); e > i {
+		return e
+	}
+	if c0&clsSpace != 0 {
+		return s.whitespace(t, i, true)
+	}
+	return i
+}
+
+// gpt2 matches the r50k_base/p50k_base pattern at i and returns the match's
+// end, or i if no alternative matches.
+func (s *Splitter) gpt2(t string, i int) int {
+	if e := contraction(t, i, false); e > i {
+		return e
+	}
+	c0, _ := s.class(t, i)
+	start, cs := i, c0
+	if t[i] == ' ' && i+1 < len(t) {
+		start = i + 1
+		cs, _ = s.class(t, start)
+	}
+	for _, mask := range [3]uint8{clsLetter, clsNumber, clsOther} {
+		if cs&mask != 0 {
+			return s.run(t, start, mask)
+		}
+		if c0&mask != 0 {
+			return s.run(t, i, mask)
+		}
+	}
+	if c0&clsSpace != 0 {
+		return s.whitespace(t, i, false)
+	}
+	return i
+}
