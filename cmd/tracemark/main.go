@@ -63,6 +63,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			scanCommand(e),
 			mergeCommand(e),
 			perplexityCommand(e),
+			tokenizeCommand(e),
 			demoCommand(e),
 			versionCommand(e),
 		},

@@ -35,6 +35,10 @@ type Ranks struct {
 	index  []uint64
 	shift  uint // 64 - log2(len(index))
 	byByte [256]uint32
+	// byPair holds the rank of every two-byte token, indexed by its bytes
+	// (first<<8 | second), or noRank: the first merges of every piece look
+	// up byte pairs, and this 256 KiB table answers without hashing.
+	byPair []uint32
 	count  int
 }
 
@@ -116,6 +120,15 @@ func (b *Builder) Build() (*Ranks, error) {
 		}
 		if len(t) == 1 {
 			rk.byByte[t[0]] = r
+		}
+	}
+	rk.byPair = make([]uint32, 1<<16)
+	for k := range rk.byPair {
+		rk.byPair[k] = noRank
+	}
+	for t, r := range b.tokens {
+		if len(t) == 2 {
+			rk.byPair[int(t[0])<<8|int(t[1])] = r
 		}
 	}
 	return rk, nil

@@ -151,6 +151,10 @@ func (s *Splitter) class(t string, i int) (uint8, int) {
 	if b := t[i]; b < utf8.RuneSelf {
 		return s.bmp[b], 1
 	}
+	return s.classMultibyte(t, i)
+}
+
+func (s *Splitter) classMultibyte(t string, i int) (uint8, int) {
 	r, n := utf8.DecodeRuneInString(t[i:])
 	if r < rune(len(s.bmp)) {
 		return s.bmp[r], n
@@ -162,7 +166,14 @@ func (s *Splitter) class(t string, i int) (uint8, int) {
 // of the class bits in mask.
 func (s *Splitter) run(t string, i int, mask uint8) int {
 	for i < len(t) {
-		c, n := s.class(t, i)
+		if b := t[i]; b < utf8.RuneSelf {
+			if s.bmp[b]&mask == 0 {
+				break
+			}
+			i++
+			continue
+		}
+		c, n := s.classMultibyte(t, i)
 		if c&mask == 0 {
 			break
 		}

@@ -1,0 +1,81 @@
+package tokenize_test
+
+import (
+	"bytes"
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/tracemark/tracemark/corpora"
+	"github.com/tracemark/tracemark/tokenize"
+	"github.com/tracemark/tracemark/tokenize/bpe"
+	"github.com/tracemark/tracemark/tokenize/pretokenize"
+)
+
+func TestEncodeDoesNotAllocate(t *testing.T) {
+	op, err := corpora.Opticks()
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := op.Text[:200000] + "\xff\xfe invalid UTF-8 too"
+	for _, name := range tokenize.Names() {
+		tok, _ := tokenize.Get(name)
+		enc := tok.(*tokenize.Encoder)
+		ids, _ := enc.AppendEncode(nil, text)
+		if n := testing.AllocsPerRun(5, func() { ids, _ = enc.AppendEncode(ids[:0], text) }); n != 0 {
+			t.Errorf("%s: AppendEncode allocates %v times per call", name, n)
+		}
+		if n := testing.AllocsPerRun(5, func() { enc.Count(text) }); n != 0 {
+			t.Errorf("%s: Count allocates %v times per call", name, n)
+		}
+		if c := enc.Count(text); c != len(ids) {
+			t.Errorf("%s: Count %d, AppendEncode gave %d tokens", name, c, len(ids))
+		}
+	}
+}
+
+// TestVocabularyFromTiktokenFile loads o200k_base through the tiktoken file
+// format, as another model's vocabulary would be loaded, and checks it
+// encodes identically.
+func TestVocabularyFromTiktokenFile(t *testing.T) {
+	tok, _ := tokenize.Get("o200k_base")
+	enc := tok.(*tokenize.Encoder)
+	var file bytes.Buffer
+	if err := enc.Ranks().WriteTiktoken(&file); err != nil {
+		t.Fatal(err)
+	}
+	ranks, err := bpe.ParseTiktoken(&file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	split, _ := pretokenize.New(pretokenize.O200k)
+	loaded := tokenize.NewEncoder("o200k_base (file)", split, ranks)
+	op, _ := corpora.Opticks()
+	a, _ := enc.AppendEncode(nil, op.Text)
+	b, _ := loaded.AppendEncode(nil, op.Text)
+	if !slices.Equal(a, b) {
+		t.Error("vocabulary loaded from the tiktoken format encodes differently")
+	}
+	if ranks.Len() != 199998 {
+		t.Errorf("o200k_base has %d byte-pair tokens, want 199998", ranks.Len())
+	}
+}
+
+func BenchmarkGet(b *testing.B) {
+	for b.Loop() {
+		if _, err := tokenize.Get("o200k_base"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func ExampleEncoder() {
+	tok, err := tokenize.Get("o200k_base")
+	if err != nil {
+		panic(err)
+	}
+	ids, _ := tok.AppendEncode(nil, "Light is refracted.")
+	text, _ := tok.Decode(ids)
+	fmt.Println(ids, text)
+	// Output: [15952 382 21707 57630 13] Light is refracted.
+}
