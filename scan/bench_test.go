@@ -13,6 +13,7 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/tracemark/tracemark/corpora"
+	"github.com/tracemark/tracemark/detect"
 	"github.com/tracemark/tracemark/tokenize"
 	"github.com/tracemark/tracemark/watermark"
 )
@@ -65,10 +66,12 @@ func (nullSink) End(FileEvent) error         { return nil }
 func (nullSink) Summary(Summary) error       { return nil }
 
 // BenchmarkScan compares, in one run on the built-in books as .jsonl.zst:
-// tokenization alone (one goroutine, texts already in memory), the scanner
-// with one worker, and with two. Reported: MB/s of text for each, the
-// single-worker scan against tokenization alone, and two workers against
-// one.
+// tokenization alone (one goroutine, texts already in memory), tokenization
+// and per-document detection in memory (the work every scan must do), the
+// scanner with one worker, and with two. Reported: MB/s of text for each, the
+// single-worker scan against tokenization alone and against in-memory
+// detection (what reading, decompression, JSON, ordering, q-values and the
+// pooled test add), and two workers against one.
 func BenchmarkScan(b *testing.B) {
 	path, texts := gutenbergJSONL(b)
 	textBytes := 0
@@ -89,7 +92,11 @@ func BenchmarkScan(b *testing.B) {
 		}
 		return time.Since(t0)
 	}
-	var tTok, t1, t2 time.Duration
+	det, err := detect.New(scheme, detect.Options{Tokenizer: tok.Name()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var tTok, tDet, t1, t2 time.Duration
 	var ids []uint32
 	for i := 0; i < b.N; i++ {
 		t0 := time.Now()
@@ -97,6 +104,12 @@ func BenchmarkScan(b *testing.B) {
 			ids, _ = tok.AppendEncode(ids[:0], t)
 		}
 		tTok += time.Since(t0)
+		t0 = time.Now()
+		for _, t := range texts {
+			ids, _ = tok.AppendEncode(ids[:0], t)
+			det.Tokens(ids)
+		}
+		tDet += time.Since(t0)
 		t1 += scanOnce(1)
 		t2 += scanOnce(2)
 	}
@@ -104,6 +117,8 @@ func BenchmarkScan(b *testing.B) {
 	b.ReportMetric(mb/tTok.Seconds(), "tokenize-MB/s")
 	b.ReportMetric(mb/t1.Seconds(), "scan1-MB/s")
 	b.ReportMetric(mb/t2.Seconds(), "scan2-MB/s")
+	b.ReportMetric(mb/tDet.Seconds(), "detect-MB/s")
 	b.ReportMetric(tTok.Seconds()/t1.Seconds(), "scan1/tokenize")
+	b.ReportMetric(tDet.Seconds()/t1.Seconds(), "scan1/detect")
 	b.ReportMetric(t1.Seconds()/t2.Seconds(), "scan2/scan1")
 }
