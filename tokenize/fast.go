@@ -44,14 +44,7 @@ func (e *Encoder) Ranks() *bpe.Ranks { return e.ranks }
 
 // AppendEncode appends the token IDs of text to dst. It never fails.
 func (e *Encoder) AppendEncode(dst []uint32, text string) ([]uint32, error) {
-	s, _ := e.scratch.Get().(*encodeScratch)
-	if s == nil {
-		s = new(encodeScratch)
-	}
-	if !utf8.ValidString(text) {
-		s.valid = appendReplacingInvalid(s.valid[:0], text)
-		text = unsafe.String(unsafe.SliceData(s.valid), len(s.valid))
-	}
+	s, text := e.begin(text)
 	for i := 0; i < len(text); {
 		start, end := e.split.Next(text, i)
 		if start == end {
@@ -64,8 +57,10 @@ func (e *Encoder) AppendEncode(dst []uint32, text string) ([]uint32, error) {
 	return dst, nil
 }
 
-// Count returns the number of tokens of text without storing them.
-func (e *Encoder) Count(text string) int {
+// begin takes a scratch from the pool (the caller puts it back) and returns
+// text with invalid UTF-8 replaced by U+FFFD, as tiktoken does before
+// splitting; the replaced copy lives in the scratch.
+func (e *Encoder) begin(text string) (*encodeScratch, string) {
 	s, _ := e.scratch.Get().(*encodeScratch)
 	if s == nil {
 		s = new(encodeScratch)
@@ -74,6 +69,12 @@ func (e *Encoder) Count(text string) int {
 		s.valid = appendReplacingInvalid(s.valid[:0], text)
 		text = unsafe.String(unsafe.SliceData(s.valid), len(s.valid))
 	}
+	return s, text
+}
+
+// Count returns the number of tokens of text without storing them.
+func (e *Encoder) Count(text string) int {
+	s, text := e.begin(text)
 	n := 0
 	for i := 0; i < len(text); {
 		start, end := e.split.Next(text, i)
