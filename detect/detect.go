@@ -136,6 +136,21 @@ func NewFrom(d *Detector, exclude *NgramSet) *Detector {
 		maxPMF: map[int][]float64{}}
 }
 
+// SetScheme makes d score under another scheme (typically the same scheme
+// under a fresh key), keeping its options and buffers: benchmarks that test
+// one text under millions of random keys then allocate nothing per key.
+func (d *Detector) SetScheme(scheme watermark.Scheme) error {
+	if d.opts.Exclude != nil && d.opts.Exclude.N() != scheme.ContextWidth()+1 {
+		return fmt.Errorf("detect: excluded n-grams have %d tokens, scheme %s needs %d", d.opts.Exclude.N(), scheme.Spec(), scheme.ContextWidth()+1)
+	}
+	if null := scheme.Null(); null != d.null {
+		d.null = null
+		clear(d.maxPMF)
+	}
+	d.scheme = scheme
+	return nil
+}
+
 // Scheme returns the detector's scheme.
 func (d *Detector) Scheme() watermark.Scheme { return d.scheme }
 

@@ -184,3 +184,42 @@ func TestPayloadDetectorAllocations(t *testing.T) {
 		}
 	}
 }
+
+// TestSetSchemeMatchesNewDetector checks that a detector switched to
+// another scheme and key gives exactly what a new detector gives, across
+// scheme kinds (the payload null's cached distributions must not leak), and
+// that switching allocates nothing.
+func TestSetSchemeMatchesNewDetector(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	doc := make([]uint32, 300)
+	for i := range doc {
+		doc[i] = uint32(rng.IntN(500))
+	}
+	specs := []string{watermark.DefaultSpec, "kgw:payload_bits=16", "gumbel:h=2", "kgw:payload_bits=8,radix=2", "tournament:m=5,h=2", watermark.DefaultSpec}
+	reused, _ := New(anyScheme(t, randomKey(rng), specs[0]), Options{})
+	for i, spec := range specs {
+		s := anyScheme(t, randomKey(rng), spec)
+		if err := reused.SetScheme(s); err != nil {
+			t.Fatal(err)
+		}
+		fresh, _ := New(s, Options{})
+		got, want := reused.Tokens(doc), fresh.Tokens(doc)
+		if got.Log10P != want.Log10P || got.Scored != want.Scored || got.Scheme != want.Scheme || got.KeyID != want.KeyID {
+			t.Errorf("%d %s: reused detector log10 p %v (%d scored), new one %v (%d)", i, spec, got.Log10P, got.Scored, want.Log10P, want.Scored)
+		}
+	}
+	a, b := anyScheme(t, randomKey(rng), watermark.DefaultSpec), anyScheme(t, randomKey(rng), watermark.DefaultSpec)
+	if n := testing.AllocsPerRun(100, func() {
+		reused.SetScheme(a)
+		reused.Tokens(doc)
+		reused.SetScheme(b)
+		reused.Tokens(doc)
+	}); n != 0 {
+		t.Errorf("SetScheme + Tokens allocates %v times", n)
+	}
+	ex := NewNgramSet(3, NewDedupKey())
+	d, _ := New(anyScheme(t, randomKey(rng), "kgw:h=2"), Options{Exclude: ex})
+	if err := d.SetScheme(a); err == nil {
+		t.Error("SetScheme accepted a scheme whose context width does not fit the excluded n-grams")
+	}
+}

@@ -62,6 +62,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			detectCommand(e),
 			scanCommand(e),
 			mergeCommand(e),
+			benchCommand(e),
 			perplexityCommand(e),
 			tokenizeCommand(e),
 			demoCommand(e),

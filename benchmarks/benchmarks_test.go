@@ -1,0 +1,243 @@
+package benchmarks
+
+import (
+	"context"
+	"math"
+	"math/big"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// binomialCDFBig returns P(X <= k) for X ~ Binomial(n, p) by exact rational
+// summation (p is converted exactly), as an independent check.
+func binomialCDFBig(k, n int, p float64) float64 {
+	pr := new(big.Rat).SetFloat64(p)
+	q := new(big.Rat).Sub(big.NewRat(1, 1), pr)
+	sum := new(big.Rat)
+	for i := 0; i <= k; i++ {
+		term := new(big.Rat).SetInt(new(big.Int).Binomial(int64(n), int64(i)))
+		for j := 0; j < i; j++ {
+			term.Mul(term, pr)
+		}
+		for j := 0; j < n-i; j++ {
+			term.Mul(term, q)
+		}
+		sum.Add(sum, term)
+	}
+	f, _ := sum.Float64()
+	return f
+}
+
+func TestClopperPearson(t *testing.T) {
+	// Closed forms at the edges: k = 0 gives hi = 1 - (alpha/2)^(1/n).
+	lo, hi := ClopperPearson(0, 10, 0.05)
+	if lo != 0 || math.Abs(hi-(1-math.Pow(0.025, 0.1))) > 1e-9 {
+		t.Errorf("k=0 n=10: [%v, %v], want [0, %v]", lo, hi, 1-math.Pow(0.025, 0.1))
+	}
+	lo, hi = ClopperPearson(10, 10, 0.05)
+	if hi != 1 || math.Abs(lo-math.Pow(0.025, 0.1)) > 1e-9 {
+		t.Errorf("k=n=10: [%v, %v]", lo, hi)
+	}
+	// Published value: 5 of 10 gives [0.1871, 0.8129].
+	lo, hi = ClopperPearson(5, 10, 0.05)
+	if math.Abs(lo-0.18709) > 1e-4 || math.Abs(hi-0.81291) > 1e-4 {
+		t.Errorf("5/10: [%v, %v], want [0.18709, 0.81291]", lo, hi)
+	}
+	// The defining equations, checked by exact summation.
+	for _, c := range [][2]int{{1, 50}, {3, 120}, {17, 150}, {0, 150}} {
+		k, n := c[0], c[1]
+		lo, hi := ClopperPearson(k, n, 0.05)
+		if k > 0 {
+			if got := 1 - binomialCDFBig(k-1, n, lo); math.Abs(got-0.025) > 1e-6 {
+				t.Errorf("%d/%d: P(X >= k | lo=%v) = %v, want 0.025", k, n, lo, got)
+			}
+		}
+		if got := binomialCDFBig(k, n, hi); math.Abs(got-0.025) > 1e-6 {
+			t.Errorf("%d/%d: P(X <= k | hi=%v) = %v, want 0.025", k, n, hi, got)
+		}
+		if !(lo <= float64(k)/float64(n) && float64(k)/float64(n) <= hi) {
+			t.Errorf("%d/%d: interval [%v, %v] misses the estimate", k, n, lo, hi)
+		}
+	}
+	// Tiny rates keep relative precision: 1 in 10^6.
+	lo, hi = ClopperPearson(1, 1_000_000, 0.05)
+	if math.Abs(lo/2.5317e-8-1) > 1e-3 || math.Abs(hi/5.5716e-6-1) > 1e-3 {
+		t.Errorf("1/1e6: [%v, %v], want [2.5317e-8, 5.5716e-6]", lo, hi)
+	}
+}
+
+func TestDistinctN(t *testing.T) {
+	ids := []uint32{1, 2, 1, 2, 1, 2}
+	if d := DistinctN(ids, 1); d != 2.0/6 {
+		t.Errorf("distinct-1 = %v, want 1/3", d)
+	}
+	if d := DistinctN(ids, 2); d != 2.0/5 {
+		t.Errorf("distinct-2 = %v, want 2/5", d)
+	}
+	if d := DistinctN([]uint32{1, 2, 3, 4}, 3); d != 1 {
+		t.Errorf("distinct-3 of a non-repeating text = %v, want 1", d)
+	}
+	if d := DistinctN([]uint32{1}, 2); !math.IsNaN(d) {
+		t.Errorf("distinct-2 of one token = %v, want NaN", d)
+	}
+	// Token IDs that differ only above the low byte are different tokens.
+	if d := DistinctN([]uint32{1, 257, 65537}, 1); d != 1 {
+		t.Errorf("distinct-1 = %v, want 1", d)
+	}
+}
+
+func TestQuantilesAndQQ(t *testing.T) {
+	if q := censoredQuantile([]int{10, 20, -1, 40}, 0.5); q != 20 {
+		t.Errorf("median = %d, want 20", q)
+	}
+	if q := censoredQuantile([]int{10, -1, -1, 40}, 0.9); q != -1 {
+		t.Errorf("p90 with half undetected = %d, want -1", q)
+	}
+	var lp []float64
+	for i := 1; i <= 100000; i++ {
+		lp = append(lp, math.Log10(float64(i)/100001))
+	}
+	pts := qqPoints(lp)
+	if len(pts) > 600 {
+		t.Errorf("%d QQ points for 1e5 values, want a thinned set", len(pts))
+	}
+	for i, p := range pts {
+		if math.Abs(p.Expected-p.Observed) > 1e-9 {
+			t.Fatalf("point %d of an exactly uniform sample is off the diagonal: %+v", i, p)
+		}
+		if i > 0 && p.Expected <= pts[i-1].Expected {
+			t.Fatalf("QQ points not increasing at %d", i)
+		}
+	}
+	if last := pts[len(pts)-1]; last.Observed != lp[len(lp)-1] {
+		t.Errorf("largest p-value dropped")
+	}
+}
+
+func TestShortSpec(t *testing.T) {
+	for spec, want := range map[string]string{
+		"kgw:gamma=0.25,delta=2,h=4,seeding=selfhash": "kgw δ2 h4 self",
+		"kgw:payload_bits=32":                         "kgw payload32 δ2 h4 self",
+		"gumbel:h=4":                                  "gumbel h4",
+		"tournament:m=30,h=1":                         "tournament m30 h1",
+		"kgw:gamma=0.5,delta=1,h=1,seeding=lefthash":  "kgw δ1 h1 left γ0.5",
+	} {
+		if got := shortSpec(spec); got != want {
+			t.Errorf("shortSpec(%q) = %q, want %q", spec, got, want)
+		}
+	}
+}
+
+// TestQuickRun runs every section at smoke-test size and checks what the
+// numbers must show even then: human text is not flagged with dedup on,
+// repeated code with dedup off is; watermarked completions are detected;
+// the distilled student trained on teacher text only is detected and the
+// human-only student is not; and the report and plots are written and can
+// be rebuilt from results.json.
+func TestQuickRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the built-in model and every section (about 15 s)")
+	}
+	ctx := context.Background()
+	e := NewEnv(Config{Seed: 7, Quick: true})
+	r := &Results{Tool: "test", Seed: 7, Quick: true, Machine: DetectMachine()}
+	var err error
+	if r.FPR, err = RunFPR(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range r.FPR.Schemes {
+		if s.Tests < 5000 {
+			t.Errorf("%s: %d tests", s.describe(), s.Tests)
+		}
+		if s.Dedup && s.Cells[0].Exceeds {
+			t.Errorf("%s: false-positive rate %v at α = 0.01 exceeds it beyond sampling error", s.describe(), s.Cells[0].Rate)
+		}
+	}
+	payloadOff := r.FPR.Schemes[len(r.FPR.Schemes)-1]
+	if payloadOff.Dedup || !payloadOff.Cells[2].Exceeds {
+		t.Errorf("%s: expected the repeated-tuple false positives that dedup prevents, got %+v", payloadOff.describe(), payloadOff.Cells[2])
+	}
+	if r.Power, err = RunPower(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range r.Power.Settings {
+		full := s.TPR[1][len(PowerLengths)-1]
+		switch {
+		case s.Spec == Unwatermarked && full != 0:
+			t.Errorf("unwatermarked text detected at 1e-6 in %.2f of completions", full)
+		case s.Spec == "kgw:gamma=0.25,delta=2,h=4,seeding=selfhash" && (s.Median < 0 || s.Median > 250):
+			t.Errorf("default scheme: median tokens to detection %d", s.Median)
+		}
+	}
+	if r.Robustness, err = RunRobustness(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range r.Robustness.Schemes {
+		if none := s.tpr("none", 0, 0); none < 0.75 {
+			t.Errorf("%s: TPR %v without attack at 200 tokens", s.Spec, none)
+		}
+		if cp := s.tpr("copy-paste", 0.9, 0); cp > 0.5 {
+			t.Errorf("%s: TPR %v with 90%% human text at 200 tokens", s.Spec, cp)
+		}
+	}
+	if r.Quality, err = RunQuality(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	if base, strong := r.Quality.Settings[0], r.Quality.Settings[3]; !(strong.GeneratorMedian > base.GeneratorMedian) {
+		t.Errorf("δ=4 perplexity %v not above unwatermarked %v", strong.GeneratorMedian, base.GeneratorMedian)
+	}
+	if r.Distill, err = RunDistill(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range r.Distill.Schemes {
+		last := len(r.Distill.Checkpoints) - 1
+		if p0 := s.Rows[0].Median[last]; p0 < -3 {
+			t.Errorf("%s: human-only student gives log10 p %v", s.Spec, p0)
+		}
+		if p1 := s.Rows[len(s.Rows)-1].Median[last]; p1 > -5 {
+			t.Errorf("%s: student of the teacher alone gives log10 p %v", s.Spec, p1)
+		}
+	}
+	if r.Distill.NullKSP < 1e-4 {
+		t.Errorf("x=0 student p-values not uniform over keys: KS p = %v", r.Distill.NullKSP)
+	}
+	if r.Speed, err = RunSpeed(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := WriteReport(dir, r); err != nil {
+		t.Fatal(err)
+	}
+	md, err := os.ReadFile(filepath.Join(dir, ReportFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"## 1. False-positive rate", "## 2. Power", "## 3. Robustness", "## 4. Quality", "## 5. Distillation", "## 6. Speed", "fpr-qq-dedup.png", "distill-fraction.png"} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	pngs, _ := filepath.Glob(filepath.Join(dir, "*.png"))
+	if len(pngs) < 8 {
+		t.Errorf("%d plots written", len(pngs))
+	}
+	// The report can be rebuilt from results.json alone.
+	back, err := LoadResults(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir2 := t.TempDir()
+	if err := WriteReport(dir2, back); err != nil {
+		t.Fatal(err)
+	}
+	md2, _ := os.ReadFile(filepath.Join(dir2, ReportFile))
+	strip := func(s string) string { // the "written" time differs
+		_, rest, _ := strings.Cut(s, "**Setup.**")
+		return rest
+	}
+	if strip(string(md)) != strip(string(md2)) {
+		t.Error("report rebuilt from results.json differs")
+	}
+}

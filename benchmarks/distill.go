@@ -1,0 +1,374 @@
+package benchmarks
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/tracemark/tracemark/detect"
+	"github.com/tracemark/tracemark/detect/stats"
+	"github.com/tracemark/tracemark/generate"
+	"github.com/tracemark/tracemark/ngram"
+	"github.com/tracemark/tracemark/watermark"
+)
+
+// DistillFractions are the shares of teacher (watermarked) text in the
+// student's training corpus.
+var DistillFractions = []float64{0, 0.01, 0.05, 0.10, 0.50, 1}
+
+// DistillSchemes are the teacher's schemes: the default, and KGW lefthash
+// with a 2-token window, the setting of the radioactivity paper.
+var DistillSchemes = []string{watermark.DefaultSpec, "kgw:gamma=0.25,delta=2,h=2,seeding=lefthash"}
+
+// distillPayloadSpec is the teacher scheme of the payload-survival check.
+const distillPayloadSpec = "kgw:payload_bits=32"
+
+// distillChunk is the length of each teacher and student completion.
+const distillChunk = 200
+
+// DistillResult is the distillation section.
+type DistillResult struct {
+	StudentTokens int             `json:"student_training_tokens"`
+	HumanText     string          `json:"human_text"`
+	Replicates    int             `json:"replicates"` // teacher keys per fraction
+	QueryTokens   int             `json:"query_tokens"`
+	Checkpoints   []int           `json:"checkpoints"` // student tokens queried
+	Schemes       []DistillScheme `json:"schemes"`
+	// Null: the student trained on human text only (x = 0), its answers
+	// tested under NullKeys fresh keys of the default scheme.
+	NullKeys    int       `json:"null_keys"`
+	NullKSD     float64   `json:"null_ks_d"`
+	NullKSP     float64   `json:"null_ks_p"`
+	NullBelow05 float64   `json:"null_fraction_below_0.05"`
+	NullBelow01 float64   `json:"null_fraction_below_0.01"`
+	NullLog10P  []float64 `json:"null_log10_p"`
+	// Payload: whether a 32-bit customer ID embedded by the teacher is
+	// decoded from the student's answers.
+	Payload []DistillPayload `json:"payload"`
+	Seconds float64          `json:"seconds"`
+}
+
+// DistillScheme is one teacher scheme.
+type DistillScheme struct {
+	Spec string       `json:"scheme"`
+	Rows []DistillRow `json:"rows"`
+}
+
+// DistillRow is one fraction of watermarked training text.
+type DistillRow struct {
+	Fraction float64 `json:"fraction"`
+	// Log10P[r][c] is the pooled test's log10 p-value for replicate r
+	// after Checkpoints[c] student tokens.
+	Log10P [][]float64 `json:"log10_p"`
+	// Median over replicates at each checkpoint.
+	Median []float64 `json:"median_log10_p"`
+	// Scored and Excluded: tuples counted, and positions dropped as prompt
+	// n-grams, at the last checkpoint (first replicate).
+	Scored   int `json:"scored"`
+	Excluded int `json:"excluded"`
+}
+
+// DistillPayload is one payload-survival trial.
+type DistillPayload struct {
+	Fraction float64 `json:"fraction"`
+	Embedded string  `json:"embedded"`
+	Decoded  string  `json:"decoded"`
+	Exact    bool    `json:"exact"`
+	Claimed  bool    `json:"claimed"`
+	Log10P   float64 `json:"payload_log10_p"`
+}
+
+func (c Config) distillTokens() int     { return c.scale(400_000, 30_000) }
+func (c Config) distillQuery() int      { return c.scale(50_000, 4_000) }
+func (c Config) distillReplicates() int { return c.scale(3, 1) }
+func (c Config) distillNullKeys() int   { return c.scale(1000, 100) }
+
+// distillCheckpoints are the numbers of student tokens at which the pooled
+// test is read.
+func distillCheckpoints(total int) []int {
+	var out []int
+	for _, c := range []int{1000, 2000, 5000, 10_000, 20_000, 50_000, 100_000} {
+		if c < total {
+			out = append(out, c)
+		}
+	}
+	return append(out, total)
+}
+
+// RunDistill simulates distillation. A teacher (the built-in model with a
+// watermark) writes completions; a student order-4 n-gram model is trained
+// on a corpus where a fraction x of the tokens are the teacher's and the
+// rest human text (Brown); the student answers prompts without any
+// watermark; the pooled test (dedup of (context, token) tuples across all
+// answers, prompt n-grams excluded) asks whether its answers carry the
+// teacher's key.
+func RunDistill(ctx context.Context, e *Env) (*DistillResult, error) {
+	start := time.Now()
+	cs, _, err := e.Corpora(ctx)
+	if err != nil {
+		return nil, err
+	}
+	hc := corpusNamed(cs, "brown")
+	if hc == nil {
+		hc = corpusNamed(cs, "gutenberg")
+	}
+	total := e.cfg.distillTokens()
+	var human [][]uint32
+	for _, d := range hc.docs {
+		human = append(human, d)
+	}
+	res := &DistillResult{StudentTokens: total, HumanText: hc.Name, Replicates: e.cfg.distillReplicates(),
+		QueryTokens: e.cfg.distillQuery(), Checkpoints: distillCheckpoints(e.cfg.distillQuery()), NullKeys: e.cfg.distillNullKeys()}
+	queries, err := Prompts(res.QueryTokens / distillChunk)
+	if err != nil {
+		return nil, err
+	}
+	// The x = 0 student does not depend on any key: train and query it once.
+	nullStudent, err := e.student(ctx, nil, human, total, 0)
+	if err != nil {
+		return nil, err
+	}
+	nullAnswers, nullPrompts, err := e.studentAnswers(ctx, nullStudent, queries, "distill/answers/null")
+	if err != nil {
+		return nil, err
+	}
+	for si, spec := range DistillSchemes {
+		ds := DistillScheme{Spec: spec}
+		for _, x := range DistillFractions {
+			row := DistillRow{Fraction: x}
+			for r := 0; r < res.Replicates; r++ {
+				scheme, err := e.scheme(spec, "distill/teacher", uint64(si), uint64(r))
+				if err != nil {
+					return nil, err
+				}
+				answers, prompts := nullAnswers, nullPrompts
+				if x > 0 {
+					teacher, err := e.teacherText(ctx, scheme, int(math.Round(x*float64(total))), fmt.Sprintf("distill/teacher/%d/%d", si, r))
+					if err != nil {
+						return nil, err
+					}
+					st, err := e.student(ctx, teacher, human, total, x)
+					if err != nil {
+						return nil, err
+					}
+					if answers, prompts, err = e.studentAnswers(ctx, st, queries, fmt.Sprintf("distill/answers/%d/%d/%v", si, r, x)); err != nil {
+						return nil, err
+					}
+				}
+				ps, scored, excluded, _, err := pooledTest(scheme, answers, prompts, res.Checkpoints)
+				if err != nil {
+					return nil, err
+				}
+				row.Log10P = append(row.Log10P, ps)
+				if r == 0 {
+					row.Scored, row.Excluded = scored, excluded
+				}
+			}
+			for c := range res.Checkpoints {
+				var v []float64
+				for _, ps := range row.Log10P {
+					v = append(v, ps[c])
+				}
+				row.Median = append(row.Median, quantile(v, 0.5))
+			}
+			e.logf("distill %s x=%g: median log10 p %.2f after %d student tokens", spec, x, row.Median[len(row.Median)-1], res.QueryTokens)
+			ds.Rows = append(ds.Rows, row)
+		}
+		res.Schemes = append(res.Schemes, ds)
+	}
+	// Null: the x = 0 student's answers under many fresh keys.
+	var pv []float64
+	for k := 0; k < res.NullKeys; k++ {
+		scheme, err := e.scheme(watermark.DefaultSpec, "distill/null", uint64(k))
+		if err != nil {
+			return nil, err
+		}
+		ps, _, _, _, err := pooledTest(scheme, nullAnswers, nullPrompts, res.Checkpoints[len(res.Checkpoints)-1:])
+		if err != nil {
+			return nil, err
+		}
+		res.NullLog10P = append(res.NullLog10P, ps[0])
+		pv = append(pv, math.Pow(10, ps[0]))
+	}
+	res.NullKSD, res.NullKSP = stats.KSUniform(pv)
+	for _, p := range pv {
+		if p <= 0.05 {
+			res.NullBelow05++
+		}
+		if p <= 0.01 {
+			res.NullBelow01++
+		}
+	}
+	res.NullBelow05 /= float64(len(pv))
+	res.NullBelow01 /= float64(len(pv))
+	// Payload survival.
+	for _, x := range []float64{0.5, 1} {
+		cfg, err := watermark.ParseSpec(distillPayloadSpec)
+		if err != nil {
+			return nil, err
+		}
+		base, err := watermark.NewKGW(e.key(cfg, "distill/payload"), cfg.(watermark.KGWConfig))
+		if err != nil {
+			return nil, err
+		}
+		id := e.rng("distill/payload/id").Uint64() & 0xFFFFFFFF
+		scheme, err := base.WithPayload(id)
+		if err != nil {
+			return nil, err
+		}
+		teacher, err := e.teacherText(ctx, scheme, int(math.Round(x*float64(total))), "distill/payload/teacher")
+		if err != nil {
+			return nil, err
+		}
+		st, err := e.student(ctx, teacher, human, total, x)
+		if err != nil {
+			return nil, err
+		}
+		answers, prompts, err := e.studentAnswers(ctx, st, queries, fmt.Sprintf("distill/payload/answers/%v", x))
+		if err != nil {
+			return nil, err
+		}
+		_, _, _, r, err := pooledTest(scheme, answers, prompts, res.Checkpoints[len(res.Checkpoints)-1:])
+		if err != nil {
+			return nil, err
+		}
+		dp := DistillPayload{Fraction: x, Embedded: strconv.FormatUint(id, 16), Decoded: r.Payload, Claimed: r.PayloadClaimed}
+		dp.Exact = dp.Decoded == dp.Embedded
+		if r.PayloadLog10P != nil {
+			dp.Log10P = *r.PayloadLog10P
+		}
+		res.Payload = append(res.Payload, dp)
+		e.logf("distill payload x=%g: embedded %s decoded %s", x, dp.Embedded, dp.Decoded)
+	}
+	res.Seconds = time.Since(start).Seconds()
+	return res, nil
+}
+
+// teacherText generates about n tokens of watermarked text with the built-in
+// model, in completions of distillChunk tokens after Opticks prompts.
+func (e *Env) teacherText(ctx context.Context, scheme watermark.Scheme, n int, label string) ([][]uint32, error) {
+	m, tok, err := e.modelAndTokenizer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	k := (n + distillChunk - 1) / distillChunk
+	prompts, err := Prompts(k)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]uint32, k)
+	err = e.parallel(ctx, k, func(_, i int) error {
+		s, err := generate.NewSampler(m.NewSession(), scheme, generate.DefaultSettings())
+		if err != nil {
+			return err
+		}
+		prompt, err := tok.AppendEncode(nil, prompts[i])
+		if err != nil {
+			return err
+		}
+		c, err := s.Complete(ctx, tok, prompt, distillChunk, e.rng(label, uint64(i)))
+		if err != nil {
+			return err
+		}
+		out[i], err = tok.AppendEncode(nil, c.Text)
+		return err
+	})
+	return out, err
+}
+
+// student trains an order-4 Kneser–Ney model on teacher documents (all of
+// them) followed by human documents up to total tokens in all.
+func (e *Env) student(ctx context.Context, teacher, human [][]uint32, total int, x float64) (*ngram.Model, error) {
+	var docs [][]uint32
+	n := 0
+	for _, d := range teacher {
+		docs = append(docs, d)
+		n += len(d)
+	}
+	for _, d := range human {
+		if n >= total {
+			break
+		}
+		d = d[:min(len(d), total-n)]
+		docs = append(docs, d)
+		n += len(d)
+	}
+	m, err := ngram.Train(ctx, docs, ngram.BuiltinVocab)
+	if err != nil {
+		return nil, fmt.Errorf("train student (x=%g): %w", x, err)
+	}
+	return m, nil
+}
+
+// studentAnswers queries the student (no watermark) with each prompt for
+// distillChunk tokens and returns the answers' tokens and the prompts'.
+func (e *Env) studentAnswers(ctx context.Context, m *ngram.Model, queries []string, label string) (answers, prompts [][]uint32, err error) {
+	tok, err := e.Tokenizer()
+	if err != nil {
+		return nil, nil, err
+	}
+	answers, prompts = make([][]uint32, len(queries)), make([][]uint32, len(queries))
+	err = e.parallel(ctx, len(queries), func(_, i int) error {
+		s, err := generate.NewSampler(m.NewSession(), nil, generate.DefaultSettings())
+		if err != nil {
+			return err
+		}
+		if prompts[i], err = tok.AppendEncode(nil, queries[i]); err != nil {
+			return err
+		}
+		c, err := s.Complete(ctx, tok, prompts[i], distillChunk, e.rng(label, uint64(i)))
+		if err != nil {
+			return err
+		}
+		answers[i], err = tok.AppendEncode(nil, c.Text)
+		return err
+	})
+	return answers, prompts, err
+}
+
+// pooledTest runs the corpus-level test of scheme over answers, in order,
+// with the (h+1)-grams of the prompts excluded, and returns the log10
+// p-value after each checkpoint (tokens of answers read), the tuples
+// scored and positions excluded at the end, and the final result.
+func pooledTest(scheme watermark.Scheme, answers, prompts [][]uint32, checkpoints []int) ([]float64, int, int, detect.Result, error) {
+	key := detect.NewDedupKey()
+	ex := detect.NewNgramSet(scheme.ContextWidth()+1, key)
+	for _, p := range prompts {
+		ex.AddText(p)
+	}
+	opts := detect.Options{Exclude: ex}
+	pooled, err := detect.NewPooled(scheme, key, opts)
+	if err != nil {
+		return nil, 0, 0, detect.Result{}, err
+	}
+	det, err := detect.New(scheme, opts)
+	if err != nil {
+		return nil, 0, 0, detect.Result{}, err
+	}
+	var out []float64
+	read, excluded := 0, 0
+	next := 0
+	var last detect.PooledResult
+	for _, a := range answers {
+		if next >= len(checkpoints) {
+			break
+		}
+		r := det.Tokens(a)
+		excluded += r.Excluded
+		pooled.Add(det.Observations())
+		read += len(a)
+		for next < len(checkpoints) && read >= checkpoints[next] {
+			last = pooled.Result()
+			out = append(out, last.Log10P)
+			next++
+		}
+	}
+	for next < len(checkpoints) { // fewer tokens than the last checkpoint
+		last = pooled.Result()
+		out = append(out, last.Log10P)
+		next++
+	}
+	return out, last.Scored, excluded, last.Result, nil
+}

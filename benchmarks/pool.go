@@ -1,0 +1,137 @@
+package benchmarks
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/tracemark/tracemark/corpora"
+	"github.com/tracemark/tracemark/generate"
+	"github.com/tracemark/tracemark/watermark"
+)
+
+// Unwatermarked is the pseudo-spec of completions generated without a mark.
+const Unwatermarked = "none"
+
+// completion is one generated text and what it takes to test it.
+type completion struct {
+	prompt    []uint32 // prompt tokens
+	generated []uint32 // tokens the sampler drew
+	text      string   // decoded completion
+	ids       []uint32 // tokens of text: what a detector sees
+	scheme    watermark.Scheme
+	payload   uint64 // payload schemes: the embedded customer ID
+}
+
+// pool is a set of completions of one scheme setting, each with its own
+// random key (and payload) and prompt.
+type pool struct {
+	spec    string
+	maxLen  int
+	comps   []completion
+	seconds float64
+}
+
+// completionLength is the number of tokens generated per completion.
+func (c Config) completionLength() int { return c.scale(800, 300) }
+
+// completionsPerSetting is the number of completions per scheme setting.
+func (c Config) completionsPerSetting() int { return c.scale(100, 8) }
+
+// Prompts returns n prompts: the first eight words of paragraphs of
+// Newton's Opticks, text the built-in model was not trained on (cycling if
+// n exceeds the paragraphs).
+func Prompts(n int) ([]string, error) {
+	doc, err := corpora.Opticks()
+	if err != nil {
+		return nil, err
+	}
+	var all []string
+	for _, para := range strings.Split(corpora.UnwrapParagraphs(doc.Text), "\n\n") {
+		if w := strings.Fields(para); len(w) >= 20 {
+			all = append(all, strings.Join(w[:8], " "))
+		}
+	}
+	if len(all) == 0 {
+		return nil, fmt.Errorf("prompts: no paragraphs in %s", doc.Source)
+	}
+	out := make([]string, n)
+	for i := range out {
+		out[i] = all[i%len(all)]
+	}
+	return out, nil
+}
+
+// Pool returns the completions of a scheme setting (Unwatermarked for none),
+// generating them on first use with the built-in model and default decoding
+// (temperature 1, top-k 40, top-p 0.95).
+func (e *Env) pool(ctx context.Context, spec string) (*pool, error) {
+	e.poolMu.Lock()
+	defer e.poolMu.Unlock()
+	if p, ok := e.pools[spec]; ok {
+		return p, nil
+	}
+	start := time.Now()
+	m, tok, err := e.modelAndTokenizer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var cfg watermark.Config
+	if spec != Unwatermarked {
+		if cfg, err = watermark.ParseSpec(spec); err != nil {
+			return nil, err
+		}
+	}
+	n, length := e.cfg.completionsPerSetting(), e.cfg.completionLength()
+	prompts, err := Prompts(n)
+	if err != nil {
+		return nil, err
+	}
+	p := &pool{spec: spec, maxLen: length, comps: make([]completion, n)}
+	if cfg != nil {
+		p.spec = cfg.String()
+	}
+	err = e.parallel(ctx, n, func(_, i int) error {
+		c := &p.comps[i]
+		var mark generate.Watermark
+		if cfg != nil {
+			s, err := watermark.NewScheme(e.key(cfg, "pool/"+p.spec, uint64(i)), cfg)
+			if err != nil {
+				return err
+			}
+			if k, ok := s.(*watermark.KGW); ok && k.Config().PayloadBits > 0 {
+				bits := k.Config().PayloadBits
+				c.payload = e.rng("pool/payload/"+p.spec, uint64(i)).Uint64()
+				if bits < 64 {
+					c.payload &= 1<<bits - 1
+				}
+				if s, err = k.WithPayload(c.payload); err != nil {
+					return err
+				}
+			}
+			c.scheme, mark = s, s
+		}
+		sampler, err := generate.NewSampler(m.NewSession(), mark, generate.DefaultSettings())
+		if err != nil {
+			return err
+		}
+		if c.prompt, err = tok.AppendEncode(nil, prompts[i]); err != nil {
+			return err
+		}
+		out, err := sampler.Complete(ctx, tok, c.prompt, length, e.rng("pool/sample/"+p.spec, uint64(i)))
+		if err != nil {
+			return fmt.Errorf("generate %s #%d: %w", p.spec, i, err)
+		}
+		c.generated, c.text = out.Tokens, out.Text
+		c.ids, err = tok.AppendEncode(nil, out.Text)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	p.seconds = time.Since(start).Seconds()
+	e.logf("generated %d × %d tokens with %s in %.1f s", n, length, p.spec, p.seconds)
+	e.pools[spec] = p
+	return p, nil
+}

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/tracemark/tracemark/benchmarks"
+	"github.com/urfave/cli/v2"
+)
+
+// benchSections are the subcommands of `tracemark bench`, in report order.
+var benchSections = []struct {
+	name, usage string
+	run         func(context.Context, *benchmarks.Env, *benchmarks.Results) error
+}{
+	{"fpr", "false-positive rate on human text (prose and code) under many random keys", func(ctx context.Context, e *benchmarks.Env, r *benchmarks.Results) (err error) {
+		r.FPR, err = benchmarks.RunFPR(ctx, e)
+		return err
+	}},
+	{"power", "tokens needed to reach p < 1e-6, and TPR against length", func(ctx context.Context, e *benchmarks.Env, r *benchmarks.Results) (err error) {
+		r.Power, err = benchmarks.RunPower(ctx, e)
+		return err
+	}},
+	{"robustness", "TPR at alpha 1e-6 after edits of increasing strength", func(ctx context.Context, e *benchmarks.Env, r *benchmarks.Results) (err error) {
+		r.Robustness, err = benchmarks.RunRobustness(ctx, e)
+		return err
+	}},
+	{"quality", "perplexity (generator and judge model) and distinct-n of watermarked text", func(ctx context.Context, e *benchmarks.Env, r *benchmarks.Results) (err error) {
+		r.Quality, err = benchmarks.RunQuality(ctx, e)
+		return err
+	}},
+	{"distill", "does the watermark survive distillation into a student model?", func(ctx context.Context, e *benchmarks.Env, r *benchmarks.Results) (err error) {
+		r.Distill, err = benchmarks.RunDistill(ctx, e)
+		return err
+	}},
+	{"speed", "embedding overhead, detection and scan throughput (ratios in one run)", func(ctx context.Context, e *benchmarks.Env, r *benchmarks.Results) (err error) {
+		r.Speed, err = benchmarks.RunSpeed(ctx, e)
+		return err
+	}},
+}
+
+func benchCommand(e *env) *cli.Command {
+	flags := []cli.Flag{
+		&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Value: "bench-results", Usage: "output `DIR`: REPORT.md, results.json and PNG plots (sections of earlier runs in DIR are kept)"},
+		&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "seed of every random choice (keys, prompts, sampling, attacks)"},
+		&cli.BoolFlag{Name: "quick", Usage: "smoke-test sizes (about a minute for all sections); numbers too small to quote"},
+		&cli.IntFlag{Name: "jobs", Aliases: []string{"j"}, Usage: "worker goroutines (default: all cores)"},
+	}
+	var subs []*cli.Command
+	for i := range benchSections {
+		s := benchSections[i]
+		subs = append(subs, &cli.Command{
+			Name:   s.name,
+			Usage:  s.usage,
+			Flags:  flags,
+			Action: func(c *cli.Context) error { return runBench(c, e, s.name) },
+		})
+	}
+	subs = append(subs, &cli.Command{
+		Name:   "all",
+		Usage:  "every section, one report",
+		Flags:  flags,
+		Action: func(c *cli.Context) error { return runBench(c, e, "all") },
+	})
+	return &cli.Command{
+		Name:  "bench",
+		Usage: "benchmark false-positive rates, power, robustness, quality, distillation and speed",
+		Description: "Writes DIR/REPORT.md (a short paper: setup, tables, plots), DIR/results.json (raw numbers)\n" +
+			"and PNG plots. Reproducible from --seed. The default run of `all` takes about 15 minutes on 2 cores.",
+		Subcommands: subs,
+	}
+}
+
+func runBench(c *cli.Context, e *env, which string) error {
+	if c.NArg() > 0 {
+		return fmt.Errorf("bench %s: unexpected argument %q", which, c.Args().First())
+	}
+	if c.Int("jobs") < 0 {
+		return fmt.Errorf("bench %s: --jobs must be positive", which)
+	}
+	cfg := benchmarks.Config{Seed: c.Uint64("seed"), Quick: c.Bool("quick"), Workers: c.Int("jobs"), Log: e.stderr}
+	dir := c.String("out")
+	prev, err := benchmarks.LoadResults(dir)
+	if err != nil {
+		return err
+	}
+	if prev.Tool != "" && (prev.Seed != cfg.Seed || prev.Quick != cfg.Quick) {
+		// Sections from another seed or size do not belong in one report.
+		prev = &benchmarks.Results{}
+	}
+	cur := &benchmarks.Results{Tool: "tracemark " + version(), Seed: cfg.Seed, Quick: cfg.Quick, Machine: benchmarks.DetectMachine()}
+	envb := benchmarks.NewEnv(cfg)
+	for _, s := range benchSections {
+		if which != "all" && which != s.name {
+			continue
+		}
+		start := time.Now()
+		fmt.Fprintf(e.stderr, "bench: %s ...\n", s.name)
+		if err := s.run(c.Context, envb, cur); err != nil {
+			return fmt.Errorf("bench %s: %w", s.name, err)
+		}
+		fmt.Fprintf(e.stderr, "bench: %s done in %v\n", s.name, time.Since(start).Round(time.Second))
+		prev.Merge(cur)
+		if err := benchmarks.WriteReport(dir, prev); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(e.stdout, "%s\n", filepath.Join(dir, benchmarks.ReportFile))
+	return nil
+}
