@@ -136,6 +136,9 @@ func RunDistill(ctx context.Context, e *Env) (*DistillResult, error) {
 	}
 	for si, spec := range DistillSchemes {
 		ds := DistillScheme{Spec: spec}
+		// The teacher text of replicate r for a fraction x is the first
+		// x·total tokens of its text for x = 1: generate that once.
+		teachers := map[int][][]uint32{}
 		for _, x := range DistillFractions {
 			row := DistillRow{Fraction: x}
 			for r := 0; r < res.Replicates; r++ {
@@ -145,11 +148,12 @@ func RunDistill(ctx context.Context, e *Env) (*DistillResult, error) {
 				}
 				answers, prompts := nullAnswers, nullPrompts
 				if x > 0 {
-					teacher, err := e.teacherText(ctx, scheme, int(math.Round(x*float64(total))), fmt.Sprintf("distill/teacher/%d/%d", si, r))
-					if err != nil {
-						return nil, err
+					if teachers[r] == nil {
+						if teachers[r], err = e.teacherText(ctx, scheme, total, fmt.Sprintf("distill/teacher/%d/%d", si, r)); err != nil {
+							return nil, err
+						}
 					}
-					st, err := e.student(ctx, teacher, human, total, x)
+					st, err := e.student(ctx, prefixTokens(teachers[r], int(math.Round(x*float64(total)))), human, total, x)
 					if err != nil {
 						return nil, err
 					}
@@ -204,25 +208,25 @@ func RunDistill(ctx context.Context, e *Env) (*DistillResult, error) {
 	res.NullBelow05 /= float64(len(pv))
 	res.NullBelow01 /= float64(len(pv))
 	// Payload survival.
+	cfg, err := watermark.ParseSpec(distillPayloadSpec)
+	if err != nil {
+		return nil, err
+	}
+	base, err := watermark.NewKGW(e.key(cfg, "distill/payload"), cfg.(watermark.KGWConfig))
+	if err != nil {
+		return nil, err
+	}
+	id := e.rng("distill/payload/id").Uint64() & 0xFFFFFFFF
+	scheme, err := base.WithPayload(id)
+	if err != nil {
+		return nil, err
+	}
+	teacher, err := e.teacherText(ctx, scheme, total, "distill/payload/teacher")
+	if err != nil {
+		return nil, err
+	}
 	for _, x := range []float64{0.5, 1} {
-		cfg, err := watermark.ParseSpec(distillPayloadSpec)
-		if err != nil {
-			return nil, err
-		}
-		base, err := watermark.NewKGW(e.key(cfg, "distill/payload"), cfg.(watermark.KGWConfig))
-		if err != nil {
-			return nil, err
-		}
-		id := e.rng("distill/payload/id").Uint64() & 0xFFFFFFFF
-		scheme, err := base.WithPayload(id)
-		if err != nil {
-			return nil, err
-		}
-		teacher, err := e.teacherText(ctx, scheme, int(math.Round(x*float64(total))), "distill/payload/teacher")
-		if err != nil {
-			return nil, err
-		}
-		st, err := e.student(ctx, teacher, human, total, x)
+		st, err := e.student(ctx, prefixTokens(teacher, int(math.Round(x*float64(total)))), human, total, x)
 		if err != nil {
 			return nil, err
 		}
@@ -276,6 +280,21 @@ func (e *Env) teacherText(ctx context.Context, scheme watermark.Scheme, n int, l
 		return err
 	})
 	return out, err
+}
+
+// prefixTokens returns the leading documents of docs holding n tokens, the
+// last one cut.
+func prefixTokens(docs [][]uint32, n int) [][]uint32 {
+	var out [][]uint32
+	for _, d := range docs {
+		if n <= 0 {
+			break
+		}
+		d = d[:min(len(d), n)]
+		out = append(out, d)
+		n -= len(d)
+	}
+	return out
 }
 
 // student trains an order-4 Kneser–Ney model on teacher documents (all of

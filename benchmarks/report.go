@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/tracemark/tracemark/watermark"
 )
 
 // Results holds the sections of one report; a section that did not run is
@@ -315,7 +317,14 @@ func (r *RobustnessResult) markdown(b *strings.Builder, dir string) error {
 	if err := r.plots(b, dir); err != nil {
 		return err
 	}
-	b.WriteString("\nToken deletion, insertion and substitution hit every scheme the same way: each edit breaks the context of the next h tokens, so h=1 (lefthash) survives edits best and h=4 loses up to five scored tokens per edit. " +
+	li := len(r.Lengths) - 1
+	var at30 []string
+	for _, s := range r.Schemes {
+		at30 = append(at30, fmt.Sprintf("%s %.2f", shortSpec(s.Spec), s.tpr("substitute", 0.3, li)))
+	}
+	fmt.Fprintf(b, "\nAt 30%% random token substitution and %d tokens, TPR at α = %s is: %s. ", r.Lengths[li], sci(r.Alpha), strings.Join(at30, ", "))
+	b.WriteString("Each token edit also changes the context of the next h tokens, so an h=1 window survives edits better than h=4, which loses up to five scored tokens per edit. " +
+		"The payload scheme spends its evidence on 16 separate slots, so its zero-bit test is the weakest under edits. " +
 		"Homoglyphs and zero-width characters change the tokenization around every edited character, which makes them token-level attacks at several times their nominal strength; a detector deployed against adversaries should normalize text (NFKC, zero-width removal, confusable folding) before tokenizing, which tracemark leaves to the caller so that it never scores text it did not see. " +
 		"Case and whitespace changes re-tokenize the affected words only.\n")
 	return nil
@@ -330,6 +339,16 @@ func (r *QualityResult) markdown(b *strings.Builder, dir string) error {
 	if err := r.plots(b, dir); err != nil {
 		return err
 	}
+	if len(r.Settings) > 2 && r.Settings[0].Spec == Unwatermarked {
+		base := r.Settings[0]
+		for _, st := range r.Settings[1:] {
+			if st.Spec == watermark.DefaultSpec {
+				fmt.Fprintf(b, "\nThe default scheme raises median perplexity by %.0f%% under the generator and %.0f%% under the judge; distinct-3 goes from %.3f to %.3f.",
+					100*(st.GeneratorMedian/base.GeneratorMedian-1), 100*(st.JudgeMedian/base.JudgeMedian-1), base.Distinct[2], st.Distinct[2])
+			}
+		}
+	}
+	b.WriteString(" A fixed green list per previous token (lefthash h=1) at large δ also makes text repeat itself (lower distinct-2 and distinct-3): the same continuations are favoured every time a token recurs.\n")
 	b.WriteString("\nKGW's bias shifts probability to green tokens, so perplexity under the generator grows with δ; Gumbel-max and the tournament sample from the model's own distribution (distortion-free per token), so their perplexity matches unwatermarked text up to sampling noise. " +
 		"The judge has never seen the generator's training text, so its perplexities are high for all settings; what matters is the difference between rows.\n")
 	return nil
@@ -371,6 +390,15 @@ func (r *DistillResult) markdown(b *strings.Builder, dir string) error {
 	if err := r.plots(b, dir); err != nil {
 		return err
 	}
+	last := len(r.Checkpoints) - 1
+	for _, sc := range r.Schemes {
+		for _, row := range sc.Rows {
+			if row.Fraction == 0.05 {
+				fmt.Fprintf(b, "\nWith 5%% watermarked training text and `%s`, the median p-value after %d student tokens is 10^%.1f.", sc.Spec, r.Checkpoints[last], row.Median[last])
+			}
+		}
+	}
+	b.WriteString(" (Radioactivity, Sander et al. 2024, reports p < 1e-5 at 5% for fine-tuned LLMs.)\n")
 	b.WriteString("\nThe student learns the teacher's preference for green continuations wherever its n-gram contexts overlap the teacher's, and the pooled test accumulates that evidence over all its answers, counting each (context, token) tuple once. " +
 		"The signal grows with the share of watermarked training text and with the number of student tokens queried. A 2-token lefthash window transfers best to an order-4 student (the whole window is inside the student's context); the default selfhash h=4 window is only partly visible to it. " +
 		"With x = 0 the p-values are uniform over keys, so a small p-value is evidence of training on watermarked text, not an artefact of the student.\n")
