@@ -25,6 +25,9 @@ var DistillSchemes = []string{watermark.DefaultSpec, "kgw:gamma=0.25,delta=2,h=2
 // distillPayloadSpec is the teacher scheme of the payload-survival check.
 const distillPayloadSpec = "kgw:payload_bits=32"
 
+// distillPayloadFractions are the fractions of the payload-survival check.
+var distillPayloadFractions = []float64{0.05, 0.1, 0.5, 1}
+
 // distillChunk is the length of each teacher and student completion.
 const distillChunk = 200
 
@@ -225,7 +228,7 @@ func RunDistill(ctx context.Context, e *Env) (*DistillResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, x := range []float64{0.5, 1} {
+	for _, x := range distillPayloadFractions {
 		st, err := e.student(ctx, prefixTokens(teacher, int(math.Round(x*float64(total)))), human, total, x)
 		if err != nil {
 			return nil, err
