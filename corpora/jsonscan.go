@@ -3,6 +3,7 @@ package corpora
 import (
 	"encoding/json"
 	"errors"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -216,25 +217,114 @@ func arrayElements(b []byte, f func([]byte) error) error {
 	}
 }
 
-// jsonString decodes a JSON string value; plain strings without escapes
-// are copied directly.
+// jsonString decodes a JSON string literal (quotes included) exactly as
+// encoding/json does, without its separate validation pass: escapes
+// (\" \\ \/ \b \f \n \r \t \uXXXX, surrogate pairs joined, a lone
+// surrogate becomes U+FFFD), invalid UTF-8 bytes become U+FFFD, and a raw
+// control character, a bad escape or an unescaped quote makes it invalid
+// (false). Plain strings are copied directly. FuzzJSONString checks it
+// against encoding/json.
 func jsonString(v []byte) (string, bool) {
-	if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
-		inner := v[1 : len(v)-1]
-		plain := true
-		for _, c := range inner {
-			if c == '\\' || c == '"' {
-				plain = false
-				break
-			}
-		}
-		if plain && utf8.Valid(inner) {
-			return string(inner), true
-		}
-	}
-	var s string
-	if json.Unmarshal(v, &s) != nil {
+	if len(v) < 2 || v[0] != '"' || v[len(v)-1] != '"' {
 		return "", false
 	}
-	return s, true
+	inner := v[1 : len(v)-1]
+	// Fast path: no escapes, no control characters, valid UTF-8.
+	i := 0
+	for i < len(inner) {
+		c := inner[i]
+		if c == '\\' || c == '"' || c < 0x20 || c >= utf8.RuneSelf {
+			break
+		}
+		i++
+	}
+	if i == len(inner) {
+		return string(inner), true
+	}
+	buf := make([]byte, 0, len(inner))
+	buf = append(buf, inner[:i]...)
+	for i < len(inner) {
+		c := inner[i]
+		switch {
+		case c == '"' || c < 0x20:
+			return "", false
+		case c == '\\':
+			if i+1 >= len(inner) {
+				return "", false
+			}
+			i++
+			switch inner[i] {
+			case '"', '\\', '/':
+				buf = append(buf, inner[i])
+			case 'b':
+				buf = append(buf, '\b')
+			case 'f':
+				buf = append(buf, '\f')
+			case 'n':
+				buf = append(buf, '\n')
+			case 'r':
+				buf = append(buf, '\r')
+			case 't':
+				buf = append(buf, '\t')
+			case 'u':
+				r, ok := hex4(inner[i+1:])
+				if !ok {
+					return "", false
+				}
+				i += 4
+				if utf16.IsSurrogate(r) {
+					// A high surrogate followed by an escaped low one is a
+					// pair; anything else leaves U+FFFD and is read on.
+					if i+6 < len(inner) && inner[i+1] == '\\' && inner[i+2] == 'u' {
+						if r2, ok := hex4(inner[i+3:]); ok {
+							if dec := utf16.DecodeRune(r, r2); dec != utf8.RuneError {
+								buf = utf8.AppendRune(buf, dec)
+								i += 7
+								continue
+							}
+						}
+					}
+					r = utf8.RuneError
+				}
+				buf = utf8.AppendRune(buf, r)
+			default:
+				return "", false
+			}
+			i++
+		case c < utf8.RuneSelf:
+			buf = append(buf, c)
+			i++
+		default:
+			r, size := utf8.DecodeRune(inner[i:])
+			if r == utf8.RuneError && size == 1 {
+				buf = utf8.AppendRune(buf, utf8.RuneError)
+			} else {
+				buf = append(buf, inner[i:i+size]...)
+			}
+			i += size
+		}
+	}
+	return string(buf), true
+}
+
+// hex4 decodes the 4 hex digits at the start of b.
+func hex4(b []byte) (rune, bool) {
+	if len(b) < 4 {
+		return 0, false
+	}
+	var r rune
+	for _, c := range b[:4] {
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c = c - 'a' + 10
+		case 'A' <= c && c <= 'F':
+			c = c - 'A' + 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(c)
+	}
+	return r, true
 }

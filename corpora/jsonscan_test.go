@@ -39,3 +39,30 @@ func TestObjectKeyAllocatesNothing(t *testing.T) {
 		t.Errorf("%v allocations", a)
 	}
 }
+
+// FuzzJSONString checks jsonString against encoding/json on string
+// literals: the same literals are valid, and they decode to the same text.
+func FuzzJSONString(f *testing.F) {
+	for _, s := range []string{`"plain"`, `"a\nb\t\"q\"\\"`, `"\u00e9\u4e2d"`, `"\ud83d\ude00"`, `"\ud83d"`, `"\ud83dx"`,
+		`"\ude00\ud83d"`, `"\ud83d\u0041"`, `"\ud83d\ud83d\ude00"`, "\"bad\xffutf8\"", "\"ctl\x01\"", `"\x"`, `"\u12"`, `"\"`, `"a"b"`,
+		`"\/"`, `"\b\f\r"`, `"\uD83D\uDE00"`, "\"\xef\xbf\xbd\"", `""`, `"`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, ok := jsonString(b)
+		if len(b) < 2 || b[0] != '"' || b[len(b)-1] != '"' {
+			if ok {
+				t.Fatalf("%q: not a string literal, accepted as %q", b, got)
+			}
+			return
+		}
+		var want string
+		err := json.Unmarshal(b, &want)
+		if (err == nil) != ok {
+			t.Fatalf("%q: encoding/json error %v, jsonString ok=%v", b, err, ok)
+		}
+		if ok && got != want {
+			t.Fatalf("%q: jsonString %q, encoding/json %q", b, got, want)
+		}
+	})
+}

@@ -49,6 +49,7 @@ type TupleSet struct {
 	n        int
 	bloom    []uint64
 	inBloom  int
+	sink     uint64 // keeps warm's loads from being optimized away
 }
 
 // NewTupleSet returns an empty set.
@@ -68,11 +69,34 @@ func (s *TupleSet) Len() int { return s.n + s.inBloom }
 func (s *TupleSet) Exact() bool { return s.inBloom == 0 }
 
 // Add inserts t and reports whether it was new.
-func (s *TupleSet) Add(t watermark.Tuple) bool {
+func (s *TupleSet) Add(t watermark.Tuple) bool { return s.addFingerprint(s.fingerprintOf(t)) }
+
+// fingerprintOf returns t's keyed fingerprint (never 0, the empty slot).
+func (s *TupleSet) fingerprintOf(t watermark.Tuple) uint64 {
 	fp := s.key.fingerprint(t)
 	if fp == 0 {
 		fp = 1
 	}
+	return fp
+}
+
+// warm computes the fingerprints of a batch of observations into fps and
+// loads the table slot each one starts probing at. The loads do not depend
+// on each other, so the processor overlaps their cache misses; the lookups
+// that follow then find the slots in cache. This is several times faster
+// than probing one tuple at a time once the set outgrows the caches.
+func (s *TupleSet) warm(obs []watermark.Observation, fps []uint64) {
+	mask := uint64(len(s.table) - 1)
+	var x uint64
+	for i, o := range obs {
+		fps[i] = s.fingerprintOf(o.Tuple)
+		x ^= s.table[fps[i]&mask]
+	}
+	s.sink ^= x
+}
+
+// addFingerprint inserts a fingerprint and reports whether it was new.
+func (s *TupleSet) addFingerprint(fp uint64) bool {
 	if s.lookup(fp) {
 		return false
 	}
@@ -165,10 +189,17 @@ func NewPooled(scheme watermark.Scheme, key DedupKey, opts Options) (*Pooled, er
 func (p *Pooled) Add(obs []watermark.Observation) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for _, o := range obs {
-		if p.set.Add(o.Tuple) {
-			p.tally.Add(p.det.null, o)
+	const batch = 32
+	var fps [batch]uint64
+	for len(obs) > 0 {
+		b := obs[:min(batch, len(obs))]
+		p.set.warm(b, fps[:len(b)])
+		for i, o := range b {
+			if p.set.addFingerprint(fps[i]) {
+				p.tally.Add(p.det.null, o)
+			}
 		}
+		obs = obs[len(b):]
 	}
 }
 

@@ -3,14 +3,13 @@
 // several workers, keeps each input's results in order, pools all tuples
 // into a corpus-level test, and adds Benjamini–Hochberg q-values across all
 // documents at the end. Memory stays bounded: documents are scored in
-// bounded parts, per-document results wait in a spill file, and only one
-// float per document stays in memory.
+// bounded parts, per-document results wait in memory up to 65,536 records
+// and in a spill file beyond, and only one float per document stays in
+// memory.
 package scan
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -43,7 +42,8 @@ type Config struct {
 	// Exclude lists token sequences (e.g. the prompts sent to a suspect
 	// model) whose (h+1)-grams are not scored anywhere.
 	Exclude [][]uint32
-	// SpillDir holds the temporary per-document results ("" = os.TempDir).
+	// SpillDir holds the temporary per-document results of scans with more
+	// than 65,536 records ("" = os.TempDir).
 	SpillDir string
 	// OutDir, if set, keeps each input's results in this directory, skips
 	// inputs already finished there (resume), and takes the final records
@@ -182,6 +182,9 @@ type Scanner struct {
 	scorers []*scorer
 	// Resumed counts the inputs skipped because OutDir holds them finished.
 	Resumed int
+	// spillMemory is how many records wait in memory before going to a
+	// spill file (tests lower it).
+	spillMemory int
 }
 
 // New validates cfg and returns a Scanner.
@@ -206,7 +209,7 @@ func New(cfg Config) (*Scanner, error) {
 		return nil, err
 	}
 	s := &Scanner{cfg: cfg, reader: r, key: detect.NewDedupKey(), exclude: map[int]*detect.NgramSet{}, outs: map[int]*fileOut{},
-		offload: cfg.Workers < runtime.NumCPU()}
+		offload: cfg.Workers < runtime.NumCPU(), spillMemory: defaultSpillMemory}
 	for _, sch := range cfg.Schemes {
 		n := sch.ContextWidth() + 1
 		if _, ok := s.exclude[n]; !ok {
@@ -402,15 +405,9 @@ func (s *Scanner) Run(ctx context.Context, files []string, sink Sink) (Summary, 
 		close(done)
 	}()
 
-	// Orderer: emit in input order; spill documents for the q-values.
-	spill, err := os.CreateTemp(s.cfg.SpillDir, "tracemark-scan-*.jsonl")
-	if err != nil {
-		return Summary{}, fmt.Errorf("scan: spill file: %w", err)
-	}
-	defer os.Remove(spill.Name())
-	defer spill.Close()
-	sw := bufio.NewWriterSize(spill, 1<<20)
-	enc := json.NewEncoder(sw)
+	// Orderer: emit in input order; keep records for the q-values.
+	spill := &spillBuffer{dir: s.cfg.SpillDir, limit: s.spillMemory}
+	defer spill.close()
 	var log10p []float64
 	pending := map[int]*job{}
 	next := 0
@@ -419,7 +416,7 @@ func (s *Scanner) Run(ctx context.Context, files []string, sink Sink) (Summary, 
 	var sinkErr error
 	record := func(j *job, v any) error {
 		if s.cfg.OutDir == "" {
-			return enc.Encode(v)
+			return spill.add(v.(spilled))
 		}
 		fo, err := s.fileOutFor(j.file, j.name)
 		if err != nil {
@@ -505,9 +502,6 @@ func (s *Scanner) Run(ctx context.Context, files []string, sink Sink) (Summary, 
 			return sum, readErr
 		}
 	}
-	if err := sw.Flush(); err != nil && sinkErr == nil {
-		sinkErr = err
-	}
 	if sinkErr != nil {
 		return sum, fmt.Errorf("scan: %w", sinkErr)
 	}
@@ -528,18 +522,8 @@ func (s *Scanner) Run(ctx context.Context, files []string, sink Sink) (Summary, 
 
 	// q-values, flags, and the final records in order.
 	q := detect.BenjaminiHochberg(log10p)
-	if _, err := spill.Seek(0, io.SeekStart); err != nil {
-		return sum, err
-	}
-	dec := json.NewDecoder(bufio.NewReaderSize(spill, 1<<20))
 	docIndex, fileFlagged := 0, 0
-	for {
-		var rec spilled
-		if err := dec.Decode(&rec); err == io.EOF {
-			break
-		} else if err != nil {
-			return sum, fmt.Errorf("scan: read spill: %w", err)
-		}
+	err := spill.replay(func(rec spilled) error {
 		switch {
 		case rec.Doc != nil:
 			d := rec.Doc
@@ -555,19 +539,20 @@ func (s *Scanner) Run(ctx context.Context, files []string, sink Sink) (Summary, 
 				fileFlagged++
 			}
 			docIndex++
-			err = sink.Doc(*d)
+			return sink.Doc(*d)
 		case rec.Diag != nil:
-			err = sink.Diagnostic(*rec.Diag)
+			return sink.Diagnostic(*rec.Diag)
 		case rec.File != nil && rec.File.Type == "begin":
 			fileFlagged = 0
-			err = sink.Begin(*rec.File)
+			return sink.Begin(*rec.File)
 		case rec.File != nil:
 			rec.File.Flagged = fileFlagged
-			err = sink.End(*rec.File)
+			return sink.End(*rec.File)
 		}
-		if err != nil {
-			return sum, err
-		}
+		return nil
+	})
+	if err != nil {
+		return sum, fmt.Errorf("scan: %w", err)
 	}
 	s.pooledSummary(&sum)
 	sum.Seconds = time.Since(start).Seconds()

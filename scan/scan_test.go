@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strings"
 	"testing"
@@ -366,5 +367,43 @@ func TestOutDirResumeAndMerge(t *testing.T) {
 	s2, _ := New(Config{Schemes: []watermark.Scheme{other}, Tokenizer: tok, OutDir: out})
 	if _, err := s2.Run(context.Background(), paths, &collector{}); err == nil || !strings.Contains(err.Error(), "was made with key") {
 		t.Errorf("other key: %v", err)
+	}
+}
+
+// TestSpillToDiskSameRecords checks that a scan whose records overflow the
+// in-memory buffer into a spill file emits exactly what an in-memory scan
+// emits, diagnostics included, and removes the spill file.
+func TestSpillToDiskSameRecords(t *testing.T) {
+	scheme, _ := watermark.NewKGW(newKey(8), watermark.DefaultKGW())
+	f := makeFixture(t, scheme, 4)
+	dir, _ := writeCorpus(t, f)
+	bad := filepath.Join(t.TempDir(), "bad.jsonl")
+	os.WriteFile(bad, []byte("{\"text\": \"fine line of text here\"}\n{broken\n{\"text\": \"another one\"}\n"), 0o644)
+	paths := []string{filepath.Join(dir, "a.jsonl.zst"), bad, filepath.Join(dir, "b.csv.gz")}
+	tok, _ := tokenize.Get(tokenize.Default)
+	run := func(limit int) (*collector, string) {
+		spillDir := t.TempDir()
+		s, err := New(Config{Schemes: []watermark.Scheme{scheme}, Tokenizer: tok, Workers: 2, SpillDir: spillDir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.spillMemory = limit
+		c := &collector{}
+		if _, err := s.Run(context.Background(), paths, c); err != nil {
+			t.Fatal(err)
+		}
+		return c, spillDir
+	}
+	mem, _ := run(defaultSpillMemory)
+	disk, spillDir := run(3)
+	if len(mem.docs) < 10 || len(mem.diags) == 0 {
+		t.Fatalf("fixture too small: %d docs, %d diagnostics", len(mem.docs), len(mem.diags))
+	}
+	if !reflect.DeepEqual(mem.docs, disk.docs) || !reflect.DeepEqual(mem.diags, disk.diags) ||
+		!reflect.DeepEqual(mem.order, disk.order) || !reflect.DeepEqual(mem.ends, disk.ends) {
+		t.Errorf("records differ between in-memory and spilled scans:\n%v\n%v", mem.order, disk.order)
+	}
+	if left, _ := os.ReadDir(spillDir); len(left) != 0 {
+		t.Errorf("spill directory not cleaned: %v", left)
 	}
 }
