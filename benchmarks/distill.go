@@ -85,7 +85,7 @@ type DistillPayload struct {
 
 func (c Config) distillTokens() int     { return c.scale(400_000, 30_000) }
 func (c Config) distillQuery() int      { return c.scale(50_000, 4_000) }
-func (c Config) distillReplicates() int { return c.scale(3, 1) }
+func (c Config) distillReplicates() int { return c.scale(5, 1) }
 func (c Config) distillNullKeys() int   { return c.scale(1000, 100) }
 
 // distillCheckpoints are the numbers of student tokens at which the pooled

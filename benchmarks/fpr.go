@@ -256,11 +256,15 @@ func qqPoints(log10p []float64) []QQPoint {
 		if i >= 200 && last >= 0 && expected-out[len(out)-1].Expected < 1.0/40 && i != n-1 {
 			continue
 		}
-		out = append(out, QQPoint{Expected: expected, Observed: s[i]})
+		out = append(out, QQPoint{Expected: round4(expected), Observed: round4(s[i])})
 		last = i
 	}
 	return out
 }
+
+// round4 rounds to 4 decimals (log10 units: 0.02% relative), keeping
+// results.json small.
+func round4(x float64) float64 { return math.Round(x*1e4) / 1e4 }
 
 // describe formats a scheme row label.
 func (s FPRScheme) describe() string {

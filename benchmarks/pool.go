@@ -37,7 +37,7 @@ type pool struct {
 func (c Config) completionLength() int { return c.scale(800, 300) }
 
 // completionsPerSetting is the number of completions per scheme setting.
-func (c Config) completionsPerSetting() int { return c.scale(100, 8) }
+func (c Config) completionsPerSetting() int { return c.scale(200, 8) }
 
 // Prompts returns n prompts: the first eight words of paragraphs of
 // Newton's Opticks, text the built-in model was not trained on (cycling if
