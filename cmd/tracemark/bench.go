@@ -59,6 +59,28 @@ func benchCommand(e *env) *cli.Command {
 		})
 	}
 	subs = append(subs, &cli.Command{
+		Name:  "report",
+		Usage: "rewrite DIR/REPORT.md and the plots from DIR/results.json, running nothing",
+		Flags: flags[:1],
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return fmt.Errorf("bench report: unexpected argument %q", c.Args().First())
+			}
+			dir := c.String("out")
+			r, err := benchmarks.LoadResults(dir)
+			if err != nil {
+				return err
+			}
+			if r.Tool == "" {
+				return fmt.Errorf("bench report: no %s in %s", benchmarks.ResultsFile, dir)
+			}
+			if err := benchmarks.WriteReport(dir, r); err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "%s\n", filepath.Join(dir, benchmarks.ReportFile))
+			return nil
+		},
+	}, &cli.Command{
 		Name:   "all",
 		Usage:  "every section, one report",
 		Flags:  flags,

@@ -38,6 +38,14 @@ func TestBenchCommand(t *testing.T) {
 	if res["power"] == nil || res["quality"] == nil || res["fpr"] != nil {
 		t.Errorf("results.json sections: power %v, quality %v, fpr %v", res["power"] != nil, res["quality"] != nil, res["fpr"] != nil)
 	}
+	// The report can be rewritten from results.json alone.
+	os.Remove(filepath.Join(dir, "REPORT.md"))
+	if code, _, stderr = cliRun(t, "", "bench", "report", "--out", dir); code != 0 {
+		t.Fatalf("bench report: exit %d\n%s", code, stderr)
+	}
+	if again := string(mustRead(t, filepath.Join(dir, "REPORT.md"))); !strings.Contains(again, "## 2. Power") {
+		t.Error("rewritten report lacks the power section")
+	}
 	// A different seed starts a new report instead of mixing runs.
 	if code, _, stderr = cliRun(t, "", "bench", "quality", "--quick", "--seed", "4", "--out", dir); code != 0 {
 		t.Fatalf("bench quality seed 4: exit %d\n%s", code, stderr)
@@ -55,6 +63,7 @@ func TestBenchErrors(t *testing.T) {
 		{"bench", "power", "extra-arg"},
 		{"bench", "speed", "--jobs", "-1"},
 		{"bench", "nosuchsection"},
+		{"bench", "report", "--out", t.TempDir()},
 	} {
 		code, _, stderr := cliRun(t, "", args...)
 		if code != exitError {
