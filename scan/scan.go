@@ -331,8 +331,8 @@ func (s *Scanner) Run(ctx context.Context, files []string, sink Sink) (Summary, 
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	jobs := make(chan *job, 4*s.cfg.Workers)
-	done := make(chan *job, 4*s.cfg.Workers)
+	jobs := make(chan *job, 64)
+	done := make(chan *job, 64)
 
 	// Reader: one input at a time, in order.
 	var readErr error
