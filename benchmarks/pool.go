@@ -63,7 +63,7 @@ func Prompts(n int) ([]string, error) {
 	return out, nil
 }
 
-// Pool returns the completions of a scheme setting (Unwatermarked for none),
+// pool returns the completions of a scheme setting (Unwatermarked for none),
 // generating them on first use with the built-in model and default decoding
 // (temperature 1, top-k 40, top-p 0.95).
 func (e *Env) pool(ctx context.Context, spec string) (*pool, error) {
