@@ -163,7 +163,7 @@ func TestQuickRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, s := range r.Power.Settings {
-		full := s.TPR[1][len(PowerLengths)-1]
+		full := s.TPR[1][len(powerLengths)-1]
 		switch {
 		case s.Spec == Unwatermarked && full != 0:
 			t.Errorf("unwatermarked text detected at 1e-6 in %.2f of completions", full)

@@ -14,13 +14,13 @@ import (
 	"github.com/tracemark/tracemark/watermark"
 )
 
-// DistillFractions are the shares of teacher (watermarked) text in the
+// distillFractions are the shares of teacher (watermarked) text in the
 // student's training corpus.
-var DistillFractions = []float64{0, 0.01, 0.05, 0.10, 0.50, 1}
+var distillFractions = []float64{0, 0.01, 0.05, 0.10, 0.50, 1}
 
-// DistillSchemes are the teacher's schemes: the default, and KGW lefthash
+// distillSchemes are the teacher's schemes: the default, and KGW lefthash
 // with a 2-token window, the setting of the radioactivity paper.
-var DistillSchemes = []string{watermark.DefaultSpec, "kgw:gamma=0.25,delta=2,h=2,seeding=lefthash"}
+var distillSchemes = []string{watermark.DefaultSpec, "kgw:gamma=0.25,delta=2,h=2,seeding=lefthash"}
 
 // distillPayloadSpec is the teacher scheme of the payload-survival check.
 const distillPayloadSpec = "kgw:payload_bits=32"
@@ -137,12 +137,12 @@ func RunDistill(ctx context.Context, e *Env) (*DistillResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	for si, spec := range DistillSchemes {
+	for si, spec := range distillSchemes {
 		ds := DistillScheme{Spec: spec}
 		// The teacher text of replicate r for a fraction x is the first
 		// x·total tokens of its text for x = 1: generate that once.
 		teachers := map[int][][]uint32{}
-		for _, x := range DistillFractions {
+		for _, x := range distillFractions {
 			row := DistillRow{Fraction: x}
 			for r := 0; r < res.Replicates; r++ {
 				scheme, err := e.scheme(spec, "distill/teacher", uint64(si), uint64(r))

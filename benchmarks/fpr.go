@@ -4,16 +4,20 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/tracemark/tracemark/detect"
 	"github.com/tracemark/tracemark/watermark"
 )
 
-// DefaultSchemes are the schemes every section covers: KGW with the default
+// DefaultSchemes returns the SPECs every section covers (a new slice).
+func DefaultSchemes() []string { return slices.Clone(defaultSchemes) }
+
+// defaultSchemes are the schemes every section covers: KGW with the default
 // selfhash h=4 context, KGW with the original lefthash h=1, Gumbel-max,
 // the SynthID-style tournament and KGW carrying a 32-bit payload.
-var DefaultSchemes = []string{
+var defaultSchemes = []string{
 	watermark.DefaultSpec,
 	"kgw:gamma=0.25,delta=2,h=1,seeding=lefthash",
 	"gumbel:h=4",
@@ -21,15 +25,15 @@ var DefaultSchemes = []string{
 	"kgw:payload_bits=32",
 }
 
-// FPRLengths are the document lengths (tokens) of the null benchmark, and
+// fprLengths are the document lengths (tokens) of the null benchmark, and
 // fprShare the fraction of the tests spent on each.
 var (
-	FPRLengths = []int{50, 200, 1000}
+	fprLengths = []int{50, 200, 1000}
 	fprShare   = []float64{0.5, 0.35, 0.15}
 )
 
-// FPRAlphas are the nominal levels of the false-positive table.
-var FPRAlphas = []float64{1e-2, 1e-3, 1e-4, 1e-5, 1e-6}
+// fprAlphas are the nominal levels of the false-positive table.
+var fprAlphas = []float64{1e-2, 1e-3, 1e-4, 1e-5, 1e-6}
 
 // FPRResult is the null benchmark: human text under many random keys.
 type FPRResult struct {
@@ -111,7 +115,7 @@ func RunFPR(ctx context.Context, e *Env) (*FPRResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	res := &FPRResult{Corpora: cs, Missing: missing, Lengths: FPRLengths, Alphas: FPRAlphas,
+	res := &FPRResult{Corpora: cs, Missing: missing, Lengths: fprLengths, Alphas: fprAlphas,
 		KeysEach: "a fresh random key for every (document, key) test; dedup on and off use the same keys"}
 	target := e.cfg.fprTarget()
 	type group struct {
@@ -122,7 +126,7 @@ func RunFPR(ctx context.Context, e *Env) (*FPRResult, error) {
 		perm   []int
 	}
 	var groups []group
-	for li, L := range FPRLengths {
+	for li, L := range fprLengths {
 		for ci := range cs {
 			docs := cs[ci].chunks(L)
 			if len(docs) == 0 {
@@ -133,7 +137,7 @@ func RunFPR(ctx context.Context, e *Env) (*FPRResult, error) {
 			groups = append(groups, group{cs[ci].Name, L, docs, n, perm})
 		}
 	}
-	for si, spec := range DefaultSchemes {
+	for si, spec := range defaultSchemes {
 		cfg, err := watermark.ParseSpec(spec)
 		if err != nil {
 			return nil, err
@@ -209,7 +213,7 @@ func fprGroup(corpus string, length, docs int, log10p []float64) FPRGroup {
 // fprCells counts log10 p-values at or below each nominal level.
 func fprCells(log10p []float64) []FPRCell {
 	var cells []FPRCell
-	for _, a := range FPRAlphas {
+	for _, a := range fprAlphas {
 		la := math.Log10(a)
 		k := 0
 		for _, p := range log10p {

@@ -91,7 +91,7 @@ func (r *PowerResult) plots(b *strings.Builder, dir string) error {
 		keep        func(string) bool
 	}{
 		{"power-tpr.png", "TPR at α = 1e-6 against length", func(s string) bool {
-			for _, d := range DefaultSchemes {
+			for _, d := range defaultSchemes {
 				if c, err := watermark.ParseSpec(d); err == nil && c.String() == s {
 					return true
 				}
@@ -109,12 +109,12 @@ func (r *PowerResult) plots(b *strings.Builder, dir string) error {
 				continue
 			}
 			xy := plot.XYSeries{Name: shortSpec(s.Spec)}
-			for l, L := range PowerLengths {
+			for l, L := range powerLengths {
 				if L > r.Length {
 					break
 				}
 				xy.X = append(xy.X, float64(L))
-				xy.Y = append(xy.Y, s.TPR[len(PowerAlphas)-1][l])
+				xy.Y = append(xy.Y, s.TPR[len(powerAlphas)-1][l])
 			}
 			series = append(series, xy)
 		}
@@ -170,7 +170,7 @@ func (r *RobustnessResult) plots(b *strings.Builder, dir string) error {
 	series = nil
 	for _, s := range r.Schemes {
 		xy := plot.XYSeries{Name: shortSpec(s.Spec)}
-		for _, st := range RobustStrengths {
+		for _, st := range robustStrengths {
 			xy.X = append(xy.X, st)
 			xy.Y = append(xy.Y, s.tpr("substitute", st, li))
 		}

