@@ -353,9 +353,14 @@ func (r *RobustnessResult) markdown(b *strings.Builder, dir string) error {
 		at30 = append(at30, fmt.Sprintf("%s %.2f", shortSpec(s.Spec), s.tpr("substitute", 0.3, li)))
 	}
 	fmt.Fprintf(b, "\nAt 30%% random token substitution and %d tokens, TPR at α = %s is: %s. ", r.Lengths[li], sci(r.Alpha), strings.Join(at30, ", "))
+	if s := r.Schemes[0]; !math.IsNaN(s.tpr("zero-width"+normalizedSuffix, 0.5, li)) {
+		fmt.Fprintf(b, "With zero-width characters after half the characters, %s is detected in %.2f of texts as they are and in %.2f after normalization; with half the replaceable letters swapped for look-alikes, %.2f and %.2f. ",
+			shortSpec(s.Spec), s.tpr("zero-width", 0.5, li), s.tpr("zero-width"+normalizedSuffix, 0.5, li), s.tpr("homoglyph", 0.5, li), s.tpr("homoglyph"+normalizedSuffix, 0.5, li))
+	}
 	b.WriteString("Each token edit also changes the context of the next h tokens, so an h=1 window survives edits better than h=4, which loses up to five scored tokens per edit. " +
 		"The payload scheme spends its evidence on 16 separate slots, so its zero-bit test is the weakest under edits. " +
-		"Homoglyphs and zero-width characters change the tokenization around every edited character, which makes them token-level attacks at several times their nominal strength; a detector deployed against adversaries should normalize text (NFKC, zero-width removal, confusable folding) before tokenizing, which tracemark leaves to the caller so that it never scores text it did not see. " +
+		"Homoglyphs and zero-width characters change the tokenization around every edited character, which makes them token-level attacks at several times their nominal strength. " +
+		"Rows marked `+normalize` score the same attacked text after `normalize.Text` (what `detect --normalize` and `scan --normalize` do: zero-width characters removed, Cyrillic and Greek look-alikes folded in Latin text), which undoes both attacks; it cannot undo case flips. " +
 		"Case flips and whitespace edits re-tokenize only the words they touch, but flipping 10% of the letters touches a large share of the words.\n")
 	return nil
 }

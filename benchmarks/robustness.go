@@ -3,10 +3,12 @@ package benchmarks
 import (
 	"context"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/tracemark/tracemark/benchmarks/attack"
 	"github.com/tracemark/tracemark/detect"
+	"github.com/tracemark/tracemark/normalize"
 )
 
 // robustLengths are the text lengths (tokens) of the robustness section.
@@ -20,6 +22,10 @@ var (
 	robustStrengths    = []float64{0.1, 0.2, 0.3, 0.4, 0.5}
 	copyPasteStrengths = []float64{0.1, 0.3, 0.5, 0.7, 0.9}
 )
+
+// normalizedSuffix marks rows whose text attack is detected after
+// normalize.Text (tracemark detect --normalize).
+const normalizedSuffix = "+normalize"
 
 // RobustAlpha is the level at which robustness is measured.
 const RobustAlpha = 1e-6
@@ -86,6 +92,12 @@ func RunRobustness(ctx context.Context, e *Env) (*RobustnessResult, error) {
 		for _, s := range ss {
 			rows = append(rows, rowKey{a.Name, a.Level, s})
 		}
+		if a.Level == attack.Text {
+			// The same edits, detected with --normalize.
+			for _, s := range ss {
+				rows = append(rows, rowKey{a.Name + normalizedSuffix, a.Level, s})
+			}
+		}
 	}
 	for si, spec := range defaultSchemes {
 		p, err := e.pool(ctx, spec)
@@ -106,7 +118,8 @@ func RunRobustness(ctx context.Context, e *Env) (*RobustnessResult, error) {
 				hits[ci][ri] = make([]bool, len(robustLengths))
 				for li, L := range robustLengths {
 					base := c.ids[:min(L, len(c.ids))]
-					rng := e.rng("robust/"+row.attack, uint64(si), uint64(ci), uint64(li), math.Float64bits(row.strength))
+					name, normalized := strings.CutSuffix(row.attack, normalizedSuffix)
+					rng := e.rng("robust/"+name, uint64(si), uint64(ci), uint64(li), math.Float64bits(row.strength))
 					var ids []uint32
 					switch row.attack {
 					case "none":
@@ -119,11 +132,15 @@ func RunRobustness(ctx context.Context, e *Env) (*RobustnessResult, error) {
 							return err
 						}
 					default:
-						a, err := attack.Lookup(row.attack)
+						a, err := attack.Lookup(name)
 						if err != nil {
 							return err
 						}
-						if ids, err = a.ApplyTokens(rng, base, row.strength, in); err != nil {
+						ain := in
+						if normalized {
+							ain.Codec = normalize.Tokenizer(tok)
+						}
+						if ids, err = a.ApplyTokens(rng, base, row.strength, ain); err != nil {
 							return err
 						}
 					}

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/tracemark/tracemark/detect"
+	"github.com/tracemark/tracemark/normalize"
 	"github.com/tracemark/tracemark/tokenize"
 	"github.com/tracemark/tracemark/watermark"
 	"github.com/urfave/cli/v2"
@@ -26,7 +27,7 @@ func detectCommand(e *env) *cli.Command {
 	return &cli.Command{
 		Name:  "detect",
 		Usage: "test texts (or token-ID sequences) for the watermark; one verdict per input",
-		UsageText: "tracemark detect [--key KEYFILE|DIR]... [--scheme SPEC] [--tokenizer NAME] [--alpha A] [--json] [--ids] [FILE|-]...\n\n" +
+		UsageText: "tracemark detect [--key KEYFILE|DIR]... [--scheme SPEC] [--tokenizer NAME] [--normalize] [--alpha A] [--json] [--ids] [FILE|-]...\n\n" +
 			"With no FILE, or FILE -, reads standard input. With --ids, every input line is a JSON array\n" +
 			"of token IDs and gets its own verdict. Several keys (repeat --key, or a directory of key files)\n" +
 			"test every input under each, with Holm's correction across keys. Exit codes: 0 watermark found\n" +
@@ -35,6 +36,7 @@ func detectCommand(e *env) *cli.Command {
 			&cli.StringSliceFlag{Name: "key", Aliases: []string{"k"}, Usage: "key `FILE` or directory of key files; repeat for several keys (default: the contents of $TRACEMARK_KEY)"},
 			&cli.StringFlag{Name: "scheme", Usage: "scheme `SPEC` (default: the scheme stored with each key)"},
 			&cli.StringFlag{Name: "tokenizer", Usage: "tokenizer `NAME` (default: the key's; known: o200k_base, cl100k_base, p50k_base, r50k_base)"},
+			normalizeFlag(),
 			&cli.Float64Flag{Name: "alpha", Value: detect.DefaultAlpha, Usage: "significance level: call a text watermarked when p <= `A`"},
 			&cli.BoolFlag{Name: "json", Usage: "print one JSON object per input"},
 			&cli.BoolFlag{Name: "ids", Usage: "inputs hold token IDs, one JSON array per line, instead of text"},
@@ -156,7 +158,15 @@ func keysFor(c *cli.Context) ([]watermark.Scheme, tokenize.Tokenizer, error) {
 		}
 	}
 	tok, err := tokenize.Get(tokName)
+	if err == nil && c.Bool("normalize") {
+		tok = normalize.Tokenizer(tok)
+	}
 	return schemes, tok, err
+}
+
+// normalizeFlag is --normalize of detect and scan.
+func normalizeFlag() cli.Flag {
+	return &cli.BoolFlag{Name: "normalize", Usage: "remove zero-width characters and fold Cyrillic/Greek look-alikes in Latin text before tokenizing (undoes the cheapest attacks; the p-values stay exact)"}
 }
 
 func runDetect(c *cli.Context, e *env) error {

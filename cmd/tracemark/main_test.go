@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tracemark/tracemark/benchmarks/attack"
 	"github.com/tracemark/tracemark/corpora"
 	"github.com/tracemark/tracemark/internal/testtext"
 	"github.com/tracemark/tracemark/tokenize"
@@ -213,5 +214,42 @@ func TestSecretNeverInOutput(t *testing.T) {
 				t.Fatalf("%v printed the secret", args)
 			}
 		}
+	}
+}
+
+// TestDetectNormalize: homoglyphs and zero-width characters hide the mark;
+// --normalize brings it back, and says so in the tokenizer name.
+func TestDetectNormalize(t *testing.T) {
+	keyPath, key := newKey(t)
+	_, marked := watermarkedText(t, key, 300, 2)
+	rng := rand.New(rand.NewPCG(3, 4))
+	attacked, err := attack.Homoglyphs(rng, marked, 0.5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if attacked, err = attack.ZeroWidth(rng, attacked, 0.3); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "attacked.txt")
+	os.WriteFile(path, []byte(attacked), 0o644)
+	result := func(args ...string) map[string]any {
+		_, stdout, stderr := cliRun(t, "", append([]string{"detect", "--json", "--key", keyPath}, args...)...)
+		var res map[string]any
+		if err := json.Unmarshal([]byte(stdout), &res); err != nil {
+			t.Fatalf("%v: %q %s", args, stdout, stderr)
+		}
+		return res
+	}
+	plain, norm := result(path), result("--normalize", path)
+	if plain["detected"] == true {
+		t.Errorf("attacked text still detected without normalization: %v", plain)
+	}
+	if norm["detected"] != true || norm["tokenizer"] != "o200k_base+normalize" {
+		t.Errorf("with --normalize: %v", norm)
+	}
+	// scan takes the flag too.
+	code, stdout, stderr := cliRun(t, "", "scan", "--key", keyPath, "--normalize", "--json", path)
+	if code != exitFound || !strings.Contains(stdout, `"detected":true`) {
+		t.Errorf("scan --normalize: code %d\n%s%s", code, stdout, stderr)
 	}
 }

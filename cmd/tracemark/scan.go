@@ -24,7 +24,7 @@ func scanCommand(e *env) *cli.Command {
 	return &cli.Command{
 		Name:  "scan",
 		Usage: "scan corpora (text, JSONL, JSON arrays, CSV/TSV, WARC/WET; gzip, zstd, bzip2, xz) for the watermark",
-		UsageText: "tracemark scan [--key KEYFILE|DIR]... [--scheme SPEC] [--field PATH] [--role R] [-j N] [--alpha A] [--fdr Q]\n" +
+		UsageText: "tracemark scan [--key KEYFILE|DIR]... [--scheme SPEC] [--normalize] [--field PATH] [--role R] [-j N] [--alpha A] [--fdr Q]\n" +
 			"    [--json] [--exclude-ngrams FILE] [--files-from LIST] PATH...\n\n" +
 			"PATH is a file, a directory (read recursively), a glob or - for standard input. Every document\n" +
 			"gets an exact p-value; Benjamini-Hochberg q-values across all documents let you flag at a false-\n" +
@@ -36,6 +36,7 @@ func scanCommand(e *env) *cli.Command {
 			&cli.StringSliceFlag{Name: "key", Aliases: []string{"k"}, Usage: "key `FILE` or directory of key files; repeat for several keys (default: $TRACEMARK_KEY)"},
 			&cli.StringFlag{Name: "scheme", Usage: "scheme `SPEC` (default: each key's)"},
 			&cli.StringFlag{Name: "tokenizer", Usage: "tokenizer `NAME` (default: the key's)"},
+			normalizeFlag(),
 			&cli.StringFlag{Name: "format", Value: "auto", Usage: "input format: " + strings.Join(corpora.Formats, ", ")},
 			&cli.StringFlag{Name: "field", Value: "text", Usage: "JSON `PATH` or CSV column of the text, e.g. raw_content, conversation[].content, conversations[].value"},
 			&cli.StringFlag{Name: "id-field", Value: "id", Usage: "JSON `PATH` or CSV column of the document ID"},
