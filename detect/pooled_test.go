@@ -1,0 +1,78 @@
+package detect
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"github.com/tracemark/tracemark/watermark"
+)
+
+// TestPooledCountsEachTupleOnce checks the pooled test against a map: over
+// documents full of repeats, read back at several points, every distinct
+// tuple is counted exactly once, with its own observation.
+func TestPooledCountsEachTupleOnce(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	scheme := anyScheme(t, randomKey(rng), watermark.DefaultSpec)
+	p, err := NewPooled(scheme, NewDedupKey(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	det, _ := New(scheme, Options{})
+	seen := map[watermark.Tuple]bool{}
+	var want Tally
+	for doc := 0; doc < 400; doc++ {
+		ids := make([]uint32, 50+rng.IntN(500))
+		for i := range ids {
+			ids[i] = uint32(rng.IntN(300)) // a small vocabulary: many repeats
+		}
+		det.Tokens(ids)
+		obs := det.Observations()
+		p.Add(obs)
+		for _, o := range obs {
+			if !seen[o.Tuple] {
+				seen[o.Tuple] = true
+				want.Add(scheme.Null(), o)
+			}
+		}
+		if doc%97 == 0 || doc == 399 {
+			r := p.Result()
+			if r.Scored != want.N || r.Tally.Sum != want.Sum || !r.Exact {
+				t.Fatalf("after %d documents: %d tuples, sum %v (exact %v); want %d, %v", doc+1, r.Scored, r.Tally.Sum, r.Exact, want.N, want.Sum)
+			}
+		}
+	}
+	if want.N < 20000 {
+		t.Fatalf("only %d distinct tuples: test too small", want.N)
+	}
+}
+
+// TestTupleSetBloom checks the exact limit: past it, new tuples go to the
+// Bloom filter, none is counted twice, and the set says it is no longer
+// exact.
+func TestTupleSetBloom(t *testing.T) {
+	s := NewTupleSet(NewDedupKey(), 500, 4096)
+	counted := map[watermark.Tuple]int{}
+	rng := rand.New(rand.NewPCG(1, 1))
+	var all []watermark.Tuple
+	for i := 0; i < 3000; i++ {
+		all = append(all, watermark.Tuple{Seed: rng.Uint64(), Token: uint32(i)})
+	}
+	for round := 0; round < 3; round++ { // every tuple three times
+		for _, tu := range all {
+			if s.Add(tu) {
+				counted[tu]++
+			}
+		}
+	}
+	if s.n != 500 || s.Exact() {
+		t.Errorf("exact tuples %d (want 500), Exact() = %v", s.n, s.Exact())
+	}
+	if len(counted) < 2500 || len(counted) > 3000 {
+		t.Errorf("%d of 3000 distinct tuples counted", len(counted))
+	}
+	for tu, n := range counted {
+		if n != 1 {
+			t.Fatalf("tuple %v counted %d times", tu, n)
+		}
+	}
+}
