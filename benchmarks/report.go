@@ -76,13 +76,15 @@ func (r *Results) Merge(o *Results) {
 }
 
 // WriteReport writes dir/results.json, dir/REPORT.md and the PNG plots the
-// report links to. Every number and plot is drawn from r alone, so a report
+// report links to (r.Written, if zero, becomes the current time). Every number and plot is drawn from r alone, so a report
 // can be rebuilt from results.json.
 func WriteReport(dir string, r *Results) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("bench: %w", err)
 	}
-	r.Written = time.Now().UTC()
+	if r.Written.IsZero() {
+		r.Written = time.Now().UTC()
+	}
 	b, err := json.MarshalIndent(r, "", " ")
 	if err != nil {
 		return fmt.Errorf("bench: encode results: %w", err)
@@ -198,7 +200,11 @@ func sci(x float64) string {
 
 func (r *FPRResult) markdown(b *strings.Builder, dir string) error {
 	b.WriteString("Human text under random keys: every p-value below α is a false accusation. ")
-	fmt.Fprintf(b, "%s. Documents are non-overlapping windows of %v tokens.\n\n", r.KeysEach, r.Lengths)
+	keys := r.KeysEach
+	if keys != "" {
+		keys = strings.ToUpper(keys[:1]) + keys[1:]
+	}
+	fmt.Fprintf(b, "%s. Documents are non-overlapping windows of %v tokens.\n\n", keys, r.Lengths)
 	b.WriteString("| corpus | kind | documents | tokens used | provenance |\n|---|---|---:|---:|---|\n")
 	for _, c := range r.Corpora {
 		fmt.Fprintf(b, "| %s | %s | %d | %d | %s |\n", c.Name, c.Kind, c.Documents, c.Tokens, c.Provenance)

@@ -125,6 +125,7 @@ func runBench(c *cli.Context, e *env, which string) error {
 		}
 		fmt.Fprintf(e.stderr, "bench: %s done in %v\n", s.name, time.Since(start).Round(time.Second))
 		prev.Merge(cur)
+		prev.Written = time.Now().UTC()
 		if err := benchmarks.WriteReport(dir, prev); err != nil {
 			return err
 		}
