@@ -85,6 +85,7 @@ type Env struct {
 
 	corporaOnce sync.Once
 	corpora     []Corpus
+	missing     []string
 	corporaErr  error
 
 	judgeOnce  sync.Once

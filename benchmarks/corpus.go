@@ -40,11 +40,10 @@ const maxCorpusTokens = 2_000_000
 // skipped with a note if npm is unavailable) and Go standard-library source.
 // The second result lists corpora that could not be loaded, and why.
 func (e *Env) Corpora(ctx context.Context) ([]Corpus, []string, error) {
-	var missing []string
 	e.corporaOnce.Do(func() {
-		e.corpora, missing, e.corporaErr = e.loadCorpora(ctx)
+		e.corpora, e.missing, e.corporaErr = e.loadCorpora(ctx)
 	})
-	return e.corpora, missing, e.corporaErr
+	return e.corpora, e.missing, e.corporaErr
 }
 
 func (e *Env) loadCorpora(ctx context.Context) ([]Corpus, []string, error) {

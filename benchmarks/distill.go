@@ -39,14 +39,9 @@ type DistillResult struct {
 	QueryTokens   int             `json:"query_tokens"`
 	Checkpoints   []int           `json:"checkpoints"` // student tokens queried
 	Schemes       []DistillScheme `json:"schemes"`
-	// Null: the student trained on human text only (x = 0), its answers
-	// tested under NullKeys fresh keys of the default scheme.
-	NullKeys    int       `json:"null_keys"`
-	NullKSD     float64   `json:"null_ks_d"`
-	NullKSP     float64   `json:"null_ks_p"`
-	NullBelow05 float64   `json:"null_fraction_below_0.05"`
-	NullBelow01 float64   `json:"null_fraction_below_0.01"`
-	NullLog10P  []float64 `json:"null_log10_p"`
+	// NullKeys is the number of fresh keys of each scheme under which the
+	// x = 0 student's answers are tested (DistillScheme.Null).
+	NullKeys int `json:"null_keys"`
 	// Payload: whether a 32-bit customer ID embedded by the teacher is
 	// decoded from the student's answers.
 	Payload []DistillPayload `json:"payload"`
@@ -57,6 +52,21 @@ type DistillResult struct {
 type DistillScheme struct {
 	Spec string       `json:"scheme"`
 	Rows []DistillRow `json:"rows"`
+	Null DistillNull  `json:"null"`
+}
+
+// DistillNull is the student trained on human text only (x = 0), its
+// answers tested under many fresh keys of the scheme: the pooled p-values
+// must be uniform.
+type DistillNull struct {
+	// KSD and KSP: Kolmogorov–Smirnov against U(0,1) at each checkpoint.
+	KSD []float64 `json:"ks_d"`
+	KSP []float64 `json:"ks_p"`
+	// Below05 and Below01: fractions of p <= 0.05 and <= 0.01 at the last
+	// checkpoint, whose log10 p-values Log10P holds.
+	Below05 float64   `json:"fraction_below_0.05"`
+	Below01 float64   `json:"fraction_below_0.01"`
+	Log10P  []float64 `json:"log10_p"`
 }
 
 // DistillRow is one fraction of watermarked training text.
@@ -124,7 +134,10 @@ func RunDistill(ctx context.Context, e *Env) (*DistillResult, error) {
 	}
 	res := &DistillResult{StudentTokens: total, HumanText: hc.Name, Replicates: e.cfg.distillReplicates(),
 		QueryTokens: e.cfg.distillQuery(), Checkpoints: distillCheckpoints(e.cfg.distillQuery()), NullKeys: e.cfg.distillNullKeys()}
-	queries, err := Prompts(res.QueryTokens / distillChunk)
+	// The student is queried with other paragraphs than the teacher
+	// answered (odd against even), so its answers share no prompt with the
+	// teacher's text.
+	queries, err := promptsOf(res.QueryTokens/distillChunk, 2, 1)
 	if err != nil {
 		return nil, err
 	}
@@ -164,7 +177,7 @@ func RunDistill(ctx context.Context, e *Env) (*DistillResult, error) {
 						return nil, err
 					}
 				}
-				ps, scored, excluded, _, err := pooledTest(scheme, answers, prompts, res.Checkpoints)
+				ps, scored, excluded, _, err := pooledTest(scheme, answers, prompts, res.Checkpoints, e.dedupKey("distill/dedup", uint64(si), uint64(r), math.Float64bits(x)))
 				if err != nil {
 					return nil, err
 				}
@@ -183,33 +196,11 @@ func RunDistill(ctx context.Context, e *Env) (*DistillResult, error) {
 			e.logf("distill %s x=%g: median log10 p %.2f after %d student tokens", spec, x, row.Median[len(row.Median)-1], res.QueryTokens)
 			ds.Rows = append(ds.Rows, row)
 		}
+		if ds.Null, err = e.distillNull(spec, si, nullAnswers, nullPrompts, res.Checkpoints, res.NullKeys); err != nil {
+			return nil, err
+		}
 		res.Schemes = append(res.Schemes, ds)
 	}
-	// Null: the x = 0 student's answers under many fresh keys.
-	var pv []float64
-	for k := 0; k < res.NullKeys; k++ {
-		scheme, err := e.scheme(watermark.DefaultSpec, "distill/null", uint64(k))
-		if err != nil {
-			return nil, err
-		}
-		ps, _, _, _, err := pooledTest(scheme, nullAnswers, nullPrompts, res.Checkpoints[len(res.Checkpoints)-1:])
-		if err != nil {
-			return nil, err
-		}
-		res.NullLog10P = append(res.NullLog10P, ps[0])
-		pv = append(pv, math.Pow(10, ps[0]))
-	}
-	res.NullKSD, res.NullKSP = stats.KSUniform(pv)
-	for _, p := range pv {
-		if p <= 0.05 {
-			res.NullBelow05++
-		}
-		if p <= 0.01 {
-			res.NullBelow01++
-		}
-	}
-	res.NullBelow05 /= float64(len(pv))
-	res.NullBelow01 /= float64(len(pv))
 	// Payload survival.
 	cfg, err := watermark.ParseSpec(distillPayloadSpec)
 	if err != nil {
@@ -237,7 +228,7 @@ func RunDistill(ctx context.Context, e *Env) (*DistillResult, error) {
 		if err != nil {
 			return nil, err
 		}
-		_, _, _, r, err := pooledTest(scheme, answers, prompts, res.Checkpoints[len(res.Checkpoints)-1:])
+		_, _, _, r, err := pooledTest(scheme, answers, prompts, res.Checkpoints[len(res.Checkpoints)-1:], e.dedupKey("distill/payload/dedup", math.Float64bits(x)))
 		if err != nil {
 			return nil, err
 		}
@@ -253,6 +244,49 @@ func RunDistill(ctx context.Context, e *Env) (*DistillResult, error) {
 	return res, nil
 }
 
+// distillNull tests the x = 0 student's answers under fresh keys of spec.
+func (e *Env) distillNull(spec string, si int, answers, prompts [][]uint32, checkpoints []int, keys int) (DistillNull, error) {
+	var n DistillNull
+	pv := make([][]float64, len(checkpoints))
+	for k := 0; k < keys; k++ {
+		scheme, err := e.scheme(spec, "distill/null", uint64(si), uint64(k))
+		if err != nil {
+			return n, err
+		}
+		ps, _, _, _, err := pooledTest(scheme, answers, prompts, checkpoints, e.dedupKey("distill/null/dedup", uint64(si), uint64(k)))
+		if err != nil {
+			return n, err
+		}
+		for c, l := range ps {
+			pv[c] = append(pv[c], math.Pow(10, l))
+		}
+		n.Log10P = append(n.Log10P, ps[len(ps)-1])
+	}
+	for c := range checkpoints {
+		d, p := stats.KSUniform(pv[c])
+		n.KSD, n.KSP = append(n.KSD, d), append(n.KSP, p)
+	}
+	last := pv[len(pv)-1]
+	for _, p := range last {
+		if p <= 0.05 {
+			n.Below05++
+		}
+		if p <= 0.01 {
+			n.Below01++
+		}
+	}
+	n.Below05 /= float64(len(last))
+	n.Below01 /= float64(len(last))
+	return n, nil
+}
+
+// dedupKey returns a DedupKey from the stream (label, idx...), so that even
+// fingerprint collisions are reproducible from the seed.
+func (e *Env) dedupKey(label string, idx ...uint64) detect.DedupKey {
+	r := e.rng(label, idx...)
+	return detect.DedupKey{r.Uint64(), r.Uint64()}
+}
+
 // teacherText generates about n tokens of watermarked text with the built-in
 // model, in completions of distillChunk tokens after Opticks prompts.
 func (e *Env) teacherText(ctx context.Context, scheme watermark.Scheme, n int, label string) ([][]uint32, error) {
@@ -261,7 +295,7 @@ func (e *Env) teacherText(ctx context.Context, scheme watermark.Scheme, n int, l
 		return nil, err
 	}
 	k := (n + distillChunk - 1) / distillChunk
-	prompts, err := Prompts(k)
+	prompts, err := promptsOf(k, 2, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -354,8 +388,7 @@ func (e *Env) studentAnswers(ctx context.Context, m *ngram.Model, queries []stri
 // with the (h+1)-grams of the prompts excluded, and returns the log10
 // p-value after each checkpoint (tokens of answers read), the tuples
 // scored and positions excluded at the end, and the final result.
-func pooledTest(scheme watermark.Scheme, answers, prompts [][]uint32, checkpoints []int) ([]float64, int, int, detect.Result, error) {
-	key := detect.NewDedupKey()
+func pooledTest(scheme watermark.Scheme, answers, prompts [][]uint32, checkpoints []int, key detect.DedupKey) ([]float64, int, int, detect.Result, error) {
 	ex := detect.NewNgramSet(scheme.ContextWidth()+1, key)
 	for _, p := range prompts {
 		ex.AddText(p)

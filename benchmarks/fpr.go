@@ -167,11 +167,19 @@ func RunFPR(ctx context.Context, e *Env) (*FPRResult, error) {
 						return err
 					}
 					if dets[w][0] == nil {
-						dets[w][0], _ = detect.New(s, detect.Options{})
-						dets[w][1], _ = detect.New(s, detect.Options{NoDedup: true})
+						if dets[w][0], err = detect.New(s, detect.Options{}); err != nil {
+							return err
+						}
+						if dets[w][1], err = detect.New(s, detect.Options{NoDedup: true}); err != nil {
+							return err
+						}
 					}
-					dets[w][0].SetScheme(s)
-					dets[w][1].SetScheme(s)
+					if err := dets[w][0].SetScheme(s); err != nil {
+						return err
+					}
+					if err := dets[w][1].SetScheme(s); err != nil {
+						return err
+					}
 					r := dets[w][0].Tokens(doc)
 					pOn[j] = r.Log10P
 					if pPay != nil && r.PayloadLog10P != nil {

@@ -251,13 +251,20 @@ func (r *DistillResult) plots(b *strings.Builder, dir string) error {
 		return err
 	}
 	image(b, "distill-tokens.png", title)
-	if len(r.NullLog10P) > 0 {
-		p := make([]float64, len(r.NullLog10P))
-		for i, l := range r.NullLog10P {
+	var nulls []plot.PValues
+	for _, sc := range r.Schemes {
+		if len(sc.Null.Log10P) == 0 {
+			continue
+		}
+		p := make([]float64, len(sc.Null.Log10P))
+		for i, l := range sc.Null.Log10P {
 			p[i] = math.Pow(10, l)
 		}
-		title = fmt.Sprintf("x = 0 student under %d keys", len(p))
-		if err := plot.QQ(filepath.Join(dir, "distill-null-qq.png"), []plot.PValues{{Name: "pooled p-value", P: p}}, plot.QQOptions{
+		nulls = append(nulls, plot.PValues{Name: shortSpec(sc.Spec), P: p})
+	}
+	if len(nulls) > 0 {
+		title = fmt.Sprintf("x = 0 student under %d keys per scheme", r.NullKeys)
+		if err := plot.QQ(filepath.Join(dir, "distill-null-qq.png"), nulls, plot.QQOptions{
 			Figure: plot.Figure{Title: title}, BandLevel: 0.95,
 		}); err != nil {
 			return err

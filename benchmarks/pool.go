@@ -42,15 +42,23 @@ func (c Config) completionsPerSetting() int { return c.scale(200, 8) }
 // Prompts returns n prompts: the first eight words of paragraphs of
 // Newton's Opticks, text the built-in model was not trained on (cycling if
 // n exceeds the paragraphs).
-func Prompts(n int) ([]string, error) {
+func Prompts(n int) ([]string, error) { return promptsOf(n, 1, 0) }
+
+// promptsOf returns n prompts from the paragraphs whose index is rest
+// modulo every (every = 2 splits them into two disjoint sets).
+func promptsOf(n, every, rest int) ([]string, error) {
 	doc, err := corpora.Opticks()
 	if err != nil {
 		return nil, err
 	}
 	var all []string
+	i := 0
 	for _, para := range strings.Split(corpora.UnwrapParagraphs(doc.Text), "\n\n") {
 		if w := strings.Fields(para); len(w) >= 20 {
-			all = append(all, strings.Join(w[:8], " "))
+			if i%every == rest {
+				all = append(all, strings.Join(w[:8], " "))
+			}
+			i++
 		}
 	}
 	if len(all) == 0 {
@@ -69,6 +77,13 @@ func Prompts(n int) ([]string, error) {
 func (e *Env) pool(ctx context.Context, spec string) (*pool, error) {
 	e.poolMu.Lock()
 	defer e.poolMu.Unlock()
+	if spec != Unwatermarked {
+		cfg, err := watermark.ParseSpec(spec)
+		if err != nil {
+			return nil, err
+		}
+		spec = cfg.String()
+	}
 	if p, ok := e.pools[spec]; ok {
 		return p, nil
 	}

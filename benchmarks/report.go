@@ -255,6 +255,21 @@ func (r *FPRResult) markdown(b *strings.Builder, dir string) error {
 	if err := r.plots(b, dir); err != nil {
 		return err
 	}
+	var groupFlags []string
+	groupCells := 0
+	for _, s := range r.Schemes {
+		if !s.Dedup {
+			continue
+		}
+		for _, g := range s.Groups {
+			for _, c := range g.Cells {
+				groupCells++
+				if c.Exceeds {
+					groupFlags = append(groupFlags, fmt.Sprintf("`%s` %s L=%d at α = %s (%s)", s.Spec, g.Corpus, g.Length, sci(c.Alpha), fmtRate(c)))
+				}
+			}
+		}
+	}
 	b.WriteString("\n")
 	if len(exceed) == 0 {
 		b.WriteString("**With dedup on (the default), no cell exceeds its nominal level beyond the 95% interval.** ")
@@ -262,7 +277,12 @@ func (r *FPRResult) markdown(b *strings.Builder, dir string) error {
 		fmt.Fprintf(b, "**With dedup on, cells where the empirical rate exceeds the nominal one beyond the 95%% interval:** %s. ", strings.Join(exceed, "; "))
 	}
 	fmt.Fprintf(b, "The worst ratio of empirical to nominal rate with dedup on (over levels with at least 1/α tests) is %.2f (`%s`, α = %s). "+
-		"Exact tests on discrete statistics are conservative, so rates somewhat below nominal are expected.\n\n", r.Worst.Ratio, r.Worst.Spec, sci(r.Worst.Alpha))
+		"Exact tests on discrete statistics are conservative, so rates somewhat below nominal are expected. ", r.Worst.Ratio, r.Worst.Spec, sci(r.Worst.Alpha))
+	fmt.Fprintf(b, "Split by corpus and length (dedup on, all five levels), %d of %d cells lie above their level beyond the interval; if every test were exactly calibrated about %.1f would by chance (each interval misses above with probability 2.5%%)", len(groupFlags), groupCells, 0.025*float64(groupCells))
+	if len(groupFlags) > 0 {
+		fmt.Fprintf(b, ": %s", strings.Join(groupFlags, "; "))
+	}
+	b.WriteString(". The intervals treat the tests as independent given the documents: with dedup on each test is exact for its document and key, so that holds; documents are reused under several keys and windows cluster in books and files, so for rates that vary between documents (dedup off) the intervals are too narrow as statements about documents in general.\n\n")
 	switch total := len(r.Alphas) * len(r.Schemes) / 2; {
 	case len(exceedOff) == total:
 		fmt.Fprintf(b, "**With dedup off, every one of the %d cells exceeds its nominal level beyond the interval.** ", total)
@@ -285,6 +305,7 @@ func fmtTokens(n, length int) string {
 func (r *PowerResult) markdown(b *strings.Builder, dir string) error {
 	fmt.Fprintf(b, "%d completions of %d tokens per setting (Opticks prompts, a fresh key per completion). "+
 		"Tokens to detection: the shortest prefix of the re-tokenized completion with p < 1e-6 (quantiles count undetected completions as infinite). "+
+		"This is descriptive: looking at every prefix is not a level-α test (the fixed-length TPR columns are); payload schemes are checked every 8 tokens and then token by token, the others at every token. "+
 		"TPR: fraction detected from the first L tokens. The last row, `none`, is unwatermarked text tested with a random key of the default scheme: its TPR is a false-positive rate.\n\n",
 		r.Completions, r.Length)
 	b.WriteString("| scheme | median tokens to p<1e-6 | 90th pct |")
@@ -359,14 +380,15 @@ func (r *RobustnessResult) markdown(b *strings.Builder, dir string) error {
 		at30 = append(at30, fmt.Sprintf("%s %.2f", shortSpec(s.Spec), s.tpr("substitute", 0.3, li)))
 	}
 	fmt.Fprintf(b, "\nAt 30%% random token substitution and %d tokens, TPR at α = %s is: %s. ", r.Lengths[li], sci(r.Alpha), strings.Join(at30, ", "))
-	if s := r.Schemes[0]; !math.IsNaN(s.tpr("zero-width"+normalizedSuffix, 0.5, li)) {
+	if len(r.Schemes) > 0 && !math.IsNaN(r.Schemes[0].tpr("zero-width"+normalizedSuffix, 0.5, li)) {
+		s := r.Schemes[0]
 		fmt.Fprintf(b, "With zero-width characters after half the characters, %s is detected in %.2f of texts as they are and in %.2f after normalization; with half the replaceable letters swapped for look-alikes, %.2f and %.2f. ",
 			shortSpec(s.Spec), s.tpr("zero-width", 0.5, li), s.tpr("zero-width"+normalizedSuffix, 0.5, li), s.tpr("homoglyph", 0.5, li), s.tpr("homoglyph"+normalizedSuffix, 0.5, li))
 	}
 	b.WriteString("Each token edit also changes the context of the next h tokens, so an h=1 window survives edits better than h=4, which loses up to five scored tokens per edit. " +
 		"The payload scheme spends its evidence on 16 separate slots, so its zero-bit test is the weakest under edits. " +
 		"Homoglyphs and zero-width characters change the tokenization around every edited character, which makes them token-level attacks at several times their nominal strength. " +
-		"Rows marked `+normalize` score the same attacked text after `normalize.Text` (what `detect --normalize` and `scan --normalize` do: zero-width characters removed, Cyrillic and Greek look-alikes folded in Latin text), which undoes both attacks; it cannot undo case flips. " +
+		"Rows marked `+normalize` score the same attacked text after `normalize.Text` (what `detect --normalize` and `scan --normalize` do: zero-width characters removed, Cyrillic and Greek look-alikes folded in Latin text). It undoes these two attacks because their alphabets (5 invisible characters, 33 look-alikes) are within what it handles; an attacker with other invisible characters or look-alikes from other scripts would need a larger table. It cannot undo case flips. " +
 		"Case flips and whitespace edits re-tokenize only the words they touch, but flipping 10% of the letters touches a large share of the words.\n")
 	return nil
 }
@@ -419,8 +441,25 @@ func (r *DistillResult) markdown(b *strings.Builder, dir string) error {
 		}
 		b.WriteString("\n")
 	}
-	fmt.Fprintf(b, "**Null (x = 0):** the student trained on human text only, tested under %d fresh keys: KS D = %.4f, p = %.3g; fraction of p ≤ 0.05: %.3f, ≤ 0.01: %.3f.\n\n",
-		r.NullKeys, r.NullKSD, r.NullKSP, r.NullBelow05, r.NullBelow01)
+	fmt.Fprintf(b, "**Null (x = 0):** the student trained on human text only, its answers tested under %d fresh keys of each scheme (Kolmogorov–Smirnov p against uniform at each checkpoint; fractions at the last):\n\n| scheme |", r.NullKeys)
+	for _, c := range r.Checkpoints {
+		fmt.Fprintf(b, " KS p, N=%d |", c)
+	}
+	b.WriteString(" p ≤ 0.05 | p ≤ 0.01 |\n|---|")
+	for range r.Checkpoints {
+		b.WriteString("---:|")
+	}
+	b.WriteString("---:|---:|\n")
+	minKS := 1.0
+	for _, sc := range r.Schemes {
+		fmt.Fprintf(b, "| `%s` |", sc.Spec)
+		for _, p := range sc.Null.KSP {
+			fmt.Fprintf(b, " %.3g |", p)
+			minKS = min(minKS, p)
+		}
+		fmt.Fprintf(b, " %.3f | %.3f |\n", sc.Null.Below05, sc.Null.Below01)
+	}
+	b.WriteString("\n")
 	if len(r.Payload) > 0 {
 		b.WriteString("**Payload survival** (teacher `" + distillPayloadSpec + "` with a random 32-bit customer ID):\n\n| x | embedded | decoded from the student | exact | claimed (p ≤ 1e-6) | payload log10 p |\n|---:|---|---|---|---|---:|\n")
 		for _, p := range r.Payload {
@@ -440,8 +479,16 @@ func (r *DistillResult) markdown(b *strings.Builder, dir string) error {
 		}
 	}
 	b.WriteString(" (Radioactivity, Sander et al. 2024, reports p < 1e-5 at 5% for fine-tuned LLMs.)\n")
-	b.WriteString("\nThe student learns the teacher's preference for green continuations wherever its n-gram contexts overlap the teacher's, and the pooled test accumulates that evidence over all its answers, counting each (context, token) tuple once. " +
-		"The signal grows with the share of watermarked training text and with the number of student tokens queried. A 2-token lefthash window transfers best to an order-4 student (the whole window is inside the student's context); the default selfhash h=4 window is only partly visible to it. " +
-		"With x = 0 the p-values are uniform over keys, so a small p-value is evidence of training on watermarked text, not an artefact of the student.\n")
+	b.WriteString("\nThe teacher answered the even-numbered Opticks paragraphs and the student is queried with the odd-numbered ones, so no query repeats a prompt the teacher saw. " +
+		"The student learns the teacher's preference for green continuations wherever its n-gram contexts overlap the teacher's, and the pooled test accumulates that evidence over all its answers, counting each (context, token) tuple once. " +
+		"The signal grows with the share of watermarked training text and with the number of student tokens queried. " +
+		"The two teacher schemes differ in seeding (lefthash and selfhash) as well as in the window (2 and 4 tokens), so the table compares the settings, not one factor; a short window is fully inside the order-4 student's context. ")
+	// The null claim follows the numbers: 2 schemes × checkpoints KS tests.
+	nTests := len(r.Schemes) * len(r.Checkpoints)
+	if minKS > 0.01/float64(max(nTests, 1)) {
+		fmt.Fprintf(b, "With x = 0 the pooled p-values are consistent with uniform under fresh keys (smallest of the %d KS p-values %.3g, above 0.01/%d), so a small p-value is evidence of training on watermarked text, not an artefact of the student.\n", nTests, minKS, nTests)
+	} else {
+		fmt.Fprintf(b, "**With x = 0 the pooled p-values depart from uniform** (smallest of the %d KS p-values %.3g, below 0.01/%d): treat the small p-values above with caution.\n", nTests, minKS, nTests)
+	}
 	return nil
 }

@@ -143,6 +143,13 @@ func RunRobustness(ctx context.Context, e *Env) (*RobustnessResult, error) {
 						if ids, err = a.ApplyTokens(rng, base, row.strength, ain); err != nil {
 							return err
 						}
+						if a.Level == attack.Token {
+							// The detector reads text: decode the edited
+							// tokens and encode them again, as in the field.
+							if ids, err = attack.ReEncode(ain.Codec, ids); err != nil {
+								return err
+							}
+						}
 					}
 					hits[ci][ri][li] = det.Tokens(ids).Detected
 				}

@@ -17,10 +17,13 @@
 //     emoji sequences and Indic and Arabic-script text use them.
 //   - Look-alikes are folded only in text with more Latin letters than
 //     Cyrillic and Greek letters that look like no Latin letter, and only
-//     in words made entirely of Latin letters and look-alikes: Russian or
-//     Greek text, and Cyrillic or Greek words inside English text, keep
-//     their letters (except, inside mostly Latin text, words made only of
-//     look-alikes, such as the Russian "а" or "о").
+//     in words made entirely of Latin letters and look-alikes that either
+//     contain a genuine Latin letter or stand in a text with no other
+//     Cyrillic or Greek letters. Russian, Serbian or Greek text, and
+//     Cyrillic or Greek words inside English text, keep their letters;
+//     what is still folded is a lone look-alike word in otherwise Latin
+//     text (a physicist's "ν" becomes "v"), which costs detection power on
+//     that word, never validity.
 package normalize
 
 import (
@@ -152,10 +155,12 @@ func invisible(r rune) bool {
 // joiner reports whether r is ZERO WIDTH JOINER or NON-JOINER.
 func joiner(r rune) bool { return r == '\u200c' || r == '\u200d' }
 
-// Text returns text normalized as the package documentation describes. It
-// returns text itself when there is nothing to change, and repairs nothing
-// else (invalid UTF-8 is kept as it is).
+// Text returns text normalized as the package documentation describes.
+// Invalid UTF-8 becomes U+FFFD (as the tokenizers do anyway).
 func Text(text string) string {
+	// Invalid bytes become U+FFFD first, as the tokenizer would make them,
+	// so that removing a character never splices bytes into a new one.
+	text = strings.ToValidUTF8(text, "\uFFFD")
 	// Folding first lets a joiner that followed a look-alike go with it.
 	return stripInvisible(foldLookalikes(text))
 }
@@ -223,7 +228,7 @@ func foldLookalikes(text string) string {
 		}
 		word := text[:j]
 		text = text[j:]
-		if !foldable(word) {
+		if !foldable(word, other == 0) {
 			b.WriteString(word)
 			continue
 		}
@@ -237,10 +242,12 @@ func foldLookalikes(text string) string {
 	return b.String()
 }
 
-// foldable reports whether every letter of word is Latin or a look-alike,
-// and at least one is a look-alike.
-func foldable(word string) bool {
-	has := false
+// foldable reports whether word should be folded: every letter is Latin or
+// a look-alike, at least one is a look-alike, and either one is genuinely
+// Latin or the text has no other Cyrillic or Greek letters (so "ја" in
+// Serbian text or "ΚΑΙ" in Greek text stays as it is).
+func foldable(word string, onlyLookalikes bool) bool {
+	has, latin := false, false
 	for _, r := range word {
 		if _, ok := latinOf(r); ok {
 			has = true
@@ -249,8 +256,9 @@ func foldable(word string) bool {
 		if r >= utf8.RuneSelf && !unicode.Is(unicode.Latin, r) {
 			return false
 		}
+		latin = true
 	}
-	return has
+	return has && (latin || onlyLookalikes)
 }
 
 // Tokenizer wraps tok so that AppendEncode normalizes its text first; its

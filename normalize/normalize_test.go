@@ -27,7 +27,10 @@ func TestText(t *testing.T) {
 		{"The Russian word мир means peace", "The Russian word мир means peace"}, // not folded: м, и, р
 		{"Ελληνικά κείμενα μένουν", "Ελληνικά κείμενα μένουν"},                   // Greek text untouched
 		{"а\u200dx in Latin text", "ax in Latin text"},                           // a joiner after a folded look-alike goes too
-		{"bad \xff utf8 wаy", "bad \xff utf8 way"},
+		{"bad \xff utf8 wаy", "bad \ufffd utf8 way"},
+		{"\xe2\x80\u200b\x8b", "\ufffd\ufffd"}, // no new character spliced from broken bytes
+		{"Српски ја и ти", "Српски ја и ти"},   // Serbian: look-alike words in Cyrillic text stay
+		{"ΚΑΙ ΤΟ ΣΠΙΤΙ", "ΚΑΙ ΤΟ ΣΠΙΤΙ"},       // Greek capitals in Greek text stay
 		{"", ""},
 	} {
 		if got := Text(c.in); got != c.want {
@@ -100,14 +103,14 @@ func FuzzText(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		out := Text(s)
-		if utf8.ValidString(s) && !utf8.ValidString(out) {
-			t.Fatalf("%q: invalid UTF-8 out %q", s, out)
-		}
 		if again := Text(out); again != out {
 			t.Fatalf("%q: not idempotent: %q then %q", s, out, again)
 		}
-		if len(out) > len(s) {
+		if valid := strings.ToValidUTF8(s, "\ufffd"); len(out) > len(valid) {
 			t.Fatalf("%q: normalized text grew to %q", s, out)
+		}
+		if !utf8.ValidString(out) {
+			t.Fatalf("%q: invalid UTF-8 out %q", s, out)
 		}
 	})
 }
