@@ -28,7 +28,6 @@ type completion struct {
 // random key (and payload) and prompt.
 type pool struct {
 	spec    string
-	maxLen  int
 	comps   []completion
 	seconds float64
 }
@@ -77,9 +76,10 @@ func promptsOf(n, every, rest int) ([]string, error) {
 func (e *Env) pool(ctx context.Context, spec string) (*pool, error) {
 	e.poolMu.Lock()
 	defer e.poolMu.Unlock()
+	var cfg watermark.Config // nil: unwatermarked
 	if spec != Unwatermarked {
-		cfg, err := watermark.ParseSpec(spec)
-		if err != nil {
+		var err error
+		if cfg, err = watermark.ParseSpec(spec); err != nil {
 			return nil, err
 		}
 		spec = cfg.String()
@@ -92,21 +92,12 @@ func (e *Env) pool(ctx context.Context, spec string) (*pool, error) {
 	if err != nil {
 		return nil, err
 	}
-	var cfg watermark.Config
-	if spec != Unwatermarked {
-		if cfg, err = watermark.ParseSpec(spec); err != nil {
-			return nil, err
-		}
-	}
 	n, length := e.cfg.completionsPerSetting(), e.cfg.completionLength()
 	prompts, err := Prompts(n)
 	if err != nil {
 		return nil, err
 	}
-	p := &pool{spec: spec, maxLen: length, comps: make([]completion, n)}
-	if cfg != nil {
-		p.spec = cfg.String()
-	}
+	p := &pool{spec: spec, comps: make([]completion, n)}
 	err = e.parallel(ctx, n, func(_, i int) error {
 		c := &p.comps[i]
 		var mark generate.Watermark

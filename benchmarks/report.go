@@ -176,6 +176,24 @@ func (r *Results) seconds() float64 {
 	return t
 }
 
+// tableHeader writes a markdown table's header row and alignment row: the
+// first left columns left-aligned, the rest right-aligned.
+func tableHeader(b *strings.Builder, left int, cols ...string) {
+	b.WriteString("|")
+	for _, c := range cols {
+		b.WriteString(" " + c + " |")
+	}
+	b.WriteString("\n|")
+	for i := range cols {
+		if i < left {
+			b.WriteString("---|")
+		} else {
+			b.WriteString("---:|")
+		}
+	}
+	b.WriteString("\n")
+}
+
 // fmtRate formats a rate with its interval.
 func fmtRate(c FPRCell) string {
 	s := fmt.Sprintf("%d / %d = %s [%s, %s]", c.Count, c.Tests, sci(c.Rate), sci(c.Lo), sci(c.Hi))
@@ -213,15 +231,11 @@ func (r *FPRResult) markdown(b *strings.Builder, dir string) error {
 		fmt.Fprintf(b, "\n**Missing corpus:** %s\n", m)
 	}
 	b.WriteString("\nEmpirical false-positive rate (count / tests = rate [95% Clopper–Pearson interval]), all corpora and lengths pooled:\n\n")
-	b.WriteString("| scheme |")
+	cols := []string{"scheme"}
 	for _, a := range r.Alphas {
-		fmt.Fprintf(b, " α = %s |", sci(a))
+		cols = append(cols, "α = "+sci(a))
 	}
-	b.WriteString("\n|---|")
-	for range r.Alphas {
-		b.WriteString("---|")
-	}
-	b.WriteString("\n")
+	tableHeader(b, len(cols), cols...)
 	var exceed, exceedOff []string
 	for _, s := range r.Schemes {
 		fmt.Fprintf(b, "| %s |", s.describe())
@@ -308,19 +322,13 @@ func (r *PowerResult) markdown(b *strings.Builder, dir string) error {
 		"This is descriptive: looking at every prefix is not a level-α test (the fixed-length TPR columns are); payload schemes are checked every 8 tokens and then token by token, the others at every token. "+
 		"TPR: fraction detected from the first L tokens. The last row, `none`, is unwatermarked text tested with a random key of the default scheme: its TPR is a false-positive rate.\n\n",
 		r.Completions, r.Length)
-	b.WriteString("| scheme | median tokens to p<1e-6 | 90th pct |")
+	cols := []string{"scheme", "median tokens to p<1e-6", "90th pct"}
 	for _, a := range powerAlphas {
 		for _, L := range powerLengths {
-			fmt.Fprintf(b, " TPR@%s L=%d |", sci(a), L)
+			cols = append(cols, fmt.Sprintf("TPR@%s L=%d", sci(a), L))
 		}
 	}
-	b.WriteString("\n|---|---:|---:|")
-	for range powerAlphas {
-		for range powerLengths {
-			b.WriteString("---:|")
-		}
-	}
-	b.WriteString("\n")
+	tableHeader(b, 1, cols...)
 	for _, s := range r.Settings {
 		fmt.Fprintf(b, "| `%s` | %s | %s |", s.Spec, fmtTokens(s.Median, r.Length), fmtTokens(s.P90, r.Length))
 		for a := range powerAlphas {
@@ -350,15 +358,12 @@ func (r *RobustnessResult) markdown(b *strings.Builder, dir string) error {
 		"`re-encode` decodes the generated tokens and encodes the text again (the detector always sees re-encoded text; this row isolates it). "+
 		"Attack functions live in `benchmarks/attack`.\n\n", sci(r.Alpha), r.Completions, r.Lengths, r.HumanText)
 	for li, L := range r.Lengths {
-		fmt.Fprintf(b, "TPR at %d tokens:\n\n| attack | strength |", L)
+		fmt.Fprintf(b, "TPR at %d tokens:\n\n", L)
+		cols := []string{"attack", "strength"}
 		for _, s := range r.Schemes {
-			fmt.Fprintf(b, " `%s` |", s.Spec)
+			cols = append(cols, "`"+s.Spec+"`")
 		}
-		b.WriteString("\n|---|---:|")
-		for range r.Schemes {
-			b.WriteString("---:|")
-		}
-		b.WriteString("\n")
+		tableHeader(b, 1, cols...)
 		if len(r.Schemes) == 0 {
 			continue
 		}
@@ -423,15 +428,12 @@ func (r *DistillResult) markdown(b *strings.Builder, dir string) error {
 		"%d teacher key(s) per fraction; the table gives the median log10 p-value.\n\n",
 		r.StudentTokens, r.HumanText, r.QueryTokens/distillChunk, r.QueryTokens, r.Replicates)
 	for _, s := range r.Schemes {
-		fmt.Fprintf(b, "Teacher scheme `%s`, median log10 p after N student tokens:\n\n| x |", s.Spec)
+		fmt.Fprintf(b, "Teacher scheme `%s`, median log10 p after N student tokens:\n\n", s.Spec)
+		cols := []string{"x"}
 		for _, c := range r.Checkpoints {
-			fmt.Fprintf(b, " N=%d |", c)
+			cols = append(cols, fmt.Sprintf("N=%d", c))
 		}
-		b.WriteString(" tuples scored | positions excluded |\n|---:|")
-		for range r.Checkpoints {
-			b.WriteString("---:|")
-		}
-		b.WriteString("---:|---:|\n")
+		tableHeader(b, 0, append(cols, "tuples scored", "positions excluded")...)
 		for _, row := range s.Rows {
 			fmt.Fprintf(b, "| %g%% |", 100*row.Fraction)
 			for _, m := range row.Median {
@@ -441,15 +443,12 @@ func (r *DistillResult) markdown(b *strings.Builder, dir string) error {
 		}
 		b.WriteString("\n")
 	}
-	fmt.Fprintf(b, "**Null (x = 0):** the student trained on human text only, its answers tested under %d fresh keys of each scheme (Kolmogorov–Smirnov p against uniform at each checkpoint; fractions at the last):\n\n| scheme |", r.NullKeys)
+	fmt.Fprintf(b, "**Null (x = 0):** the student trained on human text only, its answers tested under %d fresh keys of each scheme (Kolmogorov–Smirnov p against uniform at each checkpoint; fractions at the last):\n\n", r.NullKeys)
+	cols := []string{"scheme"}
 	for _, c := range r.Checkpoints {
-		fmt.Fprintf(b, " KS p, N=%d |", c)
+		cols = append(cols, fmt.Sprintf("KS p, N=%d", c))
 	}
-	b.WriteString(" p ≤ 0.05 | p ≤ 0.01 |\n|---|")
-	for range r.Checkpoints {
-		b.WriteString("---:|")
-	}
-	b.WriteString("---:|---:|\n")
+	tableHeader(b, 1, append(cols, "p ≤ 0.05", "p ≤ 0.01")...)
 	minKS := 1.0
 	for _, sc := range r.Schemes {
 		fmt.Fprintf(b, "| `%s` |", sc.Spec)

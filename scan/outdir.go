@@ -313,13 +313,7 @@ func Merge(dir string, opts MergeOptions, sink Sink) (Summary, error) {
 			switch {
 			case rec.Doc != nil:
 				doc := rec.Doc
-				qv, lq := math.Pow(10, q[i]), q[i]
-				doc.QValue, doc.Log10Q = &qv, &lq
-				doc.Flagged = doc.Detected
-				if opts.FDR > 0 {
-					doc.Flagged = qv <= opts.FDR
-				}
-				if doc.Flagged {
+				if doc.setQValue(q[i], opts.FDR) {
 					sum.Flagged++
 					fileFlagged++
 				}

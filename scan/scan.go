@@ -80,6 +80,19 @@ type Doc struct {
 	Scheme   string   `json:"scheme"`
 }
 
+// setQValue records the document's Benjamini–Hochberg q-value (given as
+// log10) and flags it: by q <= fdr when fdr > 0, else by its p-value. It
+// reports whether the document is flagged.
+func (d *Doc) setQValue(log10q, fdr float64) bool {
+	qv, lq := math.Pow(10, log10q), log10q
+	d.QValue, d.Log10Q = &qv, &lq
+	d.Flagged = d.Detected
+	if fdr > 0 {
+		d.Flagged = qv <= fdr
+	}
+	return d.Flagged
+}
+
 // FileEvent is a "begin" or "end" record of one input file.
 type FileEvent struct {
 	Type  string `json:"type"` // "begin" or "end"
@@ -527,14 +540,7 @@ func (s *Scanner) Run(ctx context.Context, files []string, sink Sink) (Summary, 
 		switch {
 		case rec.Doc != nil:
 			d := rec.Doc
-			qv, lq := math.Pow(10, q[docIndex]), q[docIndex]
-			d.QValue, d.Log10Q = &qv, &lq
-			if s.cfg.FDR > 0 {
-				d.Flagged = qv <= s.cfg.FDR
-			} else {
-				d.Flagged = d.Detected
-			}
-			if d.Flagged {
+			if d.setQValue(q[docIndex], s.cfg.FDR) {
 				sum.Flagged++
 				fileFlagged++
 			}
