@@ -182,3 +182,33 @@ func TestTokensToDetection(t *testing.T) {
 		t.Errorf("unwatermarked text detected after %d tokens", got)
 	}
 }
+
+// TestDedupAcrossDocumentLengths scores documents of very different lengths
+// with one Detector, whose dedup table grows for the long ones and is used
+// in part for the short ones: each result must equal a fresh Detector's,
+// and its count must equal the distinct tuples counted with a map.
+func TestDedupAcrossDocumentLengths(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, spec := range []string{watermark.DefaultSpec, "kgw:h=1,seeding=lefthash"} {
+		s := scheme(t, randomKey(rng), spec)
+		d, _ := New(s, Options{})
+		for _, n := range []int{5000, 50, 1500, 3, 40000, 700, 0, 2100, 9} {
+			ids := make([]uint32, n)
+			for i := range ids {
+				ids[i] = uint32(rng.IntN(40)) // small alphabet: many repeats
+			}
+			fresh, _ := New(s, Options{})
+			got, want := d.Tokens(ids), fresh.Tokens(ids)
+			if got.Scored != want.Scored || got.Green != want.Green || got.Log10P != want.Log10P {
+				t.Fatalf("%s, %d tokens: reused detector %+v, fresh %+v", spec, n, got, want)
+			}
+			distinct := map[watermark.Tuple]bool{}
+			for _, o := range s.AppendObservations(nil, ids) {
+				distinct[o.Tuple] = true
+			}
+			if got.Scored != len(distinct) || got.Duplicates != max(0, n-s.ContextWidth())-len(distinct) {
+				t.Fatalf("%s, %d tokens: scored %d, duplicates %d; %d distinct tuples", spec, n, got.Scored, got.Duplicates, len(distinct))
+			}
+		}
+	}
+}

@@ -45,18 +45,20 @@ func (k DedupKey) fingerprint(t watermark.Tuple) uint64 {
 type TupleSet struct {
 	key      DedupKey
 	maxExact int
-	table    []uint64 // 0 = empty
+	table    []uint64 // 0 = empty; fp's home slot is fp >> shift
+	shift    uint
 	n        int
-	bloom    []uint64
+	bloom    []uint64 // allocated when the exact table is full
+	bloomLen int      // words of the Bloom filter (0: none)
 	inBloom  int
 	sink     uint64 // keeps warm's loads from being optimized away
 }
 
 // NewTupleSet returns an empty set.
 func NewTupleSet(key DedupKey, maxExact, bloomBytes int) *TupleSet {
-	s := &TupleSet{key: key, maxExact: maxExact, table: make([]uint64, 1024)}
+	s := &TupleSet{key: key, maxExact: maxExact, table: make([]uint64, 1024), shift: 64 - 10}
 	if bloomBytes > 0 {
-		s.bloom = make([]uint64, max(1, bloomBytes/8))
+		s.bloomLen = max(1, bloomBytes/8)
 	}
 	return s
 }
@@ -86,11 +88,10 @@ func (s *TupleSet) fingerprintOf(t watermark.Tuple) uint64 {
 // that follow then find the slots in cache. This is several times faster
 // than probing one tuple at a time once the set outgrows the caches.
 func (s *TupleSet) warm(obs []watermark.Observation, fps []uint64) {
-	mask := uint64(len(s.table) - 1)
 	var x uint64
 	for i, o := range obs {
 		fps[i] = s.fingerprintOf(o.Tuple)
-		x ^= s.table[fps[i]&mask]
+		x ^= s.table[fps[i]>>s.shift]
 	}
 	s.sink ^= x
 }
@@ -100,9 +101,12 @@ func (s *TupleSet) addFingerprint(fp uint64) bool {
 	if s.lookup(fp) {
 		return false
 	}
-	if s.n < s.maxExact || s.bloom == nil {
+	if s.n < s.maxExact || s.bloomLen == 0 {
 		s.insert(fp)
 		return true
+	}
+	if s.bloom == nil {
+		s.bloom = make([]uint64, s.bloomLen)
 	}
 	// Bloom filter with 7 probes by double hashing.
 	m := uint64(len(s.bloom) * 64)
@@ -124,7 +128,7 @@ func (s *TupleSet) addFingerprint(fp uint64) bool {
 
 func (s *TupleSet) lookup(fp uint64) bool {
 	mask := uint64(len(s.table) - 1)
-	for i := fp & mask; ; i = (i + 1) & mask {
+	for i := fp >> s.shift; ; i = (i + 1) & mask {
 		switch s.table[i] {
 		case fp:
 			return true
@@ -136,8 +140,13 @@ func (s *TupleSet) lookup(fp uint64) bool {
 
 func (s *TupleSet) insert(fp uint64) {
 	if 2*(s.n+1) > len(s.table) {
+		// Homes are the fingerprints' top bits, so the table is ordered by
+		// home and each entry moves to about twice its old slot: copying
+		// in slot order writes the new table almost sequentially, without
+		// the cache misses of rehashing into random slots.
 		old := s.table
 		s.table = make([]uint64, 2*len(old))
+		s.shift--
 		for _, v := range old {
 			if v != 0 {
 				s.place(v)
@@ -150,7 +159,7 @@ func (s *TupleSet) insert(fp uint64) {
 
 func (s *TupleSet) place(fp uint64) {
 	mask := uint64(len(s.table) - 1)
-	i := fp & mask
+	i := fp >> s.shift
 	for s.table[i] != 0 {
 		i = (i + 1) & mask
 	}

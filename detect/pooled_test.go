@@ -76,3 +76,22 @@ func TestTupleSetBloom(t *testing.T) {
 		}
 	}
 }
+
+// TestTupleSetGrowth adds tuples through many doublings of the exact table
+// (1,024 slots to 2^19), each several times, and checks every answer
+// against a map.
+func TestTupleSetGrowth(t *testing.T) {
+	s := NewTupleSet(NewDedupKey(), DefaultPooledExact, DefaultPooledBloom)
+	seen := map[watermark.Tuple]bool{}
+	rng := rand.New(rand.NewPCG(5, 6))
+	for i := 0; i < 600000; i++ {
+		tu := watermark.Tuple{Seed: rng.Uint64N(200000), Token: uint32(rng.IntN(2))}
+		if got := s.Add(tu); got == seen[tu] {
+			t.Fatalf("add %d (%v): new = %v, but the map says seen = %v", i, tu, got, seen[tu])
+		}
+		seen[tu] = true
+	}
+	if s.Len() != len(seen) || !s.Exact() || len(s.table) < 1<<19 || s.bloom != nil {
+		t.Fatalf("%d tuples held, %d distinct; exact %v; %d slots; Bloom allocated %v", s.Len(), len(seen), s.Exact(), len(s.table), s.bloom != nil)
+	}
+}

@@ -5,57 +5,53 @@ import "github.com/tracemark/tracemark/watermark"
 // seenSet is the per-document dedup set: open addressing over exact tuples
 // with a generation stamp per slot, so that starting a new document costs
 // nothing (no clearing) and a lookup costs one hash and, usually, one probe.
-// It allocates only when a document has more tuples than any before.
+// Each document uses only as many slots as its length needs, so short
+// documents stay in the fastest cache even after a long one grew the table.
+// It allocates only when a document is longer than any before.
 type seenSet struct {
 	slots []seenSlot
+	mask  uint64 // this document's slots are slots[:mask+1]
 	gen   uint32
-	n     int
 }
 
 type seenSlot struct {
-	tuple watermark.Tuple
+	seed  uint64
+	token uint32
 	gen   uint32
 }
 
-// reset starts a new document.
-func (s *seenSet) reset() {
+// minSeenSlots is the smallest table a document uses.
+const minSeenSlots = 1024
+
+// reset starts a new document of at most n tuples.
+func (s *seenSet) reset(n int) {
+	size := minSeenSlots
+	for size < 2*n { // load factor at most 1/2
+		size *= 2
+	}
+	if size > len(s.slots) {
+		s.slots = make([]seenSlot, size)
+		s.gen = 0
+	}
+	s.mask = uint64(size - 1)
 	s.gen++
-	s.n = 0
 	if s.gen == 0 { // wrapped: clear the stamps once every 2^32 documents
-		for i := range s.slots {
-			s.slots[i].gen = 0
-		}
+		clear(s.slots)
 		s.gen = 1
 	}
 }
 
-// add inserts t and reports whether it was new in this document.
+// add inserts t and reports whether it was new in this document. The
+// document must not hold more tuples than reset was told.
 func (s *seenSet) add(t watermark.Tuple) bool {
-	if 2*(s.n+1) > len(s.slots) {
-		s.grow()
-	}
-	mask := uint64(len(s.slots) - 1)
-	for i := mix(t.Seed^uint64(t.Token)*0x9e3779b97f4a7c15) & mask; ; i = (i + 1) & mask {
+	for i := mix(t.Seed^uint64(t.Token)*0x9e3779b97f4a7c15) & s.mask; ; i = (i + 1) & s.mask {
 		sl := &s.slots[i]
 		if sl.gen != s.gen {
-			sl.tuple, sl.gen = t, s.gen
-			s.n++
+			sl.seed, sl.token, sl.gen = t.Seed, t.Token, s.gen
 			return true
 		}
-		if sl.tuple == t {
+		if sl.seed == t.Seed && sl.token == t.Token {
 			return false
-		}
-	}
-}
-
-// grow doubles the table, keeping this document's tuples.
-func (s *seenSet) grow() {
-	old, gen := s.slots, s.gen
-	s.slots = make([]seenSlot, max(1024, 2*len(old)))
-	s.gen, s.n = 1, 0
-	for _, sl := range old {
-		if sl.gen == gen {
-			s.add(sl.tuple)
 		}
 	}
 }

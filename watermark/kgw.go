@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
+	"slices"
 )
 
 // KGW is the green-list scheme bound to a key, optionally carrying a
@@ -285,39 +286,51 @@ func (k *KGW) AppendObservations(dst []Observation, tokens []uint32) []Observati
 	if len(tokens) <= h {
 		return dst
 	}
+	start := len(dst)
+	dst = slices.Grow(dst, len(tokens)-h)[:start+len(tokens)-h]
+	out := dst[start:]
 	if k.cfg.Seeding == LeftHash {
-		for i := h; i < len(tokens); i++ {
-			dst = append(dst, k.observe(k.leftSeed(tokens[i-h:i]), tokens[i]))
+		for i := range out {
+			out[i].Tuple = Tuple{k.leftSeed(tokens[i : i+h]), tokens[i+h]}
 		}
-		return dst
+	} else {
+		// The min-hash is order-free, so the hashes of the last h tokens
+		// can live in a ring indexed by position mod h.
+		var ring [MaxContextWidth]uint64
+		for j := 0; j < h; j++ {
+			ring[j] = k.token.hashToken(tokens[j])
+		}
+		r := 0
+		for i, t := range tokens[h:] {
+			out[i].Tuple = Tuple{k.selfSeed(&ring, t), t}
+			ring[r] = k.token.hashToken(t)
+			if r++; r == h {
+				r = 0
+			}
+		}
 	}
-	// The min-hash is order-free, so the hashes of the last h tokens can live
-	// in a ring indexed by position mod h.
-	var ring [MaxContextWidth]uint64
-	for j := 0; j < h; j++ {
-		ring[j] = k.token.hashToken(tokens[j])
-	}
-	for i := h; i < len(tokens); i++ {
-		t := tokens[i]
-		dst = append(dst, k.observe(k.selfSeed(&ring, t), t))
-		ring[i%h] = k.token.hashToken(t)
-	}
+	k.score(out)
 	return dst
 }
 
-// observe is the observation of token t under seed.
-func (k *KGW) observe(seed uint64, t uint32) Observation {
-	o := Observation{Tuple: Tuple{seed, t}}
-	v := k.mixed(seed, t)
-	if k.slots == 0 {
-		if v < k.threshold {
+// score fills in the rest of observations whose tuples are set.
+func (k *KGW) score(out []Observation) {
+	if k.slots != 0 {
+		for i := range out {
+			o := &out[i]
+			slot, _ := bits.Mul64(mix64(o.Tuple.Seed^k.slot), uint64(k.slots))
+			o.Score, o.Bits = 0, 0
+			o.Slot, o.Colour = uint8(slot), uint8(k.mixed(o.Tuple.Seed, o.Tuple.Token)>>(64-k.colourBit))
+		}
+		return
+	}
+	for i := range out {
+		o := &out[i]
+		o.Score, o.Bits, o.Slot, o.Colour = 0, 0, 0, 0
+		if k.mixed(o.Tuple.Seed, o.Tuple.Token) < k.threshold {
 			o.Score = 1
 		}
-		return o
 	}
-	slot, _ := bits.Mul64(mix64(seed^k.slot), uint64(k.slots))
-	o.Slot, o.Colour = uint8(slot), uint8(v>>(64-k.colourBit))
-	return o
 }
 
 // ArgmaxLogits is greedy decoding with the mark: it returns the candidate
