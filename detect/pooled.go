@@ -82,16 +82,15 @@ func (s *TupleSet) fingerprintOf(t watermark.Tuple) uint64 {
 	return fp
 }
 
-// warm computes the fingerprints of a batch of observations into fps and
-// loads the table slot each one starts probing at. The loads do not depend
-// on each other, so the processor overlaps their cache misses; the lookups
-// that follow then find the slots in cache. This is several times faster
-// than probing one tuple at a time once the set outgrows the caches.
-func (s *TupleSet) warm(obs []watermark.Observation, fps []uint64) {
+// warm loads the table slot each fingerprint of a batch starts probing at.
+// The loads do not depend on each other, so the processor overlaps their
+// cache misses; the lookups that follow then find the slots in cache. This
+// is several times faster than probing one tuple at a time once the set
+// outgrows the caches.
+func (s *TupleSet) warm(fps []uint64) {
 	var x uint64
-	for i, o := range obs {
-		fps[i] = s.fingerprintOf(o.Tuple)
-		x ^= s.table[fps[i]>>s.shift]
+	for _, fp := range fps {
+		x ^= s.table[fp>>s.shift]
 	}
 	s.sink ^= x
 }
@@ -110,7 +109,9 @@ func (s *TupleSet) addFingerprint(fp uint64) bool {
 	}
 	// Bloom filter with 7 probes by double hashing.
 	m := uint64(len(s.bloom) * 64)
-	h1, h2 := fp, mix(fp)|1
+	// h1 is mixed, not fp itself: a Pooled shard's fingerprints share their
+	// low bits.
+	h1, h2 := mix(fp^0x9e3779b97f4a7c15), mix(fp)|1
 	present := true
 	for i := uint64(0); i < 7; i++ {
 		b := (h1 + i*h2) % m
@@ -168,18 +169,35 @@ func (s *TupleSet) place(fp uint64) {
 
 // Pooled is the corpus-level test of one scheme: the tuples of all
 // documents, each distinct tuple counted once across the corpus. It is safe
-// for concurrent use.
+// for concurrent use: the tuples are split by fingerprint into shards, each
+// with its own lock, set and tally, so that workers adding documents at the
+// same time rarely wait for each other. A tuple always falls in the same
+// shard, so the shards' sets together dedup exactly as one set would.
 type Pooled struct {
+	det    *Detector // for the null and the evaluation (not its buffers)
+	key    DedupKey
+	shards [pooledShards]pooledShard
+}
+
+// pooledShards is the number of shards of a Pooled test (a power of two).
+// Shards are chosen by a fingerprint's low bits; table homes use its high
+// bits, so each shard's table is filled evenly.
+const pooledShards = 8
+
+type pooledShard struct {
 	mu    sync.Mutex
-	det   *Detector // for the null and the evaluation (not its buffers)
 	set   *TupleSet
 	tally Tally
+	_     [64]byte // keeps neighbouring shards' locks off one cache line
 }
+
+// pooledBatch is how many observations Pooled.Add fingerprints at a time.
+const pooledBatch = 256
 
 // Memory defaults of the pooled test: 8 M exact tuples (at most 128 MiB),
 // then a 64 MiB Bloom filter (about 1% false hits at 55 M more tuples;
 // beyond that more new tuples are dropped, which costs power, never
-// validity).
+// validity). Both are shared evenly by the shards.
 const (
 	DefaultPooledExact = 8 << 20
 	DefaultPooledBloom = 64 << 20
@@ -191,24 +209,54 @@ func NewPooled(scheme watermark.Scheme, key DedupKey, opts Options) (*Pooled, er
 	if err != nil {
 		return nil, err
 	}
-	return &Pooled{det: d, set: NewTupleSet(key, DefaultPooledExact, DefaultPooledBloom)}, nil
+	p := &Pooled{det: d, key: key}
+	for i := range p.shards {
+		p.shards[i].set = NewTupleSet(key, DefaultPooledExact/pooledShards, DefaultPooledBloom/pooledShards)
+	}
+	return p, nil
 }
 
 // Add counts the observations of one document that are new to the corpus.
 func (p *Pooled) Add(obs []watermark.Observation) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	const batch = 32
-	var fps [batch]uint64
+	var fps, mine [pooledBatch]uint64
+	var index [pooledBatch]int
 	for len(obs) > 0 {
-		b := obs[:min(batch, len(obs))]
-		p.set.warm(b, fps[:len(b)])
+		b := obs[:min(pooledBatch, len(obs))]
 		for i, o := range b {
-			if p.set.addFingerprint(fps[i]) {
-				p.tally.Add(p.det.null, o)
+			fps[i] = p.key.fingerprint(o.Tuple)
+			if fps[i] == 0 {
+				fps[i] = 1 // 0 marks an empty slot
+			}
+		}
+		for k := range p.shards {
+			n := 0
+			for i, fp := range fps[:len(b)] {
+				if fp&(pooledShards-1) == uint64(k) {
+					mine[n], index[n] = fp, i
+					n++
+				}
+			}
+			if n > 0 {
+				p.shards[k].add(p.det.null, b, mine[:n], index[:n])
 			}
 		}
 		obs = obs[len(b):]
+	}
+}
+
+// add counts the observations b[index[j]], of fingerprints fps[j], that
+// are new, warming their table slots 32 at a time.
+func (sh *pooledShard) add(null watermark.Null, b []watermark.Observation, fps []uint64, index []int) {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	for lo := 0; lo < len(fps); lo += 32 {
+		hi := min(lo+32, len(fps))
+		sh.set.warm(fps[lo:hi])
+		for j := lo; j < hi; j++ {
+			if sh.set.addFingerprint(fps[j]) {
+				sh.tally.Add(null, b[index[j]])
+			}
+		}
 	}
 }
 
@@ -221,13 +269,19 @@ type PooledResult struct {
 
 // Result evaluates the pooled test so far.
 func (p *Pooled) Result() PooledResult {
-	p.mu.Lock()
-	defer p.mu.Unlock()
+	var t Tally
+	exact := true
+	for k := range p.shards {
+		sh := &p.shards[k]
+		sh.mu.Lock()
+		t.AddTally(&sh.tally)
+		exact = exact && sh.set.Exact()
+		sh.mu.Unlock()
+	}
 	r := Result{Scheme: p.det.scheme.Spec(), KeyID: p.det.scheme.KeyID(), Alpha: p.det.opts.Alpha, Dedup: true, Tokenizer: p.det.opts.Tokenizer}
-	p.det.evaluate(&p.tally, &r)
-	t := p.tally
+	p.det.evaluate(&t, &r)
 	t.export()
-	return PooledResult{Result: r, Exact: p.set.Exact(), Tally: t}
+	return PooledResult{Result: r, Exact: exact, Tally: t}
 }
 
 // EvaluateTally evaluates a tally (e.g. merged from several runs) under
