@@ -3,6 +3,7 @@ package corpora
 import (
 	"encoding/json"
 	"errors"
+	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -229,82 +230,79 @@ func jsonString(v []byte) (string, bool) {
 		return "", false
 	}
 	inner := v[1 : len(v)-1]
-	// Fast path: no escapes, no control characters, valid UTF-8.
-	i := 0
-	for i < len(inner) {
-		c := inner[i]
-		if c == '\\' || c == '"' || c < 0x20 || c >= utf8.RuneSelf {
+	var sb strings.Builder
+	for i := 0; i < len(inner); {
+		// A run of bytes that need no unescaping is copied whole when it is
+		// valid UTF-8 (almost always), rune by rune otherwise.
+		j := i
+		for j < len(inner) && inner[j] != '\\' && inner[j] != '"' && inner[j] >= 0x20 {
+			j++
+		}
+		if run := inner[i:j]; utf8.Valid(run) {
+			if len(run) == len(inner) {
+				return string(inner), true // nothing to unescape: one copy
+			}
+			sb.Grow(len(inner) - i)
+			sb.Write(run)
+		} else {
+			for len(run) > 0 {
+				r, size := utf8.DecodeRune(run)
+				if r == utf8.RuneError && size == 1 {
+					sb.WriteRune(utf8.RuneError)
+				} else {
+					sb.Write(run[:size])
+				}
+				run = run[size:]
+			}
+		}
+		i = j
+		if i == len(inner) {
 			break
+		}
+		if inner[i] != '\\' || i+1 >= len(inner) { // a bare quote or control character
+			return "", false
+		}
+		i++
+		switch inner[i] {
+		case '"', '\\', '/':
+			sb.WriteByte(inner[i])
+		case 'b':
+			sb.WriteByte('\b')
+		case 'f':
+			sb.WriteByte('\f')
+		case 'n':
+			sb.WriteByte('\n')
+		case 'r':
+			sb.WriteByte('\r')
+		case 't':
+			sb.WriteByte('\t')
+		case 'u':
+			r, ok := hex4(inner[i+1:])
+			if !ok {
+				return "", false
+			}
+			i += 4
+			if utf16.IsSurrogate(r) {
+				// A high surrogate followed by an escaped low one is a
+				// pair; anything else leaves U+FFFD and is read on.
+				if i+6 < len(inner) && inner[i+1] == '\\' && inner[i+2] == 'u' {
+					if r2, ok := hex4(inner[i+3:]); ok {
+						if dec := utf16.DecodeRune(r, r2); dec != utf8.RuneError {
+							sb.WriteRune(dec)
+							i += 7
+							continue
+						}
+					}
+				}
+				r = utf8.RuneError
+			}
+			sb.WriteRune(r)
+		default:
+			return "", false
 		}
 		i++
 	}
-	if i == len(inner) {
-		return string(inner), true
-	}
-	buf := make([]byte, 0, len(inner))
-	buf = append(buf, inner[:i]...)
-	for i < len(inner) {
-		c := inner[i]
-		switch {
-		case c == '"' || c < 0x20:
-			return "", false
-		case c == '\\':
-			if i+1 >= len(inner) {
-				return "", false
-			}
-			i++
-			switch inner[i] {
-			case '"', '\\', '/':
-				buf = append(buf, inner[i])
-			case 'b':
-				buf = append(buf, '\b')
-			case 'f':
-				buf = append(buf, '\f')
-			case 'n':
-				buf = append(buf, '\n')
-			case 'r':
-				buf = append(buf, '\r')
-			case 't':
-				buf = append(buf, '\t')
-			case 'u':
-				r, ok := hex4(inner[i+1:])
-				if !ok {
-					return "", false
-				}
-				i += 4
-				if utf16.IsSurrogate(r) {
-					// A high surrogate followed by an escaped low one is a
-					// pair; anything else leaves U+FFFD and is read on.
-					if i+6 < len(inner) && inner[i+1] == '\\' && inner[i+2] == 'u' {
-						if r2, ok := hex4(inner[i+3:]); ok {
-							if dec := utf16.DecodeRune(r, r2); dec != utf8.RuneError {
-								buf = utf8.AppendRune(buf, dec)
-								i += 7
-								continue
-							}
-						}
-					}
-					r = utf8.RuneError
-				}
-				buf = utf8.AppendRune(buf, r)
-			default:
-				return "", false
-			}
-			i++
-		case c < utf8.RuneSelf:
-			buf = append(buf, c)
-			i++
-		default:
-			r, size := utf8.DecodeRune(inner[i:])
-			if r == utf8.RuneError && size == 1 {
-				buf = utf8.AppendRune(buf, utf8.RuneError)
-			} else {
-				buf = append(buf, inner[i:i+size]...)
-			}
-			i += size
-		}
-	}
-	return string(buf), true
+	return sb.String(), true
 }
 
 // hex4 decodes the 4 hex digits at the start of b.

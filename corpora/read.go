@@ -325,8 +325,9 @@ func (c *fileCtx) text(br *bufio.Reader) error {
 			c.st.Records++
 			return c.send(Document{ID: fmt.Sprintf("%s:%d", c.path, start), Location: fmt.Sprintf("line %d", start), Text: text})
 		}
+		var lineBuf []byte
 		for lineNo := 1; ; lineNo++ {
-			line, tooLong, err := readLimitedLine(br, c.r.opts.MaxRecord)
+			line, tooLong, err := readLimitedLine(br, c.r.opts.MaxRecord, &lineBuf)
 			if tooLong {
 				c.diag(Diagnostic{c.path, fmt.Sprintf("line %d", lineNo), fmt.Errorf("line longer than %d bytes, skipped", c.r.opts.MaxRecord)})
 			} else if c.r.opts.Split == "lines" || len(bytes.TrimSpace(line)) == 0 {
@@ -412,28 +413,41 @@ func (c *fileCtx) text(br *bufio.Reader) error {
 }
 
 // readLimitedLine reads the next line (without its newline). A line longer
-// than limit is consumed and dropped, with tooLong set.
-func readLimitedLine(br *bufio.Reader, limit int) (line []byte, tooLong bool, err error) {
-	var buf []byte
+// than limit is consumed and dropped, with tooLong set. The line is built in
+// *buf, which is kept for the next call (unless it grew past keptLineBuffer),
+// so the line is valid only until then.
+func readLimitedLine(br *bufio.Reader, limit int, buf *[]byte) (line []byte, tooLong bool, err error) {
+	b := (*buf)[:0]
+	defer func() {
+		if cap(b) <= keptLineBuffer {
+			*buf = b[:0]
+		} else {
+			*buf = nil
+		}
+	}()
 	for {
 		chunk, err := br.ReadSlice('\n')
 		if !tooLong {
-			if len(buf)+len(chunk) > limit+2 {
-				tooLong, buf = true, nil
+			if len(b)+len(chunk) > limit+2 {
+				tooLong, b = true, nil
 			} else {
-				buf = append(buf, chunk...)
+				b = append(b, chunk...)
 			}
 		}
 		if err == bufio.ErrBufferFull {
 			continue
 		}
-		line = bytes.TrimRight(buf, "\r\n")
+		line = bytes.TrimRight(b, "\r\n")
 		if !tooLong && len(line) > limit {
 			return nil, true, err
 		}
 		return line, tooLong, err
 	}
 }
+
+// keptLineBuffer is the largest line buffer readLimitedLine keeps between
+// lines; a longer line's buffer is left to the garbage collector.
+const keptLineBuffer = 1 << 20
 
 // record extracts the text(s) and ID of one JSON record. ok is false when
 // the record holds no text to score (field missing, or no turn of the role).
@@ -542,8 +556,9 @@ func (c *fileCtx) jsonl(br *bufio.Reader) error {
 		return nil
 	}
 	empty := true
+	var lineBuf []byte
 	for lineNo := 1; ; lineNo++ {
-		line, tooLong, err := readLimitedLine(br, c.r.opts.MaxRecord)
+		line, tooLong, err := readLimitedLine(br, c.r.opts.MaxRecord, &lineBuf)
 		where := fmt.Sprintf("line %d", lineNo)
 		switch {
 		case tooLong:

@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -103,3 +104,38 @@ func BenchmarkPooledAdd(b *testing.B) {
 
 // pooledBenchDocs is the number of 500-tuple documents of BenchmarkPooledAdd.
 const pooledBenchDocs = 8000
+
+// BenchmarkTupleSetLookup measures a batched lookup (slots warmed 32 at a
+// time, as Pooled.Add does) in exact tables of 2 to 64 MiB filled to 3/8:
+// the pooled test's cost per tuple is set by where its table lives in the
+// memory hierarchy, so it grows with the corpus's distinct tuples.
+func BenchmarkTupleSetLookup(b *testing.B) {
+	for _, logSlots := range []uint{18, 20, 21, 22, 23} {
+		s := NewTupleSet(NewDedupKey(), 1<<30, 0)
+		n := uint64(1) << logSlots * 3 / 8
+		for i := uint64(1); i <= n; i++ {
+			s.addFingerprint(mix(i) | 1)
+		}
+		if len(s.table) != 1<<logSlots {
+			b.Fatalf("%d slots, want %d", len(s.table), 1<<logSlots)
+		}
+		b.Run(fmt.Sprintf("%dMiB", 8<<logSlots>>20), func(b *testing.B) {
+			var fps [32]uint64
+			hits := 0
+			for i := 0; i < b.N; i += 32 {
+				for j := range fps {
+					fps[j] = mix(mix(uint64(i+j))%(2*n)+1) | 1 // half present, half absent
+				}
+				s.warm(fps[:])
+				for _, fp := range fps {
+					if s.lookup(fp) {
+						hits++
+					}
+				}
+			}
+			if b.N >= 1<<16 && (hits < b.N/4 || hits > 3*b.N/4) {
+				b.Fatalf("%d hits of %d lookups", hits, b.N)
+			}
+		})
+	}
+}
