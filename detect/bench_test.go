@@ -106,13 +106,13 @@ func BenchmarkPooledAdd(b *testing.B) {
 const pooledBenchDocs = 8000
 
 // BenchmarkTupleSetLookup measures a batched lookup (slots warmed 32 at a
-// time, as Pooled.Add does) in exact tables of 2 to 64 MiB filled to 3/8:
+// time, as Pooled.Add does) in exact tables of 2 to 64 MiB filled to 5/8:
 // the pooled test's cost per tuple is set by where its table lives in the
 // memory hierarchy, so it grows with the corpus's distinct tuples.
 func BenchmarkTupleSetLookup(b *testing.B) {
 	for _, logSlots := range []uint{18, 20, 21, 22, 23} {
 		s := NewTupleSet(NewDedupKey(), 1<<30, 0)
-		n := uint64(1) << logSlots * 3 / 8
+		n := uint64(1) << logSlots * 5 / 8
 		for i := uint64(1); i <= n; i++ {
 			s.addFingerprint(mix(i) | 1)
 		}

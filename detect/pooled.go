@@ -230,16 +230,24 @@ func (p *Pooled) Add(obs []watermark.Observation) {
 				fps[i] = 1 // 0 marks an empty slot
 			}
 		}
+		// Group the batch by shard (a counting sort), then visit each shard
+		// once.
+		var start [pooledShards + 1]int
+		for _, fp := range fps[:len(b)] {
+			start[fp&(pooledShards-1)+1]++
+		}
+		for k := 1; k <= pooledShards; k++ {
+			start[k] += start[k-1]
+		}
+		next := start
+		for i, fp := range fps[:len(b)] {
+			k := fp & (pooledShards - 1)
+			mine[next[k]], index[next[k]] = fp, i
+			next[k]++
+		}
 		for k := range p.shards {
-			n := 0
-			for i, fp := range fps[:len(b)] {
-				if fp&(pooledShards-1) == uint64(k) {
-					mine[n], index[n] = fp, i
-					n++
-				}
-			}
-			if n > 0 {
-				p.shards[k].add(p.det.null, b, mine[:n], index[:n])
+			if lo, hi := start[k], start[k+1]; lo < hi {
+				p.shards[k].add(p.det.null, b, mine[lo:hi], index[lo:hi])
 			}
 		}
 		obs = obs[len(b):]

@@ -122,3 +122,31 @@ func BenchmarkScan(b *testing.B) {
 	b.ReportMetric(tDet.Seconds()/t1.Seconds(), "scan1/detect")
 	b.ReportMetric(t1.Seconds()/t2.Seconds(), "scan2/scan1")
 }
+
+// BenchmarkScanWorkers runs the scanner alone, with 1 and 2 workers, on the
+// corpus of BenchmarkScan: the one to profile (-cpuprofile) for where a
+// scan's time goes.
+func BenchmarkScanWorkers(b *testing.B) {
+	path, texts := gutenbergJSONL(b)
+	textBytes := 0
+	for _, t := range texts {
+		textBytes += len(t)
+	}
+	tok, _ := tokenize.Get(tokenize.Default)
+	scheme, _ := watermark.NewKGW(newKey(9), watermark.DefaultKGW())
+	for _, workers := range []int{1, 2} {
+		b.Run(fmt.Sprintf("j=%d", workers), func(b *testing.B) {
+			b.SetBytes(int64(textBytes))
+			for i := 0; i < b.N; i++ {
+				s, err := New(Config{Schemes: []watermark.Scheme{scheme}, Tokenizer: tok, Workers: workers})
+				if err != nil {
+					b.Fatal(err)
+				}
+				sum, err := s.Run(context.Background(), []string{path}, nullSink{})
+				if err != nil || sum.Documents != len(texts) {
+					b.Fatalf("scan: %v, %d docs", err, sum.Documents)
+				}
+			}
+		})
+	}
+}
