@@ -57,6 +57,32 @@ func gutenbergJSONL(b *testing.B) (string, []string) {
 	return path, texts
 }
 
+// scanBenchCorpus is the corpus, tokenizer and scheme of the scan
+// benchmarks.
+type scanBenchCorpus struct {
+	path      string
+	texts     []string
+	textBytes int
+	tok       tokenize.Tokenizer
+	scheme    watermark.Scheme
+}
+
+func newScanBenchCorpus(b *testing.B) scanBenchCorpus {
+	c := scanBenchCorpus{}
+	c.path, c.texts = gutenbergJSONL(b)
+	for _, t := range c.texts {
+		c.textBytes += len(t)
+	}
+	var err error
+	if c.tok, err = tokenize.Get(tokenize.Default); err != nil {
+		b.Fatal(err)
+	}
+	if c.scheme, err = watermark.NewKGW(newKey(9), watermark.DefaultKGW()); err != nil {
+		b.Fatal(err)
+	}
+	return c
+}
+
 type nullSink struct{}
 
 func (nullSink) Begin(FileEvent) error       { return nil }
@@ -73,13 +99,8 @@ func (nullSink) Summary(Summary) error       { return nil }
 // detection (what reading, decompression, JSON, ordering, q-values and the
 // pooled test add), and two workers against one.
 func BenchmarkScan(b *testing.B) {
-	path, texts := gutenbergJSONL(b)
-	textBytes := 0
-	for _, t := range texts {
-		textBytes += len(t)
-	}
-	tok, _ := tokenize.Get(tokenize.Default)
-	scheme, _ := watermark.NewKGW(newKey(9), watermark.DefaultKGW())
+	c := newScanBenchCorpus(b)
+	path, texts, textBytes, tok, scheme := c.path, c.texts, c.textBytes, c.tok, c.scheme
 	scanOnce := func(workers int) time.Duration {
 		s, err := New(Config{Schemes: []watermark.Scheme{scheme}, Tokenizer: tok, Workers: workers})
 		if err != nil {
@@ -127,13 +148,8 @@ func BenchmarkScan(b *testing.B) {
 // corpus of BenchmarkScan: the one to profile (-cpuprofile) for where a
 // scan's time goes.
 func BenchmarkScanWorkers(b *testing.B) {
-	path, texts := gutenbergJSONL(b)
-	textBytes := 0
-	for _, t := range texts {
-		textBytes += len(t)
-	}
-	tok, _ := tokenize.Get(tokenize.Default)
-	scheme, _ := watermark.NewKGW(newKey(9), watermark.DefaultKGW())
+	c := newScanBenchCorpus(b)
+	path, texts, textBytes, tok, scheme := c.path, c.texts, c.textBytes, c.tok, c.scheme
 	for _, workers := range []int{1, 2} {
 		b.Run(fmt.Sprintf("j=%d", workers), func(b *testing.B) {
 			b.SetBytes(int64(textBytes))
