@@ -429,7 +429,9 @@ func (d *Detector) prefixScan(ids []uint32) int {
 func (d *Detector) observeWithPositions(ids []uint32) {
 	d.obs = d.scheme.AppendObservations(d.obs[:0], ids)
 	d.positions = d.positions[:0]
-	d.seen.reset(len(d.obs))
+	if !d.opts.NoDedup {
+		d.seen.reset(len(d.obs))
+	}
 	kept := d.obs[:0]
 	for i, o := range d.obs {
 		if !d.opts.NoDedup && !d.seen.add(o.Tuple) {

@@ -176,6 +176,10 @@ func (s *TupleSet) place(fp uint64) {
 // same time rarely wait for each other. A tuple always falls in the same
 // shard, so the shards' sets together dedup exactly as one set would.
 type Pooled struct {
+	// mu is held shared by Add and exclusively by Result, so that a result
+	// sees whole documents and one evaluation runs at a time (it uses det's
+	// buffers).
+	mu     sync.RWMutex
 	det    *Detector // for the null and the evaluation (not its buffers)
 	key    DedupKey
 	shards [pooledShards]pooledShard
@@ -220,6 +224,8 @@ func NewPooled(scheme watermark.Scheme, key DedupKey, opts Options) (*Pooled, er
 
 // Add counts the observations of one document that are new to the corpus.
 func (p *Pooled) Add(obs []watermark.Observation) {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
 	var fps, mine [pooledBatch]uint64
 	var index [pooledBatch]int
 	for len(obs) > 0 {
@@ -279,14 +285,15 @@ type PooledResult struct {
 
 // Result evaluates the pooled test so far.
 func (p *Pooled) Result() PooledResult {
+	p.mu.Lock() // no Add is running: the shards need no locks of their own
+	defer p.mu.Unlock()
 	var t Tally
 	exact := true
 	for k := range p.shards {
 		sh := &p.shards[k]
-		sh.mu.Lock()
-		t.AddTally(&sh.tally)
+		part := sh.tally // a copy: AddTally exports its counts, which would freeze them
+		t.AddTally(&part)
 		exact = exact && sh.set.Exact()
-		sh.mu.Unlock()
 	}
 	r := Result{Scheme: p.det.scheme.Spec(), KeyID: p.det.scheme.KeyID(), Alpha: p.det.opts.Alpha, Dedup: true, Tokenizer: p.det.opts.Tokenizer}
 	p.det.evaluate(&t, &r)

@@ -151,3 +151,55 @@ func TestPooledConcurrentAdds(t *testing.T) {
 		}
 	}
 }
+
+// TestPooledResultWhileAdding reads results again and again while documents
+// are being added from several goroutines (run it with -race), for a payload
+// scheme, whose per-slot counts must keep growing: every result must be a
+// sum of whole documents' new tuples, and the last one must equal a fresh
+// test fed the same documents.
+func TestPooledResultWhileAdding(t *testing.T) {
+	rng := rand.New(rand.NewPCG(15, 16))
+	scheme := anyScheme(t, randomKey(rng), "kgw:payload_bits=16")
+	det, _ := New(scheme, Options{})
+	var docs [][]watermark.Observation
+	for doc := 0; doc < 40; doc++ {
+		ids := make([]uint32, 500)
+		for i := range ids {
+			ids[i] = rng.Uint32N(50000) // few repeats: documents' tuples are almost all new
+		}
+		det.Tokens(ids)
+		docs = append(docs, append([]watermark.Observation(nil), det.Observations()...))
+	}
+	key := NewDedupKey()
+	p, _ := NewPooled(scheme, key, Options{})
+	done := make(chan bool)
+	for w := 0; w < 4; w++ {
+		go func() {
+			for i := w; i < len(docs); i += 4 {
+				p.Add(docs[i])
+				r := p.Result()
+				counted := 0
+				for _, row := range r.Tally.Counts {
+					for _, c := range row {
+						counted += c
+					}
+				}
+				if counted != r.Scored {
+					t.Errorf("a result counts %d tuples in its slots but scored %d", counted, r.Scored)
+				}
+			}
+			done <- true
+		}()
+	}
+	for w := 0; w < 4; w++ {
+		<-done
+	}
+	fresh, _ := NewPooled(scheme, key, Options{})
+	for _, d := range docs {
+		fresh.Add(d)
+	}
+	got, want := p.Result(), fresh.Result()
+	if got.Scored != want.Scored || got.Log10P != want.Log10P || got.Payload != want.Payload {
+		t.Fatalf("after repeated results: scored %d, log10 p %v, payload %s; fresh: %d, %v, %s", got.Scored, got.Log10P, got.Payload, want.Scored, want.Log10P, want.Payload)
+	}
+}
