@@ -339,30 +339,25 @@ func (c *speedCands) cand(j int) ([]uint32, []float32) {
 	return c.ids[lo : lo+c.cnt[j]], c.lp[lo : lo+c.cnt[j]]
 }
 
-// plain samples every context's candidates with the unmarked sampler.
-func (c *speedCands) plain(rng *rand.Rand) (time.Duration, error) {
-	var acc uint32
-	t0 := time.Now()
-	for j := range c.pos {
-		ids, lp := c.cand(j)
-		t, err := watermark.SampleLogitsUnmarked(ids, lp, rng)
-		if err != nil {
-			return 0, err
-		}
-		acc ^= t
+// draw samples one token from candidates ids with logits lp after ctx,
+// marked by s, or with the unmarked sampler when s is nil (the branch goes
+// the same way for a whole timing, so the processor predicts it and it costs
+// nothing beside a draw).
+func draw(s watermark.Scheme, ctx, ids []uint32, lp []float32, rng *rand.Rand) (uint32, error) {
+	if s == nil {
+		return watermark.SampleLogitsUnmarked(ids, lp, rng)
 	}
-	d := time.Since(t0)
-	c.sink ^= acc
-	return d, nil
+	return s.SampleLogits(ctx, ids, lp, rng)
 }
 
-// marked samples every context's candidates with s.
-func (c *speedCands) marked(s watermark.Scheme, rng *rand.Rand) (time.Duration, error) {
+// draws samples every context's candidates, marked by s, or plain when s is
+// nil.
+func (c *speedCands) draws(s watermark.Scheme, rng *rand.Rand) (time.Duration, error) {
 	var acc uint32
 	t0 := time.Now()
 	for j, p := range c.pos {
 		ids, lp := c.cand(j)
-		t, err := s.SampleLogits(c.toks[:p], ids, lp, rng)
+		t, err := draw(s, c.toks[:p], ids, lp, rng)
 		if err != nil {
 			return 0, err
 		}
@@ -381,13 +376,7 @@ func (c *speedCands) step(sess *ngram.Session, s watermark.Scheme, rng *rand.Ran
 	for _, p := range c.pos {
 		ctx := c.toks[:p]
 		n := sess.TopK(ctx, speedK, ids, lp)
-		var t uint32
-		var err error
-		if s == nil {
-			t, err = watermark.SampleLogitsUnmarked(ids[:n], lp[:n], rng)
-		} else {
-			t, err = s.SampleLogits(ctx, ids[:n], lp[:n], rng)
-		}
+		t, err := draw(s, ctx, ids[:n], lp[:n], rng)
 		if err != nil {
 			return 0, err
 		}
@@ -434,8 +423,8 @@ func (e *Env) speedEmbedding(ctx context.Context, res *SpeedResult, tok tokenize
 	// Sampling from the K candidates.
 	for _, s := range schemes {
 		pn, mn, calls, err := speedPair(ctx, reps, n, 2, 1000, minDur,
-			func() (time.Duration, error) { return c.plain(rng) },
-			func() (time.Duration, error) { return c.marked(s, rng) })
+			func() (time.Duration, error) { return c.draws(nil, rng) },
+			func() (time.Duration, error) { return c.draws(s, rng) })
 		if err != nil {
 			return err
 		}

@@ -467,34 +467,49 @@ func TestHomoglyphs(t *testing.T) {
 				n++
 			}
 		}
-		for _, frac := range fracs {
-			out, err := attack.Homoglyphs(rng, text, frac)
-			if err != nil {
-				t.Fatal(err)
+		checkRuneSwaps(t, rng, text, n, attack.Homoglyphs, "replaced", func(a, b rune) string {
+			if g, ok := attack.Homoglyph(a); !ok || g != b {
+				return fmt.Sprintf("%q replaced by %q, not its look-alike", a, b)
 			}
-			if !utf8.ValidString(out) {
-				t.Fatal("invalid UTF-8")
+			if l, ok := attack.FromHomoglyph(b); !ok || l != a {
+				return fmt.Sprintf("inverse of %q is %q, want %q", b, l, a)
 			}
-			a, b := []rune(text), []rune(out)
-			if len(a) != len(b) {
-				t.Fatalf("rune count %d, want %d", len(b), len(a))
+			return ""
+		})
+	}
+}
+
+// checkRuneSwaps runs a text attack that replaces runes one for one on text
+// at every fraction of fracs: the output must be valid UTF-8 with as many
+// runes, every changed rune must pass swapped (which says what is wrong, or
+// ""), and round(frac·n) runes must change, n being those the attack may
+// change.
+func checkRuneSwaps(t *testing.T, rng *rand.Rand, text string, n int, fn func(*rand.Rand, string, float64) (string, error), verb string, swapped func(a, b rune) string) {
+	t.Helper()
+	for _, frac := range fracs {
+		out, err := fn(rng, text, frac)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !utf8.ValidString(out) {
+			t.Fatal("invalid UTF-8")
+		}
+		a, b := []rune(text), []rune(out)
+		if len(a) != len(b) {
+			t.Fatalf("rune count %d, want %d", len(b), len(a))
+		}
+		diff := 0
+		for i := range a {
+			if a[i] == b[i] {
+				continue
 			}
-			diff := 0
-			for i := range a {
-				if a[i] == b[i] {
-					continue
-				}
-				diff++
-				if g, ok := attack.Homoglyph(a[i]); !ok || g != b[i] {
-					t.Fatalf("%q replaced by %q, not its look-alike", a[i], b[i])
-				}
-				if l, ok := attack.FromHomoglyph(b[i]); !ok || l != a[i] {
-					t.Fatalf("inverse of %q is %q, want %q", b[i], l, a[i])
-				}
+			diff++
+			if msg := swapped(a[i], b[i]); msg != "" {
+				t.Fatal(msg)
 			}
-			if w := want(frac, n); diff != w {
-				t.Fatalf("frac=%v: replaced %d of %d letters, want %d", frac, diff, n, w)
-			}
+		}
+		if w := want(frac, n); diff != w {
+			t.Fatalf("frac=%v: %s %d of %d letters, want %d", frac, verb, diff, n, w)
 		}
 	}
 }
@@ -583,35 +598,15 @@ func TestCase(t *testing.T) {
 				n++
 			}
 		}
-		for _, frac := range fracs {
-			out, err := attack.Case(rng, text, frac)
-			if err != nil {
-				t.Fatal(err)
+		checkRuneSwaps(t, rng, text, n, attack.Case, "flipped", func(a, b rune) string {
+			if b != unicode.ToUpper(a) && b != unicode.ToLower(a) {
+				return fmt.Sprintf("%q became %q: not a case change", a, b)
 			}
-			if !utf8.ValidString(out) {
-				t.Fatal("invalid UTF-8")
+			if unicode.IsUpper(a) && !unicode.IsLower(b) || unicode.IsLower(a) && !unicode.IsUpper(b) {
+				return fmt.Sprintf("%q became %q: case not flipped", a, b)
 			}
-			a, b := []rune(text), []rune(out)
-			if len(a) != len(b) {
-				t.Fatalf("rune count %d, want %d", len(b), len(a))
-			}
-			diff := 0
-			for i := range a {
-				if a[i] == b[i] {
-					continue
-				}
-				diff++
-				if b[i] != unicode.ToUpper(a[i]) && b[i] != unicode.ToLower(a[i]) {
-					t.Fatalf("%q became %q: not a case change", a[i], b[i])
-				}
-				if unicode.IsUpper(a[i]) && !unicode.IsLower(b[i]) || unicode.IsLower(a[i]) && !unicode.IsUpper(b[i]) {
-					t.Fatalf("%q became %q: case not flipped", a[i], b[i])
-				}
-			}
-			if w := want(frac, n); diff != w {
-				t.Fatalf("frac=%v: flipped %d of %d letters, want %d", frac, diff, n, w)
-			}
-		}
+			return ""
+		})
 	}
 	out, err := attack.Case(rng, "aBǅß1", 1)
 	if err != nil || out != "Abǆß1" {
