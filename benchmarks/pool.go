@@ -106,15 +106,8 @@ func (e *Env) pool(ctx context.Context, spec string) (*pool, error) {
 			if err != nil {
 				return err
 			}
-			if k, ok := s.(*watermark.KGW); ok && k.Config().PayloadBits > 0 {
-				bits := k.Config().PayloadBits
-				c.payload = e.rng("pool/payload/"+p.spec, uint64(i)).Uint64()
-				if bits < 64 {
-					c.payload &= 1<<bits - 1
-				}
-				if s, err = k.WithPayload(c.payload); err != nil {
-					return err
-				}
+			if s, c.payload, err = watermark.RandomPayload(s, e.rng("pool/payload/"+p.spec, uint64(i))); err != nil {
+				return err
 			}
 			c.scheme, mark = s, s
 		}

@@ -91,7 +91,7 @@ func powerOf(e *Env, p *pool) (PowerSetting, error) {
 	}
 	exact, isPayload := 0, false
 	if len(p.comps) > 0 {
-		if k, ok := p.comps[0].scheme.(*watermark.KGW); ok && k.Config().PayloadBits > 0 {
+		if _, ok := watermark.CarriesPayload(p.comps[0].scheme); ok {
 			isPayload = true
 			s.PayloadExact = new(float64)
 		}

@@ -231,14 +231,8 @@ func (e *Env) speedSchemes() ([]watermark.Scheme, error) {
 		if err != nil {
 			return nil, err
 		}
-		if k, ok := s.(*watermark.KGW); ok && k.Config().PayloadBits > 0 {
-			p := e.rng("speed/payload", uint64(i)).Uint64()
-			if bits := k.Config().PayloadBits; bits < 64 {
-				p &= 1<<bits - 1
-			}
-			if s, err = k.WithPayload(p); err != nil {
-				return nil, err
-			}
+		if s, _, err = watermark.RandomPayload(s, e.rng("speed/payload", uint64(i))); err != nil {
+			return nil, err
 		}
 		out[i] = s
 	}
@@ -248,7 +242,7 @@ func (e *Env) speedSchemes() ([]watermark.Scheme, error) {
 // speedLabel names a scheme in tables: its canonical spec, with a note when
 // it carries a payload.
 func speedLabel(s watermark.Scheme) string {
-	if k, ok := s.(*watermark.KGW); ok {
+	if k, ok := watermark.CarriesPayload(s); ok {
 		if _, set := k.Payload(); set {
 			return s.Spec() + " (payload set)"
 		}
@@ -468,7 +462,7 @@ func (e *Env) speedEmbedding(ctx context.Context, res *SpeedResult, tok tokenize
 			f    func([]uint32, []float32) (uint32, error)
 		}
 		methods := []method{{"SampleLogits(ids=nil)", func(ctx []uint32, l []float32) (uint32, error) { return s.SampleLogits(ctx, nil, l, rng) }}}
-		if k, ok := s.(*watermark.KGW); ok {
+		if k, ok := s.(interface{ BiasLogits(ctx []uint32, logits []float32) }); ok {
 			methods = append(methods, method{"BiasLogits + plain sampler", func(ctx []uint32, l []float32) (uint32, error) {
 				k.BiasLogits(ctx, l)
 				return watermark.SampleLogitsUnmarked(nil, l, rng)

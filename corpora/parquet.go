@@ -167,7 +167,7 @@ func (c *fileCtx) parquetRepeated(pf *parquet.File, idCol int, hasID bool) error
 			}
 		}
 		if !hasRole {
-			return fmt.Errorf("--role: no role or from column next to %q", c.r.opts.Field)
+			return fmt.Errorf("role filter: no role or from column next to %q", c.r.opts.Field)
 		}
 	}
 	row := int64(0)

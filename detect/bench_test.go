@@ -82,7 +82,7 @@ func BenchmarkPooledAdd(b *testing.B) {
 		batched += time.Since(t0)
 		set := NewTupleSet(key, DefaultPooledExact, DefaultPooledBloom)
 		var tally Tally
-		null := scheme.Null()
+		null := scheme.Config().Null()
 		t0 = time.Now()
 		for _, d := range docs {
 			for _, o := range d {

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"strconv"
 
 	"github.com/tracemark/tracemark/detect/stats"
 	"github.com/tracemark/tracemark/tokenize"
@@ -44,7 +43,9 @@ const (
 )
 
 // Result is the evidence for one text. JSON field names are part of the CLI
-// contract.
+// contract. The fields every test fills come first; each kind of null model
+// adds its own part (GreenResult, MeanScores, PayloadResult), whose JSON
+// fields are inlined.
 type Result struct {
 	Detected   bool    `json:"detected"`           // PValue <= Alpha
 	PValue     float64 `json:"p_value"`            // exact; 0 only if below 1e-308
@@ -52,11 +53,9 @@ type Result struct {
 	Z          float64 `json:"z"`                  // standardized score, for familiarity only
 	Tokens     int     `json:"tokens"`             // tokens in the text
 	Scored     int     `json:"scored"`             // independent observations counted
-	Green      int     `json:"green"`              // KGW: green among Scored (0 for other schemes)
 	Score      float64 `json:"score"`              // the test statistic: green count, Σ -ln(1-r), Σ g, best message's support
 	Duplicates int     `json:"duplicates"`         // positions dropped as repeats of an earlier tuple
-	Excluded   int     `json:"excluded,omitempty"` // positions dropped by --exclude-ngrams
-	Gamma      float64 `json:"gamma"`              // KGW: null probability of green
+	Excluded   int     `json:"excluded,omitempty"` // positions dropped as excluded n-grams
 	Test       string  `json:"test"`               // which exact test gave PValue
 	Scheme     string  `json:"scheme"`             // canonical SPEC
 	KeyID      string  `json:"key_id"`             // public key ID
@@ -64,19 +63,36 @@ type Result struct {
 	Alpha      float64 `json:"alpha"`              // significance level used
 	Dedup      bool    `json:"dedup"`              // whether repeats were dropped
 
-	// Tournament: the mean g-value, and SynthID's weighted mean (layer l of
-	// m weighted m-l, earlier layers count more).
+	GreenResult
+	MeanScores
+	PayloadResult
+}
+
+// GreenResult is the part of a Result that a one-trial binomial null (KGW
+// without a payload) fills; other schemes leave it zero.
+type GreenResult struct {
+	Green int     `json:"green"` // green tokens among Scored
+	Gamma float64 `json:"gamma"` // null probability of green
+}
+
+// MeanScores is the part of a Result that the Gamma null (mean of
+// -ln(1-r)) and the tournament's m-trial binomial null (mean g-value, and
+// SynthID's weighted mean: layer l of m weighted m-l, earlier layers count
+// more) fill.
+type MeanScores struct {
 	MeanScore         float64 `json:"mean_score,omitempty"`
 	WeightedMeanScore float64 `json:"weighted_mean_score,omitempty"`
+}
 
-	// KGW with a payload: the decoded payload (hex), whether it is claimed
-	// (PayloadPValue <= Alpha), its p-value and per-symbol evidence. The
-	// payload p-value bounds the chance, without the key, that any of the
-	// 2^bits messages is supported as strongly as the decoded one:
-	// 2^bits · P(Binomial(n, 1/radix) >= support), exact binomial with a
-	// Bonferroni correction for searching the message space. The zero-bit
-	// PValue tests the same support with its exact null distribution (the
-	// sum over slots of the largest colour count), so it is never larger.
+// PayloadResult is the part of a Result that a payload null fills: the
+// decoded payload (hex), whether it is claimed (PayloadPValue <= Alpha), its
+// p-value and per-symbol evidence. The payload p-value bounds the chance,
+// without the key, that any of the 2^bits messages is supported as strongly
+// as the decoded one: 2^bits · P(Binomial(n, 1/radix) >= support), exact
+// binomial with a Bonferroni correction for searching the message space. The
+// zero-bit PValue tests the same support with its exact null distribution
+// (the sum over slots of the largest colour count), so it is never larger.
+type PayloadResult struct {
 	Payload        string   `json:"payload,omitempty"`
 	PayloadClaimed bool     `json:"payload_claimed,omitempty"`
 	PayloadPValue  *float64 `json:"payload_p_value,omitempty"`
@@ -98,33 +114,39 @@ type Symbol struct {
 // allocate when a slot size is seen for the first time); it is not safe for
 // concurrent use (make one per goroutine).
 type Detector struct {
-	scheme watermark.Scheme
-	null   watermark.Null
+	scheme watermark.Observer
 	opts   Options
+	eval   evaluator
 	obs    []watermark.Observation
 	seen   seenSet
 	ids    []uint32
-	maxPMF map[int][]float64 // payload: MaxCountPMF(n, radix) by n
-	pmfs   [][]float64
+	tally  Tally
 	// positions[i] is the index, among positions with a full context, of
 	// the i-th kept observation (TokensToDetection).
 	positions []int
 	excluded  int
 }
 
-// New returns a Detector for scheme.
-func New(scheme watermark.Scheme, opts Options) (*Detector, error) {
+// New returns a Detector for scheme (any keyed scheme's observation side).
+func New(scheme watermark.Observer, opts Options) (*Detector, error) {
 	if opts.Alpha == 0 {
 		opts.Alpha = DefaultAlpha
 	}
-	if opts.Exclude != nil && opts.Exclude.N() != scheme.ContextWidth()+1 {
-		return nil, fmt.Errorf("detect: excluded n-grams have %d tokens, scheme %s needs %d", opts.Exclude.N(), scheme.Spec(), scheme.ContextWidth()+1)
+	if err := checkExclude(opts.Exclude, scheme); err != nil {
+		return nil, err
 	}
 	if !(opts.Alpha > 0 && opts.Alpha < 1) {
 		return nil, fmt.Errorf("detect: alpha must be in (0, 1), got %v", opts.Alpha)
 	}
-	return &Detector{scheme: scheme, null: scheme.Null(), opts: opts,
-		maxPMF: map[int][]float64{}}, nil
+	return &Detector{scheme: scheme, opts: opts, eval: newEvaluator(scheme.Config().Null(), opts.Alpha)}, nil
+}
+
+// checkExclude reports an exclusion set whose n-grams do not fit scheme.
+func checkExclude(exclude *NgramSet, scheme watermark.Observer) error {
+	if exclude != nil && exclude.N() != scheme.ContextWidth()+1 {
+		return fmt.Errorf("detect: excluded n-grams have %d tokens, scheme %s needs %d", exclude.N(), scheme.Spec(), scheme.ContextWidth()+1)
+	}
+	return nil
 }
 
 // NewFrom returns a new Detector with d's scheme and options (its own
@@ -132,68 +154,64 @@ func New(scheme watermark.Scheme, opts Options) (*Detector, error) {
 func NewFrom(d *Detector, exclude *NgramSet) *Detector {
 	opts := d.opts
 	opts.Exclude = exclude
-	return &Detector{scheme: d.scheme, null: d.null, opts: opts,
-		maxPMF: map[int][]float64{}}
+	return &Detector{scheme: d.scheme, opts: opts, eval: newEvaluator(d.eval.null, opts.Alpha)}
 }
 
 // SetScheme makes d score under another scheme (typically the same scheme
 // under a fresh key), keeping its options and buffers: benchmarks that test
 // one text under millions of random keys then allocate nothing per key.
-func (d *Detector) SetScheme(scheme watermark.Scheme) error {
-	if d.opts.Exclude != nil && d.opts.Exclude.N() != scheme.ContextWidth()+1 {
-		return fmt.Errorf("detect: excluded n-grams have %d tokens, scheme %s needs %d", d.opts.Exclude.N(), scheme.Spec(), scheme.ContextWidth()+1)
+func (d *Detector) SetScheme(scheme watermark.Observer) error {
+	if err := checkExclude(d.opts.Exclude, scheme); err != nil {
+		return err
 	}
-	if null := scheme.Null(); null != d.null {
-		d.null = null
-		clear(d.maxPMF)
+	if null := scheme.Config().Null(); null != d.eval.null {
+		d.eval = newEvaluator(null, d.opts.Alpha)
 	}
 	d.scheme = scheme
 	return nil
 }
 
 // Scheme returns the detector's scheme.
-func (d *Detector) Scheme() watermark.Scheme { return d.scheme }
+func (d *Detector) Scheme() watermark.Observer { return d.scheme }
 
 // Observations returns the observations the last Tokens call counted
 // (deduplicated, exclusions removed). The slice is reused by the next call.
 func (d *Detector) Observations() []watermark.Observation { return d.obs }
 
-// exclude drops the observations whose n-gram is excluded and returns how
-// many it dropped.
-func (d *Detector) exclude(ids []uint32) int {
-	if d.opts.Exclude == nil {
-		return 0
-	}
-	n := d.opts.Exclude.N()
-	kept := d.obs[:0]
-	for i, o := range d.obs {
-		if !d.opts.Exclude.Contains(ids[i : i+n]) {
-			kept = append(kept, o)
-		}
-	}
-	dropped := len(d.obs) - len(kept)
-	d.obs = kept
-	return dropped
-}
-
-// observe fills d.obs with the deduplicated observations of ids and returns
-// how many positions were dropped as repeats.
-func (d *Detector) observe(ids []uint32) int {
+// observe fills d.obs with the observations of ids that are counted:
+// excluded n-grams are dropped, then repeats of an earlier tuple (unless
+// NoDedup). It returns how many positions were dropped as repeats and sets
+// d.excluded. With positions, d.positions[i] receives the index (among
+// positions with a full context) of the i-th kept observation.
+func (d *Detector) observe(ids []uint32, positions bool) int {
 	d.obs = d.scheme.AppendObservations(d.obs[:0], ids)
-	d.excluded = d.exclude(ids)
-	if d.opts.NoDedup {
-		return 0
+	d.positions = d.positions[:0]
+	dedup := !d.opts.NoDedup
+	if dedup {
+		d.seen.reset(len(d.obs))
 	}
-	d.seen.reset(len(d.obs))
+	var n int
+	if d.opts.Exclude != nil {
+		n = d.opts.Exclude.N()
+	}
 	kept := d.obs[:0]
-	for _, o := range d.obs {
-		if d.seen.add(o.Tuple) {
-			kept = append(kept, o)
+	excluded, duplicates := 0, 0
+	for i, o := range d.obs {
+		switch {
+		case n > 0 && d.opts.Exclude.Contains(ids[i:i+n]):
+			excluded++
+			continue
+		case dedup && !d.seen.add(o.Tuple):
+			duplicates++
+			continue
+		}
+		kept = append(kept, o)
+		if positions {
+			d.positions = append(d.positions, i)
 		}
 	}
-	dropped := len(d.obs) - len(kept)
-	d.obs = kept
-	return dropped
+	d.obs, d.excluded = kept, excluded
+	return duplicates
 }
 
 // Tokens scores a token sequence. The first h tokens have no full context
@@ -201,7 +219,7 @@ func (d *Detector) observe(ids []uint32) int {
 func (d *Detector) Tokens(ids []uint32) Result {
 	r := Result{
 		Tokens:     len(ids),
-		Duplicates: d.observe(ids),
+		Duplicates: d.observe(ids, false),
 		Scheme:     d.scheme.Spec(),
 		KeyID:      d.scheme.KeyID(),
 		Tokenizer:  d.opts.Tokenizer,
@@ -209,169 +227,12 @@ func (d *Detector) Tokens(ids []uint32) Result {
 		Dedup:      !d.opts.NoDedup,
 	}
 	r.Excluded = d.excluded
-	var t Tally
+	d.tally.Reset()
 	for _, o := range d.obs {
-		t.Add(d.null, o)
+		d.tally.Add(d.eval.null, o)
 	}
-	d.evaluate(&t, &r)
+	d.eval.evaluate(&d.tally, &r)
 	return r
-}
-
-// Tally accumulates the deduplicated observations of one scheme: all a
-// p-value needs, so that tallies of parts (documents, files) add up to the
-// tally of the whole.
-type Tally struct {
-	N        int         `json:"n"`
-	Sum      float64     `json:"sum"`              // Σ score
-	Weighted float64     `json:"weighted"`         // tournament: Σ over layers l of (m-l)·g_l
-	Counts   [][]int     `json:"counts,omitempty"` // payload: [slot][colour]
-	slots    [64][16]int // payload counts while accumulating
-	hasSlots bool
-}
-
-// Add counts one observation.
-func (t *Tally) Add(null watermark.Null, o watermark.Observation) {
-	t.N++
-	switch null.Kind {
-	case watermark.PayloadNull:
-		t.slots[o.Slot][o.Colour]++
-		t.hasSlots = true
-	default:
-		t.Sum += o.Score
-		if null.Trials > 1 {
-			m := null.Trials
-			for l := 0; l < m; l++ {
-				t.Weighted += float64(m-l) * float64(o.Bits>>l&1)
-			}
-		}
-	}
-}
-
-// AddTally adds another tally of the same scheme.
-func (t *Tally) AddTally(o *Tally) {
-	t.N += o.N
-	t.Sum += o.Sum
-	t.Weighted += o.Weighted
-	o.export()
-	for j, row := range o.Counts {
-		for c, v := range row {
-			t.slots[j][c] += v
-			t.hasSlots = true
-		}
-	}
-}
-
-// export fills Counts from the accumulation arrays (for JSON).
-func (t *Tally) export() {
-	if !t.hasSlots || t.Counts != nil {
-		return
-	}
-	t.Counts = make([][]int, 64)
-	for j := range t.slots {
-		t.Counts[j] = append([]int(nil), t.slots[j][:]...)
-	}
-}
-
-// evaluate fills r's statistics from a tally.
-func (d *Detector) evaluate(t *Tally, r *Result) {
-	n := t.N
-	r.Scored = n
-	var lnP float64
-	switch d.null.Kind {
-	case watermark.BinomialNull:
-		trials := n * d.null.Trials
-		lnP = stats.LogBinomialTail(int(t.Sum), trials, d.null.P)
-		r.Score, r.Z, r.Test = t.Sum, stats.BinomialZ(int(t.Sum), trials, d.null.P), TestBinomial
-		if d.null.Trials == 1 {
-			r.Green, r.Gamma = int(t.Sum), d.null.P
-		} else if n > 0 {
-			m := float64(d.null.Trials)
-			r.MeanScore = t.Sum / float64(trials)
-			r.WeightedMeanScore = t.Weighted / (float64(n) * m * (m + 1) / 2)
-		}
-	case watermark.GammaNull:
-		lnP = stats.LogGammaUpperTail(float64(n), t.Sum)
-		if n == 0 {
-			lnP = 0
-		} else {
-			r.Z, r.MeanScore = (t.Sum-float64(n))/math.Sqrt(float64(n)), t.Sum/float64(n)
-		}
-		r.Score, r.Test = t.Sum, TestGamma
-	case watermark.PayloadNull:
-		lnP = d.payload(t, r)
-	}
-	r.Detected = lnP <= math.Log(d.opts.Alpha)
-	r.PValue = math.Exp(lnP)
-	r.Log10P = stats.Log10(lnP) + 0 // +0 turns -0 into 0
-}
-
-// payload decodes the payload, fills r's payload fields and returns the
-// zero-bit ln p-value: the exact null tail of the best message's support
-// S = Σ_slots max colour count (Bonferroni over all messages when a slot is
-// too large for the exact distribution).
-func (d *Detector) payload(t *Tally, r *Result) float64 {
-	radix, slots := d.null.Radix, d.null.Slots
-	bitsPer := 0
-	for 1<<bitsPer < radix {
-		bitsPer++
-	}
-	var value uint64
-	support, exact := 0, true
-	d.pmfs = d.pmfs[:0]
-	r.Symbols = make([]Symbol, slots)
-	for j := 0; j < slots; j++ {
-		top, second, best, nj := -1, -1, 0, 0
-		for c := 0; c < radix; c++ {
-			v := t.slots[j][c]
-			nj += v
-			switch {
-			case v > top:
-				second, top, best = top, v, c
-			case v > second:
-				second = v
-			}
-		}
-		value |= uint64(best) << (uint(j) * uint(bitsPer))
-		support += top
-		pmf := d.maxCountPMF(nj, radix)
-		var lnSym float64
-		if pmf != nil {
-			d.pmfs = append(d.pmfs, pmf)
-			lnSym = stats.LogTail(pmf, top)
-		} else {
-			exact = false
-			lnSym = math.Min(0, math.Log(float64(radix))+stats.LogBinomialTail(top, nj, 1/float64(radix)))
-		}
-		if nj == 0 {
-			lnSym = 0
-		}
-		r.Symbols[j] = Symbol{Value: best, Count: nj, Top: top, Second: max(second, 0), Log10P: stats.Log10(lnSym) + 0}
-	}
-	n := t.N
-	bonferroni := math.Min(0, float64(slots)*float64(bitsPer)*math.Ln2+stats.LogBinomialTail(support, n, 1/float64(radix)))
-	lnP := bonferroni
-	r.Test = TestPayloadBonferro
-	if exact {
-		if e := stats.LogTailOfSum(d.pmfs, support); !math.IsInf(e, -1) {
-			lnP, r.Test = math.Min(e, bonferroni), TestPayloadExact
-		}
-	}
-	r.Score = float64(support)
-	r.Z = stats.BinomialZ(support, n, 1/float64(radix))
-	r.Payload = strconv.FormatUint(value, 16)
-	pp, pl := math.Exp(bonferroni), stats.Log10(bonferroni)+0
-	r.PayloadPValue, r.PayloadLog10P = &pp, &pl
-	r.PayloadClaimed = bonferroni <= math.Log(d.opts.Alpha)
-	return lnP
-}
-
-func (d *Detector) maxCountPMF(n, radix int) []float64 {
-	if p, ok := d.maxPMF[n]; ok {
-		return p
-	}
-	p := stats.MaxCountPMF(n, radix)
-	d.maxPMF[n] = p
-	return p
 }
 
 // TokensToDetection returns the length of the shortest prefix of ids that
@@ -380,10 +241,11 @@ func (d *Detector) maxCountPMF(n, radix int) []float64 {
 // statistic as each tuple arrives; for payload schemes it tests prefixes
 // by bisection on the monotone part and then scans.
 func (d *Detector) TokensToDetection(ids []uint32) int {
-	if d.null.Kind == watermark.PayloadNull {
+	null := d.eval.null
+	if null.Kind == watermark.PayloadNull {
 		return d.prefixScan(ids)
 	}
-	d.observeWithPositions(ids)
+	d.observe(ids, true)
 	lnAlpha := math.Log(d.opts.Alpha)
 	h := d.scheme.ContextWidth()
 	sum := 0.0
@@ -391,10 +253,10 @@ func (d *Detector) TokensToDetection(ids []uint32) int {
 		sum += o.Score
 		k := i + 1
 		var lnP float64
-		if d.null.Kind == watermark.GammaNull {
+		if null.Kind == watermark.GammaNull {
 			lnP = stats.LogGammaUpperTail(float64(k), sum)
 		} else {
-			lnP = stats.LogBinomialTail(int(sum), k*d.null.Trials, d.null.P)
+			lnP = stats.LogBinomialTail(int(sum), k*null.Trials, null.P)
 		}
 		if lnP <= lnAlpha {
 			return h + d.positions[i] + 1
@@ -422,25 +284,6 @@ func (d *Detector) prefixScan(ids []uint32) int {
 			return -1
 		}
 	}
-}
-
-// observeWithPositions is observe that also records, for each kept
-// observation, its index among all positions with a full context.
-func (d *Detector) observeWithPositions(ids []uint32) {
-	d.obs = d.scheme.AppendObservations(d.obs[:0], ids)
-	d.positions = d.positions[:0]
-	if !d.opts.NoDedup {
-		d.seen.reset(len(d.obs))
-	}
-	kept := d.obs[:0]
-	for i, o := range d.obs {
-		if !d.opts.NoDedup && !d.seen.add(o.Tuple) {
-			continue
-		}
-		kept = append(kept, o)
-		d.positions = append(d.positions, i)
-	}
-	d.obs = kept
 }
 
 // Text tokenizes text with tok and scores it.

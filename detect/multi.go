@@ -18,11 +18,10 @@ type Multi struct {
 	dets  []*Detector
 	alpha float64
 	ids   []uint32
-	lnP   []float64
 }
 
 // NewMulti returns a Multi detector over schemes (one per key).
-func NewMulti(schemes []watermark.Scheme, opts Options) (*Multi, error) {
+func NewMulti[S watermark.Observer](schemes []S, opts Options) (*Multi, error) {
 	if len(schemes) == 0 {
 		return nil, fmt.Errorf("detect: no keys")
 	}
@@ -49,11 +48,12 @@ type KeyResult struct {
 	Payload       string  `json:"payload,omitempty"`
 }
 
-// MultiResult is the evidence for one text under several keys. Its embedded
-// Result is the best key's (smallest p-value) with PValue, Log10P and
-// Detected replaced by their Holm-adjusted values.
+// MultiResult is the evidence for one text (or one corpus) under several
+// keys. Its embedded Result is the best key's (see Combine) with PValue,
+// Log10P and Detected replaced by their Holm-adjusted values.
 type MultiResult struct {
 	Result
+	Best        int         `json:"-"`           // index of the best key in the combined results
 	RawLog10P   float64     `json:"raw_log10_p"` // the best key's p before correction
 	Correction  string      `json:"correction"`  // "holm"
 	KeysTested  int         `json:"keys_tested"`
@@ -61,18 +61,33 @@ type MultiResult struct {
 	PerKey      []KeyResult `json:"per_key"`
 }
 
-// Tokens tests a token sequence under every key.
-func (m *Multi) Tokens(ids []uint32) MultiResult {
-	results := make([]Result, len(m.dets))
-	m.lnP = m.lnP[:0]
-	for i, d := range m.dets {
-		results[i] = d.Tokens(ids)
-		m.lnP = append(m.lnP, results[i].Log10P*math.Ln10)
+// CorrectionHolm names Holm's step-down correction over keys.
+const CorrectionHolm = "holm"
+
+// Combine is the one evidence combiner: it corrects the results of one
+// text (or of one corpus's pooled tests) under several keys with Holm's
+// step-down procedure, which controls the family-wise error rate at alpha
+// across keys, and names the best key. Tie rule: the best key is the one
+// with the smallest raw p-value, and among equal raw p-values the one
+// listed first. Holm's adjusted p-values are non-decreasing in the raw
+// ones, so that key also has the smallest adjusted p-value; ranking by
+// adjusted p alone could not separate keys whose adjusted values tie (for
+// instance all capped at 1). detect, scan and merge all use Combine, so
+// they name the same key and payload for the same evidence. alpha 0 means
+// DefaultAlpha; results must not be empty.
+func Combine(results []Result, alpha float64) MultiResult {
+	if alpha == 0 {
+		alpha = DefaultAlpha
 	}
-	adj := HolmAdjust(m.lnP)
-	out := MultiResult{Correction: "holm", KeysTested: len(m.dets), MatchedKeys: []string{}}
+	lnP := make([]float64, len(results))
+	for i, r := range results {
+		lnP[i] = r.Log10P * math.Ln10
+	}
+	adj := HolmAdjust(lnP)
+	out := MultiResult{Correction: CorrectionHolm, KeysTested: len(results), MatchedKeys: []string{},
+		PerKey: make([]KeyResult, 0, len(results))}
 	best := 0
-	lnAlpha := math.Log(m.alpha)
+	lnAlpha := math.Log(alpha)
 	for i, r := range results {
 		kr := KeyResult{KeyID: r.KeyID, Scheme: r.Scheme, PValue: r.PValue, Log10P: r.Log10P,
 			AdjustedLog10: stats.Log10(adj[i]) + 0, Detected: adj[i] <= lnAlpha, Payload: r.Payload}
@@ -80,16 +95,26 @@ func (m *Multi) Tokens(ids []uint32) MultiResult {
 		if kr.Detected {
 			out.MatchedKeys = append(out.MatchedKeys, r.KeyID)
 		}
-		if m.lnP[i] < m.lnP[best] {
+		if r.Log10P < results[best].Log10P {
 			best = i
 		}
 	}
+	out.Best = best
 	out.Result = results[best]
 	out.RawLog10P = results[best].Log10P
-	out.Log10P = stats.Log10(adj[best]) + 0
+	out.Log10P = out.PerKey[best].AdjustedLog10
 	out.PValue = math.Exp(adj[best])
-	out.Detected = adj[best] <= lnAlpha
+	out.Detected = out.PerKey[best].Detected
 	return out
+}
+
+// Tokens tests a token sequence under every key.
+func (m *Multi) Tokens(ids []uint32) MultiResult {
+	results := make([]Result, len(m.dets))
+	for i, d := range m.dets {
+		results[i] = d.Tokens(ids)
+	}
+	return Combine(results, m.alpha)
 }
 
 // Text tokenizes text with tok and tests it under every key.
@@ -105,8 +130,8 @@ func (m *Multi) Text(tok tokenize.Tokenizer, text string) (MultiResult, error) {
 }
 
 // HolmAdjust returns Holm's step-down adjusted p-values, in log space, of
-// the natural-log p-values lnP: sorted ascending, the i-th smallest (from 0)
-// becomes max over j <= i of min(0, ln(m-j) + lnP_(j)).
+// the natural-log p-values lnP: sorted ascending (ties in input order), the
+// i-th smallest (from 0) becomes max over j <= i of min(0, ln(m-j) + lnP_(j)).
 func HolmAdjust(lnP []float64) []float64 {
 	m := len(lnP)
 	adj := make([]float64, m)

@@ -210,7 +210,7 @@ const (
 )
 
 // NewPooled returns an empty pooled test for scheme.
-func NewPooled(scheme watermark.Scheme, key DedupKey, opts Options) (*Pooled, error) {
+func NewPooled(scheme watermark.Observer, key DedupKey, opts Options) (*Pooled, error) {
 	d, err := New(scheme, opts)
 	if err != nil {
 		return nil, err
@@ -253,7 +253,7 @@ func (p *Pooled) Add(obs []watermark.Observation) {
 		}
 		for k := range p.shards {
 			if lo, hi := start[k], start[k+1]; lo < hi {
-				p.shards[k].add(p.det.null, b, mine[lo:hi], index[lo:hi])
+				p.shards[k].add(p.det.eval.null, b, mine[lo:hi], index[lo:hi])
 			}
 		}
 		obs = obs[len(b):]
@@ -291,39 +291,12 @@ func (p *Pooled) Result() PooledResult {
 	exact := true
 	for k := range p.shards {
 		sh := &p.shards[k]
-		part := sh.tally // a copy: AddTally exports its counts, which would freeze them
-		t.AddTally(&part)
+		t.AddTally(&sh.tally)
 		exact = exact && sh.set.Exact()
 	}
 	r := Result{Scheme: p.det.scheme.Spec(), KeyID: p.det.scheme.KeyID(), Alpha: p.det.opts.Alpha, Dedup: true, Tokenizer: p.det.opts.Tokenizer}
-	p.det.evaluate(&t, &r)
-	t.export()
+	p.det.eval.evaluate(&t, &r)
 	return PooledResult{Result: r, Exact: exact, Tally: t}
-}
-
-// EvaluateTally evaluates a tally (e.g. merged from several runs) under
-// scheme, as the pooled test does.
-func EvaluateTally(scheme watermark.Scheme, t *Tally, opts Options) (Result, error) {
-	d, err := New(scheme, opts)
-	if err != nil {
-		return Result{}, err
-	}
-	r := Result{Scheme: scheme.Spec(), KeyID: scheme.KeyID(), Alpha: d.opts.Alpha, Dedup: true, Tokenizer: opts.Tokenizer}
-	t.importCounts()
-	d.evaluate(t, &r)
-	return r, nil
-}
-
-// importCounts fills the accumulation arrays from Counts (after JSON).
-func (t *Tally) importCounts() {
-	for j, row := range t.Counts {
-		for c, v := range row {
-			if j < 64 && c < 16 {
-				t.slots[j][c] = v
-				t.hasSlots = true
-			}
-		}
-	}
 }
 
 // BenjaminiHochberg returns the Benjamini–Hochberg q-values (adjusted
@@ -390,44 +363,6 @@ func (s *NgramSet) Contains(g []uint32) bool {
 
 // N returns the n-gram length.
 func (s *NgramSet) N() int { return s.n }
-
-// EvaluateNull evaluates a tally given only the scheme's null model, its
-// SPEC and key ID: what `tracemark merge` has, without the key itself.
-func EvaluateNull(null watermark.Null, spec, keyID string, t *Tally, alpha float64) Result {
-	d := &Detector{scheme: recordedScheme{spec, keyID, null}, null: null, opts: Options{Alpha: alpha}, maxPMF: map[int][]float64{}}
-	if d.opts.Alpha == 0 {
-		d.opts.Alpha = DefaultAlpha
-	}
-	r := Result{Scheme: spec, KeyID: keyID, Alpha: d.opts.Alpha, Dedup: true}
-	t.importCounts()
-	d.evaluate(t, &r)
-	return r
-}
-
-// recordedScheme stands for a scheme known only by its record (SPEC, key
-// ID, null model): it can be evaluated, not embedded or observed.
-type recordedScheme struct {
-	spec, keyID string
-	null        watermark.Null
-}
-
-func (s recordedScheme) Spec() string         { return s.spec }
-func (s recordedScheme) KeyID() string        { return s.keyID }
-func (s recordedScheme) ContextWidth() int    { return 0 }
-func (s recordedScheme) Null() watermark.Null { return s.null }
-func (s recordedScheme) Deterministic() bool  { return false }
-func (s recordedScheme) SampleLogits([]uint32, []uint32, []float32, watermark.Uniform) (uint32, error) {
-	return 0, watermark.ErrNoCandidates
-}
-func (s recordedScheme) SampleProbs([]uint32, []uint32, []float32, watermark.Uniform) (uint32, error) {
-	return 0, watermark.ErrNoCandidates
-}
-func (s recordedScheme) ArgmaxLogits([]uint32, []uint32, []float32) (uint32, error) {
-	return 0, watermark.ErrNoCandidates
-}
-func (s recordedScheme) AppendObservations(dst []watermark.Observation, _ []uint32) []watermark.Observation {
-	return dst
-}
 
 // Fingerprint returns the keyed fingerprint of a tuple under k, as
 // TupleSet and the per-file tuple records of `scan --out` use it.

@@ -33,8 +33,8 @@ func nullPValues(t *testing.T, docs [][]uint32, spec string, reps int, seed uint
 			res := d.Tokens(doc)
 			switch res.Test {
 			case TestBinomial:
-				n := res.Scored * d.null.Trials
-				p = append(p, stats.RandomizedBinomialP(int(res.Score), n, d.null.P, rng.Float64()))
+				n := res.Scored * d.eval.null.Trials
+				p = append(p, stats.RandomizedBinomialP(int(res.Score), n, d.eval.null.P, rng.Float64()))
 			default:
 				p = append(p, res.PValue)
 			}
@@ -167,7 +167,7 @@ func TestMultiKey(t *testing.T) {
 	if r := m.Tokens(generate(nil, 300, rng)); r.Detected || len(r.MatchedKeys) != 0 {
 		t.Errorf("unwatermarked text matched %v", r.MatchedKeys)
 	}
-	if _, err := NewMulti(nil, Options{}); err == nil {
+	if _, err := NewMulti([]watermark.Scheme(nil), Options{}); err == nil {
 		t.Error("no keys accepted")
 	}
 }

@@ -225,7 +225,7 @@ func TestBuiltinModelEveryScheme(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if k, ok := scheme.(*watermark.KGW); ok && k.Config().PayloadBits > 0 {
+		if k, ok := scheme.(*watermark.KGW); ok && k.Params().PayloadBits > 0 {
 			scheme, _ = k.WithPayload(0x5EED1234)
 		}
 		out := runCompletions(t, m, scheme, prompts, seeds, c.tokens)

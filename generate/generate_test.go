@@ -134,7 +134,7 @@ func expected(m *toyModel, ctx []uint32, set Settings, s *watermark.KGW) map[uin
 		w := math.Exp(x.l - c[0].l)
 		if s != nil {
 			if g, ok := s.Green(ctx, x.t); ok && g {
-				w *= math.Exp(s.Config().Delta)
+				w *= math.Exp(s.Params().Delta)
 			}
 		}
 		out[x.t] = w

@@ -18,7 +18,6 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/tracemark/tracemark/detect"
-	"github.com/tracemark/tracemark/detect/stats"
 	"github.com/tracemark/tracemark/watermark"
 )
 
@@ -43,10 +42,12 @@ type dirManifest struct {
 	Keys      []manifestKey   `json:"keys"`
 }
 
+// manifestKey records a key by its public ID and canonical SPEC: the SPEC
+// alone gives the null model (watermark.ParseSpec(...).Null()), so the
+// directory never stores Go enum values.
 type manifestKey struct {
-	KeyID  string         `json:"key_id"`
-	Scheme string         `json:"scheme"`
-	Null   watermark.Null `json:"null"`
+	KeyID  string `json:"key_id"`
+	Scheme string `json:"scheme"`
 }
 
 // doneMarker is DIR/<name>.done.
@@ -82,7 +83,7 @@ func (s *Scanner) openOutDir(dir string) error {
 	}
 	m := dirManifest{Version: 1, DedupKey: s.key, Tokenizer: s.cfg.Tokenizer.Name()}
 	for _, sch := range s.cfg.Schemes {
-		m.Keys = append(m.Keys, manifestKey{KeyID: sch.KeyID(), Scheme: sch.Spec(), Null: sch.Null()})
+		m.Keys = append(m.Keys, manifestKey{KeyID: sch.KeyID(), Scheme: sch.Spec()})
 	}
 	path := filepath.Join(dir, "scan.json")
 	data, err := os.ReadFile(path)
@@ -343,8 +344,13 @@ func Merge(dir string, opts MergeOptions, sink Sink) (Summary, error) {
 	sum.Documents = len(log10p)
 	// The pooled test: each tuple of the corpus once, in hash-partitioned
 	// passes that each hold at most MaxExact tuples.
-	var ln []float64
+	var pooled []detect.Result
 	for k, key := range m.Keys {
+		cfg, err := watermark.ParseSpec(key.Scheme)
+		if err != nil {
+			return sum, fmt.Errorf("%s: key %s: %w", filepath.Join(dir, "scan.json"), key.KeyID, err)
+		}
+		null := cfg.Null()
 		total := 0
 		for _, d := range done {
 			if k < len(d.Tuples) {
@@ -362,7 +368,7 @@ func Merge(dir string, opts MergeOptions, sink Sink) (Summary, error) {
 					}
 					if _, dup := seen[fp]; !dup {
 						seen[fp] = struct{}{}
-						t.Add(key.Null, o)
+						t.Add(null, o)
 					}
 				})
 				if err != nil {
@@ -370,33 +376,35 @@ func Merge(dir string, opts MergeOptions, sink Sink) (Summary, error) {
 				}
 			}
 		}
-		r := detect.EvaluateNull(key.Null, key.Scheme, key.KeyID, &t, opts.Alpha)
-		kp := KeyPooled{KeyID: key.KeyID, Scheme: key.Scheme, PValue: r.PValue, Log10P: r.Log10P, Scored: r.Scored,
-			Score: r.Score, Test: r.Test, Payload: r.Payload, DedupExact: true}
-		if r.PayloadLog10P != nil {
-			kp.PayloadLog10P = *r.PayloadLog10P
-		}
-		sum.PerKey = append(sum.PerKey, kp)
-		ln = append(ln, r.Log10P*math.Ln10)
+		r := detect.Evaluate(cfg, key.KeyID, &t, opts.Alpha)
+		sum.PerKey = append(sum.PerKey, keyPooled(r, true, t))
+		pooled = append(pooled, r)
 	}
-	fillPooled(&sum, ln, opts.Alpha)
+	fillPooled(&sum, pooled, opts.Alpha)
 	return sum, sink.Summary(sum)
 }
 
-// fillPooled applies Holm's correction over keys to the pooled p-values.
-func fillPooled(sum *Summary, ln []float64, alpha float64) {
-	adj := detect.HolmAdjust(ln)
-	best := 0
-	for i := range sum.PerKey {
-		sum.PerKey[i].AdjustedLog10P = stats.Log10(adj[i]) + 0
-		if adj[i] < adj[best] {
-			best = i
-		}
+// keyPooled is the summary record of one key's pooled test.
+func keyPooled(r detect.Result, exact bool, t detect.Tally) KeyPooled {
+	kp := KeyPooled{KeyID: r.KeyID, Scheme: r.Scheme, PValue: r.PValue, Log10P: r.Log10P, Scored: r.Scored,
+		Score: r.Score, Test: r.Test, Payload: r.Payload, DedupExact: exact, Tally: t}
+	if r.PayloadLog10P != nil {
+		kp.PayloadLog10P = *r.PayloadLog10P
 	}
-	sum.PooledLog10P = sum.PerKey[best].AdjustedLog10P
+	return kp
+}
+
+// fillPooled combines the keys' pooled tests (detect.Combine: Holm over
+// keys, one tie rule) into the summary.
+func fillPooled(sum *Summary, results []detect.Result, alpha float64) {
+	c := detect.Combine(results, alpha)
+	for i := range sum.PerKey {
+		sum.PerKey[i].AdjustedLog10P = c.PerKey[i].AdjustedLog10
+	}
+	sum.PooledLog10P = c.Log10P
 	sum.PooledPValue = math.Pow(10, sum.PooledLog10P)
-	sum.PooledKeyID = sum.PerKey[best].KeyID
-	sum.Detected = adj[best] <= math.Log(alpha)
+	sum.PooledKeyID = c.KeyID
+	sum.Detected = c.Detected
 	sum.Correction = "across documents: Benjamini–Hochberg q-values"
 	if len(sum.PerKey) > 1 {
 		sum.Correction = "per document: Holm over keys; across documents: Benjamini–Hochberg q-values; pooled: Holm over keys"

@@ -24,7 +24,6 @@ import (
 
 	"github.com/tracemark/tracemark/corpora"
 	"github.com/tracemark/tracemark/detect"
-	"github.com/tracemark/tracemark/detect/stats"
 	"github.com/tracemark/tracemark/tokenize"
 	"github.com/tracemark/tracemark/watermark"
 )
@@ -330,7 +329,7 @@ func (s *Scanner) Run(ctx context.Context, files []string, sink Sink) (Summary, 
 	start := time.Now()
 	if s.cfg.OutDir != "" {
 		if err := s.openOutDir(s.cfg.OutDir); err != nil {
-			return Summary{}, fmt.Errorf("scan: --out: %w", err)
+			return Summary{}, fmt.Errorf("scan: output directory: %w", err)
 		}
 		var todo []string
 		for _, f := range files {
@@ -523,7 +522,7 @@ func (s *Scanner) Run(ctx context.Context, files []string, sink Sink) (Summary, 
 	}
 	if s.cfg.OutDir != "" {
 		if err := s.workerError(); err != nil {
-			return sum, fmt.Errorf("scan: --out: %w", err)
+			return sum, fmt.Errorf("scan: output directory: %w", err)
 		}
 		fill := func(m *Summary) { m.Tokens, m.Seconds = tokens, time.Since(start).Seconds() }
 		merged, err := Merge(s.cfg.OutDir, MergeOptions{Alpha: s.cfg.Alpha, FDR: s.cfg.FDR}, timedSink{sink, fill})
@@ -575,18 +574,13 @@ type spilled struct {
 // pooledSummary fills the corpus-level test, with Holm's correction over
 // keys.
 func (s *Scanner) pooledSummary(sum *Summary) {
-	var ln []float64
+	var results []detect.Result
 	for _, p := range s.pooled {
 		r := p.Result()
-		kp := KeyPooled{KeyID: r.KeyID, Scheme: r.Scheme, PValue: r.PValue, Log10P: r.Log10P, Scored: r.Scored,
-			Score: r.Score, Test: r.Test, Payload: r.Payload, DedupExact: r.Exact, Tally: r.Tally}
-		if r.PayloadLog10P != nil {
-			kp.PayloadLog10P = *r.PayloadLog10P
-		}
-		sum.PerKey = append(sum.PerKey, kp)
-		ln = append(ln, r.Log10P*math.Ln10)
+		sum.PerKey = append(sum.PerKey, keyPooled(r.Result, r.Exact, r.Tally))
+		results = append(results, r.Result)
 	}
-	fillPooled(sum, ln, s.cfg.Alpha)
+	fillPooled(sum, results, s.cfg.Alpha)
 }
 
 // scorer is one worker's detectors.
@@ -617,7 +611,6 @@ func (sc *scorer) score(j *job) {
 		j.result = d
 		return
 	}
-	lnP := make([]float64, len(sc.dets))
 	results := make([]detect.Result, len(sc.dets))
 	var out *fileOut
 	if sc.s.cfg.OutDir != "" {
@@ -625,7 +618,6 @@ func (sc *scorer) score(j *job) {
 	}
 	for k, det := range sc.dets {
 		results[k] = det.Tokens(sc.ids)
-		lnP[k] = results[k].Log10P * math.Ln10
 		switch {
 		case out != nil:
 			if err := out.add(k, sc.s.key, det.Observations()); err != nil && sc.err == nil {
@@ -645,26 +637,11 @@ func (sc *scorer) score(j *job) {
 			sc.s.pooled[k].Add(det.Observations())
 		}
 	}
-	adj := lnP
-	if len(lnP) > 1 {
-		adj = detect.HolmAdjust(lnP)
-	}
-	best := 0
-	for k := range adj {
-		if adj[k] < adj[best] {
-			best = k
-		}
-		if adj[k] <= math.Log(sc.s.cfg.Alpha) {
-			d.Matched = append(d.Matched, results[k].KeyID)
-		}
-	}
-	r := results[best]
-	d.Scored, d.KeyID, d.Scheme, d.Payload = r.Scored, r.KeyID, r.Scheme, r.Payload
-	d.Log10P = stats.Log10(adj[best]) + 0
-	d.PValue = math.Exp(adj[best])
-	d.Detected = adj[best] <= math.Log(sc.s.cfg.Alpha)
-	if len(sc.dets) == 1 {
-		d.Matched = nil
+	c := detect.Combine(results, sc.s.cfg.Alpha)
+	d.Scored, d.KeyID, d.Scheme, d.Payload = c.Scored, c.KeyID, c.Scheme, c.Payload
+	d.Log10P, d.PValue, d.Detected = c.Log10P, c.PValue, c.Detected
+	if len(sc.dets) > 1 && len(c.MatchedKeys) > 0 {
+		d.Matched = c.MatchedKeys
 	}
 	j.result = d
 }

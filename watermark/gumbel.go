@@ -3,7 +3,49 @@ package watermark
 import (
 	"fmt"
 	"math"
+	"strconv"
 )
+
+// GumbelConfig holds the parameters of the distortion-free Gumbel-max
+// ("exponential", Aaronson) scheme (SPEC "gumbel"): the next token is the
+// candidate that maximizes r_t^(1/p_t) for keyed uniforms r_t seeded by the
+// previous H tokens.
+type GumbelConfig struct {
+	H int // context width, 1..MaxContextWidth
+}
+
+// DefaultGumbel returns h 4, as vLLM uses.
+func DefaultGumbel() GumbelConfig { return GumbelConfig{H: 4} }
+
+// SchemeName returns "gumbel".
+func (c GumbelConfig) SchemeName() string { return "gumbel" }
+
+// ContextWidth returns h.
+func (c GumbelConfig) ContextWidth() int { return c.H }
+
+// String returns the canonical SPEC string.
+func (c GumbelConfig) String() string { return "gumbel:h=" + strconv.Itoa(c.H) }
+
+// Validate reports a parameter out of range.
+func (c GumbelConfig) Validate() error { return checkContextWidth(c.H, 1) }
+
+// Null: each observation is Exp(1), their sum Gamma(n, 1).
+func (c GumbelConfig) Null() Null { return Null{Kind: GammaNull} }
+
+// Bind binds the parameters to a key (NewGumbel).
+func (c GumbelConfig) Bind(key *Key) (Scheme, error) { return NewGumbel(key, c) }
+
+// parseGumbel parses "gumbel" parameters: h.
+func parseGumbel(kv []specParam) (Config, error) {
+	c := DefaultGumbel()
+	if _, err := applyParams("gumbel", kv, map[string]paramSetter{"h": intParam(&c.H)}); err != nil {
+		return nil, err
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
 
 // Gumbel is the distortion-free Gumbel-max scheme (Aaronson's "exponential"
 // scheme, vLLM's default) bound to a key. Each candidate t after a context
@@ -19,6 +61,7 @@ import (
 type Gumbel struct {
 	cfg     GumbelConfig
 	spec    string
+	boxed   Config // cfg as a Config, boxed once so Config() allocates nothing
 	keyID   string
 	context sipKey // seed = SipHash(context, LE32 of the last h tokens)
 	uniform uint64 // r = (mix64((seed ^ uniform) + spread(t)) >> 11 + 0.5) / 2^53
@@ -32,6 +75,7 @@ func NewGumbel(key *Key, cfg GumbelConfig) (*Gumbel, error) {
 	return &Gumbel{
 		cfg:     cfg,
 		spec:    cfg.String(),
+		boxed:   cfg,
 		keyID:   key.id,
 		context: deriveSipKey(&key.secret, "gumbel/context"),
 		uniform: deriveWord(&key.secret, "gumbel/uniform"),
@@ -47,8 +91,8 @@ func (g *Gumbel) KeyID() string { return g.keyID }
 // ContextWidth returns h.
 func (g *Gumbel) ContextWidth() int { return g.cfg.H }
 
-// Null: each observation is Exp(1), their sum Gamma(n, 1).
-func (g *Gumbel) Null() Null { return Null{Kind: GammaNull} }
+// Config returns the scheme parameters (a GumbelConfig).
+func (g *Gumbel) Config() Config { return g.boxed }
 
 // Deterministic is true: the mark fixes the token for a context.
 func (g *Gumbel) Deterministic() bool { return true }

@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -118,7 +120,11 @@ func (k *Key) EncodeKeyFile() []byte {
 
 // ErrKeyExists is returned by WriteKeyFile when the file exists and
 // overwriting was not asked for.
-var ErrKeyExists = errors.New("key file exists (use --force to overwrite)")
+var ErrKeyExists = errors.New("key file exists")
+
+// ErrNoKey is returned by LoadKey and LoadKeys when no key source is given
+// and the environment variable TRACEMARK_KEY is unset or empty.
+var ErrNoKey = errors.New("no key: no key file given and $" + KeyEnv + " is not set")
 
 // WriteKeyFile writes the key file with mode 0600. Unless overwrite is set
 // it refuses to replace an existing file. With overwrite, an existing file's
@@ -205,7 +211,7 @@ func LoadKey(path string) (*Key, error) {
 	if path == "" {
 		data, ok := os.LookupEnv(KeyEnv)
 		if !ok || data == "" {
-			return nil, fmt.Errorf("no key: pass --key FILE or set %s to a key file's contents", KeyEnv)
+			return nil, ErrNoKey
 		}
 		k, err := ParseKeyFile([]byte(data))
 		if err != nil {
@@ -222,4 +228,71 @@ func LoadKey(path string) (*Key, error) {
 		return nil, fmt.Errorf("key %s: %w", path, err)
 	}
 	return k, nil
+}
+
+// LoadKeys loads keys from paths: key files, and directories whose
+// non-hidden entries are key files (symbolic links to files are followed,
+// as in a Kubernetes Secret mount). A key given twice is kept once, in the
+// order first seen. With no paths it loads the key in TRACEMARK_KEY.
+func LoadKeys(paths []string) ([]*Key, error) {
+	if len(paths) == 0 {
+		k, err := LoadKey("")
+		if err != nil {
+			return nil, err
+		}
+		return []*Key{k}, nil
+	}
+	var keys []*Key
+	seen := map[string]bool{}
+	for _, p := range paths {
+		files := []string{p}
+		if st, err := os.Stat(p); err == nil && st.IsDir() {
+			if files, err = keyDirFiles(p); err != nil {
+				return nil, err
+			}
+		}
+		for _, f := range files {
+			k, err := LoadKey(f)
+			if err != nil {
+				return nil, err
+			}
+			if !seen[k.ID()] {
+				seen[k.ID()] = true
+				keys = append(keys, k)
+			}
+		}
+	}
+	return keys, nil
+}
+
+// keyDirFiles lists the key files of a directory: its non-hidden regular
+// files, and symbolic links that resolve to regular files.
+func keyDirFiles(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("read key directory: %w", err)
+	}
+	var files []string
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		path := filepath.Join(dir, e.Name())
+		if e.Type()&fs.ModeSymlink != 0 {
+			st, err := os.Stat(path)
+			if err != nil {
+				return nil, fmt.Errorf("key directory %s: %w", dir, err)
+			}
+			if !st.Mode().IsRegular() {
+				continue
+			}
+		} else if !e.Type().IsRegular() {
+			continue
+		}
+		files = append(files, path)
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("key directory %s holds no key files", dir)
+	}
+	return files, nil
 }

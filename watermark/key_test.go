@@ -177,3 +177,54 @@ func FuzzParseKeyFile(f *testing.F) {
 		}
 	})
 }
+
+// TestLoadKeysFilesDirectoriesAndSymlinks: LoadKeys reads key files and
+// directories, follows symbolic links to key files (a Kubernetes Secret
+// mount is all links into a hidden "..data" directory), skips hidden
+// entries, keeps each key once, and its errors name no command-line flag.
+func TestLoadKeysFilesDirectoriesAndSymlinks(t *testing.T) {
+	dir := t.TempDir()
+	a, b := testKey(t, 1), testKey(t, 2)
+	data := filepath.Join(dir, "mount", "..2026_12_01")
+	if err := os.MkdirAll(data, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.WriteKeyFile(filepath.Join(data, "a.key"), false); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.WriteKeyFile(filepath.Join(data, "b.key"), false); err != nil {
+		t.Fatal(err)
+	}
+	mount := filepath.Join(dir, "mount")
+	if err := os.Symlink("..2026_12_01", filepath.Join(mount, "..data")); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"a.key", "b.key"} {
+		if err := os.Symlink(filepath.Join("..data", n), filepath.Join(mount, n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	keys, err := LoadKeys([]string{mount, filepath.Join(data, "a.key")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 2 || keys[0].ID() != a.ID() || keys[1].ID() != b.ID() {
+		t.Fatalf("loaded %v, want %s and %s once each", keys, a.ID(), b.ID())
+	}
+	empty := filepath.Join(dir, "empty")
+	os.Mkdir(empty, 0o700)
+	if _, err := LoadKeys([]string{empty}); err == nil || !strings.Contains(err.Error(), "holds no key files") {
+		t.Errorf("empty directory: %v", err)
+	}
+	t.Setenv(KeyEnv, "")
+	_, err = LoadKeys(nil)
+	if !errors.Is(err, ErrNoKey) {
+		t.Errorf("no key: %v", err)
+	}
+	err = a.WriteKeyFile(filepath.Join(data, "a.key"), false)
+	for _, e := range []error{err, ErrNoKey} {
+		if e == nil || strings.Contains(e.Error(), "--") {
+			t.Errorf("library error names a flag: %v", e)
+		}
+	}
+}

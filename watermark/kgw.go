@@ -5,7 +5,138 @@ import (
 	"math"
 	"math/bits"
 	"slices"
+	"strconv"
 )
+
+// Seeding says how a KGW green list is seeded from the context.
+type Seeding string
+
+const (
+	// LeftHash seeds the green list with a keyed hash of the previous h
+	// tokens (h = 0 gives the Unigram scheme: one fixed green list per key).
+	LeftHash Seeding = "lefthash"
+	// SelfHash seeds each candidate's green decision with an anchored
+	// min-hash over the previous h tokens and the candidate itself.
+	SelfHash Seeding = "selfhash"
+)
+
+// KGWConfig holds the parameters of the green-list scheme of Kirchenbauer et
+// al. (SPEC "kgw"): a γ-fraction of token IDs is green for each seed, and
+// embedding adds δ to the logits of green tokens.
+type KGWConfig struct {
+	Gamma   float64 // fraction of token IDs that are green, 0 < Gamma < 1
+	Delta   float64 // logit bias added to green tokens, finite, >= 0
+	H       int     // context width, 0..MaxContextWidth
+	Seeding Seeding // LeftHash or SelfHash (SelfHash needs H >= 1)
+	// PayloadBits > 0 makes the scheme carry a payload of that many bits
+	// (at most 64, a multiple of log2(Radix)), e.g. a customer ID; Gamma
+	// must then be 1/Radix.
+	PayloadBits int
+	Radix       int // payload colours: 2, 4, 8 or 16 (0 without a payload)
+}
+
+// DefaultKGW returns the default green-list parameters (γ 0.25, δ 2, h 4,
+// selfhash), the "Reliability" paper's recommendation.
+func DefaultKGW() KGWConfig {
+	return KGWConfig{Gamma: 0.25, Delta: 2, H: 4, Seeding: SelfHash}
+}
+
+// SchemeName returns "kgw".
+func (c KGWConfig) SchemeName() string { return "kgw" }
+
+// ContextWidth returns h.
+func (c KGWConfig) ContextWidth() int { return c.H }
+
+// String returns the canonical SPEC string. The payload parameters appear
+// only when the scheme carries a payload.
+func (c KGWConfig) String() string {
+	s := "kgw:gamma=" + formatFloat(c.Gamma) + ",delta=" + formatFloat(c.Delta) +
+		",h=" + strconv.Itoa(c.H) + ",seeding=" + string(c.Seeding)
+	if c.PayloadBits > 0 {
+		s += ",payload_bits=" + strconv.Itoa(c.PayloadBits) + ",radix=" + strconv.Itoa(c.Radix)
+	}
+	return s
+}
+
+// Null is the binomial null of green counts (P = floor(γ·2^64)/2^64, one
+// trial per token), or with a payload the uniform null of colours over
+// Radix colours in each of PayloadBits/log2(Radix) slots.
+func (c KGWConfig) Null() Null {
+	if c.PayloadBits > 0 && c.Radix > 1 {
+		return Null{Kind: PayloadNull, Radix: c.Radix, Slots: c.PayloadBits / bits.TrailingZeros(uint(c.Radix))}
+	}
+	return Null{Kind: BinomialNull, P: math.Ldexp(float64(greenThreshold(c.Gamma)), -64), Trials: 1}
+}
+
+// Bind binds the parameters to a key (NewKGW).
+func (c KGWConfig) Bind(key *Key) (Scheme, error) { return NewKGW(key, c) }
+
+// Validate reports the first parameter that is out of range.
+func (c KGWConfig) Validate() error {
+	switch {
+	case !(c.Gamma > 0 && c.Gamma < 1):
+		return fmt.Errorf("gamma must be in (0, 1), got %v", c.Gamma)
+	case math.IsNaN(c.Delta) || math.IsInf(c.Delta, 0) || c.Delta < 0:
+		return fmt.Errorf("delta must be finite and >= 0, got %v", c.Delta)
+	case c.H < 0 || c.H > MaxContextWidth:
+		return checkContextWidth(c.H, 0)
+	case c.Seeding != LeftHash && c.Seeding != SelfHash:
+		return fmt.Errorf("seeding must be %q or %q, got %q", LeftHash, SelfHash, c.Seeding)
+	case c.Seeding == SelfHash && c.H == 0:
+		return fmt.Errorf("seeding=selfhash needs h >= 1 (h=0 is the Unigram scheme: use seeding=lefthash)")
+	case c.PayloadBits < 0 || c.PayloadBits > 64:
+		return fmt.Errorf("payload_bits must be in [0, 64], got %d", c.PayloadBits)
+	case c.PayloadBits == 0 && c.Radix != 0:
+		return fmt.Errorf("radix needs payload_bits > 0")
+	case c.PayloadBits > 0:
+		b := 0
+		switch c.Radix {
+		case 2, 4, 8, 16:
+			b = bits.TrailingZeros(uint(c.Radix))
+		default:
+			return fmt.Errorf("radix must be 2, 4, 8 or 16, got %d", c.Radix)
+		}
+		if c.PayloadBits%b != 0 {
+			return fmt.Errorf("payload_bits must be a multiple of log2(radix) = %d, got %d", b, c.PayloadBits)
+		}
+		if c.Gamma != 1/float64(c.Radix) {
+			return fmt.Errorf("with a payload, gamma must be 1/radix = %v, got %v", 1/float64(c.Radix), c.Gamma)
+		}
+	}
+	return nil
+}
+
+// parseKGW parses "kgw" parameters: gamma, delta, h, seeding, payload_bits,
+// radix. Giving h=0 without a seeding selects lefthash (Unigram);
+// payload_bits without radix selects radix 4, and without gamma, gamma
+// 1/radix.
+func parseKGW(kv []specParam) (Config, error) {
+	c := DefaultKGW()
+	given, err := applyParams("kgw", kv, map[string]paramSetter{
+		"gamma":        floatParam(&c.Gamma),
+		"delta":        floatParam(&c.Delta),
+		"h":            intParam(&c.H),
+		"seeding":      stringParam(&c.Seeding),
+		"payload_bits": intParam(&c.PayloadBits),
+		"radix":        intParam(&c.Radix),
+	})
+	if err != nil {
+		return nil, err
+	}
+	if c.H == 0 && !given["seeding"] {
+		c.Seeding = LeftHash
+	}
+	if c.PayloadBits > 0 && !given["radix"] {
+		c.Radix = 4
+	}
+	if c.PayloadBits > 0 && !given["gamma"] && c.Radix > 0 {
+		c.Gamma = 1 / float64(c.Radix)
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
 
 // KGW is the green-list scheme bound to a key, optionally carrying a
 // multi-bit payload. It is safe for concurrent use and allocates nothing per
@@ -19,6 +150,7 @@ import (
 type KGW struct {
 	cfg       KGWConfig
 	spec      string // canonical SPEC, computed once
+	boxed     Config // cfg as a Config, boxed once so Config() allocates nothing
 	keyID     string
 	threshold uint64 // zero-bit: favoured iff v < threshold = floor(γ·2^64)
 	delta     float32
@@ -44,6 +176,7 @@ func NewKGW(key *Key, cfg KGWConfig) (*KGW, error) {
 	k := &KGW{
 		cfg:       cfg,
 		spec:      cfg.String(),
+		boxed:     cfg,
 		keyID:     key.id,
 		threshold: greenThreshold(cfg.Gamma),
 		delta:     float32(cfg.Delta),
@@ -61,8 +194,8 @@ func NewKGW(key *Key, cfg KGWConfig) (*KGW, error) {
 }
 
 // WithPayload returns a copy of k that embeds payload (the low PayloadBits
-// bits; higher bits must be zero), e.g. a customer ID.
-func (k *KGW) WithPayload(payload uint64) (*KGW, error) {
+// bits; higher bits must be zero), e.g. a customer ID. The copy is a *KGW.
+func (k *KGW) WithPayload(payload uint64) (Payloader, error) {
 	if k.slots == 0 {
 		return nil, fmt.Errorf("kgw: scheme %s carries no payload (set payload_bits)", k.spec)
 	}
@@ -80,13 +213,8 @@ func (k *KGW) WithPayload(payload uint64) (*KGW, error) {
 // Payload returns the embedded payload and whether one was set.
 func (k *KGW) Payload() (uint64, bool) { return k.payload, k.hasValue }
 
-// Null describes the observations under the null hypothesis.
-func (k *KGW) Null() Null {
-	if k.slots > 0 {
-		return Null{Kind: PayloadNull, Radix: k.cfg.Radix, Slots: k.slots}
-	}
-	return Null{Kind: BinomialNull, P: k.GreenProbability(), Trials: 1}
-}
+// PayloadBits returns the payload's width in bits (0: no payload).
+func (k *KGW) PayloadBits() int { return k.cfg.PayloadBits }
 
 // Deterministic is false: KGW samples, so repeated contexts are marked too.
 func (k *KGW) Deterministic() bool { return false }
@@ -95,8 +223,11 @@ func (k *KGW) Deterministic() bool { return false }
 // is exact, so P(green) = threshold/2^64 equals γ for every γ >= 2^-11.
 func greenThreshold(gamma float64) uint64 { return uint64(math.Ldexp(gamma, 64)) }
 
-// Config returns the scheme parameters.
-func (k *KGW) Config() KGWConfig { return k.cfg }
+// Config returns the scheme parameters (a KGWConfig).
+func (k *KGW) Config() Config { return k.boxed }
+
+// Params returns the scheme parameters as a KGWConfig.
+func (k *KGW) Params() KGWConfig { return k.cfg }
 
 // Spec returns the canonical SPEC string.
 func (k *KGW) Spec() string { return k.spec }

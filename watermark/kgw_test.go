@@ -53,8 +53,8 @@ func TestGreenFraction(t *testing.T) {
 				green++
 			}
 		}
-		if !stats.BinomialCountPlausible(green, n, s.Config().Gamma, 1e-4) {
-			t.Errorf("%s: %d of %d green, γ=%v", spec, green, n, s.Config().Gamma)
+		if !stats.BinomialCountPlausible(green, n, s.Params().Gamma, 1e-4) {
+			t.Errorf("%s: %d of %d green, γ=%v", spec, green, n, s.Params().Gamma)
 		}
 	}
 }
@@ -80,7 +80,7 @@ func exactWatermarked(s *KGW, ctx, ids []uint32, logits []float32) []float64 {
 		g, _ := s.Green(ctx, t)
 		w := float64(l)
 		if g {
-			w += s.Config().Delta
+			w += s.Params().Delta
 		}
 		p[i] = math.Exp(w)
 		sum += p[i]

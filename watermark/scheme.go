@@ -5,18 +5,10 @@ import (
 	"fmt"
 )
 
-// Scheme is a watermark scheme bound to a key: the embedding entry points a
-// sampler calls and the observations detection scores. *KGW, *Gumbel and
-// *Tournament implement it; all are safe for concurrent use and allocate
-// nothing per call.
-type Scheme interface {
-	// Spec is the canonical SPEC string.
-	Spec() string
-	// KeyID is the public ID of the key.
-	KeyID() string
-	// ContextWidth is h: positions with fewer preceding tokens are neither
-	// marked nor scored.
-	ContextWidth() int
+// Embedder is the embedding side of a keyed scheme: what a sampler calls
+// for every generated token. Implementations are safe for concurrent use and
+// allocate nothing per call.
+type Embedder interface {
 	// SampleLogits draws the next token from candidates ids (nil: the whole
 	// vocabulary, candidate i is token i) with logits, with the mark.
 	SampleLogits(ctx []uint32, ids []uint32, logits []float32, rng Uniform) (uint32, error)
@@ -25,16 +17,78 @@ type Scheme interface {
 	// ArgmaxLogits is greedy decoding with the mark, or ErrGreedyUnmarkable
 	// for schemes that cannot mark a deterministic choice.
 	ArgmaxLogits(ctx []uint32, ids []uint32, logits []float32) (uint32, error)
-	// AppendObservations appends one observation per position with a full
-	// context (len(tokens)-h of them, in order).
-	AppendObservations(dst []Observation, tokens []uint32) []Observation
-	// Null says how observations are distributed without the watermark.
-	Null() Null
 	// Deterministic reports whether the mark fixes the token for a context
 	// (Gumbel) or strongly ties it to it (tournament): such schemes must not
 	// mark a context that already occurred in the same generation, or text
 	// would loop.
 	Deterministic() bool
+}
+
+// Observer is the detection side of a keyed scheme: what detection reads of
+// a token sequence. Implementations are safe for concurrent use.
+type Observer interface {
+	// Config returns the scheme's parameters; Config().Null() says how the
+	// observations are distributed without the watermark.
+	Config() Config
+	// Spec is the canonical SPEC string (Config().String(), computed once).
+	Spec() string
+	// KeyID is the public ID of the key.
+	KeyID() string
+	// ContextWidth is h: positions with fewer preceding tokens are neither
+	// marked nor scored.
+	ContextWidth() int
+	// AppendObservations appends one observation per position with a full
+	// context (len(tokens)-h of them, in order).
+	AppendObservations(dst []Observation, tokens []uint32) []Observation
+}
+
+// Scheme is a watermark scheme bound to a key: both sides of one keyed
+// rule. *KGW, *Gumbel and *Tournament implement it.
+type Scheme interface {
+	Embedder
+	Observer
+}
+
+// Payloader is a scheme that can carry a multi-bit payload, such as a
+// customer ID. A Payloader whose PayloadBits is 0 carries none.
+type Payloader interface {
+	Scheme
+	// PayloadBits is the payload's width in bits (0: no payload).
+	PayloadBits() int
+	// Payload returns the embedded payload and whether one was set.
+	Payload() (uint64, bool)
+	// WithPayload returns a copy that embeds payload (the low PayloadBits
+	// bits; higher bits must be zero).
+	WithPayload(payload uint64) (Payloader, error)
+}
+
+// CarriesPayload returns s as a Payloader if it carries a payload of at
+// least one bit.
+func CarriesPayload(s Scheme) (Payloader, bool) {
+	p, ok := s.(Payloader)
+	if !ok || p.PayloadBits() == 0 {
+		return nil, false
+	}
+	return p, true
+}
+
+// RandomPayload returns s embedding a payload drawn uniformly from its
+// 2^PayloadBits values with rng (like a customer ID), and the payload. A
+// scheme without a payload is returned as it is, with payload 0.
+func RandomPayload(s Scheme, rng interface{ Uint64() uint64 }) (Scheme, uint64, error) {
+	p, ok := CarriesPayload(s)
+	if !ok {
+		return s, 0, nil
+	}
+	v := rng.Uint64()
+	if b := p.PayloadBits(); b < 64 {
+		v &= uint64(1)<<b - 1
+	}
+	w, err := p.WithPayload(v)
+	if err != nil {
+		return nil, 0, err
+	}
+	return w, v, nil
 }
 
 // Uniform is a source of uniform random numbers in [0, 1), such as
@@ -76,19 +130,21 @@ type Observation struct {
 	Slot, Colour uint8
 }
 
-// NullKind names the null distribution of a scheme's observations.
-type NullKind int
+// NullKind names the null distribution of a scheme's observations. It is a
+// string, so that a recorded kind never depends on the order of Go
+// constants.
+type NullKind string
 
 const (
 	// BinomialNull: each observation's Score counts successes in Trials
 	// independent trials of probability P.
-	BinomialNull NullKind = iota
+	BinomialNull NullKind = "binomial"
 	// GammaNull: each observation's Score is Exp(1), so their sum over n
 	// observations is Gamma(n, 1).
-	GammaNull
+	GammaNull NullKind = "gamma"
 	// PayloadNull: each observation's Colour is uniform over Radix colours,
 	// independently, whatever its Slot (one of Slots).
-	PayloadNull
+	PayloadNull NullKind = "payload"
 )
 
 // Null describes a scheme's observations under the null hypothesis (text
@@ -101,18 +157,12 @@ type Null struct {
 	Slots  int     // PayloadNull
 }
 
-// NewScheme binds a configuration to a key.
+// NewScheme binds a configuration to a key (cfg.Bind(key)).
 func NewScheme(key *Key, cfg Config) (Scheme, error) {
-	switch c := cfg.(type) {
-	case KGWConfig:
-		return NewKGW(key, c)
-	case GumbelConfig:
-		return NewGumbel(key, c)
-	case TournamentConfig:
-		return NewTournament(key, c)
-	default:
-		return nil, fmt.Errorf("watermark: no scheme for %v", cfg)
+	if cfg == nil {
+		return nil, fmt.Errorf("watermark: no scheme configuration")
 	}
+	return cfg.Bind(key)
 }
 
 // contextSeed is the lefthash seed: SipHash-2-4 under k of the tokens of

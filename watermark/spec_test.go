@@ -1,8 +1,10 @@
 package watermark
 
 import (
+	"math/rand/v2"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseSpecCanonicalRoundTrip(t *testing.T) {
@@ -102,4 +104,89 @@ func FuzzParseSpec(f *testing.F) {
 			t.Fatalf("not canonical: %q -> %q", c, again)
 		}
 	})
+}
+
+// TestRegistryBindsEveryScheme: every registered scheme parses its bare
+// name, binds to a key, reports its own Config and null model, and its
+// canonical SPEC names the scheme.
+func TestRegistryBindsEveryScheme(t *testing.T) {
+	key := NewKey([SecretSize]byte{1}, DefaultKGW(), DefaultTokenizer, time.Time{})
+	names := SchemeNames()
+	if len(names) < 3 {
+		t.Fatalf("registered schemes: %v", names)
+	}
+	for _, name := range names {
+		cfg, err := ParseSpec(name)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if cfg.SchemeName() != name || !strings.HasPrefix(cfg.String(), name+":") {
+			t.Errorf("%s: parsed as %s (%s)", name, cfg.SchemeName(), cfg)
+		}
+		s, err := cfg.Bind(key)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if s.Config() != cfg || s.Spec() != cfg.String() || s.ContextWidth() != cfg.ContextWidth() || s.KeyID() != key.ID() {
+			t.Errorf("%s: bound scheme reports %v %s %d %s", name, s.Config(), s.Spec(), s.ContextWidth(), s.KeyID())
+		}
+		if k := cfg.Null().Kind; k != BinomialNull && k != GammaNull && k != PayloadNull {
+			t.Errorf("%s: null kind %q", name, k)
+		}
+	}
+	if _, err := ParseSpec("nosuch"); err == nil || !strings.Contains(err.Error(), strings.Join(names, ", ")) {
+		t.Errorf("unknown scheme error does not list the known ones: %v", err)
+	}
+}
+
+// TestConfigNull: the null model comes from the parameters alone.
+func TestConfigNull(t *testing.T) {
+	cases := map[string]Null{
+		DefaultSpec:                   {Kind: BinomialNull, P: 0.25, Trials: 1},
+		"tournament:m=12":             {Kind: BinomialNull, P: 0.5, Trials: 12},
+		"gumbel":                      {Kind: GammaNull},
+		"kgw:payload_bits=32":         {Kind: PayloadNull, Radix: 4, Slots: 16},
+		"kgw:payload_bits=12,radix=8": {Kind: PayloadNull, Radix: 8, Slots: 4},
+	}
+	for spec, want := range cases {
+		cfg, err := ParseSpec(spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := cfg.Null(); got != want {
+			t.Errorf("%s: null %+v, want %+v", spec, got, want)
+		}
+	}
+}
+
+// TestRandomPayload: payload schemes get a payload that fits their width,
+// drawn from the source; other schemes are returned unchanged.
+func TestRandomPayload(t *testing.T) {
+	key := NewKey([SecretSize]byte{2}, DefaultKGW(), DefaultTokenizer, time.Time{})
+	for _, spec := range []string{"kgw:payload_bits=8,radix=2,gamma=0.5", "kgw:payload_bits=64,radix=16", DefaultSpec, "gumbel"} {
+		cfg, _ := ParseSpec(spec)
+		s, _ := cfg.Bind(key)
+		rng := rand.New(rand.NewPCG(3, 4))
+		got, v, err := RandomPayload(s, rng)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, carries := CarriesPayload(s)
+		if !carries {
+			if got != s || v != 0 {
+				t.Errorf("%s: changed a scheme without a payload", spec)
+			}
+			continue
+		}
+		want := rand.New(rand.NewPCG(3, 4)).Uint64()
+		if p.PayloadBits() < 64 {
+			want &= 1<<p.PayloadBits() - 1
+		}
+		if v != want {
+			t.Errorf("%s: payload %x, want %x", spec, v, want)
+		}
+		if set, ok := got.(Payloader).Payload(); !ok || set != v {
+			t.Errorf("%s: scheme embeds %x (%v), want %x", spec, set, ok, v)
+		}
+	}
 }

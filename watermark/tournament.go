@@ -4,7 +4,57 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
+	"strconv"
 )
+
+// TournamentConfig holds the parameters of SynthID-style tournament
+// sampling (SPEC "tournament"): M layers of keyed binary g-values, two
+// candidates per match, seeded by the previous H tokens.
+type TournamentConfig struct {
+	M int // layers, 1..64
+	H int // context width, 1..MaxContextWidth
+}
+
+// DefaultTournament returns m 30, h 4 (SynthID-Text's 30 keys and n-gram
+// length 5).
+func DefaultTournament() TournamentConfig { return TournamentConfig{M: 30, H: 4} }
+
+// SchemeName returns "tournament".
+func (c TournamentConfig) SchemeName() string { return "tournament" }
+
+// ContextWidth returns h.
+func (c TournamentConfig) ContextWidth() int { return c.H }
+
+// String returns the canonical SPEC string.
+func (c TournamentConfig) String() string {
+	return "tournament:m=" + strconv.Itoa(c.M) + ",h=" + strconv.Itoa(c.H)
+}
+
+// Validate reports a parameter out of range.
+func (c TournamentConfig) Validate() error {
+	if c.M < 1 || c.M > 64 {
+		return fmt.Errorf("m must be in [1, 64], got %d", c.M)
+	}
+	return checkContextWidth(c.H, 1)
+}
+
+// Null: each observation counts the ones among m fair bits.
+func (c TournamentConfig) Null() Null { return Null{Kind: BinomialNull, P: 0.5, Trials: c.M} }
+
+// Bind binds the parameters to a key (NewTournament).
+func (c TournamentConfig) Bind(key *Key) (Scheme, error) { return NewTournament(key, c) }
+
+// parseTournament parses "tournament" parameters: m, h.
+func parseTournament(kv []specParam) (Config, error) {
+	c := DefaultTournament()
+	if _, err := applyParams("tournament", kv, map[string]paramSetter{"m": intParam(&c.M), "h": intParam(&c.H)}); err != nil {
+		return nil, err
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
 
 // Tournament is SynthID-style tournament sampling bound to a key. Every
 // candidate t after a context gets m keyed g-values g_l(t) in {0, 1}. A
@@ -19,6 +69,7 @@ import (
 type Tournament struct {
 	cfg     TournamentConfig
 	spec    string
+	boxed   Config // cfg as a Config, boxed once so Config() allocates nothing
 	keyID   string
 	context sipKey // seed = SipHash(context, LE32 of the last h tokens)
 	g       uint64 // g-values: bit l of mix64((seed ^ g) + spread(t))
@@ -37,6 +88,7 @@ func NewTournament(key *Key, cfg TournamentConfig) (*Tournament, error) {
 	return &Tournament{
 		cfg:     cfg,
 		spec:    cfg.String(),
+		boxed:   cfg,
 		keyID:   key.id,
 		context: deriveSipKey(&key.secret, "tournament/context"),
 		g:       deriveWord(&key.secret, "tournament/g"),
@@ -56,8 +108,8 @@ func (tn *Tournament) ContextWidth() int { return tn.cfg.H }
 // Layers returns m.
 func (tn *Tournament) Layers() int { return tn.cfg.M }
 
-// Null: each observation counts the ones among m fair bits.
-func (tn *Tournament) Null() Null { return Null{Kind: BinomialNull, P: 0.5, Trials: tn.cfg.M} }
+// Config returns the scheme parameters (a TournamentConfig).
+func (tn *Tournament) Config() Config { return tn.boxed }
 
 // Deterministic is true: the keyed g-values tie the choice to the context.
 func (tn *Tournament) Deterministic() bool { return true }

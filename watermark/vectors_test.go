@@ -127,7 +127,8 @@ func sequenceVector(t *testing.T, key *Key, spec string, seq []uint32) sequence 
 	case KGWConfig:
 		k, _ := NewKGW(key, c)
 		if c.PayloadBits > 0 {
-			k, _ = k.WithPayload(0xC0FFEE7 & (1<<c.PayloadBits - 1))
+			p, _ := k.WithPayload(0xC0FFEE7 & (1<<c.PayloadBits - 1))
+			k = p.(*KGW)
 			sq.Payload = fmt.Sprintf("%x", k.payload)
 		}
 		for i, o := range k.AppendObservations(nil, seq) {

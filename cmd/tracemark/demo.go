@@ -82,14 +82,10 @@ func runDemo(c *cli.Context, e *env) error {
 		return err
 	}
 	payload := ""
-	if k, ok := scheme.(*watermark.KGW); ok && k.Config().PayloadBits > 0 {
+	if _, ok := watermark.CarriesPayload(scheme); ok {
 		// A random payload, like a customer ID.
-		bits := k.Config().PayloadBits
-		v := newRNG(c.Uint64("seed")).Uint64()
-		if bits < 64 {
-			v &= uint64(1)<<bits - 1
-		}
-		if scheme, err = k.WithPayload(v); err != nil {
+		var v uint64
+		if scheme, v, err = watermark.RandomPayload(scheme, newRNG(c.Uint64("seed"))); err != nil {
 			return err
 		}
 		payload = strconv.FormatUint(v, 16)

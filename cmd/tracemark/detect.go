@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -71,48 +70,19 @@ type detectRun struct {
 // loadKeys loads every --key (files, and the key files in directories), or
 // the key in $TRACEMARK_KEY when none is given.
 func loadKeys(paths []string) ([]*watermark.Key, error) {
-	if len(paths) == 0 {
-		k, err := watermark.LoadKey("")
-		if err != nil {
-			return nil, err
-		}
-		return []*watermark.Key{k}, nil
-	}
-	var keys []*watermark.Key
-	seen := map[string]bool{}
-	for _, p := range paths {
-		files := []string{p}
-		if st, err := os.Stat(p); err == nil && st.IsDir() {
-			entries, err := os.ReadDir(p)
-			if err != nil {
-				return nil, fmt.Errorf("read key directory: %w", err)
-			}
-			files = files[:0]
-			for _, e := range entries {
-				if e.Type().IsRegular() && !strings.HasPrefix(e.Name(), ".") {
-					files = append(files, filepath.Join(p, e.Name()))
-				}
-			}
-			if len(files) == 0 {
-				return nil, fmt.Errorf("key directory %s holds no key files", p)
-			}
-		}
-		for _, f := range files {
-			k, err := watermark.LoadKey(f)
-			if err != nil {
-				return nil, err
-			}
-			if !seen[k.ID()] {
-				seen[k.ID()] = true
-				keys = append(keys, k)
-			}
-		}
-	}
-	return keys, nil
+	keys, err := watermark.LoadKeys(paths)
+	return keys, keyHint(err)
 }
 
-// schemesFor binds each key to its scheme (or --scheme), with --payload
-// where the scheme carries one.
+// keyHint adds to a missing-key error how to give one.
+func keyHint(err error) error {
+	if errors.Is(err, watermark.ErrNoKey) {
+		return fmt.Errorf("%w (pass --key FILE or set %s to a key file's contents)", err, watermark.KeyEnv)
+	}
+	return err
+}
+
+// schemesFor binds each key to its scheme, or to --scheme when given.
 func schemesFor(c *cli.Context, keys []*watermark.Key) ([]watermark.Scheme, error) {
 	var override watermark.Config
 	if s := c.String("scheme"); s != "" {

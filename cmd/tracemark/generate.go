@@ -89,6 +89,7 @@ type generation struct {
 // payload (--payload HEX) of a scheme that carries one.
 func markFor(c *cli.Context) (watermark.Scheme, error) {
 	key, err := watermark.LoadKey(c.String("key"))
+	err = keyHint(err)
 	if err != nil {
 		return nil, err
 	}
@@ -111,8 +112,7 @@ func markFor(c *cli.Context) (watermark.Scheme, error) {
 // withPayload sets a hex payload on a scheme that carries one; a payload
 // scheme without --payload embeds 0.
 func withPayload(s watermark.Scheme, hex string) (watermark.Scheme, error) {
-	k, ok := s.(*watermark.KGW)
-	carries := ok && k.Config().PayloadBits > 0
+	k, carries := watermark.CarriesPayload(s)
 	switch {
 	case hex == "":
 		return s, nil
@@ -179,7 +179,7 @@ func runGenerate(c *cli.Context, e *env) error {
 	}
 	if mark != nil {
 		g.Scheme, g.KeyID = mark.Spec(), mark.KeyID()
-		if k, ok := mark.(*watermark.KGW); ok {
+		if k, ok := watermark.CarriesPayload(mark); ok {
 			if p, set := k.Payload(); set {
 				g.Payload = strconv.FormatUint(p, 16)
 			}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/tracemark/tracemark/tokenize"
@@ -35,6 +36,9 @@ func keygenCommand(e *env) *cli.Command {
 				return err
 			}
 			if err := key.WriteKeyFile(c.String("out"), c.Bool("force")); err != nil {
+				if errors.Is(err, watermark.ErrKeyExists) {
+					return fmt.Errorf("%w (use --force to overwrite)", err)
+				}
 				return err
 			}
 			fmt.Fprintf(e.stdout, "wrote key %s to %s (scheme %s, tokenizer %s)\n", key.ID(), c.String("out"), scheme, key.Tokenizer)

@@ -1,0 +1,139 @@
+package detect
+
+import (
+	"math"
+	"strconv"
+
+	"github.com/tracemark/tracemark/detect/stats"
+	"github.com/tracemark/tracemark/watermark"
+)
+
+// evaluator turns a tally into a Result under one null model. It caches the
+// exact null distributions of payload slots by size, so it is not safe for
+// concurrent use.
+type evaluator struct {
+	null   watermark.Null
+	alpha  float64
+	maxPMF map[int][]float64 // payload: MaxCountPMF(n, radix) by n
+	pmfs   [][]float64
+}
+
+func newEvaluator(null watermark.Null, alpha float64) evaluator {
+	return evaluator{null: null, alpha: alpha, maxPMF: map[int][]float64{}}
+}
+
+// Evaluate evaluates a tally under a scheme's parameters, as detection and
+// the pooled test do: cfg's null model gives the distribution, so no key is
+// needed (merging recorded tallies, verifying evidence). keyID and cfg's
+// SPEC are recorded in the result; alpha 0 means DefaultAlpha.
+func Evaluate(cfg watermark.Config, keyID string, t *Tally, alpha float64) Result {
+	if alpha == 0 {
+		alpha = DefaultAlpha
+	}
+	r := Result{Scheme: cfg.String(), KeyID: keyID, Alpha: alpha, Dedup: true}
+	e := newEvaluator(cfg.Null(), alpha)
+	e.evaluate(t, &r)
+	return r
+}
+
+// evaluate fills r's statistics from a tally.
+func (e *evaluator) evaluate(t *Tally, r *Result) {
+	n := t.N
+	r.Scored = n
+	var lnP float64
+	switch e.null.Kind {
+	case watermark.BinomialNull:
+		trials := n * e.null.Trials
+		lnP = stats.LogBinomialTail(int(t.Sum), trials, e.null.P)
+		r.Score, r.Z, r.Test = t.Sum, stats.BinomialZ(int(t.Sum), trials, e.null.P), TestBinomial
+		if e.null.Trials == 1 {
+			r.Green, r.Gamma = int(t.Sum), e.null.P
+		} else if n > 0 {
+			m := float64(e.null.Trials)
+			r.MeanScore = t.Sum / float64(trials)
+			r.WeightedMeanScore = t.Weighted / (float64(n) * m * (m + 1) / 2)
+		}
+	case watermark.GammaNull:
+		lnP = stats.LogGammaUpperTail(float64(n), t.Sum)
+		if n == 0 {
+			lnP = 0
+		} else {
+			r.Z, r.MeanScore = (t.Sum-float64(n))/math.Sqrt(float64(n)), t.Sum/float64(n)
+		}
+		r.Score, r.Test = t.Sum, TestGamma
+	case watermark.PayloadNull:
+		lnP = e.payload(t, r)
+	}
+	r.Detected = lnP <= math.Log(e.alpha)
+	r.PValue = math.Exp(lnP)
+	r.Log10P = stats.Log10(lnP) + 0 // +0 turns -0 into 0
+}
+
+// payload decodes the payload, fills r's payload fields and returns the
+// zero-bit ln p-value: the exact null tail of the best message's support
+// S = Σ_slots max colour count (Bonferroni over all messages when a slot is
+// too large for the exact distribution).
+func (e *evaluator) payload(t *Tally, r *Result) float64 {
+	radix, slots := e.null.Radix, e.null.Slots
+	bitsPer := 0
+	for 1<<bitsPer < radix {
+		bitsPer++
+	}
+	var value uint64
+	support, exact := 0, true
+	e.pmfs = e.pmfs[:0]
+	r.Symbols = make([]Symbol, slots)
+	for j := 0; j < slots; j++ {
+		top, second, best, nj := -1, -1, 0, 0
+		for c := 0; c < radix; c++ {
+			v := t.Count(j, c)
+			nj += v
+			switch {
+			case v > top:
+				second, top, best = top, v, c
+			case v > second:
+				second = v
+			}
+		}
+		value |= uint64(best) << (uint(j) * uint(bitsPer))
+		support += top
+		pmf := e.maxCountPMF(nj, radix)
+		var lnSym float64
+		if pmf != nil {
+			e.pmfs = append(e.pmfs, pmf)
+			lnSym = stats.LogTail(pmf, top)
+		} else {
+			exact = false
+			lnSym = math.Min(0, math.Log(float64(radix))+stats.LogBinomialTail(top, nj, 1/float64(radix)))
+		}
+		if nj == 0 {
+			lnSym = 0
+		}
+		r.Symbols[j] = Symbol{Value: best, Count: nj, Top: top, Second: max(second, 0), Log10P: stats.Log10(lnSym) + 0}
+	}
+	n := t.N
+	bonferroni := math.Min(0, float64(slots)*float64(bitsPer)*math.Ln2+stats.LogBinomialTail(support, n, 1/float64(radix)))
+	lnP := bonferroni
+	r.Test = TestPayloadBonferro
+	if exact {
+		if v := stats.LogTailOfSum(e.pmfs, support); !math.IsInf(v, -1) {
+			lnP, r.Test = math.Min(v, bonferroni), TestPayloadExact
+		}
+	}
+	r.Score = float64(support)
+	r.Z = stats.BinomialZ(support, n, 1/float64(radix))
+	r.Payload = strconv.FormatUint(value, 16)
+	pp, pl := math.Exp(bonferroni), stats.Log10(bonferroni)+0
+	r.PayloadPValue, r.PayloadLog10P = &pp, &pl
+	r.PayloadClaimed = bonferroni <= math.Log(e.alpha)
+	return lnP
+}
+
+func (e *evaluator) maxCountPMF(n, radix int) []float64 {
+	if p, ok := e.maxPMF[n]; ok {
+		return p
+	}
+	p := stats.MaxCountPMF(n, radix)
+	e.maxPMF[n] = p
+	return p
+}
