@@ -462,7 +462,9 @@ func (e *Env) speedEmbedding(ctx context.Context, res *SpeedResult, tok tokenize
 			f    func([]uint32, []float32) (uint32, error)
 		}
 		methods := []method{{"SampleLogits(ids=nil)", func(ctx []uint32, l []float32) (uint32, error) { return s.SampleLogits(ctx, nil, l, rng) }}}
-		if k, ok := s.(interface{ BiasLogits(ctx []uint32, logits []float32) }); ok {
+		if k, ok := s.(interface {
+			BiasLogits(ctx []uint32, logits []float32)
+		}); ok {
 			methods = append(methods, method{"BiasLogits + plain sampler", func(ctx []uint32, l []float32) (uint32, error) {
 				k.BiasLogits(ctx, l)
 				return watermark.SampleLogitsUnmarked(nil, l, rng)
