@@ -18,6 +18,7 @@ import (
 	"github.com/tiktoken-go/tokenizer"
 
 	"github.com/tracemark/tracemark/tokenize/pretokenize"
+	"github.com/tracemark/tracemark/watermark"
 )
 
 // Tokenizer encodes text to token IDs and decodes IDs to text.
@@ -37,8 +38,9 @@ type Tokenizer interface {
 	AppendBytes(dst []byte, ids []uint32) ([]byte, error)
 }
 
-// Default is the tokenizer used when none is named.
-const Default = "o200k_base"
+// Default is the tokenizer used when none is named: the one new keys
+// record (watermark.DefaultTokenizer).
+const Default = watermark.DefaultTokenizer
 
 // names lists the encodings Get knows, in the order error messages show them.
 var names = []string{"o200k_base", "cl100k_base", "p50k_base", "r50k_base"}

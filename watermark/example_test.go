@@ -50,3 +50,45 @@ func ExampleKGW_SampleLogits() {
 	fmt.Println(next, err)
 	// Output: 3000 <nil>
 }
+
+// Any SPEC string binds to a key the same way; the bound scheme's embedding
+// side samples and its observation side is what detection reads. The
+// null model comes from the parameters alone.
+func ExampleConfig_Bind() {
+	for _, spec := range []string{"kgw", "gumbel:h=2", "tournament:m=20"} {
+		cfg, err := watermark.ParseSpec(spec)
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		scheme, err := cfg.Bind(exampleKey())
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		ctx := []uint32{791, 3938, 374, 6437}
+		next, _ := scheme.SampleLogits(ctx, []uint32{10, 20, 30}, []float32{0.5, 0.2, 0.1}, rand.New(rand.NewPCG(1, 1)))
+		obs := scheme.AppendObservations(nil, append(ctx, next))
+		fmt.Printf("%s: null %s, observations: %d\n", scheme.Spec(), cfg.Null().Kind, len(obs))
+	}
+	// Output:
+	// kgw:gamma=0.25,delta=2,h=4,seeding=selfhash: null binomial, observations: 1
+	// gumbel:h=2: null gamma, observations: 3
+	// tournament:m=20,h=4: null binomial, observations: 1
+}
+
+// A payload scheme carries a per-customer fingerprint: RandomPayload draws
+// one (like a new customer ID); WithPayload sets a known one.
+func ExampleRandomPayload() {
+	cfg, _ := watermark.ParseSpec("kgw:payload_bits=16")
+	scheme, _ := cfg.Bind(exampleKey())
+	marked, id, err := watermark.RandomPayload(scheme, rand.New(rand.NewPCG(3, 4)))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	p, _ := watermark.CarriesPayload(marked)
+	got, set := p.Payload()
+	fmt.Printf("%d-bit payload %#x set=%v (%#x)\n", p.PayloadBits(), id, set, got)
+	// Output: 16-bit payload 0x35e6 set=true (0x35e6)
+}
