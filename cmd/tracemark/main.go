@@ -69,7 +69,17 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			versionCommand(e),
 		},
 	}
-	err := app.RunContext(ctx, args)
+	shortUsageErrors("", app.Commands)
+	app.OnUsageError = func(_ *cli.Context, err error, _ bool) error {
+		return fmt.Errorf("%v; see 'tracemark --help'", err)
+	}
+	app.Action = func(c *cli.Context) error {
+		if c.Args().Present() {
+			return usageError("unknown command", c.Args().First(), commandNames(app.Commands), "tracemark --help")
+		}
+		return cli.ShowAppHelp(c)
+	}
+	err := app.RunContext(ctx, reorderArgs(app.Commands, args))
 	var code exitCode
 	switch {
 	case err == nil:
