@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -38,6 +39,8 @@ type Key struct {
 	Scheme    Config    // default scheme for this key
 	Tokenizer string    // tokenizer of the model whose IDs are marked
 	Created   time.Time // when the key was made
+	source    string      // file it was loaded from, if any
+	mode      fs.FileMode // that file's permission bits
 }
 
 // GenerateKey makes a new key from crypto/rand.
@@ -127,25 +130,48 @@ var ErrKeyExists = errors.New("key file exists")
 var ErrNoKey = errors.New("no key: no key file given and $" + KeyEnv + " is not set")
 
 // WriteKeyFile writes the key file with mode 0600. Unless overwrite is set
-// it refuses to replace an existing file. With overwrite, an existing file's
-// mode is reset to 0600 too.
+// it refuses to replace an existing file. With overwrite, the new file is
+// written beside the old one and renamed over it, so a symbolic link at
+// path is replaced, never followed (its target is left alone), and a crash
+// leaves either the old key or the new one.
 func (k *Key) WriteKeyFile(path string, overwrite bool) error {
-	flags := os.O_WRONLY | os.O_CREATE | os.O_EXCL
-	if overwrite {
-		flags = os.O_WRONLY | os.O_CREATE | os.O_TRUNC
-	}
-	f, err := os.OpenFile(path, flags, 0o600)
-	if err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return fmt.Errorf("write key %s: %w", path, ErrKeyExists)
+	if !overwrite {
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			if errors.Is(err, fs.ErrExist) {
+				return fmt.Errorf("write key %s: %w", path, ErrKeyExists)
+			}
+			return fmt.Errorf("write key: %w", err)
 		}
+		return k.writeTo(f, path)
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), ".tracemark-key-*")
+	if err != nil {
 		return fmt.Errorf("write key: %w", err)
 	}
+	tmp := f.Name()
+	if err := k.writeTo(f, path); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write key %s: %w", path, err)
+	}
+	return nil
+}
+
+// writeTo writes the key file contents to f with mode 0600 and closes it.
+func (k *Key) writeTo(f *os.File, path string) error {
 	if err := f.Chmod(0o600); err != nil {
 		f.Close()
 		return fmt.Errorf("write key %s: %w", path, err)
 	}
 	if _, err := f.Write(k.EncodeKeyFile()); err != nil {
+		f.Close()
+		return fmt.Errorf("write key %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
 		f.Close()
 		return fmt.Errorf("write key %s: %w", path, err)
 	}
@@ -205,30 +231,84 @@ func ParseKeyFile(data []byte) (*Key, error) {
 	return NewKey(s, scheme, kf.Tokenizer, created), nil
 }
 
+// MaxKeyFileSize bounds a key file: a real one is about 300 bytes.
+const MaxKeyFileSize = 64 << 10
+
 // LoadKey reads a key from path, or, if path is empty, from the environment
-// variable TRACEMARK_KEY (the key file's contents). Errors name the source.
+// variable TRACEMARK_KEY (the key file's contents). Errors name the source
+// and never quote its contents. A key file must be a regular file (a
+// symbolic link to one is followed) of at most MaxKeyFileSize bytes: a FIFO,
+// a device such as /dev/urandom or a huge file is refused without being
+// read.
 func LoadKey(path string) (*Key, error) {
 	if path == "" {
 		data, ok := os.LookupEnv(KeyEnv)
 		if !ok || data == "" {
 			return nil, ErrNoKey
 		}
+		if len(data) > MaxKeyFileSize {
+			return nil, fmt.Errorf("key from $%s: %d bytes, more than a key file's %d", KeyEnv, len(data), MaxKeyFileSize)
+		}
 		k, err := ParseKeyFile([]byte(data))
 		if err != nil {
+			if t := strings.TrimSpace(data); !strings.HasPrefix(t, "{") && !strings.ContainsAny(t, "\n{}") {
+				if st, serr := os.Stat(t); serr == nil && st.Mode().IsRegular() {
+					return nil, fmt.Errorf("key from $%s: it holds a file path, not a key file's contents (set it to the file's contents, or name the file instead)", KeyEnv)
+				}
+			}
 			return nil, fmt.Errorf("key from $%s: %w", KeyEnv, err)
 		}
 		return k, nil
 	}
-	data, err := os.ReadFile(path)
+	data, mode, err := readKeyFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("read key: %w", err)
+		return nil, err
 	}
 	k, err := ParseKeyFile(data)
 	if err != nil {
 		return nil, fmt.Errorf("key %s: %w", path, err)
 	}
+	k.source, k.mode = path, mode
 	return k, nil
 }
+
+// readKeyFile reads a key file, refusing anything but a regular file of at
+// most MaxKeyFileSize bytes before reading it.
+func readKeyFile(path string) ([]byte, fs.FileMode, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, 0, fmt.Errorf("read key: %w", err)
+	}
+	switch {
+	case st.IsDir():
+		return nil, 0, fmt.Errorf("read key %s: is a directory", path)
+	case !st.Mode().IsRegular():
+		return nil, 0, fmt.Errorf("read key %s: not a regular file (%s)", path, st.Mode().Type())
+	case st.Size() > MaxKeyFileSize:
+		return nil, 0, fmt.Errorf("read key %s: %d bytes, more than a key file's %d", path, st.Size(), MaxKeyFileSize)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, 0, fmt.Errorf("read key: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxKeyFileSize+1))
+	if err != nil {
+		return nil, 0, fmt.Errorf("read key %s: %w", path, err)
+	}
+	if len(data) > MaxKeyFileSize {
+		return nil, 0, fmt.Errorf("read key %s: more than a key file's %d bytes", path, MaxKeyFileSize)
+	}
+	return data, st.Mode().Perm(), nil
+}
+
+// Source returns the path the key was loaded from ("" if it came from the
+// environment or was made in memory).
+func (k *Key) Source() string { return k.source }
+
+// LooseMode reports whether the key was loaded from a file that users
+// other than its owner may read or write (any of the mode bits 0o077).
+func (k *Key) LooseMode() bool { return k.source != "" && k.mode&0o077 != 0 }
 
 // LoadKeys loads keys from paths: key files, and directories whose
 // non-hidden entries are key files (symbolic links to files are followed,

@@ -94,8 +94,10 @@ func TestLoadKeyFromEnvironment(t *testing.T) {
 		t.Errorf("bad env key error should name %s: %v", KeyEnv, err)
 	}
 	t.Setenv(KeyEnv, "")
-	if _, err := LoadKey(""); err == nil || !strings.Contains(err.Error(), "--key") {
-		t.Errorf("missing key error should say how to pass one: %v", err)
+	// The library says what is missing; the CLI adds how to pass a key
+	// (its flags), tested in cmd/tracemark.
+	if _, err := LoadKey(""); !errors.Is(err, ErrNoKey) || !strings.Contains(err.Error(), KeyEnv) || strings.Contains(err.Error(), "--") {
+		t.Errorf("missing key error should say which source is missing and name no flag: %v", err)
 	}
 }
 
@@ -226,5 +228,75 @@ func TestLoadKeysFilesDirectoriesAndSymlinks(t *testing.T) {
 		if e == nil || strings.Contains(e.Error(), "--") {
 			t.Errorf("library error names a flag: %v", e)
 		}
+	}
+}
+
+// TestLoadKeyRefusesWhatIsNotAKeyFile: special files and huge files are
+// refused before reading (a FIFO would block, /dev/urandom never ends), an
+// environment variable holding a path says so, and a file others can read
+// is reported as loose.
+func TestLoadKeyRefusesWhatIsNotAKeyFile(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := LoadKey("/dev/urandom"); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Errorf("/dev/urandom: %v", err)
+	}
+	fifo := filepath.Join(dir, "fifo")
+	if err := mkfifo(fifo); err == nil {
+		if _, err := LoadKey(fifo); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+			t.Errorf("FIFO: %v", err)
+		}
+	}
+	big := filepath.Join(dir, "big")
+	os.WriteFile(big, make([]byte, MaxKeyFileSize+1), 0o600)
+	if _, err := LoadKey(big); err == nil || !strings.Contains(err.Error(), "more than a key file") {
+		t.Errorf("huge file: %v", err)
+	}
+	k := testKey(t, 3)
+	path := filepath.Join(dir, "k.key")
+	if err := k.WriteKeyFile(path, false); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(KeyEnv, path)
+	if _, err := LoadKey(""); err == nil || !strings.Contains(err.Error(), "holds a file path") {
+		t.Errorf("path in $%s: %v", KeyEnv, err)
+	}
+	got, err := LoadKey(path)
+	if err != nil || got.LooseMode() || got.Source() != path {
+		t.Errorf("0600 key: %v loose=%v source=%q", err, got.LooseMode(), got.Source())
+	}
+	os.Chmod(path, 0o644)
+	if got, _ := LoadKey(path); !got.LooseMode() {
+		t.Error("0644 key file not reported as loose")
+	}
+}
+
+// TestWriteKeyFileOverwriteReplacesASymlink: overwriting replaces a
+// symbolic link at the path, never its target.
+func TestWriteKeyFileOverwriteReplacesASymlink(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "target")
+	os.WriteFile(target, []byte("not a key"), 0o644)
+	link := filepath.Join(dir, "link.key")
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+	k := testKey(t, 4)
+	if err := k.WriteKeyFile(link, false); !errors.Is(err, ErrKeyExists) {
+		t.Errorf("existing symlink without overwrite: %v", err)
+	}
+	if err := k.WriteKeyFile(link, true); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(target); string(b) != "not a key" {
+		t.Errorf("symlink target changed: %q", b)
+	}
+	if st, _ := os.Stat(target); st.Mode().Perm() != 0o644 {
+		t.Errorf("symlink target chmodded to %v", st.Mode().Perm())
+	}
+	if st, _ := os.Lstat(link); st.Mode()&os.ModeSymlink != 0 || st.Mode().Perm() != 0o600 {
+		t.Errorf("link.key is %v, want a 0600 regular file", st.Mode())
+	}
+	if got, err := LoadKey(link); err != nil || got.ID() != k.ID() {
+		t.Errorf("reload: %v", err)
 	}
 }

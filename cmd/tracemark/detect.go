@@ -12,7 +12,6 @@ import (
 	"strings"
 
 	"github.com/tracemark/tracemark/detect"
-	"github.com/tracemark/tracemark/normalize"
 	"github.com/tracemark/tracemark/tokenize"
 	"github.com/tracemark/tracemark/watermark"
 	"github.com/urfave/cli/v2"
@@ -67,21 +66,6 @@ type detectRun struct {
 	failures int
 }
 
-// loadKeys loads every --key (files, and the key files in directories), or
-// the key in $TRACEMARK_KEY when none is given.
-func loadKeys(paths []string) ([]*watermark.Key, error) {
-	keys, err := watermark.LoadKeys(paths)
-	return keys, keyHint(err)
-}
-
-// keyHint adds to a missing-key error how to give one.
-func keyHint(err error) error {
-	if errors.Is(err, watermark.ErrNoKey) {
-		return fmt.Errorf("%w (pass --key FILE or set %s to a key file's contents)", err, watermark.KeyEnv)
-	}
-	return err
-}
-
 // schemesFor binds each key to its scheme, or to --scheme when given.
 func schemesFor(c *cli.Context, keys []*watermark.Key) ([]watermark.Scheme, error) {
 	var override watermark.Config
@@ -106,41 +90,13 @@ func schemesFor(c *cli.Context, keys []*watermark.Key) ([]watermark.Scheme, erro
 	return out, nil
 }
 
-// keysFor loads the --key keys, binds them to their schemes and picks the
-// tokenizer: --tokenizer, else the keys' (which must agree).
-func keysFor(c *cli.Context) ([]watermark.Scheme, tokenize.Tokenizer, error) {
-	keys, err := loadKeys(c.StringSlice("key"))
-	if err != nil {
-		return nil, nil, err
-	}
-	schemes, err := schemesFor(c, keys)
-	if err != nil {
-		return nil, nil, err
-	}
-	tokName := keys[0].Tokenizer
-	if c.IsSet("tokenizer") {
-		tokName = c.String("tokenizer")
-	} else {
-		for _, k := range keys[1:] {
-			if k.Tokenizer != tokName {
-				return nil, nil, fmt.Errorf("keys %s and %s are for different tokenizers (%s, %s): pass --tokenizer", keys[0].ID(), k.ID(), tokName, k.Tokenizer)
-			}
-		}
-	}
-	tok, err := tokenize.Get(tokName)
-	if err == nil && c.Bool("normalize") {
-		tok = normalize.Tokenizer(tok)
-	}
-	return schemes, tok, err
-}
-
 // normalizeFlag is --normalize of detect and scan.
 func normalizeFlag() cli.Flag {
 	return &cli.BoolFlag{Name: "normalize", Usage: "remove zero-width characters and fold Cyrillic/Greek look-alikes in Latin text before tokenizing (undoes the cheapest attacks; the p-values stay exact)"}
 }
 
 func runDetect(c *cli.Context, e *env) error {
-	schemes, tok, err := keysFor(c)
+	schemes, tok, err := keysFor(c, e)
 	if err != nil {
 		return err
 	}

@@ -87,9 +87,8 @@ type generation struct {
 
 // markFor loads the key and scheme a command marks with, and sets the
 // payload (--payload HEX) of a scheme that carries one.
-func markFor(c *cli.Context) (watermark.Scheme, error) {
-	key, err := watermark.LoadKey(c.String("key"))
-	err = keyHint(err)
+func markFor(c *cli.Context, e *env) (watermark.Scheme, error) {
+	key, err := loadKey(c, e, c.String("key"))
 	if err != nil {
 		return nil, err
 	}
@@ -136,7 +135,7 @@ func runGenerate(c *cli.Context, e *env) error {
 	}
 	var mark watermark.Scheme
 	if !c.Bool("no-watermark") {
-		if mark, err = markFor(c); err != nil {
+		if mark, err = markFor(c, e); err != nil {
 			return err
 		}
 	}

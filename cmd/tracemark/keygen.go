@@ -31,6 +31,9 @@ func keygenCommand(e *env) *cli.Command {
 			if _, err := tokenize.Get(c.String("tokenizer")); err != nil {
 				return err
 			}
+			if looksLikeKeyMaterial(c.String("out")) {
+				return errKeyMaterial("--out")
+			}
 			key, err := watermark.GenerateKey(scheme, c.String("tokenizer"))
 			if err != nil {
 				return err

@@ -55,7 +55,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		Writer:          stdout,
 		ErrWriter:       stderr,
 		HideHelpCommand: true,
-		ExitErrHandler:  func(*cli.Context, error) {}, // run decides the exit code
+		// --key values are paths: never split them on commas (a pasted key
+		// file would be split and echoed piece by piece).
+		DisableSliceFlagSeparator: true,
+		ExitErrHandler:            func(*cli.Context, error) {}, // run decides the exit code
 		Commands: []*cli.Command{
 			keygenCommand(e),
 			generateCommand(e),

@@ -64,7 +64,7 @@ func runScan(c *cli.Context, e *env) error {
 	if os.Getenv("GOMEMLIMIT") == "" {
 		defer debug.SetMemoryLimit(debug.SetMemoryLimit(scanMemoryLimit))
 	}
-	schemes, tok, err := keysFor(c)
+	schemes, tok, err := keysFor(c, e)
 	if err != nil {
 		return err
 	}
