@@ -240,7 +240,7 @@ func TestHTMLResponseRecord(t *testing.T) {
 	body := "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n<html><head><style>p{}</style><script>var x=1;</script></head><body><p>Hello &amp; welcome</p><p>to the page.</p></body></html>"
 	wet := fmt.Sprintf("WARC/1.0\r\nWARC-Type: response\r\nWARC-Record-ID: <urn:r>\r\nContent-Length: %d\r\n\r\n%s\r\n\r\n", len(body), body)
 	docs, _, _, err := collect(t, write(t, t.TempDir(), "x.warc", []byte(wet)), corpora.ReadOptions{})
-	if err != nil || len(docs) != 1 || docs[0].Text != "Hello & welcome to the page." {
+	if err != nil || len(docs) != 1 || docs[0].Text != "Hello & welcome\nto the page." {
 		t.Errorf("html response: %v %+v", err, docs)
 	}
 }
@@ -378,6 +378,8 @@ func FuzzReadCSV(f *testing.F) {
 
 func FuzzReadWARC(f *testing.F) {
 	f.Add(decompressAll(f, wetFile([]string{"hello world", "second"})))
+	body := "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n<!DOCTYPE html><p>a  b</p><!-- <p>c</p> --><noscript>d</noscript><template>e</template>&amp;"
+	f.Add([]byte(fmt.Sprintf("WARC/1.0\r\nWARC-Type: response\r\nContent-Length: %d\r\n\r\n%s\r\n\r\n", len(body), body)))
 	f.Fuzz(func(t *testing.T, data []byte) { fuzzRead(t, data, "warc") })
 }
 
