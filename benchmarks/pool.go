@@ -6,8 +6,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tracemark/tracemark/corpora"
 	"github.com/tracemark/tracemark/generate"
+	"github.com/tracemark/tracemark/internal/refcorpus"
 	"github.com/tracemark/tracemark/watermark"
 )
 
@@ -46,13 +46,13 @@ func Prompts(n int) ([]string, error) { return promptsOf(n, 1, 0) }
 // promptsOf returns n prompts from the paragraphs whose index is rest
 // modulo every (every = 2 splits them into two disjoint sets).
 func promptsOf(n, every, rest int) ([]string, error) {
-	doc, err := corpora.Opticks()
+	doc, err := refcorpus.Opticks()
 	if err != nil {
 		return nil, err
 	}
 	var all []string
 	i := 0
-	for _, para := range strings.Split(corpora.UnwrapParagraphs(doc.Text), "\n\n") {
+	for _, para := range strings.Split(refcorpus.UnwrapParagraphs(doc.Text), "\n\n") {
 		if w := strings.Fields(para); len(w) >= 20 {
 			if i%every == rest {
 				all = append(all, strings.Join(w[:8], " "))

@@ -18,6 +18,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"github.com/tracemark/tracemark/corpora"
 	"github.com/tracemark/tracemark/detect"
+	"github.com/tracemark/tracemark/internal/refcorpus"
 	"github.com/tracemark/tracemark/ngram"
 	"github.com/tracemark/tracemark/scan"
 	"github.com/tracemark/tracemark/tokenize"
@@ -384,7 +385,7 @@ func (c *speedCands) step(sess *ngram.Session, s watermark.Scheme, rng *rand.Ran
 func (e *Env) speedEmbedding(ctx context.Context, res *SpeedResult, tok tokenize.Tokenizer, m *ngram.Model, schemes []watermark.Scheme) error {
 	reps := e.cfg.speedRepeats()
 	minDur := e.cfg.speedMinDur()
-	doc, err := corpora.Opticks()
+	doc, err := refcorpus.Opticks()
 	if err != nil {
 		return err
 	}
@@ -582,11 +583,11 @@ func speedRate(tokens, bytes int, ns float64) SpeedRate {
 func (e *Env) speedDetection(ctx context.Context, res *SpeedResult, tok tokenize.Tokenizer, schemes []watermark.Scheme) error {
 	reps := e.cfg.speedRepeats()
 	minDur := e.cfg.speedMinDur()
-	books, err := corpora.Gutenberg()
+	books, err := refcorpus.Gutenberg()
 	if err != nil {
 		return err
 	}
-	code, err := corpora.GoSource(speedCodePkg)
+	code, err := refcorpus.GoSource(speedCodePkg)
 	if err != nil {
 		return err
 	}
@@ -601,8 +602,8 @@ func (e *Env) speedDetection(ctx context.Context, res *SpeedResult, tok tokenize
 		name, source string
 		docs         *speedDocs
 	}{
-		{"prose", "Project Gutenberg books (corpora.Gutenberg)", cutDocs(textsOf(books), speedDocBytes, e.cfg.speedProseBytes())},
-		{"code", "Go source of " + speedCodePkg + " (corpora.GoSource)", cutDocs(textsOf(code), speedDocBytes, e.cfg.speedCodeBytes())},
+		{"prose", "Project Gutenberg books (refcorpus.Gutenberg)", cutDocs(textsOf(books), speedDocBytes, e.cfg.speedProseBytes())},
+		{"code", "Go source of " + speedCodePkg + " (refcorpus.GoSource)", cutDocs(textsOf(code), speedDocBytes, e.cfg.speedCodeBytes())},
 	}
 	var buf []uint32
 	for _, set := range sets {
@@ -696,7 +697,7 @@ func (speedNullSink) Summary(scan.Summary) error       { return nil }
 // about speedScanDoc bytes (paragraphs joined), up to total bytes of text,
 // and returns the documents.
 func writeScanCorpus(path string, total int) (*speedDocs, int, error) {
-	books, err := corpora.Gutenberg()
+	books, err := refcorpus.Gutenberg()
 	if err != nil {
 		return nil, 0, err
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -218,7 +219,7 @@ func (c *fileCtx) parquetRepeated(pf *parquet.File, idCol int, hasID bool) error
 				}
 				r++
 			}
-			if t.null || (hasRole && !slicesContains(c.r.roles, roles[i])) {
+			if t.null || (hasRole && !slices.Contains(c.r.roles, roles[i])) {
 				continue
 			}
 			parts = append(parts, t.text)

@@ -1,4 +1,4 @@
-package corpora
+package corpora_test
 
 import (
 	"bytes"
@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/parquet-go/parquet-go"
+	"github.com/tracemark/tracemark/corpora"
 )
 
 // TestParquetMutationsStayBounded reads 2,200 randomly corrupted Parquet
@@ -33,8 +34,8 @@ func TestParquetMutationsStayBounded(t *testing.T) {
 		path := filepath.Join(dir, "f.parquet")
 		os.WriteFile(path, data, 0o644)
 		t0 := time.Now()
-		r, _ := NewReader(ReadOptions{})
-		_, err := r.ReadFile(context.Background(), path, func(Document) error { return nil }, func(Diagnostic) {})
+		r, _ := corpora.NewReader(corpora.ReadOptions{})
+		_, err := r.ReadFile(context.Background(), path, func(corpora.Document) error { return nil }, func(corpora.Diagnostic) {})
 		runtime.ReadMemStats(&ms)
 		if d := time.Since(t0); d > time.Second || ms.HeapAlloc > 256<<20 {
 			t.Fatalf("corrupted file %d: %v, heap %d MB (err %v)", i, d, ms.HeapAlloc>>20, err)

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -111,7 +112,7 @@ func NewReader(opts ReadOptions) (*Reader, error) {
 	if opts.Format == "" {
 		opts.Format = "auto"
 	}
-	if !slicesContains(Formats, opts.Format) {
+	if !slices.Contains(Formats, opts.Format) {
 		return nil, fmt.Errorf("unknown format %q (known: %s)", opts.Format, strings.Join(Formats, ", "))
 	}
 	if opts.Field == "" {
@@ -149,15 +150,6 @@ func NewReader(opts ReadOptions) (*Reader, error) {
 		}
 	}
 	return r, nil
-}
-
-func slicesContains(xs []string, x string) bool {
-	for _, y := range xs {
-		if x == y {
-			return true
-		}
-	}
-	return false
 }
 
 // ReadFile streams the documents of one input (a path, or "-" for standard

@@ -1,4 +1,4 @@
-package corpora
+package corpora_test
 
 import (
 	"bytes"
@@ -14,21 +14,23 @@ import (
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 	"github.com/parquet-go/parquet-go"
+	"github.com/tracemark/tracemark/corpora"
+	"github.com/tracemark/tracemark/internal/refcorpus"
 	"github.com/ulikunitz/xz"
 )
 
 // collect reads a file and returns its documents, diagnostics and error.
-func collect(t testing.TB, path string, opts ReadOptions) ([]Document, []Diagnostic, FileStats, error) {
+func collect(t testing.TB, path string, opts corpora.ReadOptions) ([]corpora.Document, []corpora.Diagnostic, corpora.FileStats, error) {
 	t.Helper()
-	r, err := NewReader(opts)
+	r, err := corpora.NewReader(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var docs []Document
-	var diags []Diagnostic
+	var docs []corpora.Document
+	var diags []corpora.Diagnostic
 	st, err := r.ReadFile(context.Background(), path,
-		func(d Document) error { docs = append(docs, d); return nil },
-		func(d Diagnostic) { diags = append(diags, d) })
+		func(d corpora.Document) error { docs = append(docs, d); return nil },
+		func(d corpora.Diagnostic) { diags = append(diags, d) })
 	return docs, diags, st, err
 }
 
@@ -40,18 +42,18 @@ func write(t testing.TB, dir, name string, data []byte) string {
 	return p
 }
 
-func compress(t testing.TB, kind Compression, data []byte) []byte {
+func compress(t testing.TB, kind corpora.Compression, data []byte) []byte {
 	var b bytes.Buffer
 	switch kind {
-	case Gzip:
+	case corpora.Gzip:
 		w := gzip.NewWriter(&b)
 		w.Write(data)
 		w.Close()
-	case Zstd:
+	case corpora.Zstd:
 		w, _ := zstd.NewWriter(&b)
 		w.Write(data)
 		w.Close()
-	case XZ:
+	case corpora.XZ:
 		w, _ := xz.NewWriter(&b)
 		w.Write(data)
 		w.Close()
@@ -63,12 +65,12 @@ func compress(t testing.TB, kind Compression, data []byte) []byte {
 
 // paragraphs returns n real paragraphs of Opticks.
 func paragraphs(t testing.TB, n int) []string {
-	d, err := Opticks()
+	d, err := refcorpus.Opticks()
 	if err != nil {
 		t.Skip(err)
 	}
 	var out []string
-	for _, p := range strings.Split(UnwrapParagraphs(d.Text), "\n\n") {
+	for _, p := range strings.Split(refcorpus.UnwrapParagraphs(d.Text), "\n\n") {
 		if len(p) > 200 {
 			out = append(out, p)
 		}
@@ -93,11 +95,11 @@ func TestJSONLCompressions(t *testing.T) {
 	data := jsonlOf(t, paras)
 	dir := t.TempDir()
 	for _, c := range []struct {
-		kind Compression
+		kind corpora.Compression
 		name string
-	}{{NoCompression, "a.jsonl"}, {Gzip, "a.jsonl.gz"}, {Zstd, "a.jsonl.zst"}, {XZ, "a.jsonl.xz"}, {Zstd, "misnamed.txt"}} {
+	}{{corpora.NoCompression, "a.jsonl"}, {corpora.Gzip, "a.jsonl.gz"}, {corpora.Zstd, "a.jsonl.zst"}, {corpora.XZ, "a.jsonl.xz"}, {corpora.Zstd, "misnamed.txt"}} {
 		path := write(t, dir, c.name, compress(t, c.kind, data))
-		opts := ReadOptions{}
+		opts := corpora.ReadOptions{}
 		if c.name == "misnamed.txt" {
 			opts.Format = "jsonl" // compression is still found by magic bytes
 		}
@@ -110,8 +112,8 @@ func TestJSONLCompressions(t *testing.T) {
 		}
 	}
 	// Concatenated gzip members read as one stream.
-	two := append(compress(t, Gzip, data[:len(data)/2]), compress(t, Gzip, data[len(data)/2:])...)
-	if docs, _, _, _ := collect(t, write(t, dir, "two.jsonl.gz", two), ReadOptions{}); len(docs) < len(paras)-1 {
+	two := append(compress(t, corpora.Gzip, data[:len(data)/2]), compress(t, corpora.Gzip, data[len(data)/2:])...)
+	if docs, _, _, _ := collect(t, write(t, dir, "two.jsonl.gz", two), corpora.ReadOptions{}); len(docs) < len(paras)-1 {
 		t.Errorf("multi-member gzip: %d docs", len(docs))
 	}
 }
@@ -123,24 +125,24 @@ func TestFieldPathsAndRoles(t *testing.T) {
 {"id":"y","raw_content":"red pajama text","meta":{"body":"nested body"}}
 `
 	path := write(t, dir, "chat.jsonl", []byte(chat))
-	docs, _, _, _ := collect(t, path, ReadOptions{Field: "conversation[].content", Role: "assistant"})
+	docs, _, _, _ := collect(t, path, corpora.ReadOptions{Field: "conversation[].content", Role: "assistant"})
 	if len(docs) != 1 || docs[0].Text != "Hi! How can I help?\n\nSecond answer." || docs[0].ID != "7" {
 		t.Errorf("conversation[].content: %+v", docs)
 	}
-	docs, _, _, _ = collect(t, path, ReadOptions{Field: "conversations[].value", Role: "assistant"})
+	docs, _, _, _ = collect(t, path, corpora.ReadOptions{Field: "conversations[].value", Role: "assistant"})
 	if len(docs) != 1 || docs[0].Text != "sharegpt answer" {
 		t.Errorf("conversations[].value from=gpt: %+v", docs)
 	}
-	docs, _, _, _ = collect(t, path, ReadOptions{Field: "raw_content"})
+	docs, _, _, _ = collect(t, path, corpora.ReadOptions{Field: "raw_content"})
 	if len(docs) != 1 || docs[0].Text != "red pajama text" || docs[0].ID != "y" {
 		t.Errorf("raw_content: %+v", docs)
 	}
-	docs, _, _, _ = collect(t, path, ReadOptions{Field: "meta.body", IDField: "nope"})
+	docs, _, _, _ = collect(t, path, corpora.ReadOptions{Field: "meta.body", IDField: "nope"})
 	if len(docs) != 1 || docs[0].Text != "nested body" || !strings.HasSuffix(docs[0].ID, ":line 3") {
 		t.Errorf("meta.body: %+v", docs)
 	}
 	for _, bad := range []string{"", "a..b", "a[]]"} {
-		if _, err := NewReader(ReadOptions{Field: bad}); err == nil && bad != "" {
+		if _, err := corpora.NewReader(corpora.ReadOptions{Field: bad}); err == nil && bad != "" {
 			t.Errorf("field %q accepted", bad)
 		}
 	}
@@ -155,7 +157,7 @@ func TestJSONArrayCSVTextWARC(t *testing.T) {
 		items = append(items, map[string]any{"id": fmt.Sprint("s", i), "conversations": []map[string]string{{"from": "human", "value": "question"}, {"from": "gpt", "value": p}}})
 	}
 	arr, _ := json.Marshal(items)
-	docs, diags, _, err := collect(t, write(t, dir, "sharegpt.json", arr), ReadOptions{Field: "conversations[].value", Role: "assistant"})
+	docs, diags, _, err := collect(t, write(t, dir, "sharegpt.json", arr), corpora.ReadOptions{Field: "conversations[].value", Role: "assistant"})
 	if err != nil || len(diags) != 0 || len(docs) != len(paras) || docs[5].Text != paras[5] || docs[5].ID != "s5" {
 		t.Errorf("json array: %v %v %d", err, diags, len(docs))
 	}
@@ -170,9 +172,9 @@ func TestJSONArrayCSVTextWARC(t *testing.T) {
 	for name, data := range map[string]string{"a.csv": csvb.String(), "a.tsv.gz": tsvb.String()} {
 		raw := []byte(data)
 		if strings.HasSuffix(name, ".gz") {
-			raw = compress(t, Gzip, raw)
+			raw = compress(t, corpora.Gzip, raw)
 		}
-		docs, diags, _, err := collect(t, write(t, dir, name, raw), ReadOptions{})
+		docs, diags, _, err := collect(t, write(t, dir, name, raw), corpora.ReadOptions{})
 		if err != nil || len(diags) != 0 || len(docs) != len(paras) || docs[2].ID != "r2" || docs[2].Text != strings.ReplaceAll(paras[2], "\t", " ") {
 			t.Errorf("%s: %v %v %d", name, err, diags, len(docs))
 		}
@@ -180,17 +182,17 @@ func TestJSONArrayCSVTextWARC(t *testing.T) {
 	// Plain text split three ways.
 	text := strings.Join(paras, "\n\n")
 	p := write(t, dir, "book.txt", []byte(text))
-	if docs, _, _, _ := collect(t, p, ReadOptions{}); len(docs) != 1 || docs[0].Text != text {
+	if docs, _, _, _ := collect(t, p, corpora.ReadOptions{}); len(docs) != 1 || docs[0].Text != text {
 		t.Errorf("whole file: %d docs", len(docs))
 	}
-	if docs, _, _, _ := collect(t, p, ReadOptions{Split: "paragraphs"}); len(docs) != len(paras) || docs[1].Text != paras[1] {
+	if docs, _, _, _ := collect(t, p, corpora.ReadOptions{Split: "paragraphs"}); len(docs) != len(paras) || docs[1].Text != paras[1] {
 		t.Errorf("paragraphs: %d docs", len(docs))
 	}
-	if docs, _, _, _ := collect(t, p, ReadOptions{Split: "lines"}); len(docs) != len(paras) {
+	if docs, _, _, _ := collect(t, p, corpora.ReadOptions{Split: "lines"}); len(docs) != len(paras) {
 		t.Errorf("lines: %d docs", len(docs))
 	}
 	// A text larger than MaxPart is scored in parts cut at white space.
-	docs, _, _, _ = collect(t, p, ReadOptions{MaxPart: 1000})
+	docs, _, _, _ = collect(t, p, corpora.ReadOptions{MaxPart: 1000})
 	joined := ""
 	for i, d := range docs {
 		joined += d.Text
@@ -203,7 +205,7 @@ func TestJSONArrayCSVTextWARC(t *testing.T) {
 	}
 	// WET: one gzip member per record, conversion records kept.
 	wet := wetFile(paras[:5])
-	docs, diags, _, err = collect(t, write(t, dir, "crawl.warc.wet.gz", wet), ReadOptions{})
+	docs, diags, _, err = collect(t, write(t, dir, "crawl.warc.wet.gz", wet), corpora.ReadOptions{})
 	if err != nil || len(diags) != 0 || len(docs) != 5 {
 		t.Fatalf("wet: %v %v %d", err, diags, len(docs))
 	}
@@ -237,8 +239,8 @@ func wetFile(texts []string) []byte {
 func TestHTMLResponseRecord(t *testing.T) {
 	body := "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n<html><head><style>p{}</style><script>var x=1;</script></head><body><p>Hello &amp; welcome</p><p>to the page.</p></body></html>"
 	wet := fmt.Sprintf("WARC/1.0\r\nWARC-Type: response\r\nWARC-Record-ID: <urn:r>\r\nContent-Length: %d\r\n\r\n%s\r\n\r\n", len(body), body)
-	docs, _, _, err := collect(t, write(t, t.TempDir(), "x.warc", []byte(wet)), ReadOptions{})
-	if err != nil || len(docs) != 1 || docs[0].Text != "Hello & welcome to the page." {
+	docs, _, _, err := collect(t, write(t, t.TempDir(), "x.warc", []byte(wet)), corpora.ReadOptions{})
+	if err != nil || len(docs) != 1 || docs[0].Text != "Hello & welcome\nto the page." {
 		t.Errorf("html response: %v %+v", err, docs)
 	}
 }
@@ -255,7 +257,7 @@ func TestBadInputs(t *testing.T) {
 	lines[6] = []byte("{\"id\":\"utf\",\"text\":\"caf\xe9\"}")
 	lines[8] = []byte(`{"id":"num","text":42}`)
 	path := write(t, dir, "bad.jsonl", bytes.Join(lines, []byte("\n")))
-	docs, diags, st, err := collect(t, path, ReadOptions{MaxRecord: 2000})
+	docs, diags, st, err := collect(t, path, corpora.ReadOptions{MaxRecord: 2000})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,41 +275,41 @@ func TestBadInputs(t *testing.T) {
 		t.Errorf("%d docs, stats %+v, %d diags", len(docs), st, len(diags))
 	}
 	// Invalid UTF-8 in plain text: a diagnostic, and the repaired text.
-	docs, diags, _, _ = collect(t, write(t, dir, "latin1.txt", []byte("caf\xe9 au lait")), ReadOptions{})
+	docs, diags, _, _ = collect(t, write(t, dir, "latin1.txt", []byte("caf\xe9 au lait")), corpora.ReadOptions{})
 	if len(docs) != 1 || docs[0].Text != "caf\uFFFD au lait" || len(diags) != 1 || !strings.Contains(diags[0].Err.Error(), "UTF-8") {
 		t.Errorf("invalid UTF-8: %+v %v", docs, diags)
 	}
 	// Binary junk and empty files: one diagnostic, nothing else.
 	for name, data := range map[string][]byte{"junk.bin": {0x7f, 'E', 'L', 'F', 0, 0, 1, 2}, "empty.txt": nil, "empty.jsonl": nil} {
-		docs, diags, _, err := collect(t, write(t, dir, name, data), ReadOptions{})
+		docs, diags, _, err := collect(t, write(t, dir, name, data), corpora.ReadOptions{})
 		if err != nil || len(docs) != 0 || len(diags) != 1 {
 			t.Errorf("%s: %v %d docs %v", name, err, len(docs), diags)
 		}
 	}
 	// A truncated gzip archive: the documents before the cut are kept, then
 	// one error naming the truncation.
-	gz := compress(t, Gzip, good)
-	docs, _, _, err = collect(t, write(t, dir, "cut.jsonl.gz", gz[:len(gz)*2/3]), ReadOptions{})
+	gz := compress(t, corpora.Gzip, good)
+	docs, _, _, err = collect(t, write(t, dir, "cut.jsonl.gz", gz[:len(gz)*2/3]), corpora.ReadOptions{})
 	if err == nil || !strings.Contains(err.Error(), "truncated gzip") || len(docs) == 0 || len(docs) >= len(paras) {
 		t.Errorf("truncated gzip: %v, %d docs", err, len(docs))
 	}
 	// A broken JSON array: elements before the break are kept.
-	docs, _, _, err = collect(t, write(t, dir, "broken.json", []byte(`[{"text":"one"},{"text":"two"},{"text":`)), ReadOptions{})
+	docs, _, _, err = collect(t, write(t, dir, "broken.json", []byte(`[{"text":"one"},{"text":"two"},{"text":`)), corpora.ReadOptions{})
 	if err == nil || !strings.Contains(err.Error(), "element 2 at byte") || len(docs) != 2 {
 		t.Errorf("broken array: %v, %d docs", err, len(docs))
 	}
 	// A CSV without the column.
-	if _, _, _, err := collect(t, write(t, dir, "nocol.csv", []byte("a,b\n1,2\n")), ReadOptions{}); err == nil || !strings.Contains(err.Error(), `no column "text"`) {
+	if _, _, _, err := collect(t, write(t, dir, "nocol.csv", []byte("a,b\n1,2\n")), corpora.ReadOptions{}); err == nil || !strings.Contains(err.Error(), `no column "text"`) {
 		t.Errorf("missing column: %v", err)
 	}
 	// A missing file.
-	if _, _, _, err := collect(t, filepath.Join(dir, "nope.jsonl"), ReadOptions{}); err == nil || !errors.Is(err, os.ErrNotExist) {
+	if _, _, _, err := collect(t, filepath.Join(dir, "nope.jsonl"), corpora.ReadOptions{}); err == nil || !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("missing file: %v", err)
 	}
 	// A truncated WARC record.
 	wet := wetFile(paras[:3])
 	plain := decompressAll(t, wet)
-	if docs, _, _, err := collect(t, write(t, dir, "cut.warc", plain[:len(plain)-40]), ReadOptions{}); err == nil || !strings.Contains(err.Error(), "truncated WARC record") || len(docs) != 2 {
+	if docs, _, _, err := collect(t, write(t, dir, "cut.warc", plain[:len(plain)-40]), corpora.ReadOptions{}); err == nil || !strings.Contains(err.Error(), "truncated WARC record") || len(docs) != 2 {
 		t.Errorf("truncated warc: %v, %d docs", err, len(docs))
 	}
 }
@@ -325,16 +327,16 @@ func decompressAll(t testing.TB, gz []byte) []byte {
 func TestReadCancelled(t *testing.T) {
 	paras := paragraphs(t, 10)
 	path := write(t, t.TempDir(), "a.jsonl", jsonlOf(t, paras))
-	r, _ := NewReader(ReadOptions{})
+	r, _ := corpora.NewReader(corpora.ReadOptions{})
 	n := 0
 	stop := errors.New("enough")
-	_, err := r.ReadFile(context.Background(), path, func(Document) error {
+	_, err := r.ReadFile(context.Background(), path, func(corpora.Document) error {
 		n++
 		if n == 3 {
 			return stop
 		}
 		return nil
-	}, func(Diagnostic) {})
+	}, func(corpora.Diagnostic) {})
 	if n != 3 || err != nil && !errors.Is(err, context.Canceled) && err.Error() != "" {
 		t.Errorf("stop after 3: n=%d err=%v", n, err)
 	}
@@ -345,15 +347,15 @@ func TestReadCancelled(t *testing.T) {
 func fuzzRead(t *testing.T, data []byte, format string) {
 	path := filepath.Join(t.TempDir(), "f")
 	os.WriteFile(path, data, 0o644)
-	r, _ := NewReader(ReadOptions{Format: format, MaxRecord: 4096, MaxPart: 512, Field: "conversations[].value", Role: "gpt"})
+	r, _ := corpora.NewReader(corpora.ReadOptions{Format: format, MaxRecord: 4096, MaxPart: 512, Field: "conversations[].value", Role: "gpt"})
 	var n, nd int
-	st, _ := r.ReadFile(context.Background(), path, func(d Document) error {
+	st, _ := r.ReadFile(context.Background(), path, func(d corpora.Document) error {
 		n++
 		if d.Text == "" {
 			t.Fatal("empty document emitted")
 		}
 		return nil
-	}, func(Diagnostic) { nd++ })
+	}, func(corpora.Diagnostic) { nd++ })
 	if st.Documents != n || st.Diagnostics != nd {
 		t.Fatalf("stats %+v, saw %d docs %d diagnostics", st, n, nd)
 	}
@@ -376,6 +378,8 @@ func FuzzReadCSV(f *testing.F) {
 
 func FuzzReadWARC(f *testing.F) {
 	f.Add(decompressAll(f, wetFile([]string{"hello world", "second"})))
+	body := "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n<!DOCTYPE html><p>a  b</p><!-- <p>c</p> --><noscript>d</noscript><template>e</template>&amp;"
+	f.Add([]byte(fmt.Sprintf("WARC/1.0\r\nWARC-Type: response\r\nContent-Length: %d\r\n\r\n%s\r\n\r\n", len(body), body)))
 	f.Fuzz(func(t *testing.T, data []byte) { fuzzRead(t, data, "warc") })
 }
 
@@ -385,8 +389,8 @@ func FuzzReadText(f *testing.F) {
 }
 
 func FuzzReadAuto(f *testing.F) {
-	f.Add(compress(f, Gzip, []byte(`{"text":"x"}`)))
-	f.Add(compress(f, Zstd, []byte("[1,2]")))
+	f.Add(compress(f, corpora.Gzip, []byte(`{"text":"x"}`)))
+	f.Add(compress(f, corpora.Zstd, []byte("[1,2]")))
 	f.Fuzz(func(t *testing.T, data []byte) { fuzzRead(t, data, "auto") })
 }
 
@@ -410,7 +414,7 @@ func TestParquet(t *testing.T) {
 	w.Close()
 	dir := t.TempDir()
 	path := write(t, dir, "fineweb.parquet", b.Bytes())
-	docs, diags, st, err := collect(t, path, ReadOptions{})
+	docs, diags, st, err := collect(t, path, corpora.ReadOptions{})
 	if err != nil || len(diags) != 0 || st.Format != "parquet" || len(docs) != len(paras) {
 		t.Fatalf("parquet: %v %v %+v, %d docs", err, diags, st, len(docs))
 	}
@@ -418,15 +422,15 @@ func TestParquet(t *testing.T) {
 		t.Errorf("doc 13: %+v", docs[13])
 	}
 	// Found by magic bytes too, and a missing column is a clear error.
-	if docs, _, _, _ := collect(t, write(t, dir, "noext", b.Bytes()), ReadOptions{}); len(docs) != len(paras) {
+	if docs, _, _, _ := collect(t, write(t, dir, "noext", b.Bytes()), corpora.ReadOptions{}); len(docs) != len(paras) {
 		t.Errorf("by magic: %d docs", len(docs))
 	}
-	if _, _, _, err := collect(t, path, ReadOptions{Field: "body"}); err == nil || !strings.Contains(err.Error(), `no flat column "body" (columns: id, text, url)`) {
+	if _, _, _, err := collect(t, path, corpora.ReadOptions{Field: "body"}); err == nil || !strings.Contains(err.Error(), `no flat column "body" (columns: id, text, url)`) {
 		t.Errorf("missing column: %v", err)
 	}
 	// Truncated or corrupted files are errors, never panics.
 	for _, bad := range [][]byte{b.Bytes()[:b.Len()/2], append([]byte("PAR1"), bytes.Repeat([]byte{0xff}, 300)...)} {
-		if _, _, _, err := collect(t, write(t, dir, "bad.parquet", bad), ReadOptions{}); err == nil {
+		if _, _, _, err := collect(t, write(t, dir, "bad.parquet", bad), corpora.ReadOptions{}); err == nil {
 			t.Errorf("bad parquet of %d bytes accepted", len(bad))
 		}
 	}
@@ -441,8 +445,8 @@ func FuzzReadParquet(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		path := filepath.Join(t.TempDir(), "f.parquet")
 		os.WriteFile(path, data, 0o644)
-		r, _ := NewReader(ReadOptions{})
-		r.ReadFile(context.Background(), path, func(Document) error { return nil }, func(Diagnostic) {})
+		r, _ := corpora.NewReader(corpora.ReadOptions{})
+		r.ReadFile(context.Background(), path, func(corpora.Document) error { return nil }, func(corpora.Diagnostic) {})
 	})
 }
 
@@ -471,7 +475,7 @@ func TestParquetChatTurns(t *testing.T) {
 	}
 	w.Close()
 	path := write(t, t.TempDir(), "lmsys.parquet", b.Bytes())
-	docs, diags, _, err := collect(t, path, ReadOptions{Field: "conversation[].content", IDField: "conversation_id", Role: "assistant"})
+	docs, diags, _, err := collect(t, path, corpora.ReadOptions{Field: "conversation[].content", IDField: "conversation_id", Role: "assistant"})
 	if err != nil || len(diags) != 0 {
 		t.Fatalf("%v %v", err, diags)
 	}
@@ -484,7 +488,7 @@ func TestParquetChatTurns(t *testing.T) {
 		}
 	}
 	// Without a role filter every turn is read.
-	docs, _, _, _ = collect(t, path, ReadOptions{Field: "conversation[].content", IDField: "conversation_id"})
+	docs, _, _, _ = collect(t, path, corpora.ReadOptions{Field: "conversation[].content", IDField: "conversation_id"})
 	if len(docs) != 6 || !strings.HasPrefix(docs[0].Text, "question 0\n\n") {
 		t.Errorf("all turns: %d docs, %.40q", len(docs), docs[0].Text)
 	}

@@ -5,10 +5,14 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"html"
 	"io"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/net/html"
+	"golang.org/x/net/html/atom"
 )
 
 // warc reads WARC or WET records (Common Crawl): "conversion" records (the
@@ -107,9 +111,10 @@ func unexpected(err error) error {
 	return err
 }
 
-// httpBodyText drops the HTTP headers of a response record and, for HTML,
-// keeps the text between tags (scripts and styles removed, entities
-// decoded).
+// httpBodyText drops the HTTP headers of a response record and, when the
+// headers mention HTML anywhere (a Content-Type of text/html or
+// application/xhtml+xml, say), reduces the body to its text with htmlText.
+// Any other body is kept as it is.
 func httpBodyText(resp []byte) string {
 	head, body, ok := bytes.Cut(resp, []byte("\r\n\r\n"))
 	if !ok {
@@ -121,34 +126,90 @@ func httpBodyText(resp []byte) string {
 	return htmlText(body)
 }
 
-// htmlText is a small tag stripper: enough to score the visible text of a
-// crawled page, not an HTML parser.
+// htmlText returns the text of an HTML page, streaming it through the
+// x/net/html tokenizer. Text keeps its own whitespace, byte for byte (only
+// HTML's newline normalization applies: CR LF and CR become LF), so that a
+// text embedded in a page tokenizes as it did on its own; entities are
+// decoded. The contents of script, style, noscript, template, iframe,
+// noembed and noframes elements are dropped, as are comments, doctypes and
+// processing instructions. Where a block-level element starts or ends (see
+// isBlock) and the text so far does not end in whitespace, a newline
+// is inserted, so that the words of adjacent blocks stay apart.
 func htmlText(b []byte) string {
+	z := html.NewTokenizer(bytes.NewReader(b))
 	var out strings.Builder
-	lower := bytes.ToLower(b)
-	for i := 0; i < len(b); {
-		if b[i] != '<' {
-			j := bytes.IndexByte(b[i:], '<')
-			if j < 0 {
-				j = len(b) - i
+	out.Grow(len(b) / 2)
+	templates := 0      // depth of open template elements
+	skipRaw := false    // the next text token is the raw content of a dropped element
+	endsInSpace := true // nothing written yet: no separator needed
+	for {
+		tt := z.Next()
+		dropRaw := skipRaw
+		skipRaw = false
+		switch tt {
+		case html.ErrorToken:
+			// io.EOF, or a read error bytes.Reader never returns:
+			// either way the page ends here.
+			return out.String()
+		case html.TextToken:
+			if dropRaw || templates > 0 {
+				continue
 			}
-			out.WriteString(html.UnescapeString(string(b[i : i+j])))
-			i += j
-			continue
-		}
-		for _, skip := range []string{"script", "style"} {
-			if bytes.HasPrefix(lower[i+1:], []byte(skip)) {
-				if end := bytes.Index(lower[i:], []byte("</"+skip)); end >= 0 {
-					i += end
+			text := z.Text()
+			if len(text) == 0 {
+				continue
+			}
+			out.Write(text)
+			r, _ := utf8.DecodeLastRune(text)
+			endsInSpace = unicode.IsSpace(r)
+		case html.StartTagToken, html.SelfClosingTagToken, html.EndTagToken:
+			name, _ := z.TagName()
+			a := atom.Lookup(name)
+			switch {
+			case isDropped(a):
+				// The tokenizer reads the content of these elements
+				// as one raw text token, even after a self-closing
+				// start tag such as <script/>.
+				skipRaw = tt != html.EndTagToken
+			case a == atom.Template:
+				switch {
+				case tt == html.StartTagToken:
+					templates++
+				case tt == html.EndTagToken && templates > 0:
+					templates--
 				}
+			case isBlock(a) && !endsInSpace:
+				out.WriteByte('\n')
+				endsInSpace = true
 			}
 		}
-		j := bytes.IndexByte(b[i:], '>')
-		if j < 0 {
-			break
-		}
-		out.WriteByte(' ')
-		i += j + 1
 	}
-	return strings.Join(strings.Fields(out.String()), " ")
+}
+
+// isDropped reports whether the content of element a is not page text:
+// the tokenizer hands it over as one raw text token, which htmlText drops.
+func isDropped(a atom.Atom) bool {
+	switch a {
+	case atom.Script, atom.Style, atom.Noscript, atom.Iframe, atom.Noembed, atom.Noframes:
+		return true
+	}
+	return false
+}
+
+// isBlock reports whether the start and end of element a separate the text
+// before them from the text after them, as a browser's layout does.
+func isBlock(a atom.Atom) bool {
+	switch a {
+	case atom.Address, atom.Article, atom.Aside, atom.Blockquote, atom.Body,
+		atom.Br, atom.Caption, atom.Center, atom.Dd, atom.Details, atom.Dialog,
+		atom.Dir, atom.Div, atom.Dl, atom.Dt, atom.Fieldset, atom.Figcaption,
+		atom.Figure, atom.Footer, atom.Form, atom.H1, atom.H2, atom.H3, atom.H4,
+		atom.H5, atom.H6, atom.Head, atom.Header, atom.Hgroup, atom.Hr,
+		atom.Html, atom.Legend, atom.Li, atom.Main, atom.Menu, atom.Nav,
+		atom.Ol, atom.Optgroup, atom.Option, atom.P, atom.Pre, atom.Section,
+		atom.Summary, atom.Table, atom.Tbody, atom.Td, atom.Textarea,
+		atom.Tfoot, atom.Th, atom.Thead, atom.Title, atom.Tr, atom.Ul:
+		return true
+	}
+	return false
 }

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tracemark/tracemark/corpora"
+	"github.com/tracemark/tracemark/internal/refcorpus"
 	"github.com/tracemark/tracemark/tokenize"
 	"github.com/tracemark/tracemark/watermark"
 )
@@ -15,7 +15,7 @@ import (
 // scoring alone and with both: detection's cost beside the tokenizer's.
 // Throughput is reported per byte of text (MB/s) and per token.
 func BenchmarkDetect(b *testing.B) {
-	doc, err := corpora.Opticks()
+	doc, err := refcorpus.Opticks()
 	if err != nil {
 		b.Skip(err)
 	}

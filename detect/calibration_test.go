@@ -5,7 +5,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/tracemark/tracemark/corpora"
+	"github.com/tracemark/tracemark/internal/refcorpus"
 
 	"github.com/tracemark/tracemark/detect/stats"
 	"github.com/tracemark/tracemark/tokenize"
@@ -42,7 +42,7 @@ func cutDocs(t testing.TB, texts []string, n int) [][]uint32 {
 
 // opticksDocs returns Newton's Opticks in 200-token documents.
 func opticksDocs(t testing.TB) [][]uint32 {
-	d, err := corpora.Opticks()
+	d, err := refcorpus.Opticks()
 	if err != nil {
 		t.Skip(err)
 	}
@@ -52,7 +52,7 @@ func opticksDocs(t testing.TB) [][]uint32 {
 // goSourceDocs returns standard-library Go source in 200-token documents,
 // a deterministic sample of at most limit of them spread over packages.
 func goSourceDocs(t testing.TB, limit int) [][]uint32 {
-	files, err := corpora.GoSource("net/http", "encoding/json", "go/ast", "strconv", "text/template", "database/sql")
+	files, err := refcorpus.GoSource("net/http", "encoding/json", "go/ast", "strconv", "text/template", "database/sql")
 	if err != nil {
 		t.Skip(err)
 	}

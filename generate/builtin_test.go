@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tracemark/tracemark/corpora"
 	"github.com/tracemark/tracemark/detect"
 	"github.com/tracemark/tracemark/detect/stats"
+	"github.com/tracemark/tracemark/internal/refcorpus"
 	"github.com/tracemark/tracemark/ngram"
 	"github.com/tracemark/tracemark/tokenize"
 	"github.com/tracemark/tracemark/watermark"
@@ -31,12 +31,12 @@ func builtinModel(t testing.TB) *ngram.Model {
 // opticksPrompts returns n prompts: the first eight words of paragraphs of
 // Newton's Opticks, text the model was not trained on.
 func opticksPrompts(t testing.TB, n int) []string {
-	doc, err := corpora.Opticks()
+	doc, err := refcorpus.Opticks()
 	if err != nil {
 		t.Skip(err)
 	}
 	var out []string
-	for _, para := range strings.Split(corpora.UnwrapParagraphs(doc.Text), "\n\n") {
+	for _, para := range strings.Split(refcorpus.UnwrapParagraphs(doc.Text), "\n\n") {
 		if w := strings.Fields(para); len(w) >= 20 {
 			out = append(out, strings.Join(w[:8], " "))
 		}

@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/tracemark/tracemark/corpora"
+	"github.com/tracemark/tracemark/internal/refcorpus"
 	"github.com/tracemark/tracemark/tokenize"
 )
 
@@ -57,12 +57,12 @@ func CacheDir() string {
 func builtinCacheName() string {
 	h := sha256.New()
 	h.Write([]byte(builtinVersion + "/" + BuiltinTokenizer + "\x00"))
-	h.Write(corpora.GutenbergArchive())
+	h.Write(refcorpus.GutenbergArchive())
 	return "ngram-" + BuiltinTokenizer + "-" + hex.EncodeToString(h.Sum(nil)[:8]) + ".bin.zst"
 }
 
 // Builtin returns the built-in model: order-4 Kneser–Ney over o200k_base,
-// trained on the books in corpora/gutenberg. The first call on a machine
+// trained on the books in internal/refcorpus/gutenberg. The first call on a machine
 // trains it (a few seconds) and writes it to cacheDir (pass CacheDir());
 // later calls load it. An unusable cache is rebuilt, never fatal; cacheDir
 // "" disables caching.
@@ -98,7 +98,7 @@ func Builtin(ctx context.Context, cacheDir string) (*Model, BuildInfo, error) {
 
 // trainBuiltin tokenizes the built-in books (in parallel) and trains.
 func trainBuiltin(ctx context.Context) (*Model, int, error) {
-	books, err := corpora.Gutenberg()
+	books, err := refcorpus.Gutenberg()
 	if err != nil {
 		return nil, 0, err
 	}

@@ -7,7 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/tracemark/tracemark/benchmarks/attack"
-	"github.com/tracemark/tracemark/corpora"
+	"github.com/tracemark/tracemark/internal/refcorpus"
 	"github.com/tracemark/tracemark/tokenize"
 )
 
@@ -45,7 +45,7 @@ func TestText(t *testing.T) {
 // separately; this checks that the defense covers every look-alike the
 // attack uses.)
 func TestUndoesAttacks(t *testing.T) {
-	doc, err := corpora.Opticks()
+	doc, err := refcorpus.Opticks()
 	if err != nil {
 		t.Skip(err)
 	}

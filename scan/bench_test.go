@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/zstd"
-	"github.com/tracemark/tracemark/corpora"
 	"github.com/tracemark/tracemark/detect"
+	"github.com/tracemark/tracemark/internal/refcorpus"
 	"github.com/tracemark/tracemark/tokenize"
 	"github.com/tracemark/tracemark/watermark"
 )
@@ -22,7 +22,7 @@ import (
 // paragraph-sized documents (about 2 kB each) and returns its path and the
 // documents' texts.
 func gutenbergJSONL(b *testing.B) (string, []string) {
-	books, err := corpora.Gutenberg()
+	books, err := refcorpus.Gutenberg()
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -16,7 +16,7 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
-	"github.com/tracemark/tracemark/corpora"
+	"github.com/tracemark/tracemark/internal/refcorpus"
 	"github.com/tracemark/tracemark/internal/testtext"
 	"github.com/tracemark/tracemark/tokenize"
 	"github.com/tracemark/tracemark/watermark"
@@ -69,17 +69,17 @@ type fixture struct {
 func makeFixture(t testing.TB, scheme watermark.Scheme, nMarked int) fixture {
 	t.Helper()
 	tok, _ := tokenize.Get(tokenize.Default)
-	doc, err := corpora.Opticks()
+	doc, err := refcorpus.Opticks()
 	if err != nil {
 		t.Skip(err)
 	}
 	var f fixture
-	for _, p := range strings.Split(corpora.UnwrapParagraphs(doc.Text), "\n\n") {
+	for _, p := range strings.Split(refcorpus.UnwrapParagraphs(doc.Text), "\n\n") {
 		if len(p) > 400 && len(f.human) < 60 {
 			f.human = append(f.human, p)
 		}
 	}
-	code, err := corpora.GoSource("strconv", "go/ast")
+	code, err := refcorpus.GoSource("strconv", "go/ast")
 	if err != nil {
 		t.Skip(err)
 	}

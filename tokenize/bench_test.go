@@ -7,13 +7,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tracemark/tracemark/corpora"
+	"github.com/tracemark/tracemark/internal/refcorpus"
 	"github.com/tracemark/tracemark/tokenize"
 )
 
 // benchTexts returns prose (Opticks) and code (the net/http package source).
 func benchTexts(b *testing.B) map[string]string {
-	op, err := corpora.Opticks()
+	op, err := refcorpus.Opticks()
 	if err != nil {
 		b.Fatal(err)
 	}

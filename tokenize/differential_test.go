@@ -14,7 +14,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/tracemark/tracemark/corpora"
+	"github.com/tracemark/tracemark/internal/refcorpus"
 	"github.com/tracemark/tracemark/ngram"
 	"github.com/tracemark/tracemark/tokenize"
 )
@@ -35,12 +35,12 @@ import (
 func corpus(t testing.TB) map[string]string {
 	t.Helper()
 	texts := map[string]string{}
-	op, err := corpora.Opticks()
+	op, err := refcorpus.Opticks()
 	if err != nil {
 		t.Fatal(err)
 	}
 	texts["opticks"] = op.Text
-	books, err := corpora.Gutenberg()
+	books, err := refcorpus.Gutenberg()
 	if err != nil {
 		t.Fatal(err)
 	}

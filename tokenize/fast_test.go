@@ -6,7 +6,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/tracemark/tracemark/corpora"
+	"github.com/tracemark/tracemark/internal/refcorpus"
 	"github.com/tracemark/tracemark/tokenize"
 	"github.com/tracemark/tracemark/tokenize/bpe"
 	"github.com/tracemark/tracemark/tokenize/pretokenize"
@@ -16,7 +16,7 @@ func TestEncodeDoesNotAllocate(t *testing.T) {
 	if raceEnabled {
 		t.Skip("sync.Pool drops buffers on purpose under -race")
 	}
-	op, err := corpora.Opticks()
+	op, err := refcorpus.Opticks()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +53,7 @@ func TestVocabularyFromTiktokenFile(t *testing.T) {
 	}
 	split, _ := pretokenize.New(pretokenize.O200k)
 	loaded := tokenize.NewEncoder("o200k_base (file)", split, ranks)
-	op, _ := corpora.Opticks()
+	op, _ := refcorpus.Opticks()
 	a, _ := enc.AppendEncode(nil, op.Text)
 	b, _ := loaded.AppendEncode(nil, op.Text)
 	if !slices.Equal(a, b) {

@@ -12,7 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/tracemark/tracemark/benchmarks/attack"
-	"github.com/tracemark/tracemark/corpora"
+	"github.com/tracemark/tracemark/internal/refcorpus"
 	"github.com/tracemark/tracemark/ngram"
 	"github.com/tracemark/tracemark/tokenize"
 )
@@ -429,7 +429,7 @@ const sample = "The quick brown fox jumps over the lazy dog.\n" +
 // rune boundary.
 func opticks(t testing.TB, n int) string {
 	t.Helper()
-	doc, err := corpora.Opticks()
+	doc, err := refcorpus.Opticks()
 	if err != nil {
 		t.Fatal(err)
 	}

