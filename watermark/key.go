@@ -36,9 +36,9 @@ const DefaultTokenizer = "o200k_base"
 type Key struct {
 	secret    [SecretSize]byte
 	id        string
-	Scheme    Config    // default scheme for this key
-	Tokenizer string    // tokenizer of the model whose IDs are marked
-	Created   time.Time // when the key was made
+	Scheme    Config      // default scheme for this key
+	Tokenizer string      // tokenizer of the model whose IDs are marked
+	Created   time.Time   // when the key was made
 	source    string      // file it was loaded from, if any
 	mode      fs.FileMode // that file's permission bits
 }
