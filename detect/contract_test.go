@@ -165,3 +165,38 @@ func TestTallyCloneIsIndependent(t *testing.T) {
 		t.Errorf("clone shares counts: a %d/%d b %d/%d", a.Count(1, 3), a.N, b.Count(1, 3), b.N)
 	}
 }
+
+// TestTooShortMeansNoEvidenceCouldDetect: a result is too short exactly
+// when even the strongest possible observations (every token green, every
+// g-value 1, every payload token in one slot and colour) would not be
+// detected.
+func TestTooShortMeansNoEvidenceCouldDetect(t *testing.T) {
+	for _, spec := range []string{watermark.DefaultSpec, "tournament:m=30", "kgw:payload_bits=16", "kgw:payload_bits=8,radix=16"} {
+		cfg, _ := watermark.ParseSpec(spec)
+		null := cfg.Null()
+		sawShort, sawLong := false, false
+		for n := 0; n <= 40; n++ {
+			var tl Tally
+			for i := 0; i < n; i++ {
+				tl.Add(null, watermark.Observation{Score: float64(max(1, null.Trials)), Bits: ^uint64(0)})
+			}
+			r := Evaluate(cfg, "k", &tl, 0)
+			if r.TooShort == r.Detected {
+				t.Errorf("%s, %d strongest observations: too short %v, detected %v (log10 p %v)", spec, n, r.TooShort, r.Detected, r.Log10P)
+			}
+			sawShort = sawShort || r.TooShort
+			sawLong = sawLong || !r.TooShort
+		}
+		if !sawShort || !sawLong {
+			t.Errorf("%s: never too short or always", spec)
+		}
+	}
+	var tl Tally
+	if r := Evaluate(watermark.GumbelConfig{H: 4}, "k", &tl, 0); !r.TooShort {
+		t.Error("gumbel with nothing scored is not too short")
+	}
+	tl.Add(watermark.Null{Kind: watermark.GammaNull}, watermark.Observation{Score: 40})
+	if r := Evaluate(watermark.GumbelConfig{H: 4}, "k", &tl, 0); r.TooShort || !r.Detected {
+		t.Errorf("gumbel with one huge score: too short %v detected %v", r.TooShort, r.Detected)
+	}
+}

@@ -62,6 +62,9 @@ type Result struct {
 	Tokenizer  string  `json:"tokenizer"`          // tokenizer name
 	Alpha      float64 `json:"alpha"`              // significance level used
 	Dedup      bool    `json:"dedup"`              // whether repeats were dropped
+	// TooShort: even the strongest possible evidence in this many scored
+	// tokens could not reach Alpha, so "not detected" says nothing.
+	TooShort bool `json:"too_short"`
 
 	GreenResult
 	MeanScores

@@ -65,8 +65,26 @@ func (e *evaluator) evaluate(t *Tally, r *Result) {
 		lnP = e.payload(t, r)
 	}
 	r.Detected = lnP <= math.Log(e.alpha)
+	r.TooShort = e.tooShort(n)
 	r.PValue = math.Exp(lnP)
 	r.Log10P = stats.Log10(lnP) + 0 // +0 turns -0 into 0
+}
+
+// tooShort reports whether no n observations could reach alpha: the
+// smallest p-value n observations can give is P^(n·trials) (binomial;
+// every trial a success), radix^(1-n) (payload: all n tokens in one slot,
+// in one colour; k occupied slots give radix^(k-n)), and arbitrarily small
+// for the Gamma test once n >= 1.
+func (e *evaluator) tooShort(n int) bool {
+	lnAlpha := math.Log(e.alpha)
+	switch e.null.Kind {
+	case watermark.BinomialNull:
+		return float64(n*e.null.Trials)*math.Log(e.null.P) > lnAlpha
+	case watermark.PayloadNull:
+		return n == 0 || -float64(n-1)*math.Log(float64(e.null.Radix)) > lnAlpha
+	default:
+		return n == 0
+	}
 }
 
 // payload decodes the payload, fills r's payload fields and returns the
@@ -121,7 +139,10 @@ func (e *evaluator) payload(t *Tally, r *Result) float64 {
 		}
 	}
 	r.Score = float64(support)
-	r.Z = stats.BinomialZ(support, n, 1/float64(radix))
+	r.Gamma = 1 / float64(radix) // the null probability of a colour
+	// Z is the normal quantile of the zero-bit p-value: the support is a
+	// maximum, so its binomial z would look large on human text.
+	defer func() { r.Z = stats.ZFromLogP(lnP) + 0 }()
 	r.Payload = strconv.FormatUint(value, 16)
 	pp, pl := math.Exp(bonferroni), stats.Log10(bonferroni)+0
 	r.PayloadPValue, r.PayloadLog10P = &pp, &pl

@@ -66,16 +66,16 @@ type Settings struct {
 	// Temperature divides the logits; 0 means greedy decoding (the most
 	// probable candidate; with a green-list watermark, the largest
 	// logit + δ·green).
-	Temperature float64
+	Temperature float64 `json:"temperature"`
 	// TopK keeps the K most probable tokens; 0 keeps all (a dense pass over
 	// the vocabulary, slower).
-	TopK int
+	TopK int `json:"top_k"`
 	// TopP keeps the smallest set of most probable tokens whose probability
 	// (renormalized within top-k, after temperature) reaches P; 1 is off.
-	TopP float64
+	TopP float64 `json:"top_p"`
 	// MinP drops tokens whose probability is below MinP times the most
 	// probable one's (after temperature); 0 is off.
-	MinP float64
+	MinP float64 `json:"min_p"`
 }
 
 // DefaultSettings are the defaults of `tracemark generate`: temperature 1,

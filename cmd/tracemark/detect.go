@@ -286,6 +286,10 @@ func (r *detectRun) report(name string, res detect.Result) error {
 	if r.json {
 		return r.encode(detection{Input: name, Result: res})
 	}
+	if res.TooShort {
+		_, err := fmt.Fprintf(r.env.stdout, "%s: too short to test (%d scored tokens of %d; key %s)\n", name, res.Scored, res.Tokens, res.KeyID)
+		return err
+	}
 	_, err := fmt.Fprintf(r.env.stdout, "%s: %s (%s; key %s)%s\n", name, verdict(res.Detected), evidence(res), res.KeyID, payloadNote(res))
 	return err
 }
@@ -297,6 +301,10 @@ func (r *detectRun) reportMulti(name string, res detect.MultiResult) error {
 	if r.json {
 		res.Tokenizer = r.tok.Name()
 		return r.encode(multiDetection{Input: name, MultiResult: res})
+	}
+	if res.TooShort {
+		_, err := fmt.Fprintf(r.env.stdout, "%s: too short to test (%d scored tokens of %d; %d keys)\n", name, res.Scored, res.Tokens, res.KeysTested)
+		return err
 	}
 	matched := "none"
 	if len(res.MatchedKeys) > 0 {

@@ -79,7 +79,7 @@ type generation struct {
 	Scheme       string            `json:"scheme,omitempty"`
 	Payload      string            `json:"payload,omitempty"`
 	KeyID        string            `json:"key_id,omitempty"`
-	Seed         uint64            `json:"seed"`
+	Seed         uint64            `json:"seed,string"` // a string: seeds use all 64 bits, beyond JSON's exact 2^53
 	Tokenizer    string            `json:"tokenizer"`
 	Model        string            `json:"model"`
 	Settings     generate.Settings `json:"settings"`
@@ -108,11 +108,14 @@ func markFor(c *cli.Context, e *env) (watermark.Scheme, error) {
 	return withPayload(scheme, c.String("payload"))
 }
 
-// withPayload sets a hex payload on a scheme that carries one; a payload
-// scheme without --payload embeds 0.
+// withPayload sets a hex payload on a scheme that carries one. A payload
+// scheme needs an explicit payload (--payload 0 included): embedding 0 by
+// default would mark every customer's text alike.
 func withPayload(s watermark.Scheme, hex string) (watermark.Scheme, error) {
 	k, carries := watermark.CarriesPayload(s)
 	switch {
+	case hex == "" && carries:
+		return nil, fmt.Errorf("scheme %s carries a %d-bit payload: pass --payload HEX (the customer ID to embed; --payload 0 to embed 0)", s.Spec(), k.PayloadBits())
 	case hex == "":
 		return s, nil
 	case !carries:

@@ -180,3 +180,48 @@ func BinomialZ(k, n int, p float64) float64 {
 func RandomizedBinomialP(k, n int, p, u float64) float64 {
 	return math.Exp(LogBinomialTail(k+1, n, p)) + u*math.Exp(LogBinomialPMF(k, n, p))
 }
+
+// ZFromLogP returns the standard normal quantile z with P(Z >= z) = p for
+// a p-value given as its natural log. It starts from sqrt(2)·erfcinv(2p)
+// (or, for tiny p, the asymptotic inverse of the normal tail) and refines
+// it with Newton steps on ln Q(z) = ln(erfc(z/√2)/2), which math.Erfc gives
+// to full relative precision up to z ≈ 37; beyond, ln Q comes from the
+// asymptotic series -z²/2 - ln z - ln(2π)/2 + ln(1 - 1/z² + 3/z⁴ - 15/z⁶),
+// whose error is below 1e-9 there. It is always finite, so it can go into
+// JSON: p = 1 (and any p so close to 1 that the quantile overflows) gives
+// -8.2.
+func ZFromLogP(lnP float64) float64 {
+	if lnP > 0 || math.IsNaN(lnP) {
+		lnP = 0
+	}
+	var z float64
+	if lnP > -20 {
+		z = math.Sqrt2 * math.Erfcinv(2*math.Exp(lnP))
+		if math.IsInf(z, 0) || math.IsNaN(z) {
+			return -8.2
+		}
+	} else {
+		t := -2 * lnP
+		z = math.Sqrt(t - math.Log(t) - math.Log(2*math.Pi))
+	}
+	for i := 0; i < 3; i++ {
+		lnQ, slope := logNormalTail(z)
+		if slope == 0 || math.IsInf(lnQ, 0) {
+			break
+		}
+		z -= (lnQ - lnP) / slope
+	}
+	return z
+}
+
+// logNormalTail returns ln P(Z >= z) for a standard normal Z and its
+// derivative in z.
+func logNormalTail(z float64) (lnQ, slope float64) {
+	if z < 37 {
+		lnQ = math.Log(0.5 * math.Erfc(z/math.Sqrt2))
+		return lnQ, -math.Exp(-z*z/2-lnQ) / math.Sqrt(2*math.Pi)
+	}
+	z2 := z * z
+	lnQ = -z2/2 - math.Log(z) - 0.5*math.Log(2*math.Pi) + math.Log1p(-1/z2+3/(z2*z2)-15/(z2*z2*z2))
+	return lnQ, -(z + 1/z)
+}

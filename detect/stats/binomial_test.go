@@ -211,3 +211,26 @@ func BenchmarkLogBinomialTail(b *testing.B) {
 		LogBinomialTail(80, 200, 0.25)
 	}
 }
+
+func TestZFromLogP(t *testing.T) {
+	for _, c := range []struct{ p, z float64 }{{0.5, 0}, {0.15865525393145707, 1}, {0.0013498980316301, 3}, {2.866515718791939e-7, 5}, {7.61985302416047e-24, 10}, {2.7536241186062344e-89, 20}} {
+		if got := ZFromLogP(math.Log(c.p)); math.Abs(got-c.z) > 1e-7 {
+			t.Errorf("p %g: z %v, want %v", c.p, got, c.z)
+		}
+	}
+	// Continuous across the switch to the asymptotic form, finite far below.
+	a, b := ZFromLogP(-19.9999), ZFromLogP(-20.0001)
+	if math.Abs(a-b) > 1e-4 {
+		t.Errorf("jump at ln p = -20: %v vs %v", a, b)
+	}
+	// Beyond z = 37 (the asymptotic branch): ln Q(40) from the series.
+	if z := ZFromLogP(-800 - math.Log(40) - 0.5*math.Log(2*math.Pi) + math.Log1p(-1.0/1600+3.0/(1600*1600))); math.Abs(z-40) > 1e-6 {
+		t.Errorf("z = 40: got %v", z)
+	}
+	if z := ZFromLogP(-1e6); math.IsInf(z, 0) || math.IsNaN(z) || z < 1000 {
+		t.Errorf("ln p = -1e6: z %v", z)
+	}
+	if z := ZFromLogP(0); z != -8.2 {
+		t.Errorf("p = 1: z %v", z)
+	}
+}
