@@ -33,8 +33,8 @@ type Machine struct {
 	GoVersion string `json:"go_version"`
 }
 
-// DetectMachine describes the machine the process runs on.
-func DetectMachine() Machine {
+// detectMachine describes the machine the process runs on.
+func detectMachine() Machine {
 	m := Machine{CPU: runtime.GOARCH, Cores: runtime.NumCPU(), OS: runtime.GOOS,
 		Arch: runtime.GOARCH, GoVersion: runtime.Version()}
 	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
@@ -186,7 +186,7 @@ func (c Config) speedMinDur() time.Duration {
 	return time.Duration(c.scale(60, 10)) * time.Millisecond
 }
 
-// RunSpeed times, in one run: the embedding overhead of each scheme against
+// runSpeed times, in one run: the embedding overhead of each scheme against
 // the plain sampler (on the built-in model's top-40 candidate lists, on a
 // full vocabulary, and for a whole generation step), tokenization plus
 // detection against tokenization alone (prose and code, with tiktoken-go
@@ -194,14 +194,14 @@ func (c Config) speedMinDur() time.Duration {
 // workers against in-memory tokenization and detection. Every figure is the
 // median of a few repeats; marked and plain passes alternate so that drift
 // in the machine's speed falls on both.
-func RunSpeed(ctx context.Context, e *Env) (*SpeedResult, error) {
+func runSpeed(ctx context.Context, e *env) (*SpeedResult, error) {
 	start := time.Now()
-	res := &SpeedResult{Machine: DetectMachine(), Repeats: e.cfg.speedRepeats()}
-	tok, err := e.Tokenizer()
+	res := &SpeedResult{Machine: detectMachine(), Repeats: e.cfg.speedRepeats()}
+	tok, err := e.tokenizer()
 	if err != nil {
 		return nil, err
 	}
-	m, err := e.Model(ctx)
+	m, err := e.model()
 	if err != nil {
 		return nil, err
 	}
@@ -224,7 +224,7 @@ func RunSpeed(ctx context.Context, e *Env) (*SpeedResult, error) {
 }
 
 // speedSchemes binds defaultSchemes to keys; payload schemes get a payload.
-func (e *Env) speedSchemes() ([]watermark.Scheme, error) {
+func (e *env) speedSchemes() ([]watermark.Scheme, error) {
 	out := make([]watermark.Scheme, len(defaultSchemes))
 	for i, spec := range defaultSchemes {
 		s, err := e.scheme(spec, speedSchemeSeed, uint64(i))
@@ -381,7 +381,7 @@ func (c *speedCands) step(sess *ngram.Session, s watermark.Scheme, rng *rand.Ran
 	return d, nil
 }
 
-func (e *Env) speedEmbedding(ctx context.Context, res *SpeedResult, tok tokenize.Tokenizer, m *ngram.Model, schemes []watermark.Scheme) error {
+func (e *env) speedEmbedding(ctx context.Context, res *SpeedResult, tok tokenize.Tokenizer, m *ngram.Model, schemes []watermark.Scheme) error {
 	reps := e.cfg.speedRepeats()
 	minDur := e.cfg.speedMinDur()
 	doc, err := corpora.Opticks()
@@ -579,7 +579,7 @@ func speedRate(tokens, bytes int, ns float64) SpeedRate {
 	return SpeedRate{TokensPerSec: float64(tokens) / s, MBPerSec: float64(bytes) / 1e6 / s}
 }
 
-func (e *Env) speedDetection(ctx context.Context, res *SpeedResult, tok tokenize.Tokenizer, schemes []watermark.Scheme) error {
+func (e *env) speedDetection(ctx context.Context, res *SpeedResult, tok tokenize.Tokenizer, schemes []watermark.Scheme) error {
 	reps := e.cfg.speedRepeats()
 	minDur := e.cfg.speedMinDur()
 	books, err := corpora.Gutenberg()
@@ -748,7 +748,7 @@ func writeScanCorpus(path string, total int) (*speedDocs, int, error) {
 	return d, z.Len(), nil
 }
 
-func (e *Env) speedScan(ctx context.Context, res *SpeedResult, tok tokenize.Tokenizer, scheme watermark.Scheme) error {
+func (e *env) speedScan(ctx context.Context, res *SpeedResult, tok tokenize.Tokenizer, scheme watermark.Scheme) error {
 	dir, err := os.MkdirTemp("", "tracemark-speed-")
 	if err != nil {
 		return err

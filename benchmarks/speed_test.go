@@ -19,21 +19,21 @@ func TestCPUModelName(t *testing.T) {
 	if got := cpuModelName("processor : 0\n"); got != "" {
 		t.Errorf("cpuModelName without a model = %q", got)
 	}
-	m := DetectMachine()
+	m := detectMachine()
 	if m.Cores < 1 || m.CPU == "" || m.OS == "" || m.Arch == "" || m.GoVersion == "" {
-		t.Errorf("DetectMachine = %+v", m)
+		t.Errorf("detectMachine = %+v", m)
 	}
 }
 
 func TestRunSpeedQuick(t *testing.T) {
 	start := time.Now()
 	// A quick run takes a few seconds once the built-in model is cached.
-	e := NewEnv(Config{Quick: true, Seed: 1})
-	r, err := RunSpeed(context.Background(), e)
+	e := newEnv(context.Background(), Config{Quick: true, Seed: 1})
+	r, err := runSpeed(context.Background(), e)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("RunSpeed (quick) took %v", time.Since(start).Round(time.Millisecond))
+	t.Logf("runSpeed (quick) took %v", time.Since(start).Round(time.Millisecond))
 
 	pos := func(what string, x float64) {
 		t.Helper()
