@@ -45,6 +45,9 @@ type Config struct {
 	CacheDir string
 	// Log receives progress lines (nil: discarded).
 	Log io.Writer
+	// Executable is the tracemark binary whose whole-process start-up the
+	// speed section times ("" skips that measurement).
+	Executable string
 }
 
 func (c Config) workers() int {

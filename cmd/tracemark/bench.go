@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -82,6 +83,9 @@ func runBench(c *cli.Context, e *env, which string) error {
 		return fmt.Errorf("bench %s: --jobs must be positive", which)
 	}
 	cfg := benchmarks.Config{Seed: c.Uint64("seed"), Quick: c.Bool("quick"), Workers: c.Int("jobs"), Log: e.stderr}
+	if exe, err := os.Executable(); err == nil {
+		cfg.Executable = exe // the speed section times this binary's start-up
+	}
 	dir := c.String("out")
 	prev, err := benchmarks.LoadResults(dir)
 	if err != nil {
