@@ -2,12 +2,16 @@
 // false-positive rate on human text under many random keys (fpr), the
 // tokens it needs to be detected (power), its survival of edits
 // (robustness), its cost in text quality (quality), whether it survives
-// distillation into a student model (distill), and its speed (speed).
+// distillation into a student model (distill), and what its speed is in a
+// whole run (speed: start-up, end-to-end generation, scan throughput;
+// micro-timings are `go test -bench` benchmarks of watermark, detect,
+// generate and tokenize).
 //
 // Every section is reproducible from Config.Seed: keys, prompts, sampling
-// and attacks all draw from generators seeded by it. Each Run* function
-// returns a result that serializes to JSON and renders itself as a section
-// of REPORT.md with PNG plots (see WriteReport). The text generator is the
+// and attacks all draw from generators seeded by it. Run stores each
+// section's result in Results, which serializes to results.json and renders
+// as REPORT.md with PNG plots (WriteReport). A power or quality setting
+// whose Spec is "none" is the unwatermarked control. The text generator is the
 // built-in order-4 n-gram model (package ngram): no neural model or
 // LLM-written text is available offline, and the report says so.
 package benchmarks
