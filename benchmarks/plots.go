@@ -96,7 +96,7 @@ func (r *PowerResult) plots(b *strings.Builder, dir string) error {
 					return true
 				}
 			}
-			return s == Unwatermarked
+			return s == unwatermarked
 		}},
 		{"power-kgw.png", "KGW: TPR at α = 1e-6 by δ and h", func(s string) bool {
 			return strings.HasPrefix(s, "kgw:") && !strings.Contains(s, "payload")
@@ -188,7 +188,7 @@ func (r *RobustnessResult) plots(b *strings.Builder, dir string) error {
 }
 
 func (r *QualityResult) plots(b *strings.Builder, dir string) error {
-	if len(r.Settings) == 0 || r.Settings[0].Spec != Unwatermarked {
+	if len(r.Settings) == 0 || r.Settings[0].Spec != unwatermarked {
 		return nil
 	}
 	base := r.Settings[0]

@@ -11,8 +11,8 @@ import (
 	"github.com/tracemark/tracemark/watermark"
 )
 
-// Unwatermarked is the pseudo-spec of completions generated without a mark.
-const Unwatermarked = "none"
+// unwatermarked is the pseudo-spec of completions generated without a mark.
+const unwatermarked = "none"
 
 // completion is one generated text and what it takes to test it.
 type completion struct {
@@ -38,10 +38,10 @@ func (c Config) completionLength() int { return c.scale(800, 300) }
 // completionsPerSetting is the number of completions per scheme setting.
 func (c Config) completionsPerSetting() int { return c.scale(200, 8) }
 
-// Prompts returns n prompts: the first eight words of paragraphs of
+// allPrompts returns n prompts: the first eight words of paragraphs of
 // Newton's Opticks, text the built-in model was not trained on (cycling if
 // n exceeds the paragraphs).
-func Prompts(n int) ([]string, error) { return promptsOf(n, 1, 0) }
+func allPrompts(n int) ([]string, error) { return promptsOf(n, 1, 0) }
 
 // promptsOf returns n prompts from the paragraphs whose index is rest
 // modulo every (every = 2 splits them into two disjoint sets).
@@ -70,14 +70,14 @@ func promptsOf(n, every, rest int) ([]string, error) {
 	return out, nil
 }
 
-// pool returns the completions of a scheme setting (Unwatermarked for none),
+// pool returns the completions of a scheme setting (unwatermarked for none),
 // generating them on first use with the built-in model and default decoding
 // (temperature 1, top-k 40, top-p 0.95).
-func (e *Env) pool(ctx context.Context, spec string) (*pool, error) {
+func (e *env) pool(ctx context.Context, spec string) (*pool, error) {
 	e.poolMu.Lock()
 	defer e.poolMu.Unlock()
 	var cfg watermark.Config // nil: unwatermarked
-	if spec != Unwatermarked {
+	if spec != unwatermarked {
 		var err error
 		if cfg, err = watermark.ParseSpec(spec); err != nil {
 			return nil, err
@@ -88,12 +88,12 @@ func (e *Env) pool(ctx context.Context, spec string) (*pool, error) {
 		return p, nil
 	}
 	start := time.Now()
-	m, tok, err := e.modelAndTokenizer(ctx)
+	m, tok, err := e.modelAndTokenizer()
 	if err != nil {
 		return nil, err
 	}
 	n, length := e.cfg.completionsPerSetting(), e.cfg.completionLength()
-	prompts, err := Prompts(n)
+	prompts, err := allPrompts(n)
 	if err != nil {
 		return nil, err
 	}

@@ -60,15 +60,15 @@ type PowerSetting struct {
 	PayloadExact *float64 `json:"payload_exact,omitempty"`
 }
 
-// RunPower generates completions with the built-in model for every power
+// runPower generates completions with the built-in model for every power
 // setting (a fresh key per completion) and measures how many tokens each
 // needs to reach p < 1e-6, and TPR against length. It also scores
 // unwatermarked completions as a control (their "TPR" is a false-positive
 // rate).
-func RunPower(ctx context.Context, e *Env) (*PowerResult, error) {
+func runPower(ctx context.Context, e *env) (*PowerResult, error) {
 	start := time.Now()
 	res := &PowerResult{Completions: e.cfg.completionsPerSetting(), Length: e.cfg.completionLength()}
-	for _, spec := range append(powerSettings, Unwatermarked) {
+	for _, spec := range append(powerSettings, unwatermarked) {
 		p, err := e.pool(ctx, spec)
 		if err != nil {
 			return nil, err
@@ -84,7 +84,7 @@ func RunPower(ctx context.Context, e *Env) (*PowerResult, error) {
 }
 
 // powerOf measures one pool.
-func powerOf(e *Env, p *pool) (PowerSetting, error) {
+func powerOf(e *env, p *pool) (PowerSetting, error) {
 	s := PowerSetting{Spec: p.spec, TPR: make([][]float64, len(powerAlphas))}
 	for a := range s.TPR {
 		s.TPR[a] = make([]float64, len(powerLengths))

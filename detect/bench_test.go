@@ -3,6 +3,7 @@ package detect
 import (
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,49 +12,62 @@ import (
 	"github.com/tracemark/tracemark/watermark"
 )
 
-// BenchmarkDetect compares, on Newton's Opticks, tokenization alone with
-// scoring alone and with both: detection's cost beside the tokenizer's.
+// BenchmarkDetect compares, on prose (Newton's Opticks) and code (the Go
+// source of net/http), 200 kB of each, tokenization alone with scoring
+// alone and with both: detection's cost beside the tokenizer's.
 // Throughput is reported per byte of text (MB/s) and per token.
 func BenchmarkDetect(b *testing.B) {
 	doc, err := refcorpus.Opticks()
 	if err != nil {
 		b.Skip(err)
 	}
-	text := doc.Text[:200000]
-	tok, _ := tokenize.Get(tokenize.Default)
-	ids, _ := tok.AppendEncode(nil, text)
-	rng := rand.New(rand.NewPCG(1, 1))
-	perToken := func(b *testing.B) {
-		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(ids)), "ns/token")
+	code, err := refcorpus.GoSource("net/http")
+	if err != nil {
+		b.Skip(err)
 	}
-	b.Run("tokenize", func(b *testing.B) {
-		b.SetBytes(int64(len(text)))
-		b.ReportAllocs()
-		var buf []uint32
-		for i := 0; i < b.N; i++ {
-			buf, _ = tok.AppendEncode(buf[:0], text)
+	var src strings.Builder
+	for _, d := range code {
+		src.WriteString(d.Text)
+	}
+	const size = 200000
+	tok, _ := tokenize.Get(tokenize.Default)
+	for _, c := range []struct{ name, text string }{{"prose", doc.Text[:size]}, {"code", src.String()[:min(size, src.Len())]}} {
+		text := c.text
+		ids, _ := tok.AppendEncode(nil, text)
+		rng := rand.New(rand.NewPCG(1, 1))
+		perToken := func(b *testing.B) {
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(ids)), "ns/token")
 		}
-		perToken(b)
-	})
-	for _, spec := range []string{watermark.DefaultSpec, "kgw:h=4,seeding=lefthash", "kgw:payload_bits=32", "gumbel:h=4", "tournament:m=30,h=4"} {
-		d, _ := New(anyScheme(b, randomKey(rng), spec), Options{})
-		b.Run("score/"+spec, func(b *testing.B) {
+		b.Run("corpus="+c.name+"/op=tokenize", func(b *testing.B) {
 			b.SetBytes(int64(len(text)))
 			b.ReportAllocs()
-			d.Tokens(ids)
-			b.ResetTimer()
+			var buf []uint32
 			for i := 0; i < b.N; i++ {
+				buf, _ = tok.AppendEncode(buf[:0], text)
+			}
+			perToken(b)
+		})
+		for _, spec := range []string{watermark.DefaultSpec, "kgw:h=4,seeding=lefthash", "kgw:h=1,seeding=lefthash", "kgw:payload_bits=32", "gumbel:h=4", "tournament:m=30,h=4"} {
+			d, _ := New(anyScheme(b, randomKey(rng), spec), Options{})
+			b.Run("corpus="+c.name+"/op=score/scheme="+spec, func(b *testing.B) {
+				b.SetBytes(int64(len(text)))
+				b.ReportAllocs()
 				d.Tokens(ids)
-			}
-			perToken(b)
-		})
-		b.Run("tokenize+score/"+spec, func(b *testing.B) {
-			b.SetBytes(int64(len(text)))
-			for i := 0; i < b.N; i++ {
-				d.Text(tok, text)
-			}
-			perToken(b)
-		})
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					d.Tokens(ids)
+				}
+				perToken(b)
+			})
+			b.Run("corpus="+c.name+"/op=tokenize+score/scheme="+spec, func(b *testing.B) {
+				b.SetBytes(int64(len(text)))
+				b.ReportAllocs()
+				for i := 0; i < b.N; i++ {
+					d.Text(tok, text)
+				}
+				perToken(b)
+			})
+		}
 	}
 }
 
@@ -119,7 +133,7 @@ func BenchmarkTupleSetLookup(b *testing.B) {
 		if len(s.table) != 1<<logSlots {
 			b.Fatalf("%d slots, want %d", len(s.table), 1<<logSlots)
 		}
-		b.Run(fmt.Sprintf("%dMiB", 8<<logSlots>>20), func(b *testing.B) {
+		b.Run(fmt.Sprintf("table=%dMiB", 8<<logSlots>>20), func(b *testing.B) {
 			var fps [32]uint64
 			hits := 0
 			for i := 0; i < b.N; i += 32 {

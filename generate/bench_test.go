@@ -24,10 +24,16 @@ func BenchmarkGenerate(b *testing.B) {
 		b.Fatal(err)
 	}
 	seq := append(append([]uint32{}, prompt...), completion...)
-	for _, spec := range []string{watermark.DefaultSpec, "kgw:h=4,seeding=lefthash"} {
-		c, _ := watermark.ParseSpec(spec)
-		scheme, _ := watermark.NewKGW(testKey(3), c.(watermark.KGWConfig))
-		b.Run(spec, func(b *testing.B) {
+	for _, spec := range []string{watermark.DefaultSpec, "kgw:h=4,seeding=lefthash", "kgw:h=1,seeding=lefthash", "kgw:payload_bits=32", "gumbel:h=4", "tournament:m=30,h=4"} {
+		c, err := watermark.ParseSpec(spec)
+		if err != nil {
+			b.Fatal(err)
+		}
+		scheme, err := watermark.NewScheme(testKey(3), c)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run("scheme="+spec, func(b *testing.B) {
 			plain, _ := NewSampler(m.NewSession(), nil, DefaultSettings())
 			marked, _ := NewSampler(m.NewSession(), scheme, DefaultSettings())
 			rng := rand.New(rand.NewPCG(1, 2))

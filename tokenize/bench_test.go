@@ -46,7 +46,7 @@ func BenchmarkEncode(b *testing.B) {
 				if impl != "" {
 					name = "tiktoken-go"
 				}
-				b.Run(kind+"/"+enc+"/"+name, func(b *testing.B) {
+				b.Run("text="+kind+"/enc="+enc+"/impl="+name, func(b *testing.B) {
 					ids, _ := tok.AppendEncode(nil, text)
 					b.SetBytes(int64(len(text)))
 					b.ReportAllocs()

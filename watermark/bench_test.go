@@ -44,23 +44,40 @@ func benchLogits(n int, rng *rand.Rand) []float32 {
 
 var benchSpecs = []string{DefaultSpec, "kgw:h=4,seeding=lefthash", "kgw:h=1,seeding=lefthash"}
 
-// BenchmarkFullVocab: plain softmax sampling over o200k's 200,019 logits
-// (baseline) against BiasLogits followed by the same sampler.
+// BenchmarkFullVocab: one draw from o200k's 200,019 logits (ids == nil),
+// plain softmax sampling (baseline) against each scheme's marked draw
+// (method=sample: SampleLogits) and, for schemes that bias logits, against
+// BiasLogits followed by the same plain sampler (method=bias+sample).
 func BenchmarkFullVocab(b *testing.B) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	logits := benchLogits(o200kVocab, rng)
+	work := make([]float32, len(logits))
 	ctx := []uint32{101, 2002, 30003, 4004, 55}
-	for _, spec := range benchSpecs {
-		s := mustKGW(b, testKey(b, 4), spec)
-		b.Run(spec, func(b *testing.B) {
+	for _, spec := range append(benchSpecs, "kgw:payload_bits=32", "gumbel:h=4", "tournament:m=30,h=4") {
+		s := mustScheme(b, testKey(b, 4), spec)
+		b.Run("method=sample/scheme="+spec, func(b *testing.B) {
+			// Each call starts from a fresh copy of the logits on both
+			// sides alike.
 			benchPair(b, 1,
-				func(int) { SampleLogitsUnmarked(nil, logits, rng) },
+				func(int) { copy(work, logits); SampleLogitsUnmarked(nil, work, rng) },
+				func(i int) { copy(work, logits); ctx[0] = uint32(i); s.SampleLogits(ctx, nil, work, rng) })
+		})
+		k, ok := s.(interface {
+			BiasLogits(ctx []uint32, logits []float32)
+		})
+		if !ok {
+			continue
+		}
+		b.Run("method=bias+sample/scheme="+spec, func(b *testing.B) {
+			benchPair(b, 1,
+				func(int) { copy(work, logits); SampleLogitsUnmarked(nil, work, rng) },
 				func(i int) {
 					// Vary the context so every call biases a new green
-					// list; the accumulated +δ does not change the cost.
+					// list.
+					copy(work, logits)
 					ctx[0] = uint32(i)
-					s.BiasLogits(ctx, logits)
-					SampleLogitsUnmarked(nil, logits, rng)
+					k.BiasLogits(ctx, work)
+					SampleLogitsUnmarked(nil, work, rng)
 				})
 		})
 	}
@@ -73,7 +90,7 @@ func BenchmarkBiasLogits(b *testing.B) {
 	ctx := []uint32{101, 2002, 30003, 4004, 55}
 	for _, spec := range benchSpecs {
 		s := mustKGW(b, testKey(b, 4), spec)
-		b.Run(spec, func(b *testing.B) {
+		b.Run("scheme="+spec, func(b *testing.B) {
 			b.ReportAllocs()
 			for i := 0; i < b.N; i++ {
 				ctx[0] = uint32(i)
@@ -101,12 +118,12 @@ func BenchmarkCandidates(b *testing.B) {
 	ctx := []uint32{101, 2002, 30003, 4004, 55}
 	for _, spec := range append(benchSpecs, "kgw:payload_bits=32", "gumbel:h=4", "tournament:m=30,h=4") {
 		s := mustScheme(b, testKey(b, 4), spec)
-		b.Run("logits/"+spec, func(b *testing.B) {
+		b.Run("input=logits/scheme="+spec, func(b *testing.B) {
 			benchPair(b, 1000,
 				func(int) { SampleLogitsUnmarked(ids, logits, rng) },
 				func(i int) { ctx[0] = uint32(i); s.SampleLogits(ctx, ids, logits, rng) })
 		})
-		b.Run("probs/"+spec, func(b *testing.B) {
+		b.Run("input=probs/scheme="+spec, func(b *testing.B) {
 			benchPair(b, 1000,
 				func(int) { SampleProbsUnmarked(ids, probs, rng) },
 				func(i int) { ctx[0] = uint32(i); s.SampleProbs(ctx, ids, probs, rng) })
@@ -117,6 +134,7 @@ func BenchmarkCandidates(b *testing.B) {
 // BenchmarkHashToken is the keyed hash selfhash detection computes once per
 // token: SipHash-2-4 of the token ID's 4 bytes.
 func BenchmarkHashToken(b *testing.B) {
+	b.ReportAllocs()
 	k := sipKey{0x0706050403020100, 0x0f0e0d0c0b0a0908}
 	var sum uint64
 	for i := 0; i < b.N; i++ {

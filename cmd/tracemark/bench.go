@@ -1,8 +1,8 @@
 package main
 
 import (
-	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -10,35 +10,15 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-// benchSections are the subcommands of `tracemark bench`, in report order.
-var benchSections = []struct {
-	name, usage string
-	run         func(context.Context, *benchmarks.Env, *benchmarks.Results) error
-}{
-	{"fpr", "false-positive rate on human text (prose and code) under many random keys", func(ctx context.Context, e *benchmarks.Env, r *benchmarks.Results) (err error) {
-		r.FPR, err = benchmarks.RunFPR(ctx, e)
-		return err
-	}},
-	{"power", "tokens needed to reach p < 1e-6, and TPR against length", func(ctx context.Context, e *benchmarks.Env, r *benchmarks.Results) (err error) {
-		r.Power, err = benchmarks.RunPower(ctx, e)
-		return err
-	}},
-	{"robustness", "TPR at alpha 1e-6 after edits of increasing strength", func(ctx context.Context, e *benchmarks.Env, r *benchmarks.Results) (err error) {
-		r.Robustness, err = benchmarks.RunRobustness(ctx, e)
-		return err
-	}},
-	{"quality", "perplexity (generator and judge model) and distinct-n of watermarked text", func(ctx context.Context, e *benchmarks.Env, r *benchmarks.Results) (err error) {
-		r.Quality, err = benchmarks.RunQuality(ctx, e)
-		return err
-	}},
-	{"distill", "does the watermark survive distillation into a student model?", func(ctx context.Context, e *benchmarks.Env, r *benchmarks.Results) (err error) {
-		r.Distill, err = benchmarks.RunDistill(ctx, e)
-		return err
-	}},
-	{"speed", "embedding overhead, detection and scan throughput (ratios in one run)", func(ctx context.Context, e *benchmarks.Env, r *benchmarks.Results) (err error) {
-		r.Speed, err = benchmarks.RunSpeed(ctx, e)
-		return err
-	}},
+// benchSections are the subcommands of `tracemark bench`, in report order;
+// each name is a section of benchmarks.Run.
+var benchSections = []struct{ name, usage string }{
+	{"fpr", "false-positive rate on human text (prose and code) under many random keys"},
+	{"power", "tokens needed to reach p < 1e-6, and TPR against length"},
+	{"robustness", "TPR at alpha 1e-6 after edits of increasing strength"},
+	{"quality", "perplexity (generator and judge model) and distinct-n of watermarked text"},
+	{"distill", "does the watermark survive distillation into a student model?"},
+	{"speed", "whole-run speed: start-up, end-to-end generation and scan throughput (micro-timings: go test -bench)"},
 }
 
 func benchCommand(e *env) *cli.Command {
@@ -103,6 +83,9 @@ func runBench(c *cli.Context, e *env, which string) error {
 		return fmt.Errorf("bench %s: --jobs must be positive", which)
 	}
 	cfg := benchmarks.Config{Seed: c.Uint64("seed"), Quick: c.Bool("quick"), Workers: c.Int("jobs"), Log: e.stderr}
+	if exe, err := os.Executable(); err == nil {
+		cfg.Executable = exe // the speed section times this binary's start-up
+	}
 	dir := c.String("out")
 	prev, err := benchmarks.LoadResults(dir)
 	if err != nil {
@@ -112,23 +95,19 @@ func runBench(c *cli.Context, e *env, which string) error {
 		// Sections from another seed or size do not belong in one report.
 		prev = &benchmarks.Results{}
 	}
-	cur := &benchmarks.Results{Tool: "tracemark " + version(), Seed: cfg.Seed, Quick: cfg.Quick, Machine: benchmarks.DetectMachine()}
-	envb := benchmarks.NewEnv(cfg)
+	prev.Tool = "tracemark " + version()
+	var names []string
 	for _, s := range benchSections {
-		if which != "all" && which != s.name {
-			continue
+		if which == "all" || which == s.name {
+			names = append(names, s.name)
 		}
-		start := time.Now()
-		fmt.Fprintf(e.stderr, "bench: %s ...\n", s.name)
-		if err := s.run(c.Context, envb, cur); err != nil {
-			return fmt.Errorf("bench %s: %w", s.name, err)
-		}
-		fmt.Fprintf(e.stderr, "bench: %s done in %v\n", s.name, time.Since(start).Round(time.Second))
-		prev.Merge(cur)
+	}
+	err = benchmarks.Run(c.Context, cfg, prev, names, func(string) error {
 		prev.Written = time.Now().UTC()
-		if err := benchmarks.WriteReport(dir, prev); err != nil {
-			return err
-		}
+		return benchmarks.WriteReport(dir, prev)
+	})
+	if err != nil {
+		return err
 	}
 	fmt.Fprintf(e.stdout, "%s\n", filepath.Join(dir, benchmarks.ReportFile))
 	return nil
