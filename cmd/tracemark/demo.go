@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	_ "embed"
+	"errors"
 	"fmt"
 	"math"
 	"runtime"
@@ -102,30 +104,43 @@ func runDemo(c *cli.Context, e *env) error {
 
 	prompts := demoPrompts()
 	rows := make([]demoRow, 2*len(prompts))
+	// The first worker error cancels the others and the producer, so a
+	// failing worker ends the command with its error instead of leaving the
+	// producer blocked.
+	ctx, cancel := context.WithCancel(c.Context)
+	defer cancel()
 	jobs := make(chan int)
-	errs := make(chan error, 1)
+	var once sync.Once
+	var firstErr error
 	var wg sync.WaitGroup
 	for w := 0; w < max(1, c.Int("jobs")); w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := demoWorker(c, model, scheme, tok, set, maxTokens, alpha, prompts, rows, jobs); err != nil {
-				select {
-				case errs <- err:
-				default:
-				}
+			if err := demoWorker(ctx, c, model, scheme, tok, set, maxTokens, alpha, prompts, rows, jobs); err != nil {
+				once.Do(func() { firstErr = err })
+				cancel()
 			}
 		}()
 	}
+produce:
 	for i := range rows {
-		jobs <- i
+		select {
+		case jobs <- i:
+		case <-ctx.Done():
+			break produce
+		}
 	}
 	close(jobs)
 	wg.Wait()
-	select {
-	case err := <-errs:
+	if firstErr != nil {
+		if errors.Is(firstErr, watermark.ErrGreedyUnmarkable) {
+			return fmt.Errorf("scheme %s: %w", scheme.Spec(), firstErr)
+		}
+		return firstErr
+	}
+	if err := c.Context.Err(); err != nil {
 		return err
-	default:
 	}
 	printDemo(e, rows, alpha)
 	if payload != "" {
@@ -152,7 +167,7 @@ func runDemo(c *cli.Context, e *env) error {
 
 // demoWorker generates and detects the rows it receives: row 2i is prompt
 // i watermarked, row 2i+1 unwatermarked, both with seed+i.
-func demoWorker(c *cli.Context, model *ngram.Model, scheme watermark.Scheme, tok tokenize.Tokenizer, set generate.Settings,
+func demoWorker(ctx context.Context, c *cli.Context, model *ngram.Model, scheme watermark.Scheme, tok tokenize.Tokenizer, set generate.Settings,
 	maxTokens int, alpha float64, prompts []string, rows []demoRow, jobs <-chan int) error {
 	session := model.NewSession()
 	marked, err := generate.NewSampler(session, scheme, set)
@@ -177,7 +192,10 @@ func demoWorker(c *cli.Context, model *ngram.Model, scheme watermark.Scheme, tok
 		if i%2 == 1 {
 			sampler = plain
 		}
-		out, err := sampler.Complete(c.Context, tok, prompt, maxTokens, newRNG(c.Uint64("seed")+uint64(i/2)))
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		out, err := sampler.Complete(ctx, tok, prompt, maxTokens, newRNG(c.Uint64("seed")+uint64(i/2)))
 		if err != nil {
 			return err
 		}

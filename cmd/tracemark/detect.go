@@ -100,8 +100,8 @@ func runDetect(c *cli.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	if a := c.Float64("alpha"); !(a > 0 && a < 1) {
-		return fmt.Errorf("--alpha: alpha must be in (0, 1), got %v", a)
+	if err := checkLevels(c); err != nil {
+		return err
 	}
 	opts := detect.Options{Alpha: c.Float64("alpha"), NoDedup: c.Bool("no-dedup"), Tokenizer: tok.Name()}
 	r := &detectRun{env: e, tok: tok, json: c.Bool("json")}

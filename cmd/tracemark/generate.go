@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	mrand "math/rand/v2"
 	"strconv"
 	"strings"
@@ -214,10 +215,19 @@ func perplexityCommand(e *env) *cli.Command {
 					var ids []uint32
 					if ids, err = tok.AppendEncode(nil, string(data)); err == nil {
 						ppl, n := model.Perplexity(ids, 0)
-						if c.Bool("json") {
+						// No scored token: the perplexity is undefined,
+						// printed as null (JSON has no NaN), not an error.
+						var value any = ppl
+						if n == 0 || math.IsNaN(ppl) || math.IsInf(ppl, 0) {
+							value = nil
+						}
+						switch {
+						case c.Bool("json"):
 							err = json.NewEncoder(e.stdout).Encode(map[string]any{
-								"input": display, "perplexity": ppl, "tokens": n, "tokenizer": tok.Name(), "model": builtinModelName})
-						} else {
+								"input": display, "perplexity": value, "tokens": n, "tokenizer": tok.Name(), "model": builtinModelName})
+						case value == nil:
+							_, err = fmt.Fprintf(e.stdout, "%s: perplexity undefined (%d tokens to score)\n", display, n)
+						default:
 							_, err = fmt.Fprintf(e.stdout, "%s: perplexity %.2f over %d tokens\n", display, ppl, n)
 						}
 					}

@@ -128,3 +128,15 @@ func keysFor(c *cli.Context, e *env) ([]watermark.Scheme, tokenize.Tokenizer, er
 	}
 	return schemes, tok, err
 }
+
+// checkLevels validates --alpha and --fdr (where the command has them):
+// alpha in (0, 1), fdr 0 (off) or in (0, 1); NaN and infinities refused.
+func checkLevels(c *cli.Context) error {
+	if a := c.Float64("alpha"); !(a > 0 && a < 1) {
+		return fmt.Errorf("--alpha: alpha must be in (0, 1), got %v", a)
+	}
+	if q := c.Float64("fdr"); !(q == 0 || (q > 0 && q < 1)) {
+		return fmt.Errorf("--fdr: the false discovery rate must be in (0, 1) (or 0 for off), got %v", q)
+	}
+	return nil
+}

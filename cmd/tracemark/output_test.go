@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestPayloadKeyNeedsAnExplicitPayload: generating with a payload scheme
@@ -52,5 +53,60 @@ func TestJSONIsStable(t *testing.T) {
 	json.Unmarshal([]byte(out), &r)
 	if r["too_short"] != true || r["p_value"] != 1.0 {
 		t.Errorf("short text JSON: %v", r)
+	}
+}
+
+// TestDemoWorkerErrorEndsTheCommand: a worker that fails (a distortion-free
+// scheme cannot mark greedy decoding) ends the demo with that error; it
+// used to leave the producer blocked forever.
+func TestDemoWorkerErrorEndsTheCommand(t *testing.T) {
+	done := make(chan struct{})
+	var code int
+	var stderr string
+	go func() {
+		defer close(done)
+		code, _, stderr = cliRun(t, "", "demo", "--scheme", "gumbel", "--temperature", "0", "-j", "2")
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Minute):
+		t.Fatal("demo with a failing worker did not return")
+	}
+	if code != exitError || !strings.Contains(stderr, "greedy") {
+		t.Errorf("demo with a failing worker: %d %q", code, stderr)
+	}
+}
+
+// TestLevelsAreValidated: detect, scan and merge refuse an alpha or FDR
+// outside (0, 1), NaN included (merge once accepted --alpha 2 and called
+// human text watermarked).
+func TestLevelsAreValidated(t *testing.T) {
+	key, _ := newKey(t)
+	dir := t.TempDir()
+	for _, args := range [][]string{
+		{"merge", "--alpha", "2", dir}, {"merge", "--fdr", "5", dir}, {"merge", "--alpha", "nan", dir},
+		{"scan", "--key", key, "--alpha", "0", dir}, {"scan", "--key", key, "--fdr", "-1", dir},
+		{"detect", "--key", key, "--alpha", "1", "-"},
+	} {
+		code, _, stderr := cliRun(t, "", args...)
+		if code != exitError || !strings.Contains(stderr, "must be in (0, 1)") {
+			t.Errorf("%v: %d %q", args, code, stderr)
+		}
+	}
+}
+
+// TestPerplexityOfNothing: an empty input has an undefined perplexity,
+// printed as such (null in JSON), never NaN.
+func TestPerplexityOfNothing(t *testing.T) {
+	code, out, stderr := cliRun(t, "", "perplexity", "--json", "-")
+	var r map[string]any
+	if err := json.Unmarshal([]byte(out), &r); err != nil || code != 0 {
+		t.Fatalf("perplexity --json of nothing: %d %q %q", code, out, stderr)
+	}
+	if v, ok := r["perplexity"]; !ok || v != nil || r["tokens"] != 0.0 {
+		t.Errorf("perplexity of nothing: %v", r)
+	}
+	if code, out, _ := cliRun(t, "", "perplexity", "-"); code != 0 || !strings.Contains(out, "undefined") || strings.Contains(out, "NaN") {
+		t.Errorf("human: %d %q", code, out)
 	}
 }

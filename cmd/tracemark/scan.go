@@ -64,6 +64,9 @@ func runScan(c *cli.Context, e *env) error {
 	if os.Getenv("GOMEMLIMIT") == "" {
 		defer debug.SetMemoryLimit(debug.SetMemoryLimit(scanMemoryLimit))
 	}
+	if err := checkLevels(c); err != nil {
+		return err
+	}
 	schemes, tok, err := keysFor(c, e)
 	if err != nil {
 		return err
@@ -162,6 +165,9 @@ func mergeCommand(e *env) *cli.Command {
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
 				return fmt.Errorf("merge takes one directory, got %d arguments", c.NArg())
+			}
+			if err := checkLevels(c); err != nil {
+				return err
 			}
 			out := bufio.NewWriterSize(e.stdout, 1<<16)
 			var sink scan.Sink = &humanSink{w: out, errw: e.stderr}
