@@ -274,6 +274,14 @@ func TestQuickRun(t *testing.T) {
 			t.Errorf("report lacks %q", want)
 		}
 	}
+	// A quick report says how to reproduce it, and lists TPR only at
+	// lengths its completions reach.
+	if !strings.Contains(string(md), "bench all --quick --seed") {
+		t.Error("quick report's reproduce line lacks --quick")
+	}
+	if r.Power != nil && r.Power.Length < 800 && strings.Contains(string(md), "L=800") {
+		t.Errorf("quick report lists TPR at L=800 for %d-token completions", r.Power.Length)
+	}
 	pngs, _ := filepath.Glob(filepath.Join(dir, "*.png"))
 	if len(pngs) < 8 {
 		t.Errorf("%d plots written", len(pngs))

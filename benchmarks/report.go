@@ -113,13 +113,13 @@ func writeAtomic(path string, data []byte) error {
 func (r *Results) markdown(dir string) (string, error) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# tracemark benchmark report\n\n")
-	run := "default run"
+	run, quick := "default run", ""
 	if r.Quick {
-		run = "**quick run (smoke test: too small to quote)**"
+		run, quick = "**quick run (smoke test: too small to quote)**", " --quick"
 	}
 	fmt.Fprintf(&b, "%s, seed %d, written %s by %s. Machine: %s, %d cores, %s/%s, %s. "+
-		"Raw numbers: [`%s`](%s). Reproduce with `go run ./cmd/tracemark bench all --seed %d --out DIR`.\n\n",
-		run, r.Seed, r.Written.Format("2006-01-02 15:04 UTC"), r.Tool, r.Machine.CPU, r.Machine.Cores, r.Machine.OS, r.Machine.Arch, r.Machine.GoVersion, ResultsFile, ResultsFile, r.Seed)
+		"Raw numbers: [`%s`](%s). Reproduce with `go run ./cmd/tracemark bench all%s --seed %d --out DIR`.\n\n",
+		run, r.Seed, r.Written.Format("2006-01-02 15:04 UTC"), r.Tool, r.Machine.CPU, r.Machine.Cores, r.Machine.OS, r.Machine.Arch, r.Machine.GoVersion, ResultsFile, ResultsFile, quick, r.Seed)
 	if secs := r.seconds(); secs > 0 {
 		fmt.Fprintf(&b, "The sections took %.0f s in all.\n\n", secs)
 	}
@@ -315,15 +315,28 @@ func fmtTokens(n, length int) string {
 	return fmt.Sprint(n)
 }
 
+// measuredLengths returns the TPR prefix lengths that completions of
+// length tokens reach (at least the shortest).
+func measuredLengths(length int) []int {
+	n := 1
+	for n < len(powerLengths) && powerLengths[n] <= length {
+		n++
+	}
+	return powerLengths[:n]
+}
+
 func (r *PowerResult) markdown(b *strings.Builder, dir string) error {
 	fmt.Fprintf(b, "%d completions of %d tokens per setting (Opticks prompts, a fresh key per completion). "+
 		"Tokens to detection: the shortest prefix of the re-tokenized completion with p < 1e-6 (quantiles count undetected completions as infinite). "+
 		"This is descriptive: looking at every prefix is not a level-α test (the fixed-length TPR columns are); payload schemes are checked every 8 tokens and then token by token, the others at every token. "+
 		"TPR: fraction detected from the first L tokens. The last row, `none`, is unwatermarked text tested with a random key of the default scheme: its TPR is a false-positive rate.\n\n",
 		r.Completions, r.Length)
+	// Only lengths the completions reach: a longer prefix is the whole
+	// completion again, not a measurement at that length.
+	lengths := measuredLengths(r.Length)
 	cols := []string{"scheme", "median tokens to p<1e-6", "90th pct"}
 	for _, a := range powerAlphas {
-		for _, L := range powerLengths {
+		for _, L := range lengths {
 			cols = append(cols, fmt.Sprintf("TPR@%s L=%d", sci(a), L))
 		}
 	}
@@ -331,7 +344,7 @@ func (r *PowerResult) markdown(b *strings.Builder, dir string) error {
 	for _, s := range r.Settings {
 		fmt.Fprintf(b, "| `%s` | %s | %s |", s.Spec, fmtTokens(s.Median, r.Length), fmtTokens(s.P90, r.Length))
 		for a := range powerAlphas {
-			for l := range powerLengths {
+			for l := range lengths {
 				fmt.Fprintf(b, " %.2f |", s.TPR[a][l])
 			}
 		}
