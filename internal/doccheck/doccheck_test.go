@@ -189,3 +189,41 @@ func TestScanner(t *testing.T) {
 		t.Errorf("links %q, want %q", strings.Join(got, " "), want)
 	}
 }
+
+// TestCIRunsTheREADMETestCommand: the README's test command (the line in
+// its Tests block starting "go vet") is exactly what .ci/run runs, with an
+// explicit -timeout for every go test.
+func TestCIRunsTheREADMETestCommand(t *testing.T) {
+	root := repoRoot(t)
+	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ci, err := os.ReadFile(filepath.Join(root, ".ci", "run"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cmd string
+	for _, line := range strings.Split(string(readme), "\n") {
+		if strings.HasPrefix(line, "go vet ") {
+			cmd = line
+		}
+	}
+	if cmd == "" {
+		t.Fatal("README has no test command line starting with \"go vet\"")
+	}
+	found := false
+	for _, line := range strings.Split(string(ci), "\n") {
+		if line == cmd {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf(".ci/run does not run the README's test command %q", cmd)
+	}
+	for _, part := range strings.Split(cmd, "&&") {
+		if strings.Contains(part, "go test") && !strings.Contains(part, "-timeout") {
+			t.Errorf("%q has no explicit -timeout", strings.TrimSpace(part))
+		}
+	}
+}
