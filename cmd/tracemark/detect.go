@@ -58,10 +58,11 @@ type multiDetection struct {
 
 type detectRun struct {
 	env      *env
-	det      *detect.Detector // one key
-	multi    *detect.Multi    // several keys
+	dets     []*detect.Detector // one per key
+	alpha    float64
 	tok      tokenize.Tokenizer
 	json     bool
+	ids      []uint32
 	found    int
 	failures int
 }
@@ -104,14 +105,13 @@ func runDetect(c *cli.Context, e *env) error {
 		return err
 	}
 	opts := detect.Options{Alpha: c.Float64("alpha"), NoDedup: c.Bool("no-dedup"), Tokenizer: tok.Name()}
-	r := &detectRun{env: e, tok: tok, json: c.Bool("json")}
-	if len(schemes) == 1 {
-		r.det, err = detect.New(schemes[0], opts)
-	} else {
-		r.multi, err = detect.NewMulti(schemes, opts)
-	}
-	if err != nil {
-		return err
+	r := &detectRun{env: e, tok: tok, json: c.Bool("json"), alpha: opts.Alpha}
+	for _, s := range schemes {
+		d, err := detect.New(s, opts)
+		if err != nil {
+			return err
+		}
+		r.dets = append(r.dets, d)
 	}
 	inputs := c.Args().Slice()
 	if len(inputs) == 0 {
@@ -173,33 +173,90 @@ func readInput(e *env, name string) (string, []byte, error) {
 
 // input tests one named input ("-" is standard input).
 func (r *detectRun) input(name string, ids bool) error {
-	if ids {
-		in, display, err := openInput(r.env, name)
-		if err != nil {
-			return err
-		}
-		defer in.Close()
-		return r.idLines(in, display)
-	}
-	display, data, err := readInput(r.env, name)
+	in, display, err := openInput(r.env, name)
 	if err != nil {
 		return err
 	}
-	toks, err := r.tok.AppendEncode(nil, string(data))
+	defer in.Close()
+	if ids {
+		return r.idLines(in, display)
+	}
+	streams := make([]*detect.Stream, len(r.dets))
+	key := detect.NewDedupKey()
+	for i, d := range r.dets {
+		streams[i] = d.NewStream(key)
+	}
+	err = readParts(in, detectPart, func(part []byte) error {
+		var err error
+		if r.ids, err = r.tok.AppendEncode(r.ids[:0], string(part)); err != nil {
+			return err
+		}
+		for _, s := range streams {
+			s.Add(r.ids)
+		}
+		return nil
+	})
 	if err != nil {
 		return fmt.Errorf("%s: %w", display, err)
 	}
-	return r.tokens(display, toks)
+	results := make([]detect.Result, len(streams))
+	for i, s := range streams {
+		results[i] = s.Result()
+	}
+	return r.results(display, results)
+}
+
+// detectPart is how much text detect tokenizes at a time: a long input is
+// scored in parts with bounded memory (detect.Stream), cut where the
+// tokens do not change (tokenize.CutPoint).
+const detectPart = 4 << 20
+
+// readParts reads in in parts of at most size bytes (more only to finish a
+// UTF-8 sequence), each cut at tokenize.CutPoint where there is one, and
+// calls f with each; the slice is reused.
+func readParts(in io.Reader, size int, f func([]byte) error) error {
+	buf := make([]byte, 0, size)
+	for {
+		n, err := io.ReadFull(in, buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			if len(buf) > 0 {
+				return f(buf)
+			}
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		cut := tokenize.CutPoint(buf)
+		if cut < 0 {
+			cut = tokenize.UTF8Cut(buf)
+		}
+		if err := f(buf[:cut]); err != nil {
+			return err
+		}
+		buf = buf[:copy(buf, buf[cut:])]
+	}
 }
 
 // tokens tests one token sequence and reports it.
 func (r *detectRun) tokens(name string, ids []uint32) error {
-	if r.multi != nil {
-		return r.reportMulti(name, r.multi.Tokens(ids))
+	results := make([]detect.Result, len(r.dets))
+	for i, d := range r.dets {
+		results[i] = d.Tokens(ids)
 	}
-	res := r.det.Tokens(ids)
-	res.Tokenizer = r.tok.Name()
-	return r.report(name, res)
+	return r.results(name, results)
+}
+
+// results reports one input's results, one per key.
+func (r *detectRun) results(name string, results []detect.Result) error {
+	for i := range results {
+		results[i].Tokenizer = r.tok.Name()
+	}
+	if len(results) == 1 {
+		return r.report(name, results[0])
+	}
+	return r.reportMulti(name, detect.Combine(results, r.alpha))
 }
 
 // idLines tests every non-empty line of in as a JSON array of token IDs.

@@ -110,3 +110,28 @@ func TestPerplexityOfNothing(t *testing.T) {
 		t.Errorf("human: %d %q", code, out)
 	}
 }
+
+// TestReadPartsBoundedAndLossless: parts are at most the size asked (plus
+// nothing), add up to the input, and a long input's detection from parts
+// equals one pass over the whole.
+func TestReadPartsBoundedAndLossless(t *testing.T) {
+	text := strings.Repeat("The light of the sun\nfalls on the prism and is refracted. ", 400) + "é東"
+	for _, size := range []int{16, 100, 4096, 1 << 20} {
+		var got strings.Builder
+		parts := 0
+		err := readParts(strings.NewReader(text), size, func(p []byte) error {
+			if len(p) > size {
+				t.Errorf("part of %d bytes, size %d", len(p), size)
+			}
+			got.Write(p)
+			parts++
+			return nil
+		})
+		if err != nil || got.String() != text {
+			t.Fatalf("size %d: %v, %d bytes back of %d", size, err, got.Len(), len(text))
+		}
+		if size < len(text) && parts < 2 {
+			t.Errorf("size %d: one part", size)
+		}
+	}
+}
