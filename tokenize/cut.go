@@ -56,4 +56,6 @@ func endsLetter(b []byte) bool {
 	return n > 0 && r != utf8.RuneError && unicode.IsLetter(r)
 }
 
-func isSpace(b byte) bool { return b == ' ' || b == '\t' || b == '\n' || b == '\r' || b == '\v' || b == '\f' }
+func isSpace(b byte) bool {
+	return b == ' ' || b == '\t' || b == '\n' || b == '\r' || b == '\v' || b == '\f'
+}
