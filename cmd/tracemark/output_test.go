@@ -1,12 +1,16 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tracemark/tracemark/scan"
 )
 
 // TestPayloadKeyNeedsAnExplicitPayload: generating with a payload scheme
@@ -133,5 +137,30 @@ func TestReadPartsBoundedAndLossless(t *testing.T) {
 		if size < len(text) && parts < 2 {
 			t.Errorf("size %d: one part", size)
 		}
+	}
+}
+
+// TestScanSummaryNeverContradictsFlags: with flagged documents and no
+// pooled detection, the summary says what the pooled test found without
+// denying the flags; the per-file table lists every file when there are
+// few and only flagged or failing ones when there are many.
+func TestScanSummaryNeverContradictsFlags(t *testing.T) {
+	var out bytes.Buffer
+	s := &humanSink{w: &out, errw: &out}
+	for i := 0; i < 25; i++ {
+		f := scan.FileEvent{Type: "end", File: fmt.Sprintf("f%02d.jsonl", i)}
+		f.Documents = 10
+		if i == 3 {
+			f.Flagged = 6
+		}
+		s.End(f)
+	}
+	s.Summary(scan.Summary{Files: 25, Documents: 250, Flagged: 6, Alpha: 1e-6, PooledPValue: 0.2})
+	text := out.String()
+	if strings.Contains(text, "does not carry") || !strings.Contains(text, "no corpus-wide evidence") || !strings.Contains(text, "6 documents flagged above") {
+		t.Errorf("summary wording:\n%s", text)
+	}
+	if !strings.Contains(text, "f03.jsonl") || strings.Contains(text, "f04.jsonl") || !strings.Contains(text, "24 more files") {
+		t.Errorf("per-file table:\n%s", text)
 	}
 }

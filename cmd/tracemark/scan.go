@@ -8,7 +8,9 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"strconv"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -213,8 +215,9 @@ func (s *jsonSink) Summary(sum scan.Summary) error     { return s.enc.Encode(sum
 // humanSink prints flagged documents and the summary on stdout, and
 // diagnostics on stderr.
 type humanSink struct {
-	w    io.Writer
-	errw io.Writer
+	w     io.Writer
+	errw  io.Writer
+	files []scan.FileEvent // end records, for the per-file table
 }
 
 func (s *humanSink) Begin(scan.FileEvent) error { return nil }
@@ -246,6 +249,7 @@ func (s *humanSink) Diagnostic(d scan.Diagnostic) error {
 }
 
 func (s *humanSink) End(f scan.FileEvent) error {
+	s.files = append(s.files, f)
 	if f.Error != "" {
 		_, err := fmt.Fprintf(s.errw, "tracemark: %s\n", f.Error)
 		return err
@@ -253,15 +257,58 @@ func (s *humanSink) End(f scan.FileEvent) error {
 	return nil
 }
 
+// maxFileRows is how many files the per-file table lists in full; past
+// it, only files with flagged documents or errors are listed.
+const maxFileRows = 20
+
 func (s *humanSink) Summary(sum scan.Summary) error {
-	verdict := "the corpus does not carry the watermark at this level"
-	if sum.Detected {
-		verdict = "THE CORPUS CARRIES THE WATERMARK"
+	s.fileTable()
+	var verdict string
+	switch {
+	case sum.Detected:
+		verdict = fmt.Sprintf("THE CORPUS AS A WHOLE CARRIES THE WATERMARK (p <= alpha %g)", sum.Alpha)
+	case sum.Flagged > 0:
+		verdict = fmt.Sprintf("no corpus-wide evidence at alpha %g; the %d documents flagged above carry it on their own (the pooled test weighs them against the rest of the corpus)", sum.Alpha, sum.Flagged)
+	default:
+		verdict = fmt.Sprintf("no corpus-wide evidence at alpha %g", sum.Alpha)
 	}
-	_, err := fmt.Fprintf(s.w, "\n%d files, %d documents, %d tokens, %.1f MB in %.1f s; %d flagged; %d errors\npooled test over the whole corpus (each tuple once): p=%.3g, log10_p=%.2f, key %s: %s (alpha %g)\n",
+	_, err := fmt.Fprintf(s.w, "\n%d files, %d documents, %d tokens, %.1f MB in %.1f s; %d flagged; %d errors\npooled test over the whole corpus (each tuple once): p=%.3g, log10_p=%.2f, key %s: %s\n",
 		sum.Files, sum.Documents, sum.Tokens, float64(sum.Bytes)/1e6, sum.Seconds, sum.Flagged, sum.Errors,
-		sum.PooledPValue, sum.PooledLog10P, sum.PooledKeyID, verdict, sum.Alpha)
+		sum.PooledPValue, sum.PooledLog10P, sum.PooledKeyID, verdict)
 	return err
+}
+
+// fileTable prints flagged documents, documents and errors per file: every
+// file when there are few, else those with flags or errors.
+func (s *humanSink) fileTable() {
+	if len(s.files) == 0 {
+		return
+	}
+	rows := s.files
+	hidden := 0
+	if len(rows) > maxFileRows {
+		rows = nil
+		for _, f := range s.files {
+			if f.Flagged > 0 || f.Diagnostics > 0 || f.Error != "" {
+				rows = append(rows, f)
+			}
+		}
+		hidden = len(s.files) - len(rows)
+	}
+	tw := tabwriter.NewWriter(s.w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(s.w)
+	fmt.Fprintln(tw, "flagged\tdocuments\terrors\t  file")
+	for _, f := range rows {
+		errs := strconv.Itoa(f.Diagnostics)
+		if f.Error != "" {
+			errs += "+failed"
+		}
+		fmt.Fprintf(tw, "%d\t%d\t%s\t  %s\n", f.Flagged, f.Documents, errs, f.File)
+	}
+	tw.Flush()
+	if hidden > 0 {
+		fmt.Fprintf(s.w, "(%d more files with no flagged documents and no errors)\n", hidden)
+	}
 }
 
 // progressBar returns a progress callback drawing a bar on stderr, or nil

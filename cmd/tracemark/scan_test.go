@@ -80,7 +80,7 @@ func TestScanCommand(t *testing.T) {
 	// A corpus of human text: nothing found.
 	clean := filepath.Join(dir, "clean.txt")
 	os.WriteFile(clean, []byte(human), 0o644)
-	if code, out, _ := cliRun(t, "", "scan", "--key", keyPath, clean); code != exitNotFound || !strings.Contains(out, "does not carry") {
+	if code, out, _ := cliRun(t, "", "scan", "--key", keyPath, clean); code != exitNotFound || !strings.Contains(out, "no corpus-wide evidence") {
 		t.Errorf("clean corpus: code %d %s", code, out)
 	}
 	// Standard input.
