@@ -45,23 +45,25 @@ const (
 // Result is the evidence for one text. JSON field names are part of the CLI
 // contract. The fields every test fills come first; each kind of null model
 // adds its own part (GreenResult, MeanScores, PayloadResult), whose JSON
-// fields are inlined.
+// fields are inlined. Every field is always present in JSON (zero, false or
+// null where a test does not fill it), so that jq filters never meet a
+// missing key.
 type Result struct {
-	Detected   bool    `json:"detected"`           // PValue <= Alpha
-	PValue     float64 `json:"p_value"`            // exact; 0 only if below 1e-308
-	Log10P     float64 `json:"log10_p"`            // log10 of PValue, finite far below 1e-300
-	Z          float64 `json:"z"`                  // standardized score, for familiarity only
-	Tokens     int     `json:"tokens"`             // tokens in the text
-	Scored     int     `json:"scored"`             // independent observations counted
-	Score      float64 `json:"score"`              // the test statistic: green count, Σ -ln(1-r), Σ g, best message's support
-	Duplicates int     `json:"duplicates"`         // positions dropped as repeats of an earlier tuple
-	Excluded   int     `json:"excluded,omitempty"` // positions dropped as excluded n-grams
-	Test       string  `json:"test"`               // which exact test gave PValue
-	Scheme     string  `json:"scheme"`             // canonical SPEC
-	KeyID      string  `json:"key_id"`             // public key ID
-	Tokenizer  string  `json:"tokenizer"`          // tokenizer name
-	Alpha      float64 `json:"alpha"`              // significance level used
-	Dedup      bool    `json:"dedup"`              // whether repeats were dropped
+	Detected   bool    `json:"detected"`   // PValue <= Alpha
+	PValue     float64 `json:"p_value"`    // exact; 0 only if below 1e-308
+	Log10P     float64 `json:"log10_p"`    // log10 of PValue, finite far below 1e-300
+	Z          float64 `json:"z"`          // standardized score, for familiarity only
+	Tokens     int     `json:"tokens"`     // tokens in the text
+	Scored     int     `json:"scored"`     // independent observations counted
+	Score      float64 `json:"score"`      // the test statistic: green count, Σ -ln(1-r), Σ g, best message's support
+	Duplicates int     `json:"duplicates"` // positions dropped as repeats of an earlier tuple
+	Excluded   int     `json:"excluded"`   // positions dropped as excluded n-grams
+	Test       string  `json:"test"`       // which exact test gave PValue
+	Scheme     string  `json:"scheme"`     // canonical SPEC
+	KeyID      string  `json:"key_id"`     // public key ID
+	Tokenizer  string  `json:"tokenizer"`  // tokenizer name
+	Alpha      float64 `json:"alpha"`      // significance level used
+	Dedup      bool    `json:"dedup"`      // whether repeats were dropped
 	// TooShort: even the strongest possible evidence in this many scored
 	// tokens could not reach Alpha, so "not detected" says nothing.
 	TooShort bool `json:"too_short"`
@@ -83,8 +85,8 @@ type GreenResult struct {
 // SynthID's weighted mean: layer l of m weighted m-l, earlier layers count
 // more) fill.
 type MeanScores struct {
-	MeanScore         float64 `json:"mean_score,omitempty"`
-	WeightedMeanScore float64 `json:"weighted_mean_score,omitempty"`
+	MeanScore         float64 `json:"mean_score"`
+	WeightedMeanScore float64 `json:"weighted_mean_score"`
 }
 
 // PayloadResult is the part of a Result that a payload null fills: the
@@ -96,11 +98,11 @@ type MeanScores struct {
 // zero-bit PValue tests the same support with its exact null distribution
 // (the sum over slots of the largest colour count), so it is never larger.
 type PayloadResult struct {
-	Payload        string   `json:"payload,omitempty"`
-	PayloadClaimed bool     `json:"payload_claimed,omitempty"`
-	PayloadPValue  *float64 `json:"payload_p_value,omitempty"`
-	PayloadLog10P  *float64 `json:"payload_log10_p,omitempty"`
-	Symbols        []Symbol `json:"symbols,omitempty"`
+	Payload        string   `json:"payload"`
+	PayloadClaimed bool     `json:"payload_claimed"`
+	PayloadPValue  *float64 `json:"payload_p_value"`
+	PayloadLog10P  *float64 `json:"payload_log10_p"`
+	Symbols        []Symbol `json:"symbols"`
 }
 
 // Symbol is the evidence for one payload symbol.

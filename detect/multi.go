@@ -45,7 +45,7 @@ type KeyResult struct {
 	Log10P        float64 `json:"log10_p"`          //
 	AdjustedLog10 float64 `json:"adjusted_log10_p"` // after Holm's correction
 	Detected      bool    `json:"detected"`         // adjusted p <= alpha
-	Payload       string  `json:"payload,omitempty"`
+	Payload       string  `json:"payload"`
 }
 
 // MultiResult is the evidence for one text (or one corpus) under several
