@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/tracemark/tracemark/detect"
@@ -76,11 +77,30 @@ func outputName(path string) string {
 
 var unsafeChars = regexp.MustCompile(`[^A-Za-z0-9._-]`)
 
-// openOutDir creates or checks DIR/scan.json for this scanner's keys.
-func (s *Scanner) openOutDir(dir string) error {
+// outDir is an output directory as a scan writes it. It is the scan's
+// tupleObserver, writing each input's distinct tuples per key from the
+// score stage, and its results store, writing each input's records and,
+// last, its .done marker from the order stage; at the end it merges the
+// whole directory, inputs finished by earlier runs included.
+type outDir struct {
+	dir   string
+	key   detect.DedupKey // the directory's, so that fingerprints agree across runs
+	keys  int
+	merge MergeOptions
+	mu    sync.Mutex
+	open  map[int]*fileOut // by input index
+	cur   *fileOut         // the input the order stage is at
+}
+
+// openOutDir creates dir with its manifest for this scanner's keys, or
+// checks that the manifest already there names the same keys and tokenizer
+// and takes its dedup key.
+func (s *Scanner) openOutDir(dir string) (*outDir, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
+		return nil, err
 	}
+	d := &outDir{dir: dir, key: s.key, keys: len(s.cfg.Schemes), open: map[int]*fileOut{},
+		merge: MergeOptions{Alpha: s.cfg.Alpha, FDR: s.cfg.FDR}}
 	m := dirManifest{Version: 1, DedupKey: s.key, Tokenizer: s.cfg.Tokenizer.Name()}
 	for _, sch := range s.cfg.Schemes {
 		m.Keys = append(m.Keys, manifestKey{KeyID: sch.KeyID(), Scheme: sch.Spec()})
@@ -89,32 +109,152 @@ func (s *Scanner) openOutDir(dir string) error {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		b, _ := json.MarshalIndent(m, "", "  ")
-		return writeAtomic(path, append(b, '\n'))
+		return d, writeAtomic(path, append(b, '\n'))
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var old dirManifest
 	if err := json.Unmarshal(data, &old); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	if old.Tokenizer != m.Tokenizer || len(old.Keys) != len(m.Keys) {
-		return fmt.Errorf("%s was made with other keys or another tokenizer: use a new directory", dir)
+		return nil, fmt.Errorf("%s was made with other keys or another tokenizer: use a new directory", dir)
 	}
 	for i := range old.Keys {
 		if old.Keys[i].KeyID != m.Keys[i].KeyID || old.Keys[i].Scheme != m.Keys[i].Scheme {
-			return fmt.Errorf("%s was made with key %s (%s), not %s (%s): use a new directory", dir, old.Keys[i].KeyID, old.Keys[i].Scheme, m.Keys[i].KeyID, m.Keys[i].Scheme)
+			return nil, fmt.Errorf("%s was made with key %s (%s), not %s (%s): use a new directory", dir, old.Keys[i].KeyID, old.Keys[i].Scheme, m.Keys[i].KeyID, m.Keys[i].Scheme)
 		}
 	}
-	s.key = old.DedupKey // fingerprints must agree across runs
-	for i, sch := range s.cfg.Schemes {
-		p, err := detect.NewPooled(sch, s.key, s.options(sch))
-		if err != nil {
-			return err
+	d.key = old.DedupKey
+	return d, nil
+}
+
+// unfinished returns the files without a .done marker in the directory
+// ("-" always), and how many were left out.
+func (d *outDir) unfinished(files []string) (todo []string, resumed int) {
+	for _, f := range files {
+		if f != "-" && finished(d.dir, f) {
+			resumed++
+			continue
 		}
-		s.pooled[i] = p
+		todo = append(todo, f)
+	}
+	return todo, resumed
+}
+
+// fileOut returns the output of input file i, creating it on first use.
+func (d *outDir) fileOut(i int, path string) (*fileOut, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if fo, ok := d.open[i]; ok {
+		return fo, nil
+	}
+	fo, err := newFileOut(d.dir, path, d.keys, d.key)
+	if err != nil {
+		return nil, fmt.Errorf("output directory: %w", err)
+	}
+	d.open[i] = fo
+	return fo, nil
+}
+
+// observe writes the tuples of document j under key k that are new to its
+// input's tuple file.
+func (d *outDir) observe(j *job, k int, obs []watermark.Observation) error {
+	fo, err := d.fileOut(j.file, j.name)
+	if err != nil {
+		return err
+	}
+	if err := fo.add(k, d.key, obs); err != nil {
+		return fmt.Errorf("output directory: %s: %w", fo.name, err)
 	}
 	return nil
+}
+
+func (*outDir) ordered(*job) {}
+
+// Begin starts the records of input ev.Index.
+func (d *outDir) Begin(ev FileEvent) error {
+	fo, err := d.fileOut(ev.Index, ev.File)
+	if err != nil {
+		return err
+	}
+	d.cur = fo
+	return d.write(&ev)
+}
+
+// Doc writes a document record (without q-value) of the current input.
+func (d *outDir) Doc(doc Doc) error {
+	if d.cur != nil {
+		d.cur.docs++
+	}
+	return d.write(&doc)
+}
+
+// Diagnostic writes an error record of the current input.
+func (d *outDir) Diagnostic(x Diagnostic) error { return d.write(&x) }
+
+// End writes the current input's end record, closes its outputs and writes
+// its .done marker.
+func (d *outDir) End(ev FileEvent) error {
+	fo := d.cur
+	if fo == nil {
+		return fmt.Errorf("output directory: internal error: end of %s without begin", ev.File)
+	}
+	d.cur = nil
+	d.mu.Lock()
+	delete(d.open, ev.Index)
+	d.mu.Unlock()
+	if err := fo.records.write(ev); err != nil {
+		return fmt.Errorf("output directory: %s: %w", fo.name, err)
+	}
+	if err := fo.finish(ev.File, ev); err != nil {
+		return fmt.Errorf("output directory: %s: %w", fo.name, err)
+	}
+	return nil
+}
+
+// write writes one record of the current input.
+func (d *outDir) write(v any) error {
+	if d.cur == nil {
+		return errors.New("output directory: internal error: record outside an input")
+	}
+	if err := d.cur.records.write(v); err != nil {
+		return fmt.Errorf("output directory: %s: %w", d.cur.name, err)
+	}
+	return nil
+}
+
+// finish merges the whole directory into the records and summary sent to
+// sink; the summary takes this run's token count and time.
+func (d *outDir) finish(sum Summary, start time.Time, sink Sink) (Summary, error) {
+	fill := func(m *Summary) { m.Tokens, m.Seconds = sum.Tokens, time.Since(start).Seconds() }
+	merged, err := Merge(d.dir, d.merge, timedSink{sink, fill})
+	fill(&merged)
+	return merged, err
+}
+
+// close closes the outputs of inputs left unfinished by an error, without
+// their .done markers: a rerun reads those inputs again.
+func (d *outDir) close() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for i, fo := range d.open {
+		fo.abort()
+		delete(d.open, i)
+	}
+}
+
+// timedSink fills the run's token count and time into the summary.
+type timedSink struct {
+	Sink
+	fill func(*Summary)
+}
+
+// Summary fills s and sends it on.
+func (t timedSink) Summary(s Summary) error {
+	t.fill(&s)
+	return t.Sink.Summary(s)
 }
 
 // finished reports whether an input already has its .done marker.
@@ -210,9 +350,13 @@ func (fo *fileOut) finish(path string, end FileEvent) error {
 	return writeAtomic(filepath.Join(fo.dir, fo.name+".done"), append(b, '\n'))
 }
 
+// abort closes the files of an unfinished output.
 func (fo *fileOut) abort() {
 	for _, f := range fo.files {
 		f.Close()
+	}
+	if fo.records != nil {
+		fo.records.f.Close()
 	}
 }
 
@@ -485,34 +629,4 @@ func readTuples(path string, f func(uint64, watermark.Observation)) error {
 		}
 		f(binary.LittleEndian.Uint64(b[0:]), o)
 	}
-}
-
-// fileOutFor returns the output of input file i, creating it on first use.
-func (s *Scanner) fileOutFor(i int, path string) (*fileOut, error) {
-	s.outMu.Lock()
-	defer s.outMu.Unlock()
-	if fo, ok := s.outs[i]; ok {
-		return fo, nil
-	}
-	fo, err := newFileOut(s.cfg.OutDir, path, len(s.cfg.Schemes), s.key)
-	if err != nil {
-		return nil, err
-	}
-	s.outs[i] = fo
-	return fo, nil
-}
-
-// closeFileOut finishes input file i's output.
-func (s *Scanner) closeFileOut(i int, path string, end FileEvent) error {
-	fo, err := s.fileOutFor(i, path)
-	if err != nil {
-		return err
-	}
-	s.outMu.Lock()
-	delete(s.outs, i)
-	s.outMu.Unlock()
-	if err := fo.records.write(end); err != nil {
-		return err
-	}
-	return fo.finish(path, end)
 }

@@ -158,25 +158,6 @@ type Sink interface {
 	Summary(Summary) error
 }
 
-// job is one unit of the pipeline, in input order.
-type job struct {
-	seq   int
-	kind  byte // 'b' begin, 'd' doc, 'x' diagnostic, 'e' end
-	file  int
-	name  string
-	doc   corpora.Document
-	stats corpora.FileStats
-	err   string
-	diag  corpora.Diagnostic
-	// filled by workers
-	result Doc
-	tokens int
-	// obs holds, per key, a copy of the document's observations for the
-	// pooled test, which the ordering goroutine folds in: that keeps the
-	// corpus-level dedup off the scoring workers.
-	obs [][]watermark.Observation
-}
-
 // Scanner runs scans.
 type Scanner struct {
 	cfg     Config
@@ -185,15 +166,10 @@ type Scanner struct {
 	pooled  []*detect.Pooled
 	dets    []*detect.Detector       // templates, one per key
 	exclude map[int]*detect.NgramSet // by n-gram length h+1
-	obsPool sync.Pool                // *[]watermark.Observation buffers for the pooled test
-	// offload moves the pooled test from the workers to the ordering
-	// goroutine, when a core is left over for it (fewer workers than CPUs).
+	// offload moves the pooled test from the workers to the order stage,
+	// when a core is left over for it (fewer workers than CPUs).
 	offload bool
-	outMu   sync.Mutex
-	outs    map[int]*fileOut // OutDir: the open outputs by input index
-	scorers []*scorer
-	// Resumed counts the inputs skipped because OutDir holds them finished.
-	Resumed int
+	resumed int // inputs the last Run skipped as finished in OutDir
 	// spillMemory is how many records wait in memory before going to a
 	// spill file (tests lower it).
 	spillMemory int
@@ -220,7 +196,7 @@ func New(cfg Config) (*Scanner, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Scanner{cfg: cfg, reader: r, key: detect.NewDedupKey(), exclude: map[int]*detect.NgramSet{}, outs: map[int]*fileOut{},
+	s := &Scanner{cfg: cfg, reader: r, key: detect.NewDedupKey(), exclude: map[int]*detect.NgramSet{},
 		offload: cfg.Workers < runtime.NumCPU(), spillMemory: defaultSpillMemory}
 	for _, sch := range cfg.Schemes {
 		n := sch.ContextWidth() + 1
@@ -243,8 +219,9 @@ func New(cfg Config) (*Scanner, error) {
 	return s, nil
 }
 
-// pooledDetector returns the template detector of key i.
-func (s *Scanner) pooledDetector(i int) *detect.Detector { return s.dets[i] }
+// Resumed returns how many inputs the last Run skipped because Config.OutDir
+// holds them finished.
+func (s *Scanner) Resumed() int { return s.resumed }
 
 // ExcludedNgrams returns how many distinct n-grams are excluded (for the
 // first key's context width).
@@ -324,244 +301,82 @@ func ExpandInputs(paths []string) ([]string, error) {
 	return out, nil
 }
 
-// Run scans files (already expanded) and sends every record to sink.
+// Run scans files (already expanded) and sends every record to sink: for
+// each file its begin record, its documents (with q-values over all
+// documents) and diagnostics, its end record; then the summary. Cancelling
+// ctx stops the scan; so does the first error of any stage, which Run
+// returns. The sink sees records only once every input is scored.
 func (s *Scanner) Run(ctx context.Context, files []string, sink Sink) (Summary, error) {
 	start := time.Now()
-	if s.cfg.OutDir != "" {
-		if err := s.openOutDir(s.cfg.OutDir); err != nil {
-			return Summary{}, fmt.Errorf("scan: output directory: %w", err)
-		}
-		var todo []string
-		for _, f := range files {
-			if f != "-" && finished(s.cfg.OutDir, f) {
-				s.Resumed++
-				continue
-			}
-			todo = append(todo, f)
-		}
-		files = todo
+	res, obs, files, err := s.stores(files)
+	if err != nil {
+		return Summary{}, fmt.Errorf("scan: %w", err)
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	jobs := make(chan *job, 64)
-	done := make(chan *job, 64)
-
-	// Reader: one input at a time, in order.
-	var readErr error
-	go func() {
-		defer close(jobs)
-		seq := 0
-		send := func(j *job) bool {
-			j.seq = seq
-			seq++
-			select {
-			case jobs <- j:
-				return true
-			case <-ctx.Done():
-				return false
-			}
-		}
-		for i, f := range files {
-			if !send(&job{kind: 'b', file: i, name: f}) {
-				return
-			}
-			st, err := s.reader.ReadFile(ctx, f,
-				func(d corpora.Document) error {
-					if !send(&job{kind: 'd', file: i, name: f, doc: d}) {
-						return ctx.Err()
-					}
-					return nil
-				},
-				func(d corpora.Diagnostic) { send(&job{kind: 'x', file: i, name: f, diag: d}) })
-			e := &job{kind: 'e', file: i, name: f, stats: st}
-			if err != nil {
-				if ctx.Err() != nil {
-					readErr = ctx.Err()
-					return
-				}
-				e.err = err.Error()
-			}
-			if !send(e) {
-				return
-			}
-		}
-	}()
-
-	// Workers: tokenize and score documents; pass markers through.
-	var tokens int64
-	var tokMu sync.Mutex
-	var wg sync.WaitGroup
-	for w := 0; w < s.cfg.Workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sc := s.newScorer()
-			defer s.keepScorer(sc)
-			for j := range jobs {
-				if j.kind == 'd' {
-					sc.score(j)
-					tokMu.Lock()
-					tokens += int64(j.tokens)
-					tokMu.Unlock()
-				}
-				select {
-				case done <- j:
-				case <-ctx.Done():
-					return
-				}
-			}
-		}()
+	defer res.close()
+	sum, err := s.pipeline(ctx, files, res, obs)
+	if err == nil {
+		err = ctx.Err()
 	}
-	go func() {
-		wg.Wait()
-		close(done)
-	}()
-
-	// Orderer: emit in input order; keep records for the q-values.
-	spill := &spillBuffer{dir: s.cfg.SpillDir, limit: s.spillMemory}
-	defer spill.close()
-	var log10p []float64
-	pending := map[int]*job{}
-	next := 0
-	sum := Summary{Type: "summary", Alpha: s.cfg.Alpha, FDR: s.cfg.FDR, Tokenizer: s.cfg.Tokenizer.Name(), Files: len(files)}
-	var progress Progress
-	var sinkErr error
-	record := func(j *job, v any) error {
-		if s.cfg.OutDir == "" {
-			return spill.add(v.(spilled))
-		}
-		fo, err := s.fileOutFor(j.file, j.name)
-		if err != nil {
-			return err
-		}
-		switch x := v.(type) {
-		case spilled:
-			switch {
-			case x.Doc != nil:
-				fo.docs++
-				return fo.records.write(x.Doc)
-			case x.Diag != nil:
-				return fo.records.write(x.Diag)
-			case x.File != nil && x.File.Type == "begin":
-				return fo.records.write(x.File)
-			case x.File != nil:
-				return s.closeFileOut(j.file, j.name, *x.File)
-			}
-		}
-		return nil
-	}
-	emit := func(j *job) {
-		if sinkErr != nil {
-			return
-		}
-		switch j.kind {
-		case 'd':
-			for k, obs := range j.obs {
-				s.pooled[k].Add(obs)
-				s.obsPool.Put(&obs)
-			}
-			j.obs = nil
-			log10p = append(log10p, j.result.Log10P)
-			sinkErr = record(j, spilled{Doc: &j.result})
-			progress.Documents++
-			if j.result.Detected {
-				progress.Flagged++
-			}
-			if s.cfg.Progress != nil && progress.Documents%256 == 0 {
-				p := progress
-				p.Bytes += j.doc.InputOffset
-				s.cfg.Progress(p)
-			}
-		case 'x':
-			sum.Errors++
-			progress.Errors++
-			sinkErr = record(j, spilled{Diag: &Diagnostic{Type: "error", File: j.name, Location: j.diag.Location, Message: j.diag.Err.Error()}})
-		case 'b':
-			sinkErr = record(j, spilled{File: &FileEvent{Type: "begin", File: j.name, Index: j.file}})
-		case 'e':
-			ev := FileEvent{Type: "end", File: j.name, Index: j.file, FileStats: j.stats, Error: j.err}
-			if j.err != "" {
-				sum.Errors++
-				sum.FailedFiles++
-				progress.Errors++
-			}
-			sum.Bytes += j.stats.Bytes
-			progress.Bytes += j.stats.Bytes
-			progress.Files++
-			sinkErr = record(j, spilled{File: &ev})
-			if s.cfg.Progress != nil {
-				s.cfg.Progress(progress)
-			}
-		}
-	}
-	for j := range done {
-		pending[j.seq] = j
-		for {
-			pj, ok := pending[next]
-			if !ok {
-				break
-			}
-			delete(pending, next)
-			emit(pj)
-			next++
-		}
-		if sinkErr != nil {
-			cancel()
-		}
-	}
-	if err := ctx.Err(); err != nil && sinkErr == nil {
-		if readErr != nil {
-			return sum, readErr
-		}
-	}
-	if sinkErr != nil {
-		return sum, fmt.Errorf("scan: %w", sinkErr)
-	}
-	if readErr != nil {
-		return sum, readErr
-	}
-	if s.cfg.OutDir != "" {
-		if err := s.workerError(); err != nil {
-			return sum, fmt.Errorf("scan: output directory: %w", err)
-		}
-		fill := func(m *Summary) { m.Tokens, m.Seconds = tokens, time.Since(start).Seconds() }
-		merged, err := Merge(s.cfg.OutDir, MergeOptions{Alpha: s.cfg.Alpha, FDR: s.cfg.FDR}, timedSink{sink, fill})
-		fill(&merged)
-		return merged, err
-	}
-	sum.Tokens = tokens
-	sum.Documents = len(log10p)
-
-	// q-values, flags, and the final records in order.
-	q := detect.BenjaminiHochberg(log10p)
-	docIndex, fileFlagged := 0, 0
-	err := spill.replay(func(rec spilled) error {
-		switch {
-		case rec.Doc != nil:
-			d := rec.Doc
-			if d.setQValue(q[docIndex], s.cfg.FDR) {
-				sum.Flagged++
-				fileFlagged++
-			}
-			docIndex++
-			return sink.Doc(*d)
-		case rec.Diag != nil:
-			return sink.Diagnostic(*rec.Diag)
-		case rec.File != nil && rec.File.Type == "begin":
-			fileFlagged = 0
-			return sink.Begin(*rec.File)
-		case rec.File != nil:
-			rec.File.Flagged = fileFlagged
-			return sink.End(*rec.File)
-		}
-		return nil
-	})
 	if err != nil {
 		return sum, fmt.Errorf("scan: %w", err)
 	}
-	s.pooledSummary(&sum)
-	sum.Seconds = time.Since(start).Seconds()
-	return sum, sink.Summary(sum)
+	sum, err = res.finish(sum, start, sink)
+	if err != nil {
+		return sum, fmt.Errorf("scan: %w", err)
+	}
+	return sum, nil
+}
+
+// stores chooses where a scan's tuples and records go: the in-memory
+// pooled tests and a spill buffer, or with Config.OutDir the output
+// directory, which also drops the inputs it holds finished from files.
+func (s *Scanner) stores(files []string) (results, tupleObserver, []string, error) {
+	s.resumed = 0
+	if s.cfg.OutDir != "" {
+		d, err := s.openOutDir(s.cfg.OutDir)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("output directory: %w", err)
+		}
+		files, s.resumed = d.unfinished(files)
+		return d, d, files, nil
+	}
+	res := &memResults{spill: spillBuffer{dir: s.cfg.SpillDir, limit: s.spillMemory},
+		pooled: s.pooled, alpha: s.cfg.Alpha, fdr: s.cfg.FDR}
+	var obs tupleObserver = pooledTuples{pooled: s.pooled}
+	if s.offload {
+		obs = &deferredTuples{pooled: s.pooled}
+	}
+	return res, obs, files, nil
+}
+
+// pipeline runs the read, score and order stages over files until every
+// job has reached res, and returns the order stage's counts. The first
+// error of any stage cancels the others; pipeline returns it once every
+// stage has returned.
+func (s *Scanner) pipeline(ctx context.Context, files []string, res results, obs tupleObserver) (Summary, error) {
+	g, ctx := newStageGroup(ctx)
+	jobs := make(chan *job, 64)
+	done := make(chan *job, 64)
+	read := &readStage{reader: s.reader, jobs: jobs}
+	g.run(func() error { return read.run(ctx, files) })
+	var workers sync.WaitGroup
+	for w := 0; w < s.cfg.Workers; w++ {
+		workers.Add(1)
+		sc := s.newScorer(obs)
+		g.run(func() error {
+			defer workers.Done()
+			return sc.run(ctx, jobs, done)
+		})
+	}
+	g.run(func() error {
+		workers.Wait()
+		close(done)
+		return nil
+	})
+	order := s.newOrderStage(len(files), res, obs)
+	g.run(func() error { return order.run(ctx, done) })
+	err := g.wait()
+	return order.sum, err
 }
 
 // spilled is one line of the spill file.
@@ -569,109 +384,4 @@ type spilled struct {
 	Doc  *Doc        `json:"d,omitempty"`
 	Diag *Diagnostic `json:"x,omitempty"`
 	File *FileEvent  `json:"f,omitempty"`
-}
-
-// pooledSummary fills the corpus-level test, with Holm's correction over
-// keys.
-func (s *Scanner) pooledSummary(sum *Summary) {
-	var results []detect.Result
-	for _, p := range s.pooled {
-		r := p.Result()
-		sum.PerKey = append(sum.PerKey, keyPooled(r.Result, r.Exact, r.Tally))
-		results = append(results, r.Result)
-	}
-	fillPooled(sum, results, s.cfg.Alpha)
-}
-
-// scorer is one worker's detectors.
-type scorer struct {
-	s    *Scanner
-	dets []*detect.Detector
-	ids  []uint32
-	err  error // first output error (OutDir)
-}
-
-func (s *Scanner) newScorer() *scorer {
-	sc := &scorer{s: s}
-	for i, sch := range s.cfg.Schemes {
-		sc.dets = append(sc.dets, detect.NewFrom(s.pooledDetector(i), s.exclude[sch.ContextWidth()+1]))
-	}
-	return sc
-}
-
-// score tokenizes and scores one document under every key, feeding the
-// pooled tests.
-func (sc *scorer) score(j *job) {
-	var err error
-	sc.ids, err = sc.s.cfg.Tokenizer.AppendEncode(sc.ids[:0], j.doc.Text)
-	d := Doc{Type: "doc", File: j.name, ID: j.doc.ID, Location: j.doc.Location, Tokens: len(sc.ids)}
-	j.tokens = len(sc.ids)
-	if err != nil {
-		d.PValue, d.Scheme = 1, sc.s.cfg.Schemes[0].Spec()
-		j.result = d
-		return
-	}
-	results := make([]detect.Result, len(sc.dets))
-	var out *fileOut
-	if sc.s.cfg.OutDir != "" {
-		out, sc.err = sc.s.fileOutFor(j.file, j.name)
-	}
-	for k, det := range sc.dets {
-		results[k] = det.Tokens(sc.ids)
-		switch {
-		case out != nil:
-			if err := out.add(k, sc.s.key, det.Observations()); err != nil && sc.err == nil {
-				sc.err = err
-			}
-		case sc.s.offload:
-			if j.obs == nil {
-				j.obs = make([][]watermark.Observation, len(sc.dets))
-			}
-			buf, _ := sc.s.obsPool.Get().(*[]watermark.Observation)
-			if buf == nil {
-				buf = new([]watermark.Observation)
-			}
-			*buf = append((*buf)[:0], det.Observations()...)
-			j.obs[k] = *buf
-		default:
-			sc.s.pooled[k].Add(det.Observations())
-		}
-	}
-	c := detect.Combine(results, sc.s.cfg.Alpha)
-	d.Scored, d.KeyID, d.Scheme, d.Payload = c.Scored, c.KeyID, c.Scheme, c.Payload
-	d.Log10P, d.PValue, d.Detected = c.Log10P, c.PValue, c.Detected
-	if len(sc.dets) > 1 && len(c.MatchedKeys) > 0 {
-		d.Matched = c.MatchedKeys
-	}
-	j.result = d
-}
-
-// keepScorer remembers a finished worker's scorer, for its output error.
-func (s *Scanner) keepScorer(sc *scorer) {
-	s.outMu.Lock()
-	s.scorers = append(s.scorers, sc)
-	s.outMu.Unlock()
-}
-
-// workerError returns the first output error of any worker.
-func (s *Scanner) workerError() error {
-	s.outMu.Lock()
-	defer s.outMu.Unlock()
-	for _, sc := range s.scorers {
-		if sc.err != nil {
-			return sc.err
-		}
-	}
-	return nil
-}
-
-// timedSink fills the run's token count and time into the summary.
-type timedSink struct {
-	Sink
-	fill func(*Summary)
-}
-
-func (t timedSink) Summary(s Summary) error {
-	t.fill(&s)
-	return t.Sink.Summary(s)
 }

@@ -350,8 +350,8 @@ func TestOutDirResumeAndMerge(t *testing.T) {
 	if _, err := s.Run(context.Background(), paths, resumed); err != nil {
 		t.Fatal(err)
 	}
-	if s.Resumed != 1 {
-		t.Errorf("resumed %d files, want 1", s.Resumed)
+	if s.Resumed() != 1 {
+		t.Errorf("resumed %d files, want 1", s.Resumed())
 	}
 	same("resume", plain, resumed)
 	// Merge, also in several hash-partitioned passes.

@@ -128,8 +128,8 @@ func runScan(c *cli.Context, e *env) error {
 	if bar != nil {
 		fmt.Fprintln(e.stderr)
 	}
-	if s.Resumed > 0 {
-		fmt.Fprintf(e.stderr, "tracemark: %d input files were already finished in %s and were not read again\n", s.Resumed, c.String("out"))
+	if s.Resumed() > 0 {
+		fmt.Fprintf(e.stderr, "tracemark: %d input files were already finished in %s and were not read again\n", s.Resumed(), c.String("out"))
 	}
 	if ferr := out.Flush(); err == nil {
 		err = ferr
