@@ -47,6 +47,9 @@ func scanCommand(e *env) *cli.Command {
 			&cli.Float64Flag{Name: "fdr", Usage: "flag documents by Benjamini-Hochberg q-value <= `Q` instead of p <= alpha"},
 			&cli.BoolFlag{Name: "json", Usage: "JSON Lines: begin, doc, error, end and summary records"},
 			&cli.StringFlag{Name: "exclude-ngrams", Usage: "text `FILE` (e.g. the prompts sent to a suspect model): none of its (h+1)-grams is scored"},
+			&cli.StringSliceFlag{Name: "glob", Aliases: []string{"g"}, Usage: "in directories, read only files matching `GLOB` (** for any directories; !GLOB excludes); repeatable"},
+			&cli.StringSliceFlag{Name: "exclude", Usage: "in directories, leave out files and directories matching `GLOB`; repeatable"},
+			&cli.BoolFlag{Name: "hidden", Usage: "also read hidden files and directories (names starting with .) in directories"},
 			&cli.StringFlag{Name: "files-from", Usage: "read input paths from `LIST`, one per line (- for stdin)"},
 			&cli.BoolFlag{Name: "soft-errors-ok", Usage: "bad records and unreadable files do not make the exit code 2"},
 			&cli.StringFlag{Name: "out", Usage: "keep per-file results in `DIR`; a rerun skips finished files (resume); see tracemark merge"},
@@ -79,9 +82,13 @@ func runScan(c *cli.Context, e *env) error {
 	if len(paths) == 0 {
 		return fmt.Errorf("scan: no input (give PATH... or --files-from LIST)")
 	}
-	files, err := scan.ExpandInputs(paths)
+	walked, err := corpora.Walk(c.Context, paths, corpora.WalkOptions{Globs: c.StringSlice("glob"), Exclude: c.StringSlice("exclude"), Hidden: c.Bool("hidden")})
 	if err != nil {
-		return err
+		return fmt.Errorf("scan: %w", err)
+	}
+	files := walked.Files
+	if walked.Skipped.Total() > 0 {
+		fmt.Fprintf(e.stderr, "tracemark: left out of the directories walked: %s\n", walked.Skipped)
 	}
 	var exclude [][]uint32
 	if f := c.String("exclude-ngrams"); f != "" {
