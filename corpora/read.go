@@ -21,8 +21,9 @@ var Formats = []string{"auto", "text", "jsonl", "json", "csv", "tsv", "warc", "p
 
 // Default limits.
 const (
-	DefaultMaxRecord = 64 << 20 // a JSONL line, CSV row or WARC record
-	DefaultMaxPart   = 1 << 20  // a text document is scored in parts of at most this size
+	DefaultMaxDiagnostics = 10       // per input
+	DefaultMaxRecord      = 64 << 20 // a JSONL line, CSV row or WARC record
+	DefaultMaxPart        = 1 << 20  // a text document is scored in parts of at most this size
 )
 
 // ReadOptions configure how inputs are read into documents.
@@ -39,6 +40,14 @@ type ReadOptions struct {
 	Split     string
 	MaxRecord int // bytes; longer records are reported and skipped
 	MaxPart   int // bytes; longer text documents are scored in parts
+	// MaxDiagnostics is how many diagnostics one input reports; the rest
+	// are counted (FileStats.ErrorsNotShown) and announced in one last
+	// diagnostic. 0 means DefaultMaxDiagnostics, < 0 no limit.
+	MaxDiagnostics int
+	// Fields are the JSON paths or CSV columns of the text; each field
+	// of a record found gives a document. None: Field, else each file's
+	// first of AutoFields that its records have.
+	Fields []string
 }
 
 // Diagnostic is a problem at one place of an input. The reader reports it
@@ -64,6 +73,13 @@ type FileStats struct {
 	Records     int         `json:"records"`
 	Documents   int         `json:"documents"`
 	Diagnostics int         `json:"errors"`
+	// ErrorsNotShown counts the diagnostics past ReadOptions.MaxDiagnostics,
+	// counted in Diagnostics but not reported one by one.
+	ErrorsNotShown int `json:"errors_not_shown,omitempty"`
+	// Skipped says why the file was not read: "empty" (no bytes, or only
+	// white space) or "binary" (not text: NUL bytes, a PNG, ZIP, tar or
+	// ELF signature, mostly invalid UTF-8). It is not an error.
+	Skipped string `json:"skipped,omitempty"`
 }
 
 // Reader reads inputs into documents.
@@ -131,6 +147,9 @@ func NewReader(opts ReadOptions) (*Reader, error) {
 	if opts.MaxRecord <= 0 {
 		opts.MaxRecord = DefaultMaxRecord
 	}
+	if opts.MaxDiagnostics == 0 {
+		opts.MaxDiagnostics = DefaultMaxDiagnostics
+	}
 	if opts.MaxPart <= 0 {
 		opts.MaxPart = DefaultMaxPart
 	}
@@ -156,24 +175,48 @@ func NewReader(opts ReadOptions) (*Reader, error) {
 // input) to emit, and every bad record to diag, then goes on. It returns an
 // error only when the rest of the input cannot be read (a missing file, a
 // truncated archive, a broken JSON array), after emitting everything read
-// before it. An error from emit (e.g. cancellation) stops reading.
+// before it. An error from emit (e.g. cancellation) stops reading, and so
+// does ctx's cancellation, checked between records.
+//
+// The format is opts.Format; with "auto", the file name's extension
+// decides when it names a format (.jsonl, .ndjson, .json, .csv, .tsv,
+// .parquet, .warc, .wet, .txt, .md, ... after .gz, .zst, .xz, .bz2 are
+// stripped; a .json file that does not start with "[" is read as JSON
+// Lines), and the content only for other names. Special files (FIFOs,
+// sockets, devices) and directories are refused before they are opened.
+// Empty files and binary ones (read as text) are skipped without a
+// diagnostic: FileStats.Skipped says so. After opts.MaxDiagnostics
+// diagnostics, the rest are counted and announced in one last diagnostic.
 func (r *Reader) ReadFile(ctx context.Context, path string, emit func(Document) error, diag func(Diagnostic)) (FileStats, error) {
 	var st FileStats
+	limit := r.opts.MaxDiagnostics
 	count := func(d Diagnostic) {
 		st.Diagnostics++
+		if limit >= 0 && st.Diagnostics > limit {
+			st.ErrorsNotShown++
+			return
+		}
 		diag(d)
 	}
-	if r.opts.Format == "parquet" || (r.opts.Format == "auto" && isParquet(path)) {
-		st.Format = "parquet"
-		c := &fileCtx{r: r, ctx: ctx, path: path, emit: emit, diag: count, st: &st, raw: &countingReader{}}
-		err := c.parquetFile()
-		if err != nil && !errors.Is(err, errStop) {
-			return st, fmt.Errorf("%s: %w", path, err)
+	defer func() {
+		if st.ErrorsNotShown > 0 {
+			diag(Diagnostic{path, "", fmt.Errorf("and %s more errors in this file (not shown; %s in all)", thousands(st.ErrorsNotShown), thousands(st.Diagnostics))})
 		}
-		if errors.Is(err, errStop) {
-			err = ctx.Err()
-		}
+	}()
+	if err := ctx.Err(); err != nil {
 		return st, err
+	}
+	if path != "-" {
+		if _, err := checkInput(path); err != nil {
+			return st, err
+		}
+	}
+	format := r.opts.Format
+	if format == "auto" {
+		format = extFormat(path)
+	}
+	if format == "parquet" {
+		return r.readParquet(ctx, path, emit, count, &st)
 	}
 	in, err := openInput(path, r.Stdin)
 	if err != nil {
@@ -182,11 +225,36 @@ func (r *Reader) ReadFile(ctx context.Context, path string, emit func(Document) 
 	defer in.Close()
 	st.Compression = in.compression
 	br := bufio.NewReaderSize(in.r, 1<<16)
-	format := r.opts.Format
-	if format == "auto" {
-		format = detectFormat(path, br)
+	head, peekErr := br.Peek(sniffSize)
+	if peekErr != nil && len(bytes.TrimSpace(head)) == 0 && (peekErr == io.EOF || errors.Is(peekErr, io.EOF)) {
+		st.Bytes = in.raw.n
+		st.Skipped = "empty"
+		return st, nil
+	}
+	switch format {
+	case "":
+		if in.compression == NoCompression && bytes.HasPrefix(head, []byte("PAR1")) && path != "-" {
+			in.Close()
+			return r.readParquet(ctx, path, emit, count, &st)
+		}
+		format = sniffFormat(head)
+	case "json":
+		if r.opts.Format == "auto" && !bytes.HasPrefix(bytes.TrimLeft(head, " \t\r\n\ufeff"), []byte("[")) {
+			format = "jsonl"
+		}
+	}
+	if format == "text" {
+		if _, bin := looksBinary(head); bin {
+			format = "binary"
+		}
 	}
 	st.Format = format
+	if format == "binary" {
+		st.Bytes = in.raw.n
+		st.Format = ""
+		st.Skipped = "binary"
+		return st, nil
+	}
 	c := &fileCtx{r: r, ctx: ctx, path: path, emit: emit, diag: count, st: &st, raw: in.raw}
 	switch format {
 	case "jsonl":
@@ -201,7 +269,7 @@ func (r *Reader) ReadFile(ctx context.Context, path string, emit func(Document) 
 		err = c.text(br)
 	}
 	st.Bytes = in.raw.n
-	if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, errStop) {
+	if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, errStop) {
 		if in.compression != NoCompression && (errors.Is(err, io.ErrUnexpectedEOF) || strings.Contains(err.Error(), "unexpected EOF")) {
 			err = fmt.Errorf("truncated %s stream after %d compressed bytes: %w", in.compression, in.raw.n, err)
 		}
@@ -213,53 +281,31 @@ func (r *Reader) ReadFile(ctx context.Context, path string, emit func(Document) 
 	return st, err
 }
 
-// isParquet reports whether a file is Parquet: by its name, or by the
-// "PAR1" magic at its start.
-func isParquet(path string) bool {
-	if strings.HasSuffix(strings.ToLower(path), ".parquet") {
-		return true
+// readParquet reads a Parquet input (see parquetFile).
+func (r *Reader) readParquet(ctx context.Context, path string, emit func(Document) error, count func(Diagnostic), st *FileStats) (FileStats, error) {
+	st.Format = "parquet"
+	c := &fileCtx{r: r, ctx: ctx, path: path, emit: emit, diag: count, st: st, raw: &countingReader{}}
+	err := c.parquetFile()
+	if err != nil && !errors.Is(err, errStop) && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+		return *st, fmt.Errorf("%s: %w", path, err)
 	}
-	if path == "-" {
-		return false
+	if errors.Is(err, errStop) {
+		err = ctx.Err()
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		return false
+	return *st, err
+}
+
+// thousands formats n with commas: 138,000.
+func thousands(n int) string {
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
 	}
-	defer f.Close()
-	var head [4]byte
-	n, _ := io.ReadFull(f, head[:])
-	return n == 4 && string(head[:]) == "PAR1"
+	return s
 }
 
 // errStop wraps an error returned by emit.
 var errStop = errors.New("stopped")
-
-// detectFormat guesses the format from the name, then the first bytes.
-func detectFormat(path string, br *bufio.Reader) string {
-	name := baseName(path)
-	switch {
-	case strings.HasSuffix(name, ".jsonl"), strings.HasSuffix(name, ".ndjson"):
-		return "jsonl"
-	case strings.HasSuffix(name, ".csv"):
-		return "csv"
-	case strings.HasSuffix(name, ".tsv"):
-		return "tsv"
-	case strings.HasSuffix(name, ".warc"), strings.HasSuffix(name, ".wet"):
-		return "warc"
-	}
-	head, _ := br.Peek(512)
-	trimmed := bytes.TrimLeft(head, " \t\r\n\ufeff")
-	switch {
-	case bytes.HasPrefix(trimmed, []byte("WARC/")):
-		return "warc"
-	case bytes.HasPrefix(trimmed, []byte("[")):
-		return "json"
-	case strings.HasSuffix(name, ".json"), bytes.HasPrefix(trimmed, []byte("{")):
-		return "jsonl"
-	}
-	return "text"
-}
 
 // fileCtx is the state of reading one input.
 type fileCtx struct {
@@ -290,19 +336,8 @@ func (c *fileCtx) send(d Document) error {
 	return nil
 }
 
-// binary reports whether the start of a text input holds a NUL byte.
-func binary(br *bufio.Reader) (int, bool) {
-	head, _ := br.Peek(8192)
-	i := bytes.IndexByte(head, 0)
-	return i, i >= 0
-}
-
 // text reads plain text as one document per file, line or paragraph.
 func (c *fileCtx) text(br *bufio.Reader) error {
-	if at, bin := binary(br); bin {
-		c.diag(Diagnostic{c.path, fmt.Sprintf("byte %d", at), errors.New("binary file (NUL byte), skipped")})
-		return nil
-	}
 	maxPart := c.r.opts.MaxPart
 	switch c.r.opts.Split {
 	case "lines", "paragraphs":
@@ -319,6 +354,9 @@ func (c *fileCtx) text(br *bufio.Reader) error {
 		}
 		var lineBuf []byte
 		for lineNo := 1; ; lineNo++ {
+			if err := c.ctx.Err(); err != nil {
+				return err
+			}
 			line, tooLong, err := readLimitedLine(br, c.r.opts.MaxRecord, &lineBuf)
 			if tooLong {
 				c.diag(Diagnostic{c.path, fmt.Sprintf("line %d", lineNo), fmt.Errorf("line longer than %d bytes, skipped", c.r.opts.MaxRecord)})
@@ -387,7 +425,7 @@ func (c *fileCtx) text(br *bufio.Reader) error {
 		}
 		if err == io.EOF {
 			if len(bytes.TrimSpace(buf)) == 0 && part == 0 {
-				c.diag(Diagnostic{c.path, "", errors.New("empty file")})
+				c.st.Skipped = "empty"
 				return nil
 			}
 			if len(buf) > 0 {
@@ -543,13 +581,12 @@ func (r *Reader) extractAny(raw []byte, path []segment) ([]string, error) {
 
 // jsonl reads one JSON object per line.
 func (c *fileCtx) jsonl(br *bufio.Reader) error {
-	if at, bin := binary(br); bin {
-		c.diag(Diagnostic{c.path, fmt.Sprintf("byte %d", at), errors.New("binary data (NUL byte), skipped")})
-		return nil
-	}
 	empty := true
 	var lineBuf []byte
 	for lineNo := 1; ; lineNo++ {
+		if err := c.ctx.Err(); err != nil {
+			return err
+		}
 		line, tooLong, err := readLimitedLine(br, c.r.opts.MaxRecord, &lineBuf)
 		where := fmt.Sprintf("line %d", lineNo)
 		switch {
@@ -575,7 +612,7 @@ func (c *fileCtx) jsonl(br *bufio.Reader) error {
 		}
 		if err == io.EOF {
 			if empty {
-				c.diag(Diagnostic{c.path, "", errors.New("no records (empty input)")})
+				c.st.Skipped = "empty"
 			}
 			return nil
 		}
