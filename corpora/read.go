@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -29,7 +28,7 @@ const (
 // ReadOptions configure how inputs are read into documents.
 type ReadOptions struct {
 	Format  string // one of Formats; "" means auto
-	Field   string // JSON path or CSV column of the text; default "text"
+	Field   string // JSON path or CSV column of the text (Fields, when it is empty, holds just this)
 	IDField string // JSON path or CSV column of the record ID; default "id"
 	// Role keeps only chat turns with this role: an array element on the
 	// field path is kept if its "role" or "from" field matches. assistant
@@ -80,15 +79,25 @@ type FileStats struct {
 	// white space) or "binary" (not text: NUL bytes, a PNG, ZIP, tar or
 	// ELF signature, mostly invalid UTF-8). It is not an error.
 	Skipped string `json:"skipped,omitempty"`
+	// Field is the field (or fields, joined by ", ") the text was taken
+	// from: the one given, or the one detected.
+	Field string `json:"field,omitempty"`
+	// NoText counts the records that gave no text: the field missing or
+	// empty, or no chat turn of the role.
+	NoText int `json:"no_text,omitempty"`
+	// LostRows counts the Parquet rows lost to row groups or column chunks
+	// that could not be read (each such place is one diagnostic).
+	LostRows int64 `json:"lost_rows,omitempty"`
 }
 
 // Reader reads inputs into documents.
 type Reader struct {
-	opts  ReadOptions
-	field []segment
-	id    []segment
-	roles []string
-	Stdin io.Reader // for "-"; os.Stdin by default
+	opts   ReadOptions
+	fields []field // nil: each file's first of AutoFields it has
+	auto   []field
+	id     []segment
+	roles  []string
+	Stdin  io.Reader // for "-"; os.Stdin by default
 }
 
 // segment is one step of a field path: a key, and whether its value is an
@@ -96,6 +105,18 @@ type Reader struct {
 type segment struct {
 	key  string
 	each bool
+}
+
+// field is a text field: its path as given, and parsed.
+type field struct {
+	name string
+	path []segment
+}
+
+// AutoFields are the fields looked for, in this order, when none is given:
+// each file's first record that has one of them decides.
+func AutoFields() []string {
+	return []string{"text", "content", "raw_content", "messages[].content", "conversation[].content", "conversations[].value"}
 }
 
 // parsePath parses "a.b", "conversation[].content" and the like.
@@ -131,8 +152,8 @@ func NewReader(opts ReadOptions) (*Reader, error) {
 	if !slices.Contains(Formats, opts.Format) {
 		return nil, fmt.Errorf("unknown format %q (known: %s)", opts.Format, strings.Join(Formats, ", "))
 	}
-	if opts.Field == "" {
-		opts.Field = "text"
+	if len(opts.Fields) == 0 && opts.Field != "" {
+		opts.Fields = []string{opts.Field}
 	}
 	if opts.IDField == "" {
 		opts.IDField = "id"
@@ -155,8 +176,16 @@ func NewReader(opts ReadOptions) (*Reader, error) {
 	}
 	r := &Reader{opts: opts, Stdin: os.Stdin}
 	var err error
-	if r.field, err = parsePath(opts.Field); err != nil {
-		return nil, err
+	for _, f := range opts.Fields {
+		p, err := parsePath(f)
+		if err != nil {
+			return nil, err
+		}
+		r.fields = append(r.fields, field{f, p})
+	}
+	for _, f := range AutoFields() {
+		p, _ := parsePath(f)
+		r.auto = append(r.auto, field{f, p})
 	}
 	if r.id, err = parsePath(opts.IDField); err != nil {
 		return nil, err
@@ -255,7 +284,7 @@ func (r *Reader) ReadFile(ctx context.Context, path string, emit func(Document) 
 		st.Skipped = "binary"
 		return st, nil
 	}
-	c := &fileCtx{r: r, ctx: ctx, path: path, emit: emit, diag: count, st: &st, raw: in.raw}
+	c := r.newFileCtx(ctx, path, emit, count, &st, in.raw)
 	switch format {
 	case "jsonl":
 		err = c.jsonl(br)
@@ -281,10 +310,18 @@ func (r *Reader) ReadFile(ctx context.Context, path string, emit func(Document) 
 	return st, err
 }
 
+func (r *Reader) newFileCtx(ctx context.Context, path string, emit func(Document) error, diag func(Diagnostic), st *FileStats, raw *countingReader) *fileCtx {
+	c := &fileCtx{r: r, ctx: ctx, path: path, emit: emit, diag: diag, st: st, raw: raw, fields: r.fields}
+	if r.fields != nil {
+		st.Field = strings.Join(r.opts.Fields, ", ")
+	}
+	return c
+}
+
 // readParquet reads a Parquet input (see parquetFile).
 func (r *Reader) readParquet(ctx context.Context, path string, emit func(Document) error, count func(Diagnostic), st *FileStats) (FileStats, error) {
 	st.Format = "parquet"
-	c := &fileCtx{r: r, ctx: ctx, path: path, emit: emit, diag: count, st: st, raw: &countingReader{}}
+	c := r.newFileCtx(ctx, path, emit, count, st, &countingReader{})
 	err := c.parquetFile()
 	if err != nil && !errors.Is(err, errStop) && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
 		return *st, fmt.Errorf("%s: %w", path, err)
@@ -316,6 +353,13 @@ type fileCtx struct {
 	diag func(Diagnostic)
 	st   *FileStats
 	raw  *countingReader
+	// fields are the text fields: the given ones, or (nil until a record
+	// decides) the detected one.
+	fields []field
+	// keys are key paths of the first records without text, for the
+	// error when the file gives no document.
+	keys       []string
+	keySamples int
 }
 
 // send emits a document, fixing invalid UTF-8 (with a diagnostic).
@@ -479,22 +523,154 @@ func readLimitedLine(br *bufio.Reader, limit int, buf *[]byte) (line []byte, too
 // lines; a longer line's buffer is left to the garbage collector.
 const keptLineBuffer = 1 << 20
 
-// record extracts the text(s) and ID of one JSON record. ok is false when
-// the record holds no text to score (field missing, or no turn of the role).
-func (c *fileCtx) record(raw []byte, where string) (text, id string, ok bool, err error) {
-	texts, err := c.r.extract(raw, c.r.field, nil)
-	if err != nil {
-		return "", "", false, err
+// fieldText is the text one field of a record gave.
+type fieldText struct {
+	field string
+	text  string
+}
+
+// record extracts the texts (one per field that has text) and the ID of
+// one JSON record. No text, and no error: the record is counted as
+// NoText, and its keys are kept for the error if the file gives no
+// document at all.
+func (c *fileCtx) record(raw []byte, where string) (texts []fieldText, id string, err error) {
+	if c.fields == nil { // auto: this record may decide
+		for _, f := range c.r.auto {
+			if got, err := c.r.extract(raw, f.path, nil, nil); err == nil && len(got) > 0 {
+				c.fields = []field{f}
+				c.st.Field = f.name
+				break
+			}
+		}
+		if c.fields == nil {
+			if _, err := objectKey(raw, ""); err != nil {
+				if errors.Is(err, errNotObject) {
+					return nil, "", errors.New("record is not an object")
+				}
+				return nil, "", err
+			}
+			c.noText(raw)
+			return nil, "", nil
+		}
+	}
+	for _, f := range c.fields {
+		got, err := c.r.extract(raw, f.path, c.r.roles, nil)
+		if err != nil {
+			return nil, "", err
+		}
+		if text := strings.Join(got, "\n\n"); strings.TrimSpace(text) != "" {
+			texts = append(texts, fieldText{f.name, text})
+		}
 	}
 	if len(texts) == 0 {
-		return "", "", false, nil
+		c.noText(raw)
+		return nil, "", nil
 	}
 	ids, _ := c.r.extractAny(raw, c.r.id)
 	id = c.path + ":" + where
 	if len(ids) > 0 && ids[0] != "" {
 		id = ids[0]
 	}
-	return strings.Join(texts, "\n\n"), id, true, nil
+	return texts, id, nil
+}
+
+// sendTexts emits the documents of one record: one per field, the field
+// named in the ID and location when there are several.
+func (c *fileCtx) sendTexts(texts []fieldText, id, where string) error {
+	for _, t := range texts {
+		d := Document{ID: id, Location: where, Text: t.text}
+		if len(c.fields) > 1 {
+			d.ID, d.Location = id+"#"+t.field, where+", field "+t.field
+		}
+		if err := c.send(d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// maxKeySamples and maxKeys bound the keys kept from records without text.
+const (
+	maxKeySamples = 8
+	maxKeys       = 24
+)
+
+// noText counts a record without text and keeps the key paths of the
+// first few such records (raw is JSON; nil for other formats).
+func (c *fileCtx) noText(raw []byte) {
+	c.st.NoText++
+	if raw == nil || c.keySamples >= maxKeySamples {
+		return
+	}
+	c.keySamples++
+	keyPaths(raw, "", 0, func(p string) {
+		if len(c.keys) < maxKeys && !slices.Contains(c.keys, p) {
+			c.keys = append(c.keys, p)
+		}
+	})
+}
+
+// keyPaths calls f with the path of every leaf under the JSON value raw,
+// written as field paths are: meta.lang, conversation[].content.
+func keyPaths(raw []byte, prefix string, depth int, f func(string)) {
+	if depth > 4 {
+		f(prefix)
+		return
+	}
+	i := skipWS(raw, 0)
+	switch {
+	case i < len(raw) && raw[i] == '{':
+		objectEach(raw, func(k string, v []byte) {
+			p := k
+			if prefix != "" {
+				p = prefix + "." + k
+			}
+			keyPaths(v, p, depth+1, f)
+		})
+	case i < len(raw) && raw[i] == '[' && prefix != "":
+		n, objects := 0, false
+		arrayElements(raw, func(item []byte) error {
+			if j := skipWS(item, 0); j < len(item) && item[j] == '{' && n < 3 {
+				n, objects = n+1, true
+				keyPaths(item, prefix+"[]", depth+1, f)
+			}
+			return nil
+		})
+		if !objects {
+			f(prefix)
+		}
+	case prefix != "":
+		f(prefix)
+	}
+}
+
+// noDocuments is the error for an input whose records gave no document at
+// all, though some of them were read: it names what was looked for and
+// the keys found instead.
+func (c *fileCtx) noDocuments(keys []string) error {
+	if c.st.Documents > 0 || c.st.NoText == 0 {
+		return nil
+	}
+	var what string
+	switch {
+	case c.fields == nil:
+		what = "any of the fields " + strings.Join(AutoFields(), ", ")
+	case len(c.fields) == 1:
+		what = "the field " + c.fields[0].name
+	default:
+		what = "the fields " + c.st.Field
+	}
+	if c.r.roles != nil {
+		what += ", in a turn of role " + c.r.opts.Role
+	}
+	if keys == nil {
+		keys = c.keys
+	}
+	found := "none"
+	if len(keys) > 0 {
+		found = strings.Join(keys, ", ")
+	}
+	return fmt.Errorf("no documents: none of its %d records has text in %s (keys found: %s)", c.st.Records, what, found)
 }
 
 // errMissing marks a field path that a record does not have.
@@ -502,7 +678,7 @@ var errMissing = errors.New("missing")
 
 // extract collects the strings at path in raw, keeping only array elements
 // of the wanted role. It checks that raw is well-formed JSON as it goes.
-func (r *Reader) extract(raw []byte, path []segment, out []string) ([]string, error) {
+func (r *Reader) extract(raw []byte, path []segment, roles []string, out []string) ([]string, error) {
 	if len(path) == 0 {
 		if s, ok := jsonString(raw); ok {
 			return append(out, s), nil
@@ -524,14 +700,14 @@ func (r *Reader) extract(raw []byte, path []segment, out []string) ([]string, er
 		return out, nil // absent: nothing to score
 	}
 	if !path[0].each {
-		return r.extract(v, path[1:], out)
+		return r.extract(v, path[1:], roles, out)
 	}
 	err = arrayElements(v, func(item []byte) error {
-		if r.roles != nil && !r.roleMatches(item) {
+		if roles != nil && !roleMatches(item, roles) {
 			return nil
 		}
 		var err error
-		out, err = r.extract(item, path[1:], out)
+		out, err = r.extract(item, path[1:], roles, out)
 		return err
 	})
 	if err != nil && err.Error() == "not an array" {
@@ -542,14 +718,14 @@ func (r *Reader) extract(raw []byte, path []segment, out []string) ([]string, er
 
 // roleMatches reports whether a chat turn's role or from field is one of
 // the wanted names.
-func (r *Reader) roleMatches(item []byte) bool {
+func roleMatches(item []byte, roles []string) bool {
 	for _, k := range []string{"role", "from"} {
 		if v, err := objectKey(item, k); err == nil && v != nil {
 			s, ok := jsonString(v)
 			if !ok {
 				return false
 			}
-			for _, want := range r.roles {
+			for _, want := range roles {
 				if len(s) == len(want) && strings.EqualFold(s, want) {
 					return true
 				}
@@ -596,7 +772,7 @@ func (c *fileCtx) jsonl(br *bufio.Reader) error {
 		case len(bytes.TrimSpace(line)) > 0:
 			empty = false
 			c.st.Records++
-			text, id, ok, rerr := c.record(line, where)
+			texts, id, rerr := c.record(line, where)
 			if rerr != nil {
 				if !json.Valid(line) { // say where the syntax breaks
 					rerr = jsonSyntax(line)
@@ -604,17 +780,15 @@ func (c *fileCtx) jsonl(br *bufio.Reader) error {
 				c.diag(Diagnostic{c.path, where, rerr})
 				break
 			}
-			if ok {
-				if serr := c.send(Document{ID: id, Location: where, Text: text}); serr != nil {
-					return serr
-				}
+			if serr := c.sendTexts(texts, id, where); serr != nil {
+				return serr
 			}
 		}
 		if err == io.EOF {
 			if empty {
 				c.st.Skipped = "empty"
 			}
-			return nil
+			return c.noDocuments(nil)
 		}
 		if err != nil {
 			return err
@@ -634,102 +808,137 @@ func jsonSyntax(line []byte) error {
 }
 
 // jsonArray streams the elements of one top-level JSON array (ShareGPT).
+// Elements are cut by a scanner that follows only strings and nesting, so
+// that one bad element is one diagnostic and reading goes on at the next,
+// and an element longer than MaxRecord is skipped without being held in
+// memory.
 func (c *fileCtx) jsonArray(br *bufio.Reader) error {
-	dec := json.NewDecoder(br)
-	tok, err := dec.Token()
-	if err != nil {
-		if errors.Is(err, io.EOF) {
-			c.diag(Diagnostic{c.path, "", errors.New("empty file")})
-			return nil
-		}
-		return fmt.Errorf("byte %d: not a JSON array: %v", dec.InputOffset(), err)
-	}
-	if d, ok := tok.(json.Delim); !ok || d != '[' {
-		return fmt.Errorf("byte %d: not a JSON array (starts with %v)", dec.InputOffset(), tok)
-	}
-	for i := 0; dec.More(); i++ {
-		offset := dec.InputOffset()
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return fmt.Errorf("element %d at byte %d: %v", i, offset, err)
-		}
-		c.st.Records++
-		where := fmt.Sprintf("element %d at byte %d", i, offset)
-		text, id, ok, rerr := c.record(raw, fmt.Sprintf("element %d", i))
-		if rerr != nil {
-			c.diag(Diagnostic{c.path, where, rerr})
-			continue
-		}
-		if ok {
-			if err := c.send(Document{ID: id, Location: where, Text: text}); err != nil {
-				return err
+	var off int64
+	skipSpace := func() (byte, error) {
+		for {
+			b, err := br.ReadByte()
+			if err != nil {
+				return 0, err
 			}
+			off++
+			switch b {
+			case ' ', '\t', '\r', '\n':
+				continue
+			case 0xef: // a byte order mark
+				if bom, _ := br.Peek(2); string(bom) == "\xbb\xbf" {
+					br.Discard(2)
+					off += 2
+					continue
+				}
+			}
+			return b, nil
 		}
 	}
-	if _, err := dec.Token(); err != nil {
-		return fmt.Errorf("byte %d: unterminated JSON array: %v", dec.InputOffset(), err)
-	}
-	return nil
-}
-
-// csv reads a CSV or TSV file with a header row.
-func (c *fileCtx) csv(br *bufio.Reader, tab bool) error {
-	cr := csv.NewReader(br)
-	if tab {
-		cr.Comma = '\t'
-		cr.LazyQuotes = true
-	}
-	cr.FieldsPerRecord = -1
-	cr.ReuseRecord = true
-	header, err := cr.Read()
-	if errors.Is(err, io.EOF) {
-		c.diag(Diagnostic{c.path, "", errors.New("empty file")})
+	first, err := skipSpace()
+	if err == io.EOF {
+		c.st.Skipped = "empty"
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("header: %v", err)
+		return fmt.Errorf("byte %d: %w", off, err)
 	}
-	col, idCol := -1, -1
-	for i, h := range header {
-		switch strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")) {
-		case c.r.opts.Field:
-			col = i
-		case c.r.opts.IDField:
-			idCol = i
+	if first != '[' {
+		return fmt.Errorf("byte %d: not a JSON array (starts with %q)", off-1, first)
+	}
+	if b, err := skipSpace(); err == nil && b == ']' {
+		return c.noDocuments(nil)
+	} else if err == nil {
+		br.UnreadByte()
+		off--
+	}
+	var buf []byte
+	for i := 0; ; i++ {
+		if err := c.ctx.Err(); err != nil {
+			return err
 		}
-	}
-	if col < 0 {
-		return fmt.Errorf("no column %q (columns: %s)", c.r.opts.Field, strings.Join(header, ", "))
-	}
-	for {
-		rec, err := cr.Read()
-		if errors.Is(err, io.EOF) {
-			return nil
+		start := off
+		elem, tooLong, end, err := nextElement(br, &off, c.r.opts.MaxRecord, buf[:0])
+		buf = elem
+		if cap(buf) > keptLineBuffer {
+			buf = nil
+		}
+		where := fmt.Sprintf("element %d at byte %d", i, start)
+		if end == 0 {
+			if err == nil || err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return fmt.Errorf("%s: unterminated JSON array: %w", where, err)
 		}
 		c.st.Records++
-		if err != nil {
-			var pe *csv.ParseError
-			if errors.As(err, &pe) {
-				c.diag(Diagnostic{c.path, fmt.Sprintf("line %d", pe.Line), pe.Err})
-				continue
+		elem = bytes.TrimSpace(elem)
+		switch {
+		case tooLong:
+			c.diag(Diagnostic{c.path, where, fmt.Errorf("element longer than %d bytes, skipped", c.r.opts.MaxRecord)})
+		default:
+			texts, id, rerr := c.record(elem, fmt.Sprintf("element %d", i))
+			if rerr != nil {
+				if !json.Valid(elem) {
+					rerr = jsonSyntax(elem)
+				}
+				c.diag(Diagnostic{c.path, where, rerr})
+				break
 			}
-			return err
+			if err := c.sendTexts(texts, id, where); err != nil {
+				return err
+			}
 		}
-		line := 0
-		if len(rec) > 0 {
-			line, _ = cr.FieldPos(0)
+		if end == ']' {
+			return c.noDocuments(nil)
 		}
-		where := fmt.Sprintf("line %d", line)
-		if col >= len(rec) {
-			c.diag(Diagnostic{c.path, where, fmt.Errorf("row has %d fields, no column %q", len(rec), c.r.opts.Field)})
-			continue
+	}
+}
+
+// nextElement reads one element of a JSON array, up to and including the
+// "," or "]" after it (returned as end; 0 at the end of input), following
+// only strings and nesting. The element is appended to buf unless it grows
+// past limit (tooLong: the rest is read and dropped).
+func nextElement(br *bufio.Reader, off *int64, limit int, buf []byte) (elem []byte, tooLong bool, end byte, err error) {
+	depth, inString, escaped := 0, false, false
+	for {
+		if br.Buffered() == 0 {
+			if _, err := br.Peek(1); err != nil {
+				return buf, tooLong, 0, err
+			}
 		}
-		id := c.path + ":" + strconv.Itoa(line)
-		if idCol >= 0 && idCol < len(rec) && rec[idCol] != "" {
-			id = rec[idCol]
+		chunk, _ := br.Peek(br.Buffered())
+		for k, b := range chunk {
+			switch {
+			case inString:
+				switch {
+				case escaped:
+					escaped = false
+				case b == '\\':
+					escaped = true
+				case b == '"':
+					inString = false
+				}
+			case b == '"':
+				inString = true
+			case b == '{' || b == '[':
+				depth++
+			case (b == '}' || b == ']') && depth > 0:
+				depth--
+			case (b == ',' || b == ']') && depth == 0:
+				if !tooLong {
+					buf = append(buf, chunk[:k]...)
+				}
+				br.Discard(k + 1)
+				*off += int64(k + 1)
+				return buf, tooLong, b, nil
+			}
 		}
-		if err := c.send(Document{ID: id, Location: where, Text: rec[col]}); err != nil {
-			return err
+		if !tooLong && len(buf)+len(chunk) > limit {
+			tooLong, buf = true, buf[:0]
 		}
+		if !tooLong {
+			buf = append(buf, chunk...)
+		}
+		br.Discard(len(chunk))
+		*off += int64(len(chunk))
 	}
 }

@@ -300,7 +300,7 @@ func TestBadInputs(t *testing.T) {
 		t.Errorf("broken array: %v, %d docs", err, len(docs))
 	}
 	// A CSV without the column.
-	if _, _, _, err := collect(t, write(t, dir, "nocol.csv", []byte("a,b\n1,2\n")), corpora.ReadOptions{}); err == nil || !strings.Contains(err.Error(), `no column "text"`) {
+	if _, _, _, err := collect(t, write(t, dir, "nocol.csv", []byte("a,b\n1,2\n")), corpora.ReadOptions{}); err == nil || !strings.Contains(err.Error(), `no column of the fields text, content`) {
 		t.Errorf("missing column: %v", err)
 	}
 	// A missing file.
@@ -430,7 +430,7 @@ func TestParquet(t *testing.T) {
 	if docs, _, _, _ := collect(t, write(t, dir, "noext", b.Bytes()), corpora.ReadOptions{}); len(docs) != len(paras) {
 		t.Errorf("by magic: %d docs", len(docs))
 	}
-	if _, _, _, err := collect(t, path, corpora.ReadOptions{Field: "body"}); err == nil || !strings.Contains(err.Error(), `no flat column "body" (columns: id, text, url)`) {
+	if _, _, _, err := collect(t, path, corpora.ReadOptions{Field: "body"}); err == nil || !strings.Contains(err.Error(), `no column "body" (columns: id, text, url)`) {
 		t.Errorf("missing column: %v", err)
 	}
 	// Truncated or corrupted files are errors, never panics.
