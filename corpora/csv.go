@@ -116,6 +116,23 @@ type csvRows struct {
 	lineNo  int
 	eof     error // the error that ended the input, once met
 	lineBuf []byte
+	src     rowSource   // the row being parsed
+	cr      *csv.Reader // parses src; reused while rows parse
+}
+
+// rowSource hands one row at a time to a csv.Reader.
+type rowSource struct {
+	b   []byte
+	off int
+}
+
+func (s *rowSource) Read(p []byte) (int, error) {
+	if s.off >= len(s.b) {
+		return 0, io.EOF
+	}
+	n := copy(p, s.b[s.off:])
+	s.off += n
+	return n, nil
 }
 
 type csvLine struct {
@@ -172,18 +189,30 @@ func (r *csvRows) next(fields int) ([]string, int, error) {
 			}
 		}
 		first := r.pending[0].no
-		var rec bytes.Buffer
+		r.src.b = r.src.b[:0]
 		for i, l := range r.pending[:n] {
 			if i > 0 {
-				rec.WriteByte('\n')
+				r.src.b = append(r.src.b, '\n')
 			}
-			rec.Write(l.text)
+			r.src.b = append(r.src.b, l.text...)
 		}
-		cr := csv.NewReader(&rec)
-		cr.Comma = rune(r.comma)
-		cr.LazyQuotes = r.lazy
-		cr.FieldsPerRecord = -1
-		row, err := cr.Read()
+		r.src.b = append(r.src.b, '\n')
+		r.src.off = 0
+		if r.cr == nil {
+			r.cr = csv.NewReader(&r.src)
+			r.cr.Comma = rune(r.comma)
+			r.cr.LazyQuotes = r.lazy
+			r.cr.FieldsPerRecord = -1
+			r.cr.ReuseRecord = true
+		}
+		row, err := r.cr.Read()
+		if err != nil {
+			r.cr = nil // it may hold the rest of the row
+		} else if _, more := r.cr.Read(); more != io.EOF {
+			// encoding/csv saw more than one row in what the scanner
+			// took for one.
+			err, r.cr = errors.New("malformed row"), nil
+		}
 		switch {
 		case open && size > r.limit:
 			err = fmt.Errorf("quoted field not closed within %d bytes; the row is skipped and reading goes on at the next line", r.limit)

@@ -856,6 +856,14 @@ func (c *fileCtx) jsonArray(br *bufio.Reader) error {
 		if err := c.ctx.Err(); err != nil {
 			return err
 		}
+		for {
+			b, err := br.Peek(1)
+			if err != nil || (b[0] != ' ' && b[0] != '\t' && b[0] != '\r' && b[0] != '\n') {
+				break
+			}
+			br.Discard(1)
+			off++
+		}
 		start := off
 		elem, tooLong, end, err := nextElement(br, &off, c.r.opts.MaxRecord, buf[:0])
 		buf = elem
