@@ -348,36 +348,45 @@ func TestReadCancelled(t *testing.T) {
 func fuzzRead(t *testing.T, data []byte, format string) {
 	path := filepath.Join(t.TempDir(), "f")
 	os.WriteFile(path, data, 0o644)
-	r, _ := corpora.NewReader(corpora.ReadOptions{Format: format, MaxRecord: 4096, MaxPart: 512, Field: "conversations[].value", Role: "gpt"})
-	var n, nd int
-	st, _ := r.ReadFile(context.Background(), path, func(d corpora.Document) error {
-		n++
-		if d.Text == "" {
-			t.Fatal("empty document emitted")
+	for _, opts := range []corpora.ReadOptions{
+		{Format: format, MaxRecord: 4096, MaxPart: 512, Field: "conversations[].value", Role: "gpt"},
+		{Format: format, MaxRecord: 4096, MaxPart: 512, Fields: []string{"text", "a.b"}, MaxDiagnostics: 3},
+		{Format: format, MaxRecord: 4096, MaxPart: 512}, // fields detected
+	} {
+		r, _ := corpora.NewReader(opts)
+		var n, nd int
+		st, _ := r.ReadFile(context.Background(), path, func(d corpora.Document) error {
+			n++
+			if d.Text == "" {
+				t.Fatal("empty document emitted")
+			}
+			return nil
+		}, func(corpora.Diagnostic) { nd++ })
+		shown := st.Diagnostics - st.ErrorsNotShown
+		if st.ErrorsNotShown > 0 {
+			shown++ // "and N more errors"
 		}
-		return nil
-	}, func(corpora.Diagnostic) { nd++ })
-	shown := st.Diagnostics - st.ErrorsNotShown
-	if st.ErrorsNotShown > 0 {
-		shown++ // "and N more errors"
-	}
-	if st.Documents != n || shown != nd {
-		t.Fatalf("stats %+v, saw %d docs %d diagnostics", st, n, nd)
+		if st.Documents != n || shown != nd || st.NoText > st.Records {
+			t.Fatalf("stats %+v, saw %d docs %d diagnostics", st, n, nd)
+		}
 	}
 }
 
 func FuzzReadJSONL(f *testing.F) {
 	f.Add([]byte(`{"conversations":[{"from":"gpt","value":"hi"}]}` + "\n{bad\n"))
+	f.Add([]byte("{\"text\":\"a\x00b\"}\n{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) { fuzzRead(t, data, "jsonl") })
 }
 
 func FuzzReadJSONArray(f *testing.F) {
 	f.Add([]byte(`[{"conversations":[{"from":"gpt","value":"hi"}]},{}]`))
+	f.Add([]byte(`[{"text":"a"}, {"text": bad}, "s", [1, {"x": "]"}], {"text":"b"}`))
 	f.Fuzz(func(t *testing.T, data []byte) { fuzzRead(t, data, "json") })
 }
 
 func FuzzReadCSV(f *testing.F) {
 	f.Add([]byte("id,conversations[].value\n1,\"a\"\"b\"\n"))
+	f.Add([]byte("id,text\n1,\"open\n2,ok\n3,\"multi\nline\"\n4,a\"b\n"))
 	f.Fuzz(func(t *testing.T, data []byte) { fuzzRead(t, data, "csv") })
 }
 
@@ -385,6 +394,7 @@ func FuzzReadWARC(f *testing.F) {
 	f.Add(decompressAll(f, wetFile([]string{"hello world", "second"})))
 	body := "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n<!DOCTYPE html><p>a  b</p><!-- <p>c</p> --><noscript>d</noscript><template>e</template>&amp;"
 	f.Add([]byte(fmt.Sprintf("WARC/1.0\r\nWARC-Type: response\r\nContent-Length: %d\r\n\r\n%s\r\n\r\n", len(body), body)))
+	f.Add([]byte("WARC/1.0\r\nWARC-Type: conversion\r\nContent-Length: 40\r\n\r\nshort\r\n\r\nWARC/1.0\r\nWARC-Type: conversion\r\nContent-Length: 2\r\n\r\nlonger body\r\n\r\nWARC/1.0\r\nContent-Length: x\r\n\r\n"))
 	f.Fuzz(func(t *testing.T, data []byte) { fuzzRead(t, data, "warc") })
 }
 
