@@ -326,3 +326,38 @@ func hex4(b []byte) (rune, bool) {
 	}
 	return r, true
 }
+
+// objectEach calls f with each key (decoded) and value of the JSON object
+// b; it stops at the first syntax error.
+func objectEach(b []byte, f func(key string, value []byte)) {
+	i := skipWS(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return
+	}
+	i = skipWS(b, i+1)
+	for i < len(b) && b[i] == '"' {
+		j, escaped, err := skipString(b, i)
+		if err != nil {
+			return
+		}
+		key := string(b[i+1 : j-1])
+		if escaped {
+			key, _ = jsonString(b[i:j])
+		}
+		i = skipWS(b, j)
+		if i >= len(b) || b[i] != ':' {
+			return
+		}
+		i = skipWS(b, i+1)
+		vs := i
+		if i, err = skipValue(b, i, 1); err != nil {
+			return
+		}
+		f(key, b[vs:i])
+		i = skipWS(b, i)
+		if i >= len(b) || b[i] != ',' {
+			return
+		}
+		i = skipWS(b, i+1)
+	}
+}

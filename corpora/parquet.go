@@ -1,6 +1,8 @@
 package corpora
 
 import (
+	"bytes"
+	"context"
 	le "encoding/binary"
 	"errors"
 	"fmt"
@@ -62,46 +64,179 @@ func (c *fileCtx) parquetFile() (err error) {
 	c.st.Bytes = st.Size()
 	id, hasID := pf.Schema().Lookup(strings.Split(c.r.opts.IDField, ".")...)
 	hasID = hasID && id.MaxRepetitionLevel == 0
-	if strings.Contains(c.r.opts.Field, "[]") {
-		return c.parquetRepeated(pf, id.ColumnIndex, hasID)
-	}
-	text, ok := pf.Schema().Lookup(strings.Split(c.r.opts.Field, ".")...)
-	if !ok || text.MaxRepetitionLevel > 0 {
-		return fmt.Errorf("no flat column %q (columns: %s)", c.r.opts.Field, parquetColumns(pf))
+	cols, err := c.parquetFields(pf)
+	if err != nil {
+		return err
 	}
 	row := int64(0)
 	for g, rg := range pf.RowGroups() {
-		ids, err := c.parquetIDs(rg, id.ColumnIndex, hasID)
-		if err != nil {
-			return fmt.Errorf("row group %d: %w", g, err)
+		if err := c.ctx.Err(); err != nil {
+			return err
 		}
-		i := 0
-		err = readColumn(rg.ColumnChunks()[text.ColumnIndex], func(v parquet.Value) error {
-			r := row + int64(i)
-			i++
-			c.st.Records++
-			if v.IsNull() {
-				return nil
-			}
-			return c.send(Document{ID: rowID(c.path, ids, r-row, r), Location: "row " + strconv.FormatInt(r, 10), Text: string(v.ByteArray())})
-		})
-		if err != nil {
-			if errors.Is(err, errStop) {
-				return err
-			}
-			return fmt.Errorf("row group %d: %w", g, err)
+		if err := c.parquetRowGroup(g, rg, row, cols, id.ColumnIndex, hasID); err != nil {
+			return err
 		}
 		row += rg.NumRows()
+	}
+	return c.noDocuments(parquetPaths(pf))
+}
+
+// pqField is a text field resolved to its Parquet columns.
+type pqField struct {
+	name     string
+	col      int
+	repeated bool // inside a repeated group: one document per row
+	roleCol  int  // the sibling role (or from) column; -1 without a role filter
+}
+
+// parquetFields resolves the text fields (or detects one of AutoFields) to
+// columns. Fields are logical paths: conversation[].content, meta.body.
+func (c *fileCtx) parquetFields(pf *parquet.File) ([]pqField, error) {
+	resolve := func(f field) (pqField, error) {
+		var keys []string
+		for _, s := range f.path {
+			keys = append(keys, s.key)
+		}
+		out := pqField{name: f.name, roleCol: -1}
+		if !strings.Contains(f.name, "[]") {
+			leaf, ok := pf.Schema().Lookup(keys...)
+			if !ok || leaf.MaxRepetitionLevel > 0 {
+				return out, fmt.Errorf("no column %q (columns: %s)", f.name, strings.Join(parquetPaths(pf), ", "))
+			}
+			out.col = leaf.ColumnIndex
+			return out, nil
+		}
+		col, ok := parquetLeaf(pf, keys)
+		if !ok {
+			return out, fmt.Errorf("no column %q (columns: %s)", f.name, strings.Join(parquetPaths(pf), ", "))
+		}
+		out.col, out.repeated = col, true
+		if c.r.roles != nil {
+			parent := keys[:len(keys)-1]
+			for _, name := range []string{"role", "from"} {
+				if col, ok := parquetLeaf(pf, append(append([]string{}, parent...), name)); ok {
+					out.roleCol = col
+					break
+				}
+			}
+			if out.roleCol < 0 {
+				return out, fmt.Errorf("role filter: no role or from column next to %q", f.name)
+			}
+		}
+		return out, nil
+	}
+	if c.fields == nil {
+		for _, f := range c.r.auto {
+			if col, err := resolve(f); err == nil {
+				c.fields, c.st.Field = []field{f}, f.name
+				return []pqField{col}, nil
+			}
+		}
+		return nil, fmt.Errorf("no column of the fields %s (columns: %s)", strings.Join(AutoFields(), ", "), strings.Join(parquetPaths(pf), ", "))
+	}
+	var cols []pqField
+	for _, f := range c.fields {
+		col, err := resolve(f)
+		if err != nil {
+			return nil, err
+		}
+		cols = append(cols, col)
+	}
+	return cols, nil
+}
+
+// parquetPaths lists a file's columns as field paths, without the groups
+// that writers put around list elements: conversation[].content, not
+// conversation.list.element.content.
+func parquetPaths(pf *parquet.File) []string {
+	var out []string
+	var walk func(n parquet.Node, prefix string)
+	walk = func(n parquet.Node, prefix string) {
+		for _, f := range n.Fields() {
+			p := prefix
+			if name := f.Name(); !listWrappers[name] || prefix == "" {
+				if p != "" {
+					p += "."
+				}
+				p += name
+			}
+			if f.Repeated() && !strings.HasSuffix(p, "[]") {
+				p += "[]"
+			}
+			if f.Leaf() {
+				out = append(out, p)
+			} else {
+				walk(f, p)
+			}
+		}
+	}
+	walk(pf.Schema(), "")
+	return out
+}
+
+// parquetRowGroup reads the text fields of one row group (its first row is
+// row). A row group that cannot be read (a bad page, or the library
+// failing on it) is one diagnostic that counts the rows lost
+// (FileStats.LostRows), and reading goes on at the next row group.
+// parquet-go cannot resume a column chunk after a bad page (the next
+// page's place is in the bad page's header, and the page index is not
+// read), so the rest of that chunk is lost; what was read of a flat column
+// before the bad page is kept.
+func (c *fileCtx) parquetRowGroup(g int, rg parquet.RowGroup, row int64, cols []pqField, idCol int, hasID bool) (err error) {
+	var done int64 // rows of the current column read
+	var first bool // the current column is the first: rows are counted once
+	var name string
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("malformed Parquet file (the reader failed: %v)", p)
+		}
+		if err == nil || errors.Is(err, errStop) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+			return
+		}
+		lost := rg.NumRows() - done
+		if first {
+			c.st.Records += int(lost)
+		}
+		c.st.LostRows += lost
+		c.diag(Diagnostic{c.path, fmt.Sprintf("row group %d (rows %d to %d)", g, row, row+rg.NumRows()-1),
+			fmt.Errorf("column %s: %w; %d of its %d rows lost", name, err, lost, rg.NumRows())})
+		err = nil
+	}()
+	first, name = true, cols[0].name
+	ids, err := c.parquetIDs(rg, idCol, hasID)
+	if err != nil {
+		ids = nil // IDs from the row numbers instead
+	}
+	for k, col := range cols {
+		first, name, done = k == 0, col.name, 0
+		if col.repeated {
+			err = c.parquetRepeated(rg, row, col, ids, first, &done)
+		} else {
+			err = c.parquetFlat(rg, row, col, ids, first, &done)
+		}
+		if err != nil {
+			return err
+		}
 	}
 	return nil
 }
 
-func parquetColumns(pf *parquet.File) string {
-	var cols []string
-	for _, p := range pf.Schema().Columns() {
-		cols = append(cols, strings.Join(p, "."))
-	}
-	return strings.Join(cols, ", ")
+// parquetFlat reads a flat text column: one document per non-empty value.
+// It counts the rows read in *done.
+func (c *fileCtx) parquetFlat(rg parquet.RowGroup, row int64, col pqField, ids []string, first bool, done *int64) error {
+	return readColumn(rg.ColumnChunks()[col.col], func(v parquet.Value) error {
+		r := row + *done
+		*done++
+		if first {
+			c.st.Records++
+		}
+		text := v.ByteArray()
+		if v.IsNull() || len(bytes.TrimSpace(text)) == 0 {
+			c.noText(nil)
+			return nil
+		}
+		return c.sendTexts([]fieldText{{col.name, string(text)}}, rowID(c.path, ids, r-row, r), "row "+strconv.FormatInt(r, 10))
+	})
 }
 
 // parquetIDs reads a row group's ID column (flat), if there is one.
@@ -148,88 +283,66 @@ func parquetLeaf(pf *parquet.File, keys []string) (int, bool) {
 
 // parquetRepeated reads a text field inside a repeated group (chat turns,
 // e.g. conversation[].content of LMSYS-Chat or WildChat), keeping the turns
-// whose sibling role (or from) field matches --role, one document per row.
-func (c *fileCtx) parquetRepeated(pf *parquet.File, idCol int, hasID bool) error {
-	var keys []string
-	for _, s := range c.r.field {
-		keys = append(keys, s.key)
+// whose sibling role (or from) field matches the role, one document per
+// row. The column chunk is read whole before rows are emitted (counted in
+// *done).
+func (c *fileCtx) parquetRepeated(rg parquet.RowGroup, row int64, col pqField, ids []string, first bool, done *int64) error {
+	type cell struct {
+		text  string
+		null  bool
+		first bool // repetition level 0: a new row starts
 	}
-	textCol, ok := parquetLeaf(pf, keys)
-	if !ok {
-		return fmt.Errorf("no column %q (columns: %s)", c.r.opts.Field, parquetColumns(pf))
+	var texts []cell
+	var roles []string
+	if err := readColumn(rg.ColumnChunks()[col.col], func(v parquet.Value) error {
+		texts = append(texts, cell{text: string(v.ByteArray()), null: v.IsNull(), first: v.RepetitionLevel() == 0})
+		return nil
+	}); err != nil {
+		return err
 	}
-	roleCol, hasRole := -1, false
-	if c.r.roles != nil {
-		parent := keys[:len(keys)-1]
-		for _, name := range []string{"role", "from"} {
-			if col, ok := parquetLeaf(pf, append(append([]string{}, parent...), name)); ok {
-				roleCol, hasRole = col, true
-				break
-			}
-		}
-		if !hasRole {
-			return fmt.Errorf("role filter: no role or from column next to %q", c.r.opts.Field)
-		}
-	}
-	row := int64(0)
-	for g, rg := range pf.RowGroups() {
-		ids, err := c.parquetIDs(rg, idCol, hasID)
-		if err != nil {
-			return fmt.Errorf("row group %d: %w", g, err)
-		}
-		type cell struct {
-			text  string
-			null  bool
-			first bool // repetition level 0: a new row starts
-		}
-		var texts []cell
-		var roles []string
-		if err := readColumn(rg.ColumnChunks()[textCol], func(v parquet.Value) error {
-			texts = append(texts, cell{text: string(v.ByteArray()), null: v.IsNull(), first: v.RepetitionLevel() == 0})
+	hasRole := col.roleCol >= 0
+	if hasRole {
+		if err := readColumn(rg.ColumnChunks()[col.roleCol], func(v parquet.Value) error {
+			roles = append(roles, strings.ToLower(string(v.ByteArray())))
 			return nil
 		}); err != nil {
-			return fmt.Errorf("row group %d: %w", g, err)
-		}
-		if hasRole {
-			if err := readColumn(rg.ColumnChunks()[roleCol], func(v parquet.Value) error {
-				roles = append(roles, strings.ToLower(string(v.ByteArray())))
-				return nil
-			}); err != nil {
-				return fmt.Errorf("row group %d: %w", g, err)
-			}
-			if len(roles) != len(texts) {
-				return fmt.Errorf("row group %d: role and text columns are not aligned (%d and %d values)", g, len(roles), len(texts))
-			}
-		}
-		var parts []string
-		r := row - 1
-		flush := func() error {
-			if r < row {
-				return nil
-			}
-			c.st.Records++
-			text := strings.Join(parts, "\n\n")
-			parts = parts[:0]
-			return c.send(Document{ID: rowID(c.path, ids, r-row, r), Location: "row " + strconv.FormatInt(r, 10), Text: text})
-		}
-		for i, t := range texts {
-			if t.first {
-				if err := flush(); err != nil {
-					return err
-				}
-				r++
-			}
-			if t.null || (hasRole && !slices.Contains(c.r.roles, roles[i])) {
-				continue
-			}
-			parts = append(parts, t.text)
-		}
-		if err := flush(); err != nil {
 			return err
 		}
-		row += rg.NumRows()
+		if len(roles) != len(texts) {
+			return fmt.Errorf("role and text columns are not aligned (%d and %d values)", len(roles), len(texts))
+		}
 	}
-	return nil
+	var parts []string
+	r := row - 1
+	flush := func() error {
+		if r < row {
+			return nil
+		}
+		*done++
+		if first {
+			c.st.Records++
+		}
+		text := strings.Join(parts, "\n\n")
+		parts = parts[:0]
+		if strings.TrimSpace(text) == "" {
+			c.noText(nil)
+			return nil
+		}
+		return c.sendTexts([]fieldText{{col.name, text}}, rowID(c.path, ids, r-row, r), "row "+strconv.FormatInt(r, 10))
+	}
+	for i, t := range texts {
+		if t.first {
+			if err := flush(); err != nil {
+				return err
+			}
+			r++
+		}
+		if t.null || (hasRole && !slices.Contains(c.r.roles, roles[i])) {
+			continue
+		}
+		parts = append(parts, t.text)
+	}
+	return flush()
 }
 
 // readColumn calls f with every value of a column chunk, page by page.

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,14 +20,15 @@ var Formats = []string{"auto", "text", "jsonl", "json", "csv", "tsv", "warc", "p
 
 // Default limits.
 const (
-	DefaultMaxRecord = 64 << 20 // a JSONL line, CSV row or WARC record
-	DefaultMaxPart   = 1 << 20  // a text document is scored in parts of at most this size
+	DefaultMaxDiagnostics = 10       // per input
+	DefaultMaxRecord      = 64 << 20 // a JSONL line, CSV row or WARC record
+	DefaultMaxPart        = 1 << 20  // a text document is scored in parts of at most this size
 )
 
 // ReadOptions configure how inputs are read into documents.
 type ReadOptions struct {
 	Format  string // one of Formats; "" means auto
-	Field   string // JSON path or CSV column of the text; default "text"
+	Field   string // JSON path or CSV column of the text (Fields, when it is empty, holds just this)
 	IDField string // JSON path or CSV column of the record ID; default "id"
 	// Role keeps only chat turns with this role: an array element on the
 	// field path is kept if its "role" or "from" field matches. assistant
@@ -39,6 +39,14 @@ type ReadOptions struct {
 	Split     string
 	MaxRecord int // bytes; longer records are reported and skipped
 	MaxPart   int // bytes; longer text documents are scored in parts
+	// MaxDiagnostics is how many diagnostics one input reports; the rest
+	// are counted (FileStats.ErrorsNotShown) and announced in one last
+	// diagnostic. 0 means DefaultMaxDiagnostics, < 0 no limit.
+	MaxDiagnostics int
+	// Fields are the JSON paths or CSV columns of the text; each field
+	// of a record found gives a document. None: Field, else each file's
+	// first of AutoFields that its records have.
+	Fields []string
 }
 
 // Diagnostic is a problem at one place of an input. The reader reports it
@@ -64,15 +72,32 @@ type FileStats struct {
 	Records     int         `json:"records"`
 	Documents   int         `json:"documents"`
 	Diagnostics int         `json:"errors"`
+	// ErrorsNotShown counts the diagnostics past ReadOptions.MaxDiagnostics,
+	// counted in Diagnostics but not reported one by one.
+	ErrorsNotShown int `json:"errors_not_shown,omitempty"`
+	// Skipped says why the file was not read: "empty" (no bytes, or only
+	// white space) or "binary" (not text: NUL bytes, a PNG, ZIP, tar or
+	// ELF signature, mostly invalid UTF-8). It is not an error.
+	Skipped string `json:"skipped,omitempty"`
+	// Field is the field (or fields, joined by ", ") the text was taken
+	// from: the one given, or the one detected.
+	Field string `json:"field,omitempty"`
+	// NoText counts the records that gave no text: the field missing or
+	// empty, or no chat turn of the role.
+	NoText int `json:"no_text,omitempty"`
+	// LostRows counts the Parquet rows lost to row groups or column chunks
+	// that could not be read (each such place is one diagnostic).
+	LostRows int64 `json:"lost_rows,omitempty"`
 }
 
 // Reader reads inputs into documents.
 type Reader struct {
-	opts  ReadOptions
-	field []segment
-	id    []segment
-	roles []string
-	Stdin io.Reader // for "-"; os.Stdin by default
+	opts   ReadOptions
+	fields []field // nil: each file's first of AutoFields it has
+	auto   []field
+	id     []segment
+	roles  []string
+	Stdin  io.Reader // for "-"; os.Stdin by default
 }
 
 // segment is one step of a field path: a key, and whether its value is an
@@ -80,6 +105,18 @@ type Reader struct {
 type segment struct {
 	key  string
 	each bool
+}
+
+// field is a text field: its path as given, and parsed.
+type field struct {
+	name string
+	path []segment
+}
+
+// AutoFields are the fields looked for, in this order, when none is given:
+// each file's first record that has one of them decides.
+func AutoFields() []string {
+	return []string{"text", "content", "raw_content", "messages[].content", "conversation[].content", "conversations[].value"}
 }
 
 // parsePath parses "a.b", "conversation[].content" and the like.
@@ -115,8 +152,8 @@ func NewReader(opts ReadOptions) (*Reader, error) {
 	if !slices.Contains(Formats, opts.Format) {
 		return nil, fmt.Errorf("unknown format %q (known: %s)", opts.Format, strings.Join(Formats, ", "))
 	}
-	if opts.Field == "" {
-		opts.Field = "text"
+	if len(opts.Fields) == 0 && opts.Field != "" {
+		opts.Fields = []string{opts.Field}
 	}
 	if opts.IDField == "" {
 		opts.IDField = "id"
@@ -131,13 +168,24 @@ func NewReader(opts ReadOptions) (*Reader, error) {
 	if opts.MaxRecord <= 0 {
 		opts.MaxRecord = DefaultMaxRecord
 	}
+	if opts.MaxDiagnostics == 0 {
+		opts.MaxDiagnostics = DefaultMaxDiagnostics
+	}
 	if opts.MaxPart <= 0 {
 		opts.MaxPart = DefaultMaxPart
 	}
 	r := &Reader{opts: opts, Stdin: os.Stdin}
 	var err error
-	if r.field, err = parsePath(opts.Field); err != nil {
-		return nil, err
+	for _, f := range opts.Fields {
+		p, err := parsePath(f)
+		if err != nil {
+			return nil, err
+		}
+		r.fields = append(r.fields, field{f, p})
+	}
+	for _, f := range AutoFields() {
+		p, _ := parsePath(f)
+		r.auto = append(r.auto, field{f, p})
 	}
 	if r.id, err = parsePath(opts.IDField); err != nil {
 		return nil, err
@@ -156,24 +204,48 @@ func NewReader(opts ReadOptions) (*Reader, error) {
 // input) to emit, and every bad record to diag, then goes on. It returns an
 // error only when the rest of the input cannot be read (a missing file, a
 // truncated archive, a broken JSON array), after emitting everything read
-// before it. An error from emit (e.g. cancellation) stops reading.
+// before it. An error from emit (e.g. cancellation) stops reading, and so
+// does ctx's cancellation, checked between records.
+//
+// The format is opts.Format; with "auto", the file name's extension
+// decides when it names a format (.jsonl, .ndjson, .json, .csv, .tsv,
+// .parquet, .warc, .wet, .txt, .md, ... after .gz, .zst, .xz, .bz2 are
+// stripped; a .json file that does not start with "[" is read as JSON
+// Lines), and the content only for other names. Special files (FIFOs,
+// sockets, devices) and directories are refused before they are opened.
+// Empty files and binary ones (read as text) are skipped without a
+// diagnostic: FileStats.Skipped says so. After opts.MaxDiagnostics
+// diagnostics, the rest are counted and announced in one last diagnostic.
 func (r *Reader) ReadFile(ctx context.Context, path string, emit func(Document) error, diag func(Diagnostic)) (FileStats, error) {
 	var st FileStats
+	limit := r.opts.MaxDiagnostics
 	count := func(d Diagnostic) {
 		st.Diagnostics++
+		if limit >= 0 && st.Diagnostics > limit {
+			st.ErrorsNotShown++
+			return
+		}
 		diag(d)
 	}
-	if r.opts.Format == "parquet" || (r.opts.Format == "auto" && isParquet(path)) {
-		st.Format = "parquet"
-		c := &fileCtx{r: r, ctx: ctx, path: path, emit: emit, diag: count, st: &st, raw: &countingReader{}}
-		err := c.parquetFile()
-		if err != nil && !errors.Is(err, errStop) {
-			return st, fmt.Errorf("%s: %w", path, err)
+	defer func() {
+		if st.ErrorsNotShown > 0 {
+			diag(Diagnostic{path, "", fmt.Errorf("and %s more errors in this file (not shown; %s in all)", thousands(st.ErrorsNotShown), thousands(st.Diagnostics))})
 		}
-		if errors.Is(err, errStop) {
-			err = ctx.Err()
-		}
+	}()
+	if err := ctx.Err(); err != nil {
 		return st, err
+	}
+	if path != "-" {
+		if _, err := checkInput(path); err != nil {
+			return st, err
+		}
+	}
+	format := r.opts.Format
+	if format == "auto" {
+		format = extFormat(path)
+	}
+	if format == "parquet" {
+		return r.readParquet(ctx, path, emit, count, &st)
 	}
 	in, err := openInput(path, r.Stdin)
 	if err != nil {
@@ -182,12 +254,37 @@ func (r *Reader) ReadFile(ctx context.Context, path string, emit func(Document) 
 	defer in.Close()
 	st.Compression = in.compression
 	br := bufio.NewReaderSize(in.r, 1<<16)
-	format := r.opts.Format
-	if format == "auto" {
-		format = detectFormat(path, br)
+	head, peekErr := br.Peek(sniffSize)
+	if peekErr != nil && len(bytes.TrimSpace(head)) == 0 && (peekErr == io.EOF || errors.Is(peekErr, io.EOF)) {
+		st.Bytes = in.raw.n
+		st.Skipped = "empty"
+		return st, nil
+	}
+	switch format {
+	case "":
+		if in.compression == NoCompression && bytes.HasPrefix(head, []byte("PAR1")) && path != "-" {
+			in.Close()
+			return r.readParquet(ctx, path, emit, count, &st)
+		}
+		format = sniffFormat(head)
+	case "json":
+		if r.opts.Format == "auto" && !bytes.HasPrefix(bytes.TrimLeft(head, " \t\r\n\ufeff"), []byte("[")) {
+			format = "jsonl"
+		}
+	}
+	if format == "text" {
+		if _, bin := looksBinary(head); bin {
+			format = "binary"
+		}
 	}
 	st.Format = format
-	c := &fileCtx{r: r, ctx: ctx, path: path, emit: emit, diag: count, st: &st, raw: in.raw}
+	if format == "binary" {
+		st.Bytes = in.raw.n
+		st.Format = ""
+		st.Skipped = "binary"
+		return st, nil
+	}
+	c := r.newFileCtx(ctx, path, emit, count, &st, in.raw)
 	switch format {
 	case "jsonl":
 		err = c.jsonl(br)
@@ -201,7 +298,7 @@ func (r *Reader) ReadFile(ctx context.Context, path string, emit func(Document) 
 		err = c.text(br)
 	}
 	st.Bytes = in.raw.n
-	if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, errStop) {
+	if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, errStop) {
 		if in.compression != NoCompression && (errors.Is(err, io.ErrUnexpectedEOF) || strings.Contains(err.Error(), "unexpected EOF")) {
 			err = fmt.Errorf("truncated %s stream after %d compressed bytes: %w", in.compression, in.raw.n, err)
 		}
@@ -213,53 +310,39 @@ func (r *Reader) ReadFile(ctx context.Context, path string, emit func(Document) 
 	return st, err
 }
 
-// isParquet reports whether a file is Parquet: by its name, or by the
-// "PAR1" magic at its start.
-func isParquet(path string) bool {
-	if strings.HasSuffix(strings.ToLower(path), ".parquet") {
-		return true
+func (r *Reader) newFileCtx(ctx context.Context, path string, emit func(Document) error, diag func(Diagnostic), st *FileStats, raw *countingReader) *fileCtx {
+	c := &fileCtx{r: r, ctx: ctx, path: path, emit: emit, diag: diag, st: st, raw: raw, fields: r.fields}
+	if r.fields != nil {
+		st.Field = strings.Join(r.opts.Fields, ", ")
 	}
-	if path == "-" {
-		return false
+	return c
+}
+
+// readParquet reads a Parquet input (see parquetFile).
+func (r *Reader) readParquet(ctx context.Context, path string, emit func(Document) error, count func(Diagnostic), st *FileStats) (FileStats, error) {
+	st.Format = "parquet"
+	c := r.newFileCtx(ctx, path, emit, count, st, &countingReader{})
+	err := c.parquetFile()
+	if err != nil && !errors.Is(err, errStop) && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+		return *st, fmt.Errorf("%s: %w", path, err)
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		return false
+	if errors.Is(err, errStop) {
+		err = ctx.Err()
 	}
-	defer f.Close()
-	var head [4]byte
-	n, _ := io.ReadFull(f, head[:])
-	return n == 4 && string(head[:]) == "PAR1"
+	return *st, err
+}
+
+// thousands formats n with commas: 138,000.
+func thousands(n int) string {
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }
 
 // errStop wraps an error returned by emit.
 var errStop = errors.New("stopped")
-
-// detectFormat guesses the format from the name, then the first bytes.
-func detectFormat(path string, br *bufio.Reader) string {
-	name := baseName(path)
-	switch {
-	case strings.HasSuffix(name, ".jsonl"), strings.HasSuffix(name, ".ndjson"):
-		return "jsonl"
-	case strings.HasSuffix(name, ".csv"):
-		return "csv"
-	case strings.HasSuffix(name, ".tsv"):
-		return "tsv"
-	case strings.HasSuffix(name, ".warc"), strings.HasSuffix(name, ".wet"):
-		return "warc"
-	}
-	head, _ := br.Peek(512)
-	trimmed := bytes.TrimLeft(head, " \t\r\n\ufeff")
-	switch {
-	case bytes.HasPrefix(trimmed, []byte("WARC/")):
-		return "warc"
-	case bytes.HasPrefix(trimmed, []byte("[")):
-		return "json"
-	case strings.HasSuffix(name, ".json"), bytes.HasPrefix(trimmed, []byte("{")):
-		return "jsonl"
-	}
-	return "text"
-}
 
 // fileCtx is the state of reading one input.
 type fileCtx struct {
@@ -270,6 +353,13 @@ type fileCtx struct {
 	diag func(Diagnostic)
 	st   *FileStats
 	raw  *countingReader
+	// fields are the text fields: the given ones, or (nil until a record
+	// decides) the detected one.
+	fields []field
+	// keys are key paths of the first records without text, for the
+	// error when the file gives no document.
+	keys       []string
+	keySamples int
 }
 
 // send emits a document, fixing invalid UTF-8 (with a diagnostic).
@@ -290,19 +380,8 @@ func (c *fileCtx) send(d Document) error {
 	return nil
 }
 
-// binary reports whether the start of a text input holds a NUL byte.
-func binary(br *bufio.Reader) (int, bool) {
-	head, _ := br.Peek(8192)
-	i := bytes.IndexByte(head, 0)
-	return i, i >= 0
-}
-
 // text reads plain text as one document per file, line or paragraph.
 func (c *fileCtx) text(br *bufio.Reader) error {
-	if at, bin := binary(br); bin {
-		c.diag(Diagnostic{c.path, fmt.Sprintf("byte %d", at), errors.New("binary file (NUL byte), skipped")})
-		return nil
-	}
 	maxPart := c.r.opts.MaxPart
 	switch c.r.opts.Split {
 	case "lines", "paragraphs":
@@ -319,6 +398,9 @@ func (c *fileCtx) text(br *bufio.Reader) error {
 		}
 		var lineBuf []byte
 		for lineNo := 1; ; lineNo++ {
+			if err := c.ctx.Err(); err != nil {
+				return err
+			}
 			line, tooLong, err := readLimitedLine(br, c.r.opts.MaxRecord, &lineBuf)
 			if tooLong {
 				c.diag(Diagnostic{c.path, fmt.Sprintf("line %d", lineNo), fmt.Errorf("line longer than %d bytes, skipped", c.r.opts.MaxRecord)})
@@ -387,7 +469,7 @@ func (c *fileCtx) text(br *bufio.Reader) error {
 		}
 		if err == io.EOF {
 			if len(bytes.TrimSpace(buf)) == 0 && part == 0 {
-				c.diag(Diagnostic{c.path, "", errors.New("empty file")})
+				c.st.Skipped = "empty"
 				return nil
 			}
 			if len(buf) > 0 {
@@ -441,22 +523,154 @@ func readLimitedLine(br *bufio.Reader, limit int, buf *[]byte) (line []byte, too
 // lines; a longer line's buffer is left to the garbage collector.
 const keptLineBuffer = 1 << 20
 
-// record extracts the text(s) and ID of one JSON record. ok is false when
-// the record holds no text to score (field missing, or no turn of the role).
-func (c *fileCtx) record(raw []byte, where string) (text, id string, ok bool, err error) {
-	texts, err := c.r.extract(raw, c.r.field, nil)
-	if err != nil {
-		return "", "", false, err
+// fieldText is the text one field of a record gave.
+type fieldText struct {
+	field string
+	text  string
+}
+
+// record extracts the texts (one per field that has text) and the ID of
+// one JSON record. No text, and no error: the record is counted as
+// NoText, and its keys are kept for the error if the file gives no
+// document at all.
+func (c *fileCtx) record(raw []byte, where string) (texts []fieldText, id string, err error) {
+	if c.fields == nil { // auto: this record may decide
+		for _, f := range c.r.auto {
+			if got, err := c.r.extract(raw, f.path, nil, nil); err == nil && len(got) > 0 {
+				c.fields = []field{f}
+				c.st.Field = f.name
+				break
+			}
+		}
+		if c.fields == nil {
+			if _, err := objectKey(raw, ""); err != nil {
+				if errors.Is(err, errNotObject) {
+					return nil, "", errors.New("record is not an object")
+				}
+				return nil, "", err
+			}
+			c.noText(raw)
+			return nil, "", nil
+		}
+	}
+	for _, f := range c.fields {
+		got, err := c.r.extract(raw, f.path, c.r.roles, nil)
+		if err != nil {
+			return nil, "", err
+		}
+		if text := strings.Join(got, "\n\n"); strings.TrimSpace(text) != "" {
+			texts = append(texts, fieldText{f.name, text})
+		}
 	}
 	if len(texts) == 0 {
-		return "", "", false, nil
+		c.noText(raw)
+		return nil, "", nil
 	}
 	ids, _ := c.r.extractAny(raw, c.r.id)
 	id = c.path + ":" + where
 	if len(ids) > 0 && ids[0] != "" {
 		id = ids[0]
 	}
-	return strings.Join(texts, "\n\n"), id, true, nil
+	return texts, id, nil
+}
+
+// sendTexts emits the documents of one record: one per field, the field
+// named in the ID and location when there are several.
+func (c *fileCtx) sendTexts(texts []fieldText, id, where string) error {
+	for _, t := range texts {
+		d := Document{ID: id, Location: where, Text: t.text}
+		if len(c.fields) > 1 {
+			d.ID, d.Location = id+"#"+t.field, where+", field "+t.field
+		}
+		if err := c.send(d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// maxKeySamples and maxKeys bound the keys kept from records without text.
+const (
+	maxKeySamples = 8
+	maxKeys       = 24
+)
+
+// noText counts a record without text and keeps the key paths of the
+// first few such records (raw is JSON; nil for other formats).
+func (c *fileCtx) noText(raw []byte) {
+	c.st.NoText++
+	if raw == nil || c.keySamples >= maxKeySamples {
+		return
+	}
+	c.keySamples++
+	keyPaths(raw, "", 0, func(p string) {
+		if len(c.keys) < maxKeys && !slices.Contains(c.keys, p) {
+			c.keys = append(c.keys, p)
+		}
+	})
+}
+
+// keyPaths calls f with the path of every leaf under the JSON value raw,
+// written as field paths are: meta.lang, conversation[].content.
+func keyPaths(raw []byte, prefix string, depth int, f func(string)) {
+	if depth > 4 {
+		f(prefix)
+		return
+	}
+	i := skipWS(raw, 0)
+	switch {
+	case i < len(raw) && raw[i] == '{':
+		objectEach(raw, func(k string, v []byte) {
+			p := k
+			if prefix != "" {
+				p = prefix + "." + k
+			}
+			keyPaths(v, p, depth+1, f)
+		})
+	case i < len(raw) && raw[i] == '[' && prefix != "":
+		n, objects := 0, false
+		arrayElements(raw, func(item []byte) error {
+			if j := skipWS(item, 0); j < len(item) && item[j] == '{' && n < 3 {
+				n, objects = n+1, true
+				keyPaths(item, prefix+"[]", depth+1, f)
+			}
+			return nil
+		})
+		if !objects {
+			f(prefix)
+		}
+	case prefix != "":
+		f(prefix)
+	}
+}
+
+// noDocuments is the error for an input whose records gave no document at
+// all, though some of them were read: it names what was looked for and
+// the keys found instead.
+func (c *fileCtx) noDocuments(keys []string) error {
+	if c.st.Documents > 0 || c.st.NoText == 0 {
+		return nil
+	}
+	var what string
+	switch {
+	case c.fields == nil:
+		what = "any of the fields " + strings.Join(AutoFields(), ", ")
+	case len(c.fields) == 1:
+		what = "the field " + c.fields[0].name
+	default:
+		what = "the fields " + c.st.Field
+	}
+	if c.r.roles != nil {
+		what += ", in a turn of role " + c.r.opts.Role
+	}
+	if keys == nil {
+		keys = c.keys
+	}
+	found := "none"
+	if len(keys) > 0 {
+		found = strings.Join(keys, ", ")
+	}
+	return fmt.Errorf("no documents: none of its %d records has text in %s (keys found: %s)", c.st.Records, what, found)
 }
 
 // errMissing marks a field path that a record does not have.
@@ -464,7 +678,7 @@ var errMissing = errors.New("missing")
 
 // extract collects the strings at path in raw, keeping only array elements
 // of the wanted role. It checks that raw is well-formed JSON as it goes.
-func (r *Reader) extract(raw []byte, path []segment, out []string) ([]string, error) {
+func (r *Reader) extract(raw []byte, path []segment, roles []string, out []string) ([]string, error) {
 	if len(path) == 0 {
 		if s, ok := jsonString(raw); ok {
 			return append(out, s), nil
@@ -486,14 +700,14 @@ func (r *Reader) extract(raw []byte, path []segment, out []string) ([]string, er
 		return out, nil // absent: nothing to score
 	}
 	if !path[0].each {
-		return r.extract(v, path[1:], out)
+		return r.extract(v, path[1:], roles, out)
 	}
 	err = arrayElements(v, func(item []byte) error {
-		if r.roles != nil && !r.roleMatches(item) {
+		if roles != nil && !roleMatches(item, roles) {
 			return nil
 		}
 		var err error
-		out, err = r.extract(item, path[1:], out)
+		out, err = r.extract(item, path[1:], roles, out)
 		return err
 	})
 	if err != nil && err.Error() == "not an array" {
@@ -504,14 +718,14 @@ func (r *Reader) extract(raw []byte, path []segment, out []string) ([]string, er
 
 // roleMatches reports whether a chat turn's role or from field is one of
 // the wanted names.
-func (r *Reader) roleMatches(item []byte) bool {
+func roleMatches(item []byte, roles []string) bool {
 	for _, k := range []string{"role", "from"} {
 		if v, err := objectKey(item, k); err == nil && v != nil {
 			s, ok := jsonString(v)
 			if !ok {
 				return false
 			}
-			for _, want := range r.roles {
+			for _, want := range roles {
 				if len(s) == len(want) && strings.EqualFold(s, want) {
 					return true
 				}
@@ -543,13 +757,12 @@ func (r *Reader) extractAny(raw []byte, path []segment) ([]string, error) {
 
 // jsonl reads one JSON object per line.
 func (c *fileCtx) jsonl(br *bufio.Reader) error {
-	if at, bin := binary(br); bin {
-		c.diag(Diagnostic{c.path, fmt.Sprintf("byte %d", at), errors.New("binary data (NUL byte), skipped")})
-		return nil
-	}
 	empty := true
 	var lineBuf []byte
 	for lineNo := 1; ; lineNo++ {
+		if err := c.ctx.Err(); err != nil {
+			return err
+		}
 		line, tooLong, err := readLimitedLine(br, c.r.opts.MaxRecord, &lineBuf)
 		where := fmt.Sprintf("line %d", lineNo)
 		switch {
@@ -559,7 +772,7 @@ func (c *fileCtx) jsonl(br *bufio.Reader) error {
 		case len(bytes.TrimSpace(line)) > 0:
 			empty = false
 			c.st.Records++
-			text, id, ok, rerr := c.record(line, where)
+			texts, id, rerr := c.record(line, where)
 			if rerr != nil {
 				if !json.Valid(line) { // say where the syntax breaks
 					rerr = jsonSyntax(line)
@@ -567,17 +780,15 @@ func (c *fileCtx) jsonl(br *bufio.Reader) error {
 				c.diag(Diagnostic{c.path, where, rerr})
 				break
 			}
-			if ok {
-				if serr := c.send(Document{ID: id, Location: where, Text: text}); serr != nil {
-					return serr
-				}
+			if serr := c.sendTexts(texts, id, where); serr != nil {
+				return serr
 			}
 		}
 		if err == io.EOF {
 			if empty {
-				c.diag(Diagnostic{c.path, "", errors.New("no records (empty input)")})
+				c.st.Skipped = "empty"
 			}
-			return nil
+			return c.noDocuments(nil)
 		}
 		if err != nil {
 			return err
@@ -597,102 +808,145 @@ func jsonSyntax(line []byte) error {
 }
 
 // jsonArray streams the elements of one top-level JSON array (ShareGPT).
+// Elements are cut by a scanner that follows only strings and nesting, so
+// that one bad element is one diagnostic and reading goes on at the next,
+// and an element longer than MaxRecord is skipped without being held in
+// memory.
 func (c *fileCtx) jsonArray(br *bufio.Reader) error {
-	dec := json.NewDecoder(br)
-	tok, err := dec.Token()
-	if err != nil {
-		if errors.Is(err, io.EOF) {
-			c.diag(Diagnostic{c.path, "", errors.New("empty file")})
-			return nil
-		}
-		return fmt.Errorf("byte %d: not a JSON array: %v", dec.InputOffset(), err)
-	}
-	if d, ok := tok.(json.Delim); !ok || d != '[' {
-		return fmt.Errorf("byte %d: not a JSON array (starts with %v)", dec.InputOffset(), tok)
-	}
-	for i := 0; dec.More(); i++ {
-		offset := dec.InputOffset()
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return fmt.Errorf("element %d at byte %d: %v", i, offset, err)
-		}
-		c.st.Records++
-		where := fmt.Sprintf("element %d at byte %d", i, offset)
-		text, id, ok, rerr := c.record(raw, fmt.Sprintf("element %d", i))
-		if rerr != nil {
-			c.diag(Diagnostic{c.path, where, rerr})
-			continue
-		}
-		if ok {
-			if err := c.send(Document{ID: id, Location: where, Text: text}); err != nil {
-				return err
+	var off int64
+	skipSpace := func() (byte, error) {
+		for {
+			b, err := br.ReadByte()
+			if err != nil {
+				return 0, err
 			}
+			off++
+			switch b {
+			case ' ', '\t', '\r', '\n':
+				continue
+			case 0xef: // a byte order mark
+				if bom, _ := br.Peek(2); string(bom) == "\xbb\xbf" {
+					br.Discard(2)
+					off += 2
+					continue
+				}
+			}
+			return b, nil
 		}
 	}
-	if _, err := dec.Token(); err != nil {
-		return fmt.Errorf("byte %d: unterminated JSON array: %v", dec.InputOffset(), err)
-	}
-	return nil
-}
-
-// csv reads a CSV or TSV file with a header row.
-func (c *fileCtx) csv(br *bufio.Reader, tab bool) error {
-	cr := csv.NewReader(br)
-	if tab {
-		cr.Comma = '\t'
-		cr.LazyQuotes = true
-	}
-	cr.FieldsPerRecord = -1
-	cr.ReuseRecord = true
-	header, err := cr.Read()
-	if errors.Is(err, io.EOF) {
-		c.diag(Diagnostic{c.path, "", errors.New("empty file")})
+	first, err := skipSpace()
+	if err == io.EOF {
+		c.st.Skipped = "empty"
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("header: %v", err)
+		return fmt.Errorf("byte %d: %w", off, err)
 	}
-	col, idCol := -1, -1
-	for i, h := range header {
-		switch strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")) {
-		case c.r.opts.Field:
-			col = i
-		case c.r.opts.IDField:
-			idCol = i
+	if first != '[' {
+		return fmt.Errorf("byte %d: not a JSON array (starts with %q)", off-1, first)
+	}
+	if b, err := skipSpace(); err == nil && b == ']' {
+		return c.noDocuments(nil)
+	} else if err == nil {
+		br.UnreadByte()
+		off--
+	}
+	var buf []byte
+	for i := 0; ; i++ {
+		if err := c.ctx.Err(); err != nil {
+			return err
 		}
-	}
-	if col < 0 {
-		return fmt.Errorf("no column %q (columns: %s)", c.r.opts.Field, strings.Join(header, ", "))
-	}
-	for {
-		rec, err := cr.Read()
-		if errors.Is(err, io.EOF) {
-			return nil
+		for {
+			b, err := br.Peek(1)
+			if err != nil || (b[0] != ' ' && b[0] != '\t' && b[0] != '\r' && b[0] != '\n') {
+				break
+			}
+			br.Discard(1)
+			off++
+		}
+		start := off
+		elem, tooLong, end, err := nextElement(br, &off, c.r.opts.MaxRecord, buf[:0])
+		buf = elem
+		if cap(buf) > keptLineBuffer {
+			buf = nil
+		}
+		where := fmt.Sprintf("element %d at byte %d", i, start)
+		if end == 0 {
+			if err == nil || err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return fmt.Errorf("%s: unterminated JSON array: %w", where, err)
 		}
 		c.st.Records++
-		if err != nil {
-			var pe *csv.ParseError
-			if errors.As(err, &pe) {
-				c.diag(Diagnostic{c.path, fmt.Sprintf("line %d", pe.Line), pe.Err})
-				continue
+		elem = bytes.TrimSpace(elem)
+		switch {
+		case tooLong:
+			c.diag(Diagnostic{c.path, where, fmt.Errorf("element longer than %d bytes, skipped", c.r.opts.MaxRecord)})
+		default:
+			texts, id, rerr := c.record(elem, fmt.Sprintf("element %d", i))
+			if rerr != nil {
+				if !json.Valid(elem) {
+					rerr = jsonSyntax(elem)
+				}
+				c.diag(Diagnostic{c.path, where, rerr})
+				break
 			}
-			return err
+			if err := c.sendTexts(texts, id, where); err != nil {
+				return err
+			}
 		}
-		line := 0
-		if len(rec) > 0 {
-			line, _ = cr.FieldPos(0)
+		if end == ']' {
+			return c.noDocuments(nil)
 		}
-		where := fmt.Sprintf("line %d", line)
-		if col >= len(rec) {
-			c.diag(Diagnostic{c.path, where, fmt.Errorf("row has %d fields, no column %q", len(rec), c.r.opts.Field)})
-			continue
+	}
+}
+
+// nextElement reads one element of a JSON array, up to and including the
+// "," or "]" after it (returned as end; 0 at the end of input), following
+// only strings and nesting. The element is appended to buf unless it grows
+// past limit (tooLong: the rest is read and dropped).
+func nextElement(br *bufio.Reader, off *int64, limit int, buf []byte) (elem []byte, tooLong bool, end byte, err error) {
+	depth, inString, escaped := 0, false, false
+	for {
+		if br.Buffered() == 0 {
+			if _, err := br.Peek(1); err != nil {
+				return buf, tooLong, 0, err
+			}
 		}
-		id := c.path + ":" + strconv.Itoa(line)
-		if idCol >= 0 && idCol < len(rec) && rec[idCol] != "" {
-			id = rec[idCol]
+		chunk, _ := br.Peek(br.Buffered())
+		for k, b := range chunk {
+			switch {
+			case inString:
+				switch {
+				case escaped:
+					escaped = false
+				case b == '\\':
+					escaped = true
+				case b == '"':
+					inString = false
+				}
+			case b == '"':
+				inString = true
+			case b == '{' || b == '[':
+				depth++
+			case (b == '}' || b == ']') && depth > 0:
+				depth--
+			case (b == ',' || b == ']') && depth == 0:
+				if !tooLong {
+					buf = append(buf, chunk[:k]...)
+				}
+				br.Discard(k + 1)
+				*off += int64(k + 1)
+				return buf, tooLong, b, nil
+			}
 		}
-		if err := c.send(Document{ID: id, Location: where, Text: rec[col]}); err != nil {
-			return err
+		if !tooLong && len(buf)+len(chunk) > limit {
+			tooLong, buf = true, buf[:0]
 		}
+		if !tooLong {
+			buf = append(buf, chunk...)
+		}
+		br.Discard(len(chunk))
+		*off += int64(len(chunk))
 	}
 }

@@ -279,10 +279,11 @@ func TestBadInputs(t *testing.T) {
 	if len(docs) != 1 || docs[0].Text != "caf\uFFFD au lait" || len(diags) != 1 || !strings.Contains(diags[0].Err.Error(), "UTF-8") {
 		t.Errorf("invalid UTF-8: %+v %v", docs, diags)
 	}
-	// Binary junk and empty files: one diagnostic, nothing else.
+	// Binary junk and empty files: skipped and counted, quietly (see
+	// TestBinaryAndEmptyFilesSkipped).
 	for name, data := range map[string][]byte{"junk.bin": {0x7f, 'E', 'L', 'F', 0, 0, 1, 2}, "empty.txt": nil, "empty.jsonl": nil} {
-		docs, diags, _, err := collect(t, write(t, dir, name, data), corpora.ReadOptions{})
-		if err != nil || len(docs) != 0 || len(diags) != 1 {
+		docs, diags, st, err := collect(t, write(t, dir, name, data), corpora.ReadOptions{})
+		if err != nil || len(docs) != 0 || len(diags) != 0 || st.Skipped == "" {
 			t.Errorf("%s: %v %d docs %v", name, err, len(docs), diags)
 		}
 	}
@@ -299,7 +300,7 @@ func TestBadInputs(t *testing.T) {
 		t.Errorf("broken array: %v, %d docs", err, len(docs))
 	}
 	// A CSV without the column.
-	if _, _, _, err := collect(t, write(t, dir, "nocol.csv", []byte("a,b\n1,2\n")), corpora.ReadOptions{}); err == nil || !strings.Contains(err.Error(), `no column "text"`) {
+	if _, _, _, err := collect(t, write(t, dir, "nocol.csv", []byte("a,b\n1,2\n")), corpora.ReadOptions{}); err == nil || !strings.Contains(err.Error(), `no column of the fields text, content`) {
 		t.Errorf("missing column: %v", err)
 	}
 	// A missing file.
@@ -347,32 +348,45 @@ func TestReadCancelled(t *testing.T) {
 func fuzzRead(t *testing.T, data []byte, format string) {
 	path := filepath.Join(t.TempDir(), "f")
 	os.WriteFile(path, data, 0o644)
-	r, _ := corpora.NewReader(corpora.ReadOptions{Format: format, MaxRecord: 4096, MaxPart: 512, Field: "conversations[].value", Role: "gpt"})
-	var n, nd int
-	st, _ := r.ReadFile(context.Background(), path, func(d corpora.Document) error {
-		n++
-		if d.Text == "" {
-			t.Fatal("empty document emitted")
+	for _, opts := range []corpora.ReadOptions{
+		{Format: format, MaxRecord: 4096, MaxPart: 512, Field: "conversations[].value", Role: "gpt"},
+		{Format: format, MaxRecord: 4096, MaxPart: 512, Fields: []string{"text", "a.b"}, MaxDiagnostics: 3},
+		{Format: format, MaxRecord: 4096, MaxPart: 512}, // fields detected
+	} {
+		r, _ := corpora.NewReader(opts)
+		var n, nd int
+		st, _ := r.ReadFile(context.Background(), path, func(d corpora.Document) error {
+			n++
+			if d.Text == "" {
+				t.Fatal("empty document emitted")
+			}
+			return nil
+		}, func(corpora.Diagnostic) { nd++ })
+		shown := st.Diagnostics - st.ErrorsNotShown
+		if st.ErrorsNotShown > 0 {
+			shown++ // "and N more errors"
 		}
-		return nil
-	}, func(corpora.Diagnostic) { nd++ })
-	if st.Documents != n || st.Diagnostics != nd {
-		t.Fatalf("stats %+v, saw %d docs %d diagnostics", st, n, nd)
+		if st.Documents != n || shown != nd || st.NoText > st.Records {
+			t.Fatalf("stats %+v, saw %d docs %d diagnostics", st, n, nd)
+		}
 	}
 }
 
 func FuzzReadJSONL(f *testing.F) {
 	f.Add([]byte(`{"conversations":[{"from":"gpt","value":"hi"}]}` + "\n{bad\n"))
+	f.Add([]byte("{\"text\":\"a\x00b\"}\n{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) { fuzzRead(t, data, "jsonl") })
 }
 
 func FuzzReadJSONArray(f *testing.F) {
 	f.Add([]byte(`[{"conversations":[{"from":"gpt","value":"hi"}]},{}]`))
+	f.Add([]byte(`[{"text":"a"}, {"text": bad}, "s", [1, {"x": "]"}], {"text":"b"}`))
 	f.Fuzz(func(t *testing.T, data []byte) { fuzzRead(t, data, "json") })
 }
 
 func FuzzReadCSV(f *testing.F) {
 	f.Add([]byte("id,conversations[].value\n1,\"a\"\"b\"\n"))
+	f.Add([]byte("id,text\n1,\"open\n2,ok\n3,\"multi\nline\"\n4,a\"b\n"))
 	f.Fuzz(func(t *testing.T, data []byte) { fuzzRead(t, data, "csv") })
 }
 
@@ -380,6 +394,7 @@ func FuzzReadWARC(f *testing.F) {
 	f.Add(decompressAll(f, wetFile([]string{"hello world", "second"})))
 	body := "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n<!DOCTYPE html><p>a  b</p><!-- <p>c</p> --><noscript>d</noscript><template>e</template>&amp;"
 	f.Add([]byte(fmt.Sprintf("WARC/1.0\r\nWARC-Type: response\r\nContent-Length: %d\r\n\r\n%s\r\n\r\n", len(body), body)))
+	f.Add([]byte("WARC/1.0\r\nWARC-Type: conversion\r\nContent-Length: 40\r\n\r\nshort\r\n\r\nWARC/1.0\r\nWARC-Type: conversion\r\nContent-Length: 2\r\n\r\nlonger body\r\n\r\nWARC/1.0\r\nContent-Length: x\r\n\r\n"))
 	f.Fuzz(func(t *testing.T, data []byte) { fuzzRead(t, data, "warc") })
 }
 
@@ -425,7 +440,7 @@ func TestParquet(t *testing.T) {
 	if docs, _, _, _ := collect(t, write(t, dir, "noext", b.Bytes()), corpora.ReadOptions{}); len(docs) != len(paras) {
 		t.Errorf("by magic: %d docs", len(docs))
 	}
-	if _, _, _, err := collect(t, path, corpora.ReadOptions{Field: "body"}); err == nil || !strings.Contains(err.Error(), `no flat column "body" (columns: id, text, url)`) {
+	if _, _, _, err := collect(t, path, corpora.ReadOptions{Field: "body"}); err == nil || !strings.Contains(err.Error(), `no column "body" (columns: id, text, url)`) {
 		t.Errorf("missing column: %v", err)
 	}
 	// Truncated or corrupted files are errors, never panics.

@@ -21,41 +21,100 @@ import (
 // the WARC-Record-ID; the location names the target URI and the record's
 // byte offset in the uncompressed stream. Gzip members are read one after
 // another.
-func (c *fileCtx) warc(_ *input, br *bufio.Reader) error {
+//
+// A bad record is one diagnostic, and reading resynchronizes at the next
+// line that starts with "WARC/1.": a header line longer than the read
+// buffer (64 KiB), headers longer than MaxRecord in all, a missing or
+// invalid Content-Length, and a Content-Length that does not end the
+// record (the body must be followed by blank lines and the next WARC/
+// line, or the end of input). When the body read holds a "WARC/1." line,
+// the length ran into the next record, which is read from there.
+func (c *fileCtx) warc(_ *input, in *bufio.Reader) error {
+	pb := &pushback{r: in}
+	br := bufio.NewReaderSize(pb, 1<<16)
 	var offset int64 // uncompressed bytes consumed
-	readLine := func() ([]byte, error) {
-		line, err := br.ReadSlice('\n')
+	readLine := func() (line []byte, tooLong bool, err error) {
+		line, err = br.ReadSlice('\n')
 		offset += int64(len(line))
-		if err == bufio.ErrBufferFull {
-			return nil, errors.New("WARC header line too long")
+		for err == bufio.ErrBufferFull {
+			tooLong = true
+			var more []byte
+			more, err = br.ReadSlice('\n')
+			offset += int64(len(more))
 		}
-		return bytes.TrimRight(line, "\r\n"), err
+		return bytes.TrimRight(line, "\r\n"), tooLong, err
+	}
+	var held []byte // a WARC/1. line found by resync, not yet handled
+	heldStart, haveHeld := int64(0), false
+	// resync skips to the next line that starts with "WARC/1.".
+	resync := func() error {
+		for {
+			start := offset
+			line, tooLong, err := readLine()
+			if !tooLong && bytes.HasPrefix(line, []byte("WARC/1.")) {
+				held, heldStart, haveHeld = append(held[:0], line...), start, true
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+		}
+	}
+	bad := func(where string, err error) error {
+		c.diag(Diagnostic{c.path, where, fmt.Errorf("%w; skipped to the next WARC/1. line", err)})
+		if err := resync(); err != nil && err != io.EOF {
+			return err
+		}
+		return nil
 	}
 	for {
-		start := offset
-		line, err := readLine()
-		if err == io.EOF && len(line) == 0 {
-			if c.st.Records == 0 {
-				c.diag(Diagnostic{c.path, "", errors.New("no WARC records (empty input)")})
+		if err := c.ctx.Err(); err != nil {
+			return err
+		}
+		var start int64
+		if haveHeld {
+			start, haveHeld = heldStart, false
+		} else {
+			start = offset
+			line, tooLong, err := readLine()
+			if err == io.EOF && len(line) == 0 {
+				if c.st.Records == 0 && c.st.Diagnostics == 0 {
+					c.st.Skipped = "empty"
+				}
+				return nil
 			}
-			return nil
+			if err != nil && err != io.EOF {
+				return fmt.Errorf("byte %d: %w", start, err)
+			}
+			if !tooLong && len(bytes.TrimSpace(line)) == 0 {
+				continue // blank lines between records
+			}
+			if tooLong || !bytes.HasPrefix(line, []byte("WARC/")) {
+				if err := bad(fmt.Sprintf("byte %d", start), errors.New("not a WARC record (expected a WARC/1.x line)")); err != nil {
+					return err
+				}
+				continue
+			}
 		}
-		if err != nil && err != io.EOF {
-			return fmt.Errorf("byte %d: %w", start, err)
-		}
-		if len(bytes.TrimSpace(line)) == 0 {
-			continue // blank lines between records
-		}
-		if !bytes.HasPrefix(line, []byte("WARC/")) {
-			return fmt.Errorf("byte %d: not a WARC record (expected a WARC/1.x line)", start)
-		}
+		where := fmt.Sprintf("byte %d", start)
 		headers := map[string]string{}
+		headerBytes := 0
+		var herr error
 		for {
-			h, err := readLine()
+			h, tooLong, err := readLine()
+			headerBytes += len(h) + 2
+			if tooLong {
+				herr = errors.New("WARC header line longer than 64 KiB")
+				break
+			}
 			if err != nil {
-				return fmt.Errorf("byte %d: truncated WARC header: %w", start, unexpected(err))
+				return fmt.Errorf("%s: truncated WARC header: %w", where, unexpected(err))
 			}
 			if len(h) == 0 {
+				break
+			}
+			if headerBytes > c.r.opts.MaxRecord {
+				herr = fmt.Errorf("WARC headers longer than %d bytes", c.r.opts.MaxRecord)
 				break
 			}
 			if k, v, ok := strings.Cut(string(h), ":"); ok {
@@ -63,13 +122,21 @@ func (c *fileCtx) warc(_ *input, br *bufio.Reader) error {
 			}
 		}
 		c.st.Records++
-		length, err := strconv.ParseInt(headers["content-length"], 10, 64)
-		if err != nil || length < 0 {
-			return fmt.Errorf("byte %d: WARC record without a valid Content-Length", start)
+		if herr != nil {
+			if err := bad(where, herr); err != nil {
+				return err
+			}
+			continue
 		}
-		where := fmt.Sprintf("byte %d", start)
 		if uri := headers["warc-target-uri"]; uri != "" {
 			where = uri + " @ byte " + strconv.FormatInt(start, 10)
+		}
+		length, err := strconv.ParseInt(headers["content-length"], 10, 64)
+		if err != nil || length < 0 {
+			if err := bad(where, errors.New("WARC record without a valid Content-Length")); err != nil {
+				return err
+			}
+			continue
 		}
 		kind := headers["warc-type"]
 		keep := kind == "conversion" || kind == "response"
@@ -90,6 +157,22 @@ func (c *fileCtx) warc(_ *input, br *bufio.Reader) error {
 		if err != nil {
 			return fmt.Errorf("%s: truncated WARC record: %w", where, unexpected(err))
 		}
+		if !recordEnds(br) {
+			if i := bytes.Index(body, []byte("\nWARC/1.")); i >= 0 {
+				// The length ran into the next record: read it from there.
+				rest := body[i+1:]
+				buffered, _ := br.Peek(br.Buffered())
+				pb.prefix = append(append([]byte{}, rest...), buffered...)
+				br.Reset(pb)
+				offset -= int64(len(rest))
+				c.diag(Diagnostic{c.path, where, fmt.Errorf("Content-Length %d runs into the next record (at byte %d); record skipped", length, offset)})
+				continue
+			}
+			if err := bad(where, fmt.Errorf("Content-Length %d does not end the record (no blank line and WARC/ line after it); record skipped", length)); err != nil {
+				return err
+			}
+			continue
+		}
 		text := string(body)
 		if kind == "response" {
 			text = httpBodyText(body)
@@ -102,6 +185,29 @@ func (c *fileCtx) warc(_ *input, br *bufio.Reader) error {
 			return err
 		}
 	}
+}
+
+// recordEnds reports whether what follows a record's body is what should:
+// line ends, then the next WARC/ line or the end of input.
+func recordEnds(br *bufio.Reader) bool {
+	p, _ := br.Peek(16)
+	p = bytes.TrimLeft(p, "\r\n")
+	return len(p) == 0 || bytes.HasPrefix(p, []byte("WARC/")) || bytes.HasPrefix([]byte("WARC/"), p)
+}
+
+// pushback reads prefix, then r: it puts back bytes read too far.
+type pushback struct {
+	prefix []byte
+	r      io.Reader
+}
+
+func (p *pushback) Read(b []byte) (int, error) {
+	if len(p.prefix) > 0 {
+		n := copy(b, p.prefix)
+		p.prefix = p.prefix[n:]
+		return n, nil
+	}
+	return p.r.Read(b)
 }
 
 func unexpected(err error) error {

@@ -14,11 +14,7 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
-	"path/filepath"
 	"runtime"
-	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -249,56 +245,6 @@ func (s *Scanner) excludeSet(n int) *detect.NgramSet {
 
 func (s *Scanner) options(watermark.Scheme) detect.Options {
 	return detect.Options{Alpha: s.cfg.Alpha, Tokenizer: s.cfg.Tokenizer.Name()}
-}
-
-// ExpandInputs turns paths, directories (recursively, in name order),
-// globs and "-" into the list of files to read.
-func ExpandInputs(paths []string) ([]string, error) {
-	var out []string
-	for _, p := range paths {
-		if p == "-" {
-			out = append(out, p)
-			continue
-		}
-		matches := []string{p}
-		if strings.ContainsAny(p, "*?[") {
-			m, err := filepath.Glob(p)
-			if err != nil {
-				return nil, fmt.Errorf("glob %q: %w", p, err)
-			}
-			if len(m) == 0 {
-				return nil, fmt.Errorf("glob %q matches no file", p)
-			}
-			matches = m
-		}
-		for _, m := range matches {
-			st, err := os.Stat(m)
-			if err != nil {
-				out = append(out, m) // reported when read
-				continue
-			}
-			if !st.IsDir() {
-				out = append(out, m)
-				continue
-			}
-			var files []string
-			err = filepath.WalkDir(m, func(path string, d os.DirEntry, err error) error {
-				if err != nil {
-					return err
-				}
-				if d.Type().IsRegular() && !strings.HasPrefix(d.Name(), ".") {
-					files = append(files, path)
-				}
-				return nil
-			})
-			if err != nil {
-				return nil, fmt.Errorf("walk %s: %w", m, err)
-			}
-			sort.Strings(files)
-			out = append(out, files...)
-		}
-	}
-	return out, nil
 }
 
 // Run scans files (already expanded) and sends every record to sink: for

@@ -40,7 +40,7 @@ func scanCommand(e *env) *cli.Command {
 			&cli.StringFlag{Name: "tokenizer", Usage: "tokenizer `NAME` (default: the key's)"},
 			normalizeFlag(),
 			&cli.StringFlag{Name: "format", Value: "auto", Usage: "input format: " + strings.Join(corpora.Formats, ", ")},
-			&cli.StringFlag{Name: "field", Value: "text", Usage: "JSON `PATH` or CSV column of the text, e.g. raw_content, conversation[].content, conversations[].value"},
+			&cli.StringSliceFlag{Name: "field", Usage: "JSON `PATH` or CSV column of the text, e.g. raw_content, conversation[].content, conversations[].value; repeat for several (a document from each); default: per file, the first found of " + strings.Join(corpora.AutoFields(), ", ")},
 			&cli.StringFlag{Name: "id-field", Value: "id", Usage: "JSON `PATH` or CSV column of the document ID"},
 			&cli.StringFlag{Name: "role", Usage: "score only chat turns of this role (assistant also matches from=gpt)"},
 			&cli.StringFlag{Name: "split", Value: "file", Usage: "plain text units: file, lines or paragraphs"},
@@ -49,6 +49,9 @@ func scanCommand(e *env) *cli.Command {
 			&cli.Float64Flag{Name: "fdr", Usage: "flag documents by Benjamini-Hochberg q-value <= `Q` instead of p <= alpha"},
 			&cli.BoolFlag{Name: "json", Usage: "JSON Lines: begin, doc, error, end and summary records"},
 			&cli.StringFlag{Name: "exclude-ngrams", Usage: "text `FILE` (e.g. the prompts sent to a suspect model): none of its (h+1)-grams is scored"},
+			&cli.StringSliceFlag{Name: "glob", Aliases: []string{"g"}, Usage: "in directories, read only files matching `GLOB` (** for any directories; !GLOB excludes); repeatable"},
+			&cli.StringSliceFlag{Name: "exclude", Usage: "in directories, leave out files and directories matching `GLOB`; repeatable"},
+			&cli.BoolFlag{Name: "hidden", Usage: "also read hidden files and directories (names starting with .) in directories"},
 			&cli.StringFlag{Name: "files-from", Usage: "read input paths from `LIST`, one per line (- for stdin)"},
 			&cli.BoolFlag{Name: "soft-errors-ok", Usage: "bad records and unreadable files do not make the exit code 2"},
 			&cli.StringFlag{Name: "out", Usage: "keep per-file results in `DIR`; a rerun skips finished files (resume); see tracemark merge"},
@@ -84,9 +87,13 @@ func runScan(c *cli.Context, e *env) error {
 	if len(paths) == 0 {
 		return fmt.Errorf("scan: no input (give PATH... or --files-from LIST)")
 	}
-	files, err := scan.ExpandInputs(paths)
+	walked, err := corpora.Walk(c.Context, paths, corpora.WalkOptions{Globs: c.StringSlice("glob"), Exclude: c.StringSlice("exclude"), Hidden: c.Bool("hidden")})
 	if err != nil {
-		return err
+		return fmt.Errorf("scan: %w", err)
+	}
+	files := walked.Files
+	if walked.Skipped.Total() > 0 {
+		fmt.Fprintf(e.stderr, "tracemark: left out of the directories walked: %s\n", walked.Skipped)
 	}
 	var exclude [][]uint32
 	if f := c.String("exclude-ngrams"); f != "" {
@@ -105,7 +112,7 @@ func runScan(c *cli.Context, e *env) error {
 		Progress:  bar,
 		Schemes:   schemes,
 		Tokenizer: tok,
-		Read: corpora.ReadOptions{Format: c.String("format"), Field: c.String("field"), IDField: c.String("id-field"),
+		Read: corpora.ReadOptions{Format: c.String("format"), Fields: c.StringSlice("field"), IDField: c.String("id-field"),
 			Role: c.String("role"), Split: c.String("split")},
 		Workers: c.Int("jobs"),
 		Alpha:   c.Float64("alpha"),
