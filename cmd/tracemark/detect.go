@@ -3,14 +3,15 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 
+	"github.com/tracemark/tracemark/corpora"
 	"github.com/tracemark/tracemark/detect"
 	"github.com/tracemark/tracemark/tokenize"
 	"github.com/tracemark/tracemark/watermark"
@@ -121,7 +122,7 @@ func runDetect(c *cli.Context, e *env) error {
 		if err := c.Context.Err(); err != nil {
 			return err
 		}
-		if err := r.input(name, c.Bool("ids")); err != nil {
+		if err := r.input(c.Context, name, c.Bool("ids")); err != nil {
 			r.fail(err)
 		}
 	}
@@ -140,21 +141,16 @@ func (r *detectRun) fail(err error) {
 	fmt.Fprintf(r.env.stderr, "tracemark: %v\n", err)
 }
 
-// openInput opens a named input ("-" is standard input) and returns the
-// name to show for it.
+// openInput opens a named input ("-" is standard input) as text: special
+// files and binary content are refused, compression undone
+// (corpora.OpenText). It returns the name to show for it.
 func openInput(e *env, name string) (io.ReadCloser, string, error) {
+	display := name
 	if name == "-" {
-		return io.NopCloser(e.stdin), "<stdin>", nil
+		display = "<stdin>"
 	}
-	f, err := os.Open(name)
-	if err != nil {
-		return nil, name, err
-	}
-	if st, err := f.Stat(); err == nil && st.IsDir() {
-		f.Close()
-		return nil, name, fmt.Errorf("%s: is a directory", name)
-	}
-	return f, name, nil
+	in, err := corpora.OpenText(context.Background(), name, e.stdin)
+	return in, display, err
 }
 
 // readInput reads a whole named input.
@@ -172,8 +168,15 @@ func readInput(e *env, name string) (string, []byte, error) {
 }
 
 // input tests one named input ("-" is standard input).
-func (r *detectRun) input(name string, ids bool) error {
-	in, display, err := openInput(r.env, name)
+//
+// Compressed input (gzip, zstd, xz, bzip2) is decompressed, as scan does;
+// binary input is refused with an error, never scored.
+func (r *detectRun) input(ctx context.Context, name string, ids bool) error {
+	display := name
+	if name == "-" {
+		display = "<stdin>"
+	}
+	in, err := corpora.OpenText(ctx, name, r.env.stdin)
 	if err != nil {
 		return err
 	}
@@ -189,7 +192,7 @@ func (r *detectRun) input(name string, ids bool) error {
 	err = readParts(in, detectPart, func(part []byte) error {
 		var err error
 		if r.ids, err = r.tok.AppendEncode(r.ids[:0], string(part)); err != nil {
-			return err
+			return fmt.Errorf("%s: %w", display, err)
 		}
 		for _, s := range streams {
 			s.Add(r.ids)
@@ -197,7 +200,7 @@ func (r *detectRun) input(name string, ids bool) error {
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("%s: %w", display, err)
+		return err
 	}
 	results := make([]detect.Result, len(streams))
 	for i, s := range streams {

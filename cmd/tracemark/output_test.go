@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -162,5 +163,31 @@ func TestScanSummaryNeverContradictsFlags(t *testing.T) {
 	}
 	if !strings.Contains(text, "f03.jsonl") || strings.Contains(text, "f04.jsonl") || !strings.Contains(text, "24 more files") {
 		t.Errorf("per-file table:\n%s", text)
+	}
+}
+
+// TestDetectDecompressesAndRefusesBinary: detect reads a compressed file as
+// scan does (it once scored the compressed bytes: "no watermark"), and
+// refuses binary input with exit 2 instead of scoring it.
+func TestDetectDecompressesAndRefusesBinary(t *testing.T) {
+	key, _ := newKey(t)
+	code, text, stderr := cliRun(t, "", "generate", "--key", key, "--seed", "3", "--max-tokens", "200")
+	if code != 0 {
+		t.Fatalf("generate: %d %s", code, stderr)
+	}
+	dir := t.TempDir()
+	var gz bytes.Buffer
+	w := gzip.NewWriter(&gz)
+	w.Write([]byte(text))
+	w.Close()
+	path := filepath.Join(dir, "out.txt.gz")
+	os.WriteFile(path, gz.Bytes(), 0o644)
+	if code, out, stderr := cliRun(t, "", "detect", "--key", key, path); code != exitFound || !strings.Contains(out, "WATERMARKED") {
+		t.Errorf("gzipped watermarked text: %d %q %q", code, out, stderr)
+	}
+	png := filepath.Join(dir, "img.png")
+	os.WriteFile(png, append([]byte("\x89PNG\r\n\x1a\n"), bytes.Repeat([]byte{0, 1, 2, 200}, 500)...), 0o644)
+	if code, out, stderr := cliRun(t, "", "detect", "--key", key, png); code != exitError || out != "" || !strings.Contains(stderr, "binary") {
+		t.Errorf("PNG: %d %q %q", code, out, stderr)
 	}
 }
