@@ -8,6 +8,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -304,15 +305,43 @@ func (s *humanSink) fileTable() {
 	}
 	tw := tabwriter.NewWriter(s.w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(s.w)
-	fmt.Fprintln(tw, "flagged\tdocuments\terrors\t  file")
+	fmt.Fprintln(tw, "flagged\tdocuments\terrors\t  file (text from)")
+	skipped := map[string]int{}
+	for _, f := range s.files {
+		if f.Skipped != "" {
+			skipped[f.Skipped]++
+		}
+	}
 	for _, f := range rows {
 		errs := strconv.Itoa(f.Diagnostics)
 		if f.Error != "" {
 			errs += "+failed"
 		}
-		fmt.Fprintf(tw, "%d\t%d\t%s\t  %s\n", f.Flagged, f.Documents, errs, f.File)
+		var notes []string
+		switch {
+		case f.Skipped != "":
+			notes = append(notes, "skipped: "+f.Skipped)
+		case f.Field != "":
+			notes = append(notes, "field "+f.Field)
+		}
+		if f.NoText > 0 {
+			notes = append(notes, fmt.Sprintf("%d records without text", f.NoText))
+		}
+		note := ""
+		if len(notes) > 0 {
+			note = " (" + strings.Join(notes, "; ") + ")"
+		}
+		fmt.Fprintf(tw, "%d\t%d\t%s\t  %s%s\n", f.Flagged, f.Documents, errs, f.File, note)
 	}
 	tw.Flush()
+	if len(skipped) > 0 {
+		var parts []string
+		for why, n := range skipped {
+			parts = append(parts, fmt.Sprintf("%d %s", n, why))
+		}
+		slices.Sort(parts)
+		fmt.Fprintf(s.w, "files skipped, not read (not errors): %s\n", strings.Join(parts, ", "))
+	}
 	if hidden > 0 {
 		fmt.Fprintf(s.w, "(%d more files with no flagged documents and no errors)\n", hidden)
 	}
