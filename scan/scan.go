@@ -128,12 +128,16 @@ type KeyPooled struct {
 
 // Summary is the "summary" record.
 type Summary struct {
-	Type         string      `json:"type"` // "summary"
-	Files        int         `json:"files"`
-	Documents    int         `json:"documents"`
-	Flagged      int         `json:"flagged"`
-	Errors       int         `json:"errors"`
-	FailedFiles  int         `json:"failed_files"`
+	Type        string `json:"type"` // "summary"
+	Files       int    `json:"files"`
+	Documents   int    `json:"documents"`
+	Flagged     int    `json:"flagged"`
+	Errors      int    `json:"errors"`
+	FailedFiles int    `json:"failed_files"`
+	// Unfinished counts the inputs of a merged output directory left
+	// without a .done marker (by a crash, or a scan still running): they are
+	// not in the result.
+	Unfinished   int         `json:"unfinished"`
 	Bytes        int64       `json:"bytes"`
 	Tokens       int64       `json:"tokens"`
 	Seconds      float64     `json:"seconds"`
