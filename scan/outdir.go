@@ -17,6 +17,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/klauspost/compress/zstd"
@@ -172,6 +173,25 @@ type outDir struct {
 	mu    sync.Mutex
 	open  map[int]*fileOut // by input index
 	cur   *fileOut         // the input the order stage is at
+	lock  *os.File         // DIR/.lock, flocked while the scan runs
+}
+
+// lockDir takes an exclusive flock on dir/.lock, so that two scans never
+// write one directory at once; the lock goes with the process.
+func lockDir(dir string) (*os.File, error) {
+	path := filepath.Join(dir, ".lock")
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("another scan is writing %s (%s is locked)", dir, path)
+		}
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return f, nil
 }
 
 // openOutDir creates dir with its manifest for this scanner's keys, or
@@ -181,8 +201,18 @@ func (s *Scanner) openOutDir(dir string) (*outDir, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
+	lock, err := lockDir(dir)
+	if err != nil {
+		return nil, err
+	}
 	d := &outDir{dir: dir, key: s.key, keys: len(s.cfg.Schemes), open: map[int]*fileOut{},
-		merge: MergeOptions{Alpha: s.cfg.Alpha, FDR: s.cfg.FDR}}
+		merge: MergeOptions{Alpha: s.cfg.Alpha, FDR: s.cfg.FDR}, lock: lock}
+	ok := false
+	defer func() {
+		if !ok {
+			d.unlock()
+		}
+	}()
 	d.last = time.Now()
 	m := dirManifest{Version: 1, DedupKey: s.key, Tokenizer: s.cfg.Tokenizer.Name(), Read: s.cfg.Read}
 	for _, sch := range s.cfg.Schemes {
@@ -193,7 +223,11 @@ func (s *Scanner) openOutDir(dir string) (*outDir, error) {
 	if errors.Is(err, os.ErrNotExist) {
 		b, _ := json.MarshalIndent(m, "", "  ")
 		d.id = m.identity()
-		return d, writeAtomic(path, append(b, '\n'))
+		if err := writeAtomic(path, append(b, '\n')); err != nil {
+			return nil, err
+		}
+		ok = true
+		return d, nil
 	}
 	if err != nil {
 		return nil, err
@@ -214,15 +248,35 @@ func (s *Scanner) openOutDir(dir string) (*outDir, error) {
 		}
 	}
 	d.key, d.id = old.DedupKey, old.identity()
+	ok = true
 	return d, nil
+}
+
+// unlock releases the directory's lock.
+func (d *outDir) unlock() {
+	if d.lock != nil {
+		d.lock.Close()
+		d.lock = nil
+	}
 }
 
 // unfinished returns the files without a .done marker in the directory
 // ("-" always), and how many were left out.
 // An input whose marker is there but whose files are missing or damaged
 // is read again.
+//
+// An input listed twice (the same absolute path, hence the same files in
+// the directory) is scanned once.
 func (d *outDir) unfinished(files []string) (todo []string, resumed int) {
+	seen := map[string]bool{}
 	for _, f := range files {
+		if f != "-" {
+			name := outputName(f)
+			if seen[name] {
+				continue
+			}
+			seen[name] = true
+		}
 		if f != "-" && finished(d.dir, f, d.id) {
 			resumed++
 			continue
@@ -334,6 +388,7 @@ func (d *outDir) close() {
 		fo.abort()
 		delete(d.open, i)
 	}
+	d.unlock()
 }
 
 // finished reports whether an input already has its .done marker, of
