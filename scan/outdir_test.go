@@ -2,6 +2,7 @@ package scan
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -137,5 +138,49 @@ func TestMergeCarriesTokensAndSeconds(t *testing.T) {
 	}
 	if resumed.sum.Tokens != plain.sum.Tokens || resumed.sum.Seconds <= 0 {
 		t.Errorf("resume: %d tokens in %v s, direct scan %d tokens", resumed.sum.Tokens, resumed.sum.Seconds, plain.sum.Tokens)
+	}
+}
+
+// TestDocRecordFields: every doc record has every field, before and after
+// the q-values are known (null, [] or "" rather than missing), with the
+// best key's green fraction and payload verdict.
+func TestDocRecordFields(t *testing.T) {
+	_, _, plain, out := outDirFixture(t, 46)
+	check := func(name string, d Doc, withQ bool) {
+		t.Helper()
+		b, _ := json.Marshal(d)
+		var m map[string]any
+		json.Unmarshal(b, &m)
+		for _, f := range []string{"q_value", "log10_q", "matched_keys", "payload", "green_fraction", "payload_claimed", "payload_log10_p"} {
+			if _, ok := m[f]; !ok {
+				t.Fatalf("%s: doc record without %q: %s", name, f, b)
+			}
+		}
+		if _, ok := m["matched_keys"].([]any); !ok {
+			t.Errorf("%s: matched_keys %v, want an array", name, m["matched_keys"])
+		}
+		if withQ && m["q_value"] == nil {
+			t.Errorf("%s: q_value null after the scan", name)
+		}
+		if d.Scored > 0 && (d.GreenFraction == nil || *d.GreenFraction < 0 || *d.GreenFraction > 1) {
+			t.Errorf("%s: KGW green_fraction %v", name, d.GreenFraction)
+		}
+	}
+	for _, d := range plain.docs {
+		check("scan", d, true)
+	}
+	recs, _ := filepath.Glob(filepath.Join(out, "*.records.jsonl.zst"))
+	n := 0
+	for _, r := range recs {
+		readRecords(r, func(rec spilled) error {
+			if rec.Doc != nil {
+				n++
+				check("stored", *rec.Doc, false)
+			}
+			return nil
+		})
+	}
+	if n == 0 {
+		t.Fatal("no stored doc records")
 	}
 }

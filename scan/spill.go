@@ -103,6 +103,7 @@ func (b *spillBuffer) close() {
 func (rec spilled) clone() spilled {
 	if rec.Doc != nil {
 		d := *rec.Doc
+		d.Matched = append([]string{}, d.Matched...)
 		rec.Doc = &d
 	}
 	if rec.Diag != nil {
