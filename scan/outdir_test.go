@@ -8,6 +8,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/tracemark/tracemark/tokenize"
 	"github.com/tracemark/tracemark/watermark"
@@ -182,5 +183,36 @@ func TestDocRecordFields(t *testing.T) {
 	}
 	if n == 0 {
 		t.Fatal("no stored doc records")
+	}
+}
+
+// TestStaleSpillFilesRemoved: a scan removes spill files left by a killed
+// scan (older than an hour, not locked), and keeps a live scan's (locked)
+// and recent ones.
+func TestStaleSpillFilesRemoved(t *testing.T) {
+	scheme, paths, _, _ := outDirFixture(t, 47)
+	dir := t.TempDir()
+	old := time.Now().Add(-2 * time.Hour)
+	mk := func(name string) string {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, []byte("{}\n"), 0o644)
+		os.Chtimes(p, old, old)
+		return p
+	}
+	stale, live, recent, other := mk("tracemark-scan-1.jsonl"), mk("tracemark-scan-2.jsonl"), filepath.Join(dir, "tracemark-scan-3.jsonl"), mk("unrelated.jsonl")
+	os.WriteFile(recent, []byte("{}\n"), 0o644)
+	f, _ := os.Open(live)
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		t.Fatal(err)
+	}
+	scanDir(t, []watermark.Scheme{scheme}, paths, func(c *Config) { c.SpillDir = dir })
+	if _, err := os.Stat(stale); err == nil {
+		t.Error("stale spill file not removed")
+	}
+	for _, p := range []string{live, recent, other} {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("%s removed: %v", p, err)
+		}
 	}
 }

@@ -351,6 +351,7 @@ func (s *Scanner) stores(files []string) (results, tupleObserver, []string, erro
 		files, s.resumed = d.unfinished(files)
 		return d, d, files, nil
 	}
+	removeStaleSpills(s.cfg.SpillDir)
 	res := &memResults{spill: spillBuffer{dir: s.cfg.SpillDir, limit: s.spillMemory},
 		pooled: s.pooled, alpha: s.cfg.Alpha, fdr: s.cfg.FDR}
 	var obs tupleObserver = pooledTuples{pooled: s.pooled}
