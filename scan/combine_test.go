@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/tracemark/tracemark/detect"
@@ -55,7 +56,7 @@ func TestDetectScanMergeNameTheSameKey(t *testing.T) {
 		t.Fatal("no document with tied adjusted p-values: the test tests nothing")
 	}
 	merged := &collector{}
-	if _, err := Merge(out, MergeOptions{}, merged); err != nil {
+	if _, err := Merge([]string{out}, MergeOptions{}, merged); err != nil {
 		t.Fatal(err)
 	}
 	if merged.sum.PooledKeyID != c.sum.PooledKeyID || merged.sum.PooledLog10P != c.sum.PooledLog10P {
@@ -89,5 +90,89 @@ func TestManifestStoresSpecsOnly(t *testing.T) {
 		if _, has := entry["null"]; has || entry["scheme"] != k1.Spec() {
 			t.Errorf("manifest key entry %v: want key_id and scheme only", entry)
 		}
+	}
+}
+
+// copyFiles copies the regular files of src matching pattern into dst.
+func copyFiles(t *testing.T, src, pattern, dst string) {
+	t.Helper()
+	matches, _ := filepath.Glob(filepath.Join(src, pattern))
+	for _, m := range matches {
+		b, err := os.ReadFile(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dst, filepath.Base(m)), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestMergeSeveralMachines: two copies of one input scanned on two
+// "machines" (two --out directories). Copied together into one directory,
+// their tuples would be counted twice under two dedup keys (a false
+// accusation): Merge refuses the foreign files, naming them, and refuses
+// directories with different manifests. With one shared scan.json, merging
+// both directories counts every tuple once, as one scan over both copies
+// does, and an input finished in both directories counts once.
+func TestMergeSeveralMachines(t *testing.T) {
+	k, _ := watermark.NewKGW(newKey(31), watermark.DefaultKGW())
+	f := makeFixture(t, k, 2)
+	dir, _ := writeCorpus(t, f)
+	data, _ := os.ReadFile(filepath.Join(dir, "a.jsonl.zst"))
+	x1, x2 := filepath.Join(dir, "x1", "a.jsonl.zst"), filepath.Join(dir, "x2", "a.jsonl.zst")
+	os.MkdirAll(filepath.Dir(x1), 0o755)
+	os.MkdirAll(filepath.Dir(x2), 0o755)
+	os.WriteFile(x1, data, 0o644)
+	os.WriteFile(x2, data, 0o644)
+	schemes := []watermark.Scheme{k}
+	direct := scanDir(t, schemes, []string{x1, x2}, nil)
+
+	tmp := t.TempDir()
+	out1, out2 := filepath.Join(tmp, "m1"), filepath.Join(tmp, "m2")
+	scanDir(t, schemes, []string{x1}, func(c *Config) { c.OutDir = out1 })
+	scanDir(t, schemes, []string{x2}, func(c *Config) { c.OutDir = out2 })
+
+	// Copied together: refused, naming the foreign marker.
+	both := filepath.Join(tmp, "both")
+	os.MkdirAll(both, 0o755)
+	copyFiles(t, out1, "*", both)
+	copyFiles(t, out2, "a.jsonl.zst-*", both)
+	_, err := Merge([]string{both}, MergeOptions{}, &collector{})
+	if err == nil || !strings.Contains(err.Error(), "belongs to another scan") || !strings.Contains(err.Error(), ".done") {
+		t.Fatalf("merge of copied-together directories: %v, want a refusal naming the foreign .done", err)
+	}
+	// Two directories with their own manifests: refused.
+	_, err = Merge([]string{out1, out2}, MergeOptions{}, &collector{})
+	if err == nil || !strings.Contains(err.Error(), "cannot be deduplicated exactly") {
+		t.Fatalf("merge of directories with different manifests: %v", err)
+	}
+
+	// The documented way: scan.json made once, copied to the other machine.
+	out3 := filepath.Join(tmp, "m3")
+	os.MkdirAll(out3, 0o755)
+	copyFiles(t, out1, "scan.json", out3)
+	scanDir(t, schemes, []string{x2}, func(c *Config) { c.OutDir = out3 })
+	merged := &collector{}
+	if _, err := Merge([]string{out1, out3}, MergeOptions{}, merged); err != nil {
+		t.Fatal(err)
+	}
+	if merged.sum.PerKey[0].Scored != direct.sum.PerKey[0].Scored || merged.sum.PooledLog10P != direct.sum.PooledLog10P ||
+		merged.sum.Documents != direct.sum.Documents || merged.sum.Files != 2 {
+		t.Errorf("shared manifest: %d tuples, log10 p %v, %d docs, %d files; one scan: %d, %v, %d docs",
+			merged.sum.PerKey[0].Scored, merged.sum.PooledLog10P, merged.sum.Documents, merged.sum.Files,
+			direct.sum.PerKey[0].Scored, direct.sum.PooledLog10P, direct.sum.Documents)
+	}
+	// The same input finished in two directories counts once.
+	out4 := filepath.Join(tmp, "m4")
+	os.MkdirAll(out4, 0o755)
+	copyFiles(t, out1, "scan.json", out4)
+	scanDir(t, schemes, []string{x1}, func(c *Config) { c.OutDir = out4 })
+	twice := &collector{}
+	if _, err := Merge([]string{out1, out3, out4}, MergeOptions{}, twice); err != nil {
+		t.Fatal(err)
+	}
+	if twice.sum.Documents != direct.sum.Documents || twice.sum.Files != 2 {
+		t.Errorf("input finished in two directories: %d docs in %d files, want %d in 2", twice.sum.Documents, twice.sum.Files, direct.sum.Documents)
 	}
 }

@@ -12,12 +12,16 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"sort"
+	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/klauspost/compress/zstd"
+	"github.com/tracemark/tracemark/corpora"
 	"github.com/tracemark/tracemark/detect"
 	"github.com/tracemark/tracemark/watermark"
 )
@@ -41,6 +45,19 @@ type dirManifest struct {
 	DedupKey  detect.DedupKey `json:"dedup_key"` // random, independent of the watermark keys, not secret
 	Tokenizer string          `json:"tokenizer"`
 	Keys      []manifestKey   `json:"keys"`
+	// Read is how the inputs were read: documents cut another way are
+	// other documents, so they belong to another scan.
+	Read corpora.ReadOptions `json:"read"`
+}
+
+// identity is the manifest's fingerprint: a hash of everything that makes
+// two scans' files comparable (dedup key, keys, schemes, tokenizer, read
+// options). Every .done marker records it, so that Merge can refuse files
+// that another scan wrote.
+func (m dirManifest) identity() string {
+	b, _ := json.Marshal(m)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:16])
 }
 
 // manifestKey records a key by its public ID and canonical SPEC: the SPEC
@@ -53,11 +70,75 @@ type manifestKey struct {
 
 // doneMarker is DIR/<name>.done.
 type doneMarker struct {
-	File   string    `json:"file"`
-	Name   string    `json:"name"`
-	End    FileEvent `json:"end"`
-	Docs   int       `json:"documents"`
-	Tuples []int     `json:"tuples"` // distinct tuples written per key
+	File string `json:"file"`
+	Name string `json:"name"`
+	// Manifest is the identity of the scan.json the file was scanned under.
+	Manifest string    `json:"manifest"`
+	End      FileEvent `json:"end"`
+	Docs     int       `json:"documents"`
+	Tuples   []int     `json:"tuples"` // distinct tuples written per key
+	Tokens   int64     `json:"tokens"`
+	Seconds  float64   `json:"seconds"` // the order stage's time on this input
+	// Files lists the input's other files in DIR with their size and
+	// SHA-256, checked before they are used.
+	Files map[string]fileSum `json:"files"`
+	dir   string             // where the marker was found
+}
+
+// fileSum is the size and SHA-256 of one file of an output directory.
+type fileSum struct {
+	Bytes  int64  `json:"bytes"`
+	SHA256 string `json:"sha256"`
+}
+
+// sumFile returns the size and SHA-256 of path.
+func sumFile(path string) (fileSum, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return fileSum{}, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return fileSum{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return fileSum{Bytes: n, SHA256: hex.EncodeToString(h.Sum(nil))}, nil
+}
+
+// readDone reads the .done marker of the input stem name in dir and checks
+// that it belongs to the manifest with identity id and that every file it
+// lists is there, whole.
+func readDone(dir, name, id string) (doneMarker, error) {
+	path := filepath.Join(dir, name+".done")
+	var d doneMarker
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return d, err
+	}
+	if err := json.Unmarshal(b, &d); err != nil {
+		return d, fmt.Errorf("%s: %w", path, err)
+	}
+	d.dir = dir
+	if d.Manifest == "" {
+		return d, fmt.Errorf("%s names no manifest (written by an older tracemark): it cannot be shown to belong to %s; scan the input again", path, filepath.Join(dir, "scan.json"))
+	}
+	if d.Manifest != id {
+		return d, fmt.Errorf("%s belongs to another scan (manifest %s, not %s of %s): it was scanned with another dedup key, keys, tokenizer or read options and copied in; remove it (and its other files) or give the scans one shared scan.json", path, d.Manifest, id, filepath.Join(dir, "scan.json"))
+	}
+	if d.Name != name || len(d.Files) == 0 {
+		return d, fmt.Errorf("%s: marker of %q lists no files", path, d.Name)
+	}
+	for f, want := range d.Files {
+		got, err := sumFile(filepath.Join(dir, f))
+		if err != nil {
+			return d, fmt.Errorf("%s: %w", path, err)
+		}
+		if got != want {
+			return d, fmt.Errorf("%s: %s is not the file that was written (%d bytes, sha256 %s; the marker says %d bytes, %s)", path, filepath.Join(dir, f), got.Bytes, got.SHA256, want.Bytes, want.SHA256)
+		}
+	}
+	return d, nil
 }
 
 // outputName is the stem of an input's files in DIR: its base name made
@@ -85,11 +166,32 @@ var unsafeChars = regexp.MustCompile(`[^A-Za-z0-9._-]`)
 type outDir struct {
 	dir   string
 	key   detect.DedupKey // the directory's, so that fingerprints agree across runs
+	id    string          // the manifest's identity
+	last  time.Time       // when the order stage finished the previous input
 	keys  int
 	merge MergeOptions
 	mu    sync.Mutex
 	open  map[int]*fileOut // by input index
 	cur   *fileOut         // the input the order stage is at
+	lock  *os.File         // DIR/.lock, flocked while the scan runs
+}
+
+// lockDir takes an exclusive flock on dir/.lock, so that two scans never
+// write one directory at once; the lock goes with the process.
+func lockDir(dir string) (*os.File, error) {
+	path := filepath.Join(dir, ".lock")
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("another scan is writing %s (%s is locked)", dir, path)
+		}
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return f, nil
 }
 
 // openOutDir creates dir with its manifest for this scanner's keys, or
@@ -99,9 +201,20 @@ func (s *Scanner) openOutDir(dir string) (*outDir, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
+	lock, err := lockDir(dir)
+	if err != nil {
+		return nil, err
+	}
 	d := &outDir{dir: dir, key: s.key, keys: len(s.cfg.Schemes), open: map[int]*fileOut{},
-		merge: MergeOptions{Alpha: s.cfg.Alpha, FDR: s.cfg.FDR}}
-	m := dirManifest{Version: 1, DedupKey: s.key, Tokenizer: s.cfg.Tokenizer.Name()}
+		merge: MergeOptions{Alpha: s.cfg.Alpha, FDR: s.cfg.FDR}, lock: lock}
+	ok := false
+	defer func() {
+		if !ok {
+			d.unlock()
+		}
+	}()
+	d.last = time.Now()
+	m := dirManifest{Version: 1, DedupKey: s.key, Tokenizer: s.cfg.Tokenizer.Name(), Read: s.cfg.Read}
 	for _, sch := range s.cfg.Schemes {
 		m.Keys = append(m.Keys, manifestKey{KeyID: sch.KeyID(), Scheme: sch.Spec()})
 	}
@@ -109,7 +222,12 @@ func (s *Scanner) openOutDir(dir string) (*outDir, error) {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		b, _ := json.MarshalIndent(m, "", "  ")
-		return d, writeAtomic(path, append(b, '\n'))
+		d.id = m.identity()
+		if err := writeAtomic(path, append(b, '\n')); err != nil {
+			return nil, err
+		}
+		ok = true
+		return d, nil
 	}
 	if err != nil {
 		return nil, err
@@ -117,6 +235,9 @@ func (s *Scanner) openOutDir(dir string) (*outDir, error) {
 	var old dirManifest
 	if err := json.Unmarshal(data, &old); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if old.Read != m.Read {
+		return nil, fmt.Errorf("%s was made with other read options (format, field, split, ...): use a new directory", dir)
 	}
 	if old.Tokenizer != m.Tokenizer || len(old.Keys) != len(m.Keys) {
 		return nil, fmt.Errorf("%s was made with other keys or another tokenizer: use a new directory", dir)
@@ -126,15 +247,37 @@ func (s *Scanner) openOutDir(dir string) (*outDir, error) {
 			return nil, fmt.Errorf("%s was made with key %s (%s), not %s (%s): use a new directory", dir, old.Keys[i].KeyID, old.Keys[i].Scheme, m.Keys[i].KeyID, m.Keys[i].Scheme)
 		}
 	}
-	d.key = old.DedupKey
+	d.key, d.id = old.DedupKey, old.identity()
+	ok = true
 	return d, nil
+}
+
+// unlock releases the directory's lock.
+func (d *outDir) unlock() {
+	if d.lock != nil {
+		d.lock.Close()
+		d.lock = nil
+	}
 }
 
 // unfinished returns the files without a .done marker in the directory
 // ("-" always), and how many were left out.
+// An input whose marker is there but whose files are missing or damaged
+// is read again.
+//
+// An input listed twice (the same absolute path, hence the same files in
+// the directory) is scanned once.
 func (d *outDir) unfinished(files []string) (todo []string, resumed int) {
+	seen := map[string]bool{}
 	for _, f := range files {
-		if f != "-" && finished(d.dir, f) {
+		if f != "-" {
+			name := outputName(f)
+			if seen[name] {
+				continue
+			}
+			seen[name] = true
+		}
+		if f != "-" && finished(d.dir, f, d.id) {
 			resumed++
 			continue
 		}
@@ -150,7 +293,7 @@ func (d *outDir) fileOut(i int, path string) (*fileOut, error) {
 	if fo, ok := d.open[i]; ok {
 		return fo, nil
 	}
-	fo, err := newFileOut(d.dir, path, d.keys, d.key)
+	fo, err := newFileOut(d.dir, path, d.keys, d.key, d.id)
 	if err != nil {
 		return nil, fmt.Errorf("output directory: %w", err)
 	}
@@ -187,6 +330,7 @@ func (d *outDir) Begin(ev FileEvent) error {
 func (d *outDir) Doc(doc Doc) error {
 	if d.cur != nil {
 		d.cur.docs++
+		d.cur.tokens += int64(doc.Tokens)
 	}
 	return d.write(&doc)
 }
@@ -208,6 +352,9 @@ func (d *outDir) End(ev FileEvent) error {
 	if err := fo.records.write(ev); err != nil {
 		return fmt.Errorf("output directory: %s: %w", fo.name, err)
 	}
+	now := time.Now()
+	fo.seconds = now.Sub(d.last).Seconds()
+	d.last = now
 	if err := fo.finish(ev.File, ev); err != nil {
 		return fmt.Errorf("output directory: %s: %w", fo.name, err)
 	}
@@ -226,12 +373,10 @@ func (d *outDir) write(v any) error {
 }
 
 // finish merges the whole directory into the records and summary sent to
-// sink; the summary takes this run's token count and time.
-func (d *outDir) finish(sum Summary, start time.Time, sink Sink) (Summary, error) {
-	fill := func(m *Summary) { m.Tokens, m.Seconds = sum.Tokens, time.Since(start).Seconds() }
-	merged, err := Merge(d.dir, d.merge, timedSink{sink, fill})
-	fill(&merged)
-	return merged, err
+// sink; the summary's tokens and seconds are those of every input, summed
+// over the runs that scanned them.
+func (d *outDir) finish(_ Summary, _ time.Time, sink Sink) (Summary, error) {
+	return Merge([]string{d.dir}, d.merge, sink)
 }
 
 // close closes the outputs of inputs left unfinished by an error, without
@@ -243,24 +388,19 @@ func (d *outDir) close() {
 		fo.abort()
 		delete(d.open, i)
 	}
+	d.unlock()
 }
 
-// timedSink fills the run's token count and time into the summary.
-type timedSink struct {
-	Sink
-	fill func(*Summary)
-}
-
-// Summary fills s and sends it on.
-func (t timedSink) Summary(s Summary) error {
-	t.fill(&s)
-	return t.Sink.Summary(s)
-}
-
-// finished reports whether an input already has its .done marker.
-func finished(dir, path string) bool {
-	_, err := os.Stat(filepath.Join(dir, outputName(path)+".done"))
-	return err == nil
+// finished reports whether an input already has its .done marker, of
+// this manifest, with its files whole. A marker that fails the check is
+// removed, so that the input is read again.
+func finished(dir, path, id string) bool {
+	name := outputName(path)
+	if _, err := readDone(dir, name, id); err != nil {
+		os.Remove(filepath.Join(dir, name+".done"))
+		return false
+	}
+	return true
 }
 
 func writeAtomic(path string, data []byte) error {
@@ -283,13 +423,25 @@ type fileOut struct {
 	counts  []int
 	records *recordWriter
 	docs    int
+	tokens  int64
+	seconds float64
+	id      string   // the manifest's identity
+	final   []string // the files' names in DIR; they are written as name + partialSuffix
 	buf     [26]byte
 }
 
-func newFileOut(dir, path string, keys int, key detect.DedupKey) (*fileOut, error) {
-	fo := &fileOut{dir: dir, name: outputName(path)}
+// partialSuffix marks a file of an output directory still being written:
+// it is renamed to its final name just before the .done marker is written,
+// so that a crash never leaves a damaged file under a final name.
+const partialSuffix = ".partial"
+
+func newFileOut(dir, path string, keys int, key detect.DedupKey, id string) (*fileOut, error) {
+	fo := &fileOut{dir: dir, name: outputName(path), id: id}
+	os.Remove(filepath.Join(dir, fo.name+".done"))
 	for k := 0; k < keys; k++ {
-		f, err := os.Create(filepath.Join(dir, fmt.Sprintf("%s.tuples.%d.zst", fo.name, k)))
+		name := fmt.Sprintf("%s.tuples.%d.zst", fo.name, k)
+		fo.final = append(fo.final, name)
+		f, err := os.Create(filepath.Join(dir, name+partialSuffix))
 		if err != nil {
 			fo.abort()
 			return nil, err
@@ -300,7 +452,8 @@ func newFileOut(dir, path string, keys int, key detect.DedupKey) (*fileOut, erro
 		fo.sets = append(fo.sets, detect.NewTupleSet(key, 4<<20, 32<<20))
 		fo.counts = append(fo.counts, 0)
 	}
-	rw, err := newRecordWriter(filepath.Join(dir, fo.name+".records.jsonl.zst"))
+	fo.final = append(fo.final, fo.name+".records.jsonl.zst")
+	rw, err := newRecordWriter(filepath.Join(dir, fo.name+".records.jsonl.zst"+partialSuffix))
 	if err != nil {
 		fo.abort()
 		return nil, err
@@ -346,7 +499,20 @@ func (fo *fileOut) finish(path string, end FileEvent) error {
 	if err := fo.records.close(); err != nil {
 		return err
 	}
-	b, _ := json.MarshalIndent(doneMarker{File: path, Name: fo.name, End: end, Docs: fo.docs, Tuples: fo.counts}, "", "  ")
+	m := doneMarker{File: path, Name: fo.name, Manifest: fo.id, End: end, Docs: fo.docs, Tuples: fo.counts,
+		Tokens: fo.tokens, Seconds: fo.seconds, Files: map[string]fileSum{}}
+	for _, name := range fo.final {
+		p := filepath.Join(fo.dir, name)
+		if err := os.Rename(p+partialSuffix, p); err != nil {
+			return err
+		}
+		sum, err := sumFile(p)
+		if err != nil {
+			return err
+		}
+		m.Files[name] = sum
+	}
+	b, _ := json.MarshalIndent(m, "", "  ")
 	return writeAtomic(filepath.Join(fo.dir, fo.name+".done"), append(b, '\n'))
 }
 
@@ -399,47 +565,97 @@ type MergeOptions struct {
 	MaxExact int
 }
 
-// Merge folds every finished file of an output directory into one corpus
-// result, sending the records (with q-values over all documents) and the
-// summary to sink, exactly as one scan over all the files would.
-func Merge(dir string, opts MergeOptions, sink Sink) (Summary, error) {
+// Merge folds every finished file of one or more output directories into
+// one corpus result, sending the records (with q-values over all
+// documents) and the summary to sink, exactly as one scan over all the
+// files would.
+//
+// The directories must share one manifest (scan.json: the same dedup key,
+// keys, tokenizer and read options), as when scan.json was made once and
+// copied to every machine before it scanned: tuples are stored only as
+// fingerprints under the manifest's dedup key, so directories with
+// different dedup keys cannot be deduplicated exactly, and Merge refuses
+// them. Merge also refuses a finished file whose .done marker names
+// another manifest or whose files do not match the marker. An input
+// finished in several directories (the same path) is counted once if its
+// files are identical, and refused otherwise. Inputs without a .done
+// marker (left unfinished by a crash) are left out and counted in
+// Summary.Unfinished.
+func Merge(dirs []string, opts MergeOptions, sink Sink) (Summary, error) {
 	if opts.Alpha == 0 {
 		opts.Alpha = detect.DefaultAlpha
 	}
 	if opts.MaxExact <= 0 {
 		opts.MaxExact = 8 << 20
 	}
-	data, err := os.ReadFile(filepath.Join(dir, "scan.json"))
-	if err != nil {
-		return Summary{}, fmt.Errorf("merge: %w", err)
+	if len(dirs) == 0 {
+		return Summary{}, errors.New("merge: no directory")
 	}
 	var m dirManifest
-	if err := json.Unmarshal(data, &m); err != nil || m.Version != 1 || len(m.Keys) == 0 {
-		return Summary{}, fmt.Errorf("merge: %s/scan.json is not a tracemark scan manifest", dir)
-	}
-	marks, err := filepath.Glob(filepath.Join(dir, "*.done"))
-	if err != nil {
-		return Summary{}, err
+	var id, first string
+	for i, dir := range dirs {
+		path := filepath.Join(dir, "scan.json")
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return Summary{}, fmt.Errorf("merge: %w", err)
+		}
+		var mi dirManifest
+		if err := json.Unmarshal(data, &mi); err != nil || mi.Version != 1 || len(mi.Keys) == 0 {
+			return Summary{}, fmt.Errorf("merge: %s is not a tracemark scan manifest", path)
+		}
+		if i == 0 {
+			m, id, first = mi, mi.identity(), path
+			continue
+		}
+		if mi.identity() != id {
+			return Summary{}, fmt.Errorf("merge: %s differs from %s (dedup key, keys, tokenizer or read options): "+
+				"tuples are stored only as fingerprints under each directory's own dedup key, so directories scanned "+
+				"under different manifests cannot be deduplicated exactly; make scan.json once and copy it into every "+
+				"directory before scanning", path, first)
+		}
 	}
 	var done []doneMarker
-	for _, p := range marks {
-		b, err := os.ReadFile(p)
-		var d doneMarker
-		if err == nil {
-			err = json.Unmarshal(b, &d)
-		}
+	byName := map[string]int{}
+	unfinished := 0
+	for _, dir := range dirs {
+		marks, err := filepath.Glob(filepath.Join(dir, "*.done"))
 		if err != nil {
-			return Summary{}, fmt.Errorf("merge: %s: %v", p, err)
+			return Summary{}, fmt.Errorf("merge: %s: %w", dir, err)
 		}
-		done = append(done, d)
+		names := map[string]bool{}
+		for _, p := range marks {
+			name := strings.TrimSuffix(filepath.Base(p), ".done")
+			names[name] = true
+			d, err := readDone(dir, name, id)
+			if err != nil {
+				return Summary{}, fmt.Errorf("merge: %w", err)
+			}
+			if j, dup := byName[name]; dup {
+				// The same path finished twice under one manifest: the
+				// same input if its records are identical (tuple files are
+				// written in scoring order, so only their counts compare).
+				rec := d.Name + ".records.jsonl.zst"
+				if done[j].Files[rec] != d.Files[rec] || !reflect.DeepEqual(done[j].Tuples, d.Tuples) {
+					return Summary{}, fmt.Errorf("merge: %s was finished in both %s and %s with different results: merge one of them", d.File, done[j].dir, dir)
+				}
+				continue
+			}
+			byName[name] = len(done)
+			done = append(done, d)
+		}
+		unfinished += countUnfinished(dir, names)
 	}
 	sort.Slice(done, func(i, j int) bool { return done[i].File < done[j].File })
 
-	sum := Summary{Type: "summary", Alpha: opts.Alpha, FDR: opts.FDR, Tokenizer: m.Tokenizer, Files: len(done)}
+	sum := Summary{Type: "summary", Alpha: opts.Alpha, FDR: opts.FDR, Tokenizer: m.Tokenizer, Files: len(done), Unfinished: unfinished}
+	for _, d := range done {
+		sum.Tokens += d.Tokens
+		sum.Seconds += d.Seconds
+	}
 	// Pass 1: document p-values, for the q-values.
 	var log10p []float64
 	for _, d := range done {
-		err := readRecords(filepath.Join(dir, d.Name+".records.jsonl.zst"), func(rec spilled) error {
+		err := readRecords(filepath.Join(d.dir, d.Name+".records.jsonl.zst"), func(rec spilled) error {
 			if rec.Doc != nil {
 				log10p = append(log10p, rec.Doc.Log10P)
 			}
@@ -454,7 +670,7 @@ func Merge(dir string, opts MergeOptions, sink Sink) (Summary, error) {
 	i := 0
 	for _, d := range done {
 		fileFlagged := 0
-		err := readRecords(filepath.Join(dir, d.Name+".records.jsonl.zst"), func(rec spilled) error {
+		err := readRecords(filepath.Join(d.dir, d.Name+".records.jsonl.zst"), func(rec spilled) error {
 			switch {
 			case rec.Doc != nil:
 				doc := rec.Doc
@@ -492,7 +708,7 @@ func Merge(dir string, opts MergeOptions, sink Sink) (Summary, error) {
 	for k, key := range m.Keys {
 		cfg, err := watermark.ParseSpec(key.Scheme)
 		if err != nil {
-			return sum, fmt.Errorf("%s: key %s: %w", filepath.Join(dir, "scan.json"), key.KeyID, err)
+			return sum, fmt.Errorf("merge: %s: key %s: %w", first, key.KeyID, err)
 		}
 		null := cfg.Null()
 		total := 0
@@ -506,7 +722,7 @@ func Merge(dir string, opts MergeOptions, sink Sink) (Summary, error) {
 		for p := uint64(0); p < passes; p++ {
 			seen := map[uint64]struct{}{}
 			for _, d := range done {
-				err := readTuples(filepath.Join(dir, fmt.Sprintf("%s.tuples.%d.zst", d.Name, k)), func(fp uint64, o watermark.Observation) {
+				err := readTuples(filepath.Join(d.dir, fmt.Sprintf("%s.tuples.%d.zst", d.Name, k)), func(fp uint64, o watermark.Observation) {
 					if fp%passes != p {
 						return
 					}
@@ -629,4 +845,30 @@ func readTuples(path string, f func(uint64, watermark.Observation)) error {
 		}
 		f(binary.LittleEndian.Uint64(b[0:]), o)
 	}
+}
+
+// countUnfinished counts the inputs of dir with files but no .done marker
+// among finished: inputs a crash (or a scan still running) left
+// unfinished.
+func countUnfinished(dir string, finished map[string]bool) int {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return 0
+	}
+	stems := map[string]bool{}
+	for _, e := range entries {
+		name := e.Name()
+		var stem string
+		if i := strings.Index(name, ".records.jsonl.zst"); i > 0 {
+			stem = name[:i]
+		} else if i := strings.Index(name, ".tuples."); i > 0 {
+			stem = name[:i]
+		} else {
+			continue
+		}
+		if !finished[stem] {
+			stems[stem] = true
+		}
+	}
+	return len(stems)
 }

@@ -65,14 +65,21 @@ type Doc struct {
 	Scored   int      `json:"scored"`
 	PValue   float64  `json:"p_value"`
 	Log10P   float64  `json:"log10_p"`
-	QValue   *float64 `json:"q_value,omitempty"` // filled at the end
-	Log10Q   *float64 `json:"log10_q,omitempty"`
+	QValue   *float64 `json:"q_value"` // null until filled at the end
+	Log10Q   *float64 `json:"log10_q"`
 	Detected bool     `json:"detected"` // p <= alpha (Holm-adjusted over keys)
 	Flagged  bool     `json:"flagged"`  // detected, or q <= fdr with --fdr
 	KeyID    string   `json:"key_id"`
-	Matched  []string `json:"matched_keys,omitempty"`
-	Payload  string   `json:"payload,omitempty"`
+	Matched  []string `json:"matched_keys"` // keys detected after Holm's correction; [] if none
+	Payload  string   `json:"payload"`      // the best key's decoded payload (hex); "" if none
 	Scheme   string   `json:"scheme"`
+	// GreenFraction is the best key's green/scored (KGW without payload);
+	// null for other schemes or when nothing was scored.
+	GreenFraction *float64 `json:"green_fraction"`
+	// PayloadClaimed and PayloadLog10P are the best key's payload verdict
+	// and its log10 p-value (null without a payload).
+	PayloadClaimed bool     `json:"payload_claimed"`
+	PayloadLog10P  *float64 `json:"payload_log10_p"`
 }
 
 // setQValue records the document's Benjamini–Hochberg q-value (given as
@@ -124,12 +131,16 @@ type KeyPooled struct {
 
 // Summary is the "summary" record.
 type Summary struct {
-	Type         string      `json:"type"` // "summary"
-	Files        int         `json:"files"`
-	Documents    int         `json:"documents"`
-	Flagged      int         `json:"flagged"`
-	Errors       int         `json:"errors"`
-	FailedFiles  int         `json:"failed_files"`
+	Type        string `json:"type"` // "summary"
+	Files       int    `json:"files"`
+	Documents   int    `json:"documents"`
+	Flagged     int    `json:"flagged"`
+	Errors      int    `json:"errors"`
+	FailedFiles int    `json:"failed_files"`
+	// Unfinished counts the inputs of a merged output directory left
+	// without a .done marker (by a crash, or a scan still running): they are
+	// not in the result.
+	Unfinished   int         `json:"unfinished"`
 	Bytes        int64       `json:"bytes"`
 	Tokens       int64       `json:"tokens"`
 	Seconds      float64     `json:"seconds"`
@@ -286,6 +297,7 @@ func (s *Scanner) stores(files []string) (results, tupleObserver, []string, erro
 		files, s.resumed = d.unfinished(files)
 		return d, d, files, nil
 	}
+	removeStaleSpills(s.cfg.SpillDir)
 	res := &memResults{spill: spillBuffer{dir: s.cfg.SpillDir, limit: s.spillMemory},
 		pooled: s.pooled, alpha: s.cfg.Alpha, fdr: s.cfg.FDR}
 	var obs tupleObserver = pooledTuples{pooled: s.pooled}

@@ -357,7 +357,7 @@ func TestOutDirResumeAndMerge(t *testing.T) {
 	// Merge, also in several hash-partitioned passes.
 	for _, maxExact := range []int{0, 500} {
 		merged := &collector{}
-		if _, err := Merge(out, MergeOptions{MaxExact: maxExact}, merged); err != nil {
+		if _, err := Merge([]string{out}, MergeOptions{MaxExact: maxExact}, merged); err != nil {
 			t.Fatal(err)
 		}
 		same(fmt.Sprint("merge, max exact ", maxExact), plain, merged)

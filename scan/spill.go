@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"syscall"
+	"time"
 )
 
 // defaultSpillMemory is how many records wait in memory for the q-values
@@ -45,9 +48,16 @@ func (b *spillBuffer) add(rec spilled) error {
 
 // toDisk moves the records held in memory to a new spill file.
 func (b *spillBuffer) toDisk() error {
-	f, err := os.CreateTemp(b.dir, "tracemark-scan-*.jsonl")
+	f, err := os.CreateTemp(b.dir, spillPattern)
 	if err != nil {
 		return fmt.Errorf("spill file: %w", err)
+	}
+	// Held while the scan runs, so that removeStaleSpills never takes a
+	// live scan's file.
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return fmt.Errorf("spill file %s: %w", f.Name(), err)
 	}
 	b.file = f
 	b.w = bufio.NewWriterSize(f, 1<<20)
@@ -59,6 +69,39 @@ func (b *spillBuffer) toDisk() error {
 	}
 	b.mem = nil
 	return nil
+}
+
+// spillPattern names spill files: a scan killed before it removes its
+// spill file (kill -9) leaves one behind, and the next scan recognises it.
+const spillPattern = "tracemark-scan-*.jsonl"
+
+// staleSpillAge is how old a spill file must be (since its last write) for
+// removeStaleSpills to remove it.
+const staleSpillAge = time.Hour
+
+// removeStaleSpills removes the spill files in dir ("" = os.TempDir) that
+// no live scan holds (each scan holds an flock on its spill file) and that
+// were last written more than staleSpillAge ago. It is best effort: a file
+// it cannot examine stays.
+func removeStaleSpills(dir string) {
+	if dir == "" {
+		dir = os.TempDir()
+	}
+	matches, _ := filepath.Glob(filepath.Join(dir, spillPattern))
+	for _, m := range matches {
+		st, err := os.Stat(m)
+		if err != nil || !st.Mode().IsRegular() || time.Since(st.ModTime()) < staleSpillAge {
+			continue
+		}
+		f, err := os.Open(m)
+		if err != nil {
+			continue
+		}
+		if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) == nil {
+			os.Remove(m)
+		}
+		f.Close()
+	}
 }
 
 // replay calls f on every record, in the order they were added.
@@ -103,6 +146,7 @@ func (b *spillBuffer) close() {
 func (rec spilled) clone() spilled {
 	if rec.Doc != nil {
 		d := *rec.Doc
+		d.Matched = append([]string{}, d.Matched...)
 		rec.Doc = &d
 	}
 	if rec.Diag != nil {

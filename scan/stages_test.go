@@ -247,7 +247,7 @@ func TestRunStageErrorEndsAll(t *testing.T) {
 		before := runtime.NumGoroutine()
 		out := filepath.Join(t.TempDir(), "out")
 		// A directory where the tuple file of "-" goes: it cannot be created.
-		if err := os.MkdirAll(filepath.Join(out, outputName("-")+".tuples.0.zst"), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Join(out, outputName("-")+".tuples.0.zst"+partialSuffix), 0o755); err != nil {
 			t.Fatal(err)
 		}
 		s := stageTestScanner(t, func(c *Config) { c.OutDir = out })

@@ -165,7 +165,7 @@ func mergeCommand(e *env) *cli.Command {
 	return &cli.Command{
 		Name:      "merge",
 		Usage:     "fold the per-file results of scan --out DIR (from one or many machines) into the corpus result",
-		UsageText: "tracemark merge [--json] [--alpha A] [--fdr Q] [--soft-errors-ok] DIR",
+		UsageText: "tracemark merge [--json] [--alpha A] [--fdr Q] [--soft-errors-ok] DIR...",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "json", Usage: "JSON Lines, as scan --json"},
 			&cli.Float64Flag{Name: "alpha", Value: detect.DefaultAlpha, Usage: "significance level"},
@@ -173,8 +173,8 @@ func mergeCommand(e *env) *cli.Command {
 			&cli.BoolFlag{Name: "soft-errors-ok", Usage: "recorded errors do not make the exit code 2"},
 		},
 		Action: func(c *cli.Context) error {
-			if c.NArg() != 1 {
-				return fmt.Errorf("merge takes one directory, got %d arguments", c.NArg())
+			if c.NArg() == 0 {
+				return fmt.Errorf("merge takes one or more directories made by scan --out")
 			}
 			if err := checkLevels(c); err != nil {
 				return err
@@ -184,9 +184,12 @@ func mergeCommand(e *env) *cli.Command {
 			if c.Bool("json") {
 				sink = &jsonSink{enc: json.NewEncoder(out)}
 			}
-			sum, err := scan.Merge(c.Args().First(), scan.MergeOptions{Alpha: c.Float64("alpha"), FDR: c.Float64("fdr")}, sink)
+			sum, err := scan.Merge(c.Args().Slice(), scan.MergeOptions{Alpha: c.Float64("alpha"), FDR: c.Float64("fdr")}, sink)
 			if ferr := out.Flush(); err == nil {
 				err = ferr
+			}
+			if sum.Unfinished > 0 {
+				fmt.Fprintf(e.stderr, "tracemark: %d inputs were left unfinished (no .done marker) and are not in the result; rerun the scan with the same --out to finish them\n", sum.Unfinished)
 			}
 			if err != nil {
 				return err
