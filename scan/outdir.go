@@ -12,8 +12,8 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -236,7 +236,7 @@ func (s *Scanner) openOutDir(dir string) (*outDir, error) {
 	if err := json.Unmarshal(data, &old); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	if old.Read != m.Read {
+	if !sameReadOptions(old.Read, m.Read) {
 		return nil, fmt.Errorf("%s was made with other read options (format, field, split, ...): use a new directory", dir)
 	}
 	if old.Tokenizer != m.Tokenizer || len(old.Keys) != len(m.Keys) {
@@ -635,7 +635,7 @@ func Merge(dirs []string, opts MergeOptions, sink Sink) (Summary, error) {
 				// same input if its records are identical (tuple files are
 				// written in scoring order, so only their counts compare).
 				rec := d.Name + ".records.jsonl.zst"
-				if done[j].Files[rec] != d.Files[rec] || !reflect.DeepEqual(done[j].Tuples, d.Tuples) {
+				if done[j].Files[rec] != d.Files[rec] || !slices.Equal(done[j].Tuples, d.Tuples) {
 					return Summary{}, fmt.Errorf("merge: %s was finished in both %s and %s with different results: merge one of them", d.File, done[j].dir, dir)
 				}
 				continue
@@ -871,4 +871,18 @@ func countUnfinished(dir string, finished map[string]bool) int {
 		}
 	}
 	return len(stems)
+}
+
+// sameReadOptions compares read options as the manifest records them (its
+// JSON), so that a nil and an empty field list are the same.
+func sameReadOptions(a, b corpora.ReadOptions) bool {
+	if len(a.Fields) == 0 {
+		a.Fields = nil
+	}
+	if len(b.Fields) == 0 {
+		b.Fields = nil
+	}
+	ja, _ := json.Marshal(a)
+	jb, _ := json.Marshal(b)
+	return string(ja) == string(jb)
 }
