@@ -176,3 +176,30 @@ func TestMergeSeveralMachines(t *testing.T) {
 		t.Errorf("input finished in two directories: %d docs in %d files, want %d in 2", twice.sum.Documents, twice.sum.Files, direct.sum.Documents)
 	}
 }
+
+// TestSummaryCountsCappedErrors: a file with more diagnostics than the
+// per-file cap shows ten and announces the rest, and the summary counts
+// them all, in a scan and after merge.
+func TestSummaryCountsCappedErrors(t *testing.T) {
+	k1, _ := watermark.NewKGW(newKey(31), watermark.DefaultKGW())
+	dir := t.TempDir()
+	var b strings.Builder
+	for i := 0; i < 50; i++ {
+		b.WriteString("{not json\n")
+	}
+	b.WriteString(`{"text":"one good line of text to read"}` + "\n")
+	path := filepath.Join(dir, "bad.jsonl")
+	os.WriteFile(path, []byte(b.String()), 0o644)
+	out := filepath.Join(t.TempDir(), "out")
+	c := scanDir(t, []watermark.Scheme{k1}, []string{path}, func(c *Config) { c.OutDir = out })
+	if c.sum.Errors != 50 || len(c.diags) != 11 {
+		t.Errorf("scan: %d errors in the summary, %d records; want 50 and 11", c.sum.Errors, len(c.diags))
+	}
+	merged := &collector{}
+	if _, err := Merge([]string{out}, MergeOptions{}, merged); err != nil {
+		t.Fatal(err)
+	}
+	if merged.sum.Errors != 50 {
+		t.Errorf("merge: %d errors, want 50", merged.sum.Errors)
+	}
+}

@@ -692,6 +692,7 @@ func Merge(dirs []string, opts MergeOptions, sink Sink) (Summary, error) {
 					sum.Errors++
 					sum.FailedFiles++
 				}
+				sum.Errors += hiddenErrors(ev.FileStats)
 				sum.Bytes += ev.Bytes
 				return sink.End(ev)
 			}

@@ -305,6 +305,7 @@ func (o *orderStage) emit(j *job) error {
 			o.sum.FailedFiles++
 			o.progress.Errors++
 		}
+		o.sum.Errors += hiddenErrors(j.stats)
 		o.sum.Bytes += j.stats.Bytes
 		o.progress.Bytes += j.stats.Bytes
 		o.progress.Files++
@@ -318,4 +319,15 @@ func (o *orderStage) emit(j *job) error {
 		return fmt.Errorf("scan: internal error: job %d of kind %v", j.seq, j.kind)
 	}
 	return nil
+}
+
+// hiddenErrors is how many of a file's diagnostics were counted but not
+// sent as records: past the per-file cap, the reader sends one record
+// announcing the ErrorsNotShown others, so the summary's error count is
+// the file's Diagnostics when this is added to the records received.
+func hiddenErrors(st corpora.FileStats) int {
+	if st.ErrorsNotShown == 0 {
+		return 0
+	}
+	return st.ErrorsNotShown - 1
 }
