@@ -49,17 +49,20 @@ func detectCommand(e *env) *cli.Command {
 type detection struct {
 	Input string `json:"input"`
 	detect.Result
+	keyDefaults // the key's own scheme and tokenizer, beside the ones used
 }
 
 // multiDetection is one line of `detect --json` output with several keys.
 type multiDetection struct {
 	Input string `json:"input"`
 	detect.MultiResult
+	keyDefaults // the best key's own scheme and tokenizer
 }
 
 type detectRun struct {
 	env      *env
 	dets     []*detect.Detector // one per key
+	defaults map[string]keyDefaults
 	alpha    float64
 	tok      tokenize.Tokenizer
 	json     bool
@@ -98,7 +101,7 @@ func normalizeFlag() cli.Flag {
 }
 
 func runDetect(c *cli.Context, e *env) error {
-	schemes, tok, err := keysFor(c, e)
+	schemes, tok, defaults, err := keysAndDefaults(c, e)
 	if err != nil {
 		return err
 	}
@@ -106,7 +109,7 @@ func runDetect(c *cli.Context, e *env) error {
 		return err
 	}
 	opts := detect.Options{Alpha: c.Float64("alpha"), NoDedup: c.Bool("no-dedup"), Tokenizer: tok.Name()}
-	r := &detectRun{env: e, tok: tok, json: c.Bool("json"), alpha: opts.Alpha}
+	r := &detectRun{env: e, tok: tok, json: c.Bool("json"), alpha: opts.Alpha, defaults: defaults}
 	for _, s := range schemes {
 		d, err := detect.New(s, opts)
 		if err != nil {
@@ -344,7 +347,7 @@ func (r *detectRun) report(name string, res detect.Result) error {
 		r.found++
 	}
 	if r.json {
-		return r.encode(detection{Input: name, Result: res})
+		return r.encode(detection{Input: name, Result: res, keyDefaults: r.defaults[res.KeyID]})
 	}
 	if res.TooShort {
 		_, err := fmt.Fprintf(r.env.stdout, "%s: too short to test (%d scored tokens of %d; key %s)\n", name, res.Scored, res.Tokens, res.KeyID)
@@ -360,7 +363,7 @@ func (r *detectRun) reportMulti(name string, res detect.MultiResult) error {
 	}
 	if r.json {
 		res.Tokenizer = r.tok.Name()
-		return r.encode(multiDetection{Input: name, MultiResult: res})
+		return r.encode(multiDetection{Input: name, MultiResult: res, keyDefaults: r.defaults[res.KeyID]})
 	}
 	if res.TooShort {
 		_, err := fmt.Fprintf(r.env.stdout, "%s: too short to test (%d scored tokens of %d; %d keys)\n", name, res.Scored, res.Tokens, res.KeysTested)

@@ -93,13 +93,45 @@ func loadKeys(e *env, paths []string) ([]*watermark.Key, error) {
 // --tokenizer other than a key's changes the verdict, so it is warned
 // about on stderr. --no-dedup is warned about too.
 func keysFor(c *cli.Context, e *env) ([]watermark.Scheme, tokenize.Tokenizer, error) {
+	schemes, tok, _, err := keysAndDefaults(c, e)
+	return schemes, tok, err
+}
+
+// keyDefaults is what a key itself names: its scheme and tokenizer, which
+// --scheme and --tokenizer may override.
+type keyDefaults struct {
+	Scheme    string `json:"key_scheme"`
+	Tokenizer string `json:"key_tokenizer"`
+}
+
+// keysAndDefaults is keysFor that also returns each key's own scheme and
+// tokenizer by key ID, so results can record both.
+func keysAndDefaults(c *cli.Context, e *env) ([]watermark.Scheme, tokenize.Tokenizer, map[string]keyDefaults, error) {
+	schemes, tok, keys, err := bindKeys(c, e)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	defaults := map[string]keyDefaults{}
+	for _, k := range keys {
+		d := keyDefaults{Tokenizer: k.Tokenizer}
+		if k.Scheme != nil {
+			d.Scheme = k.Scheme.String()
+		}
+		defaults[k.ID()] = d
+	}
+	return schemes, tok, defaults, nil
+}
+
+// bindKeys loads and binds the keys and picks the tokenizer, warning about
+// overrides.
+func bindKeys(c *cli.Context, e *env) ([]watermark.Scheme, tokenize.Tokenizer, []*watermark.Key, error) {
 	keys, err := loadKeys(e, c.StringSlice("key"))
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	schemes, err := schemesFor(c, keys)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	tokName := keys[0].Tokenizer
 	if c.IsSet("tokenizer") {
@@ -107,7 +139,7 @@ func keysFor(c *cli.Context, e *env) ([]watermark.Scheme, tokenize.Tokenizer, er
 	} else {
 		for _, k := range keys[1:] {
 			if k.Tokenizer != tokName {
-				return nil, nil, fmt.Errorf("keys %s and %s are for different tokenizers (%s, %s): pass --tokenizer", keys[0].ID(), k.ID(), tokName, k.Tokenizer)
+				return nil, nil, nil, fmt.Errorf("keys %s and %s are for different tokenizers (%s, %s): pass --tokenizer", keys[0].ID(), k.ID(), tokName, k.Tokenizer)
 			}
 		}
 	}
@@ -126,7 +158,7 @@ func keysFor(c *cli.Context, e *env) ([]watermark.Scheme, tokenize.Tokenizer, er
 	if err == nil && c.Bool("normalize") {
 		tok = normalize.Tokenizer(tok)
 	}
-	return schemes, tok, err
+	return schemes, tok, keys, err
 }
 
 // checkLevels validates --alpha and --fdr (where the command has them):

@@ -191,3 +191,19 @@ func TestDetectDecompressesAndRefusesBinary(t *testing.T) {
 		t.Errorf("PNG: %d %q %q", code, out, stderr)
 	}
 }
+
+// TestDetectJSONRecordsKeyDefaults: with --scheme and --tokenizer other
+// than the key's, detect --json records both the ones used and the key's.
+func TestDetectJSONRecordsKeyDefaults(t *testing.T) {
+	key, k := newKey(t)
+	text := filepath.Join(t.TempDir(), "t.txt")
+	os.WriteFile(text, []byte("some text to test, long enough to be scored at all, with a few more words"), 0o644)
+	_, out, _ := cliRun(t, "", "detect", "--key", key, "--json", "--scheme", "gumbel", "--tokenizer", "cl100k_base", text)
+	var r map[string]any
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	if r["scheme"] != "gumbel:h=4" || r["key_scheme"] != k.Scheme.String() || r["tokenizer"] != "cl100k_base" || r["key_tokenizer"] != k.Tokenizer {
+		t.Errorf("scheme %v key_scheme %v tokenizer %v key_tokenizer %v", r["scheme"], r["key_scheme"], r["tokenizer"], r["key_tokenizer"])
+	}
+}
