@@ -47,6 +47,10 @@ type Config struct {
 	// Progress, if set, is called every 256 documents and after each input
 	// file, from the goroutine that orders results.
 	Progress func(Progress)
+	// ShowText, if > 0, keeps the first ShowText characters of each
+	// document in its record (Doc.Text), so an analyst can read what was
+	// flagged.
+	ShowText int
 }
 
 // Progress is a snapshot for a progress display.
@@ -80,6 +84,22 @@ type Doc struct {
 	// and its log10 p-value (null without a payload).
 	PayloadClaimed bool     `json:"payload_claimed"`
 	PayloadLog10P  *float64 `json:"payload_log10_p"`
+	// Text is the document's first Config.ShowText characters (present
+	// only when asked for).
+	Text string `json:"text,omitempty"`
+}
+
+// snippet returns the first n characters (runes) of text, with "…" when
+// it was cut.
+func snippet(text string, n int) string {
+	i := 0
+	for pos := range text {
+		if i == n {
+			return text[:pos] + "…"
+		}
+		i++
+	}
+	return text
 }
 
 // setQValue records the document's Benjamini–Hochberg q-value (given as

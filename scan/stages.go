@@ -195,6 +195,9 @@ func (sc *scorer) score(j *job) error {
 	var err error
 	sc.ids, err = sc.cfg.Tokenizer.AppendEncode(sc.ids[:0], j.doc.Text)
 	d := Doc{Type: "doc", File: j.name, ID: j.doc.ID, Location: j.doc.Location, Tokens: len(sc.ids), Matched: []string{}}
+	if sc.cfg.ShowText > 0 {
+		d.Text = snippet(j.doc.Text, sc.cfg.ShowText)
+	}
 	j.tokens = len(sc.ids)
 	if err != nil {
 		d.PValue, d.Scheme = 1, sc.cfg.Schemes[0].Spec()

@@ -207,3 +207,21 @@ func TestDetectJSONRecordsKeyDefaults(t *testing.T) {
 		t.Errorf("scheme %v key_scheme %v tokenizer %v key_tokenizer %v", r["scheme"], r["key_scheme"], r["tokenizer"], r["key_tokenizer"])
 	}
 }
+
+// TestScanShowText: --show-text N prints the start of each flagged
+// document under it, with its green fraction, and keeps it in --json.
+func TestScanShowText(t *testing.T) {
+	key, _ := newKey(t)
+	_, text, _ := cliRun(t, "", "generate", "--key", key, "--seed", "4", "--max-tokens", "200")
+	path := filepath.Join(t.TempDir(), "doc.txt")
+	os.WriteFile(path, []byte(text), 0o644)
+	code, out, stderr := cliRun(t, "", "scan", "--key", key, path, "--show-text", "25")
+	want := strings.Join(strings.Fields(string([]rune(text)[:25])), " ")
+	if code != exitFound || !strings.Contains(out, "    "+want) || !strings.Contains(out, "% green") {
+		t.Errorf("scan --show-text: %d %q %q (want %q)", code, out, stderr, want)
+	}
+	_, js, _ := cliRun(t, "", "scan", "--key", key, "--json", "--show-text", "25", path)
+	if !strings.Contains(js, `"text":`) {
+		t.Errorf("--json without the text: %s", js)
+	}
+}

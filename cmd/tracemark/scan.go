@@ -52,6 +52,7 @@ func scanCommand(e *env) *cli.Command {
 			&cli.StringFlag{Name: "exclude-ngrams", Usage: "text `FILE` (e.g. the prompts sent to a suspect model): none of its (h+1)-grams is scored"},
 			&cli.StringSliceFlag{Name: "glob", Aliases: []string{"g"}, Usage: "in directories, read only files matching `GLOB` (** for any directories; !GLOB excludes); repeatable"},
 			&cli.StringSliceFlag{Name: "exclude", Usage: "in directories, leave out files and directories matching `GLOB`; repeatable"},
+			&cli.IntFlag{Name: "show-text", Usage: "show the first `N` characters of each flagged document (and keep them in --json records)"},
 			&cli.BoolFlag{Name: "hidden", Usage: "also read hidden files and directories (names starting with .) in directories"},
 			&cli.StringFlag{Name: "files-from", Usage: "read input paths from `LIST`, one per line (- for stdin)"},
 			&cli.BoolFlag{Name: "soft-errors-ok", Usage: "bad records and unreadable files do not make the exit code 2"},
@@ -115,11 +116,12 @@ func runScan(c *cli.Context, e *env) error {
 		Tokenizer: tok,
 		Read: corpora.ReadOptions{Format: c.String("format"), Fields: c.StringSlice("field"), IDField: c.String("id-field"),
 			Role: c.String("role"), Split: c.String("split")},
-		Workers: c.Int("jobs"),
-		Alpha:   c.Float64("alpha"),
-		FDR:     c.Float64("fdr"),
-		Exclude: exclude,
-		OutDir:  c.String("out"),
+		Workers:  c.Int("jobs"),
+		Alpha:    c.Float64("alpha"),
+		FDR:      c.Float64("fdr"),
+		Exclude:  exclude,
+		OutDir:   c.String("out"),
+		ShowText: max(0, c.Int("show-text")),
 	})
 	if err != nil {
 		return err
@@ -245,8 +247,21 @@ func (s *humanSink) Doc(d scan.Doc) error {
 	if d.Payload != "" {
 		payload = " payload " + d.Payload
 	}
+	if d.GreenFraction != nil {
+		payload = fmt.Sprintf(", %.0f%% green", 100**d.GreenFraction) + payload
+	}
+	if d.Payload != "" {
+		if d.PayloadClaimed {
+			payload += " (claimed)"
+		} else {
+			payload += " (not claimed: too weak)"
+		}
+	}
 	_, err := fmt.Fprintf(s.w, "%s: %s (%s): WATERMARKED p=%.3g%s, log10_p=%.2f, %d of %d tokens scored, key %s%s\n",
 		d.File, d.ID, d.Location, d.PValue, q, d.Log10P, d.Scored, d.Tokens, d.KeyID, payload)
+	if err == nil && d.Text != "" {
+		_, err = fmt.Fprintf(s.w, "    %s\n", strings.Join(strings.Fields(d.Text), " "))
+	}
 	return err
 }
 
