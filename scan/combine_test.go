@@ -203,3 +203,34 @@ func TestSummaryCountsCappedErrors(t *testing.T) {
 		t.Errorf("merge: %d errors, want 50", merged.sum.Errors)
 	}
 }
+
+// TestBeginRecordsNameTheFormat: begin records carry the input's format
+// and compression, in a scan and after merge (they were written before the
+// input was read, with "format":"").
+func TestBeginRecordsNameTheFormat(t *testing.T) {
+	k1, _ := watermark.NewKGW(newKey(32), watermark.DefaultKGW())
+	f := makeFixture(t, k1, 2)
+	dir, _ := writeCorpus(t, f)
+	out := filepath.Join(t.TempDir(), "out")
+	paths := []string{filepath.Join(dir, "a.jsonl.zst"), filepath.Join(dir, "b.csv.gz")}
+	for _, opts := range []func(*Config){nil, func(c *Config) { c.OutDir = out }} {
+		c := scanDir(t, []watermark.Scheme{k1}, paths, opts)
+		if len(c.begins) != 2 {
+			t.Fatalf("%d begin records", len(c.begins))
+		}
+		for i, want := range []string{"jsonl", "csv"} {
+			if b := c.begins[i]; b.Format != want || b.Compression == "" {
+				t.Errorf("begin %d: format %q compression %q, want %s", i, b.Format, b.Compression, want)
+			}
+		}
+	}
+	merged := &collector{}
+	if _, err := Merge([]string{out}, MergeOptions{}, merged); err != nil {
+		t.Fatal(err)
+	}
+	for i, b := range merged.begins {
+		if b.Format == "" {
+			t.Errorf("merged begin %d has no format", i)
+		}
+	}
+}

@@ -684,7 +684,11 @@ func Merge(dirs []string, opts MergeOptions, sink Sink) (Summary, error) {
 				sum.Errors++
 				return sink.Diagnostic(*rec.Diag)
 			case rec.File != nil && rec.File.Type == "begin":
-				return sink.Begin(*rec.File)
+				// The begin record was written before the input was read:
+				// its format comes from the end record in the .done marker.
+				ev := *rec.File
+				ev.Format, ev.Compression = d.End.Format, d.End.Compression
+				return sink.Begin(ev)
 			case rec.File != nil:
 				ev := *rec.File
 				ev.Flagged = fileFlagged

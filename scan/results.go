@@ -4,6 +4,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tracemark/tracemark/corpora"
 	"github.com/tracemark/tracemark/detect"
 	"github.com/tracemark/tracemark/watermark"
 )
@@ -92,6 +93,9 @@ type memResults struct {
 	pooled []*detect.Pooled
 	alpha  float64
 	fdr    float64
+	// formats holds each input's format and compression, known only at its
+	// end, for its begin record when the records are replayed.
+	formats map[int]corpora.FileStats
 }
 
 func (m *memResults) Begin(ev FileEvent) error { return m.spill.add(spilled{File: &ev}) }
@@ -103,7 +107,13 @@ func (m *memResults) Doc(d Doc) error {
 
 func (m *memResults) Diagnostic(d Diagnostic) error { return m.spill.add(spilled{Diag: &d}) }
 
-func (m *memResults) End(ev FileEvent) error { return m.spill.add(spilled{File: &ev}) }
+func (m *memResults) End(ev FileEvent) error {
+	if m.formats == nil {
+		m.formats = map[int]corpora.FileStats{}
+	}
+	m.formats[ev.Index] = corpora.FileStats{Format: ev.Format, Compression: ev.Compression}
+	return m.spill.add(spilled{File: &ev})
+}
 
 // finish adds the Benjamini–Hochberg q-values over all documents, flags
 // the documents and replays the records to sink, then sends the summary
@@ -125,7 +135,10 @@ func (m *memResults) finish(sum Summary, start time.Time, sink Sink) (Summary, e
 			return sink.Diagnostic(*rec.Diag)
 		case rec.File != nil && rec.File.Type == "begin":
 			fileFlagged = 0
-			return sink.Begin(*rec.File)
+			ev := *rec.File
+			f := m.formats[ev.Index]
+			ev.Format, ev.Compression = f.Format, f.Compression
+			return sink.Begin(ev)
 		case rec.File != nil:
 			rec.File.Flagged = fileFlagged
 			return sink.End(*rec.File)
