@@ -225,3 +225,16 @@ func TestScanShowText(t *testing.T) {
 		t.Errorf("--json without the text: %s", js)
 	}
 }
+
+// TestDiagnosticsClearTheProgressBar: the first diagnostic erases the
+// progress bar's line before it is written, once.
+func TestDiagnosticsClearTheProgressBar(t *testing.T) {
+	var errb bytes.Buffer
+	cleared := 0
+	s := &humanSink{w: &bytes.Buffer{}, errw: &errb, clearBar: func() { cleared++; errb.WriteString("<clear>") }}
+	s.Diagnostic(scan.Diagnostic{File: "a", Message: "bad"})
+	s.Diagnostic(scan.Diagnostic{File: "b", Message: "bad"})
+	if cleared != 1 || !strings.HasPrefix(errb.String(), "<clear>tracemark: a: bad") {
+		t.Errorf("cleared %d times: %q", cleared, errb.String())
+	}
+}

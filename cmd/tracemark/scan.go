@@ -109,7 +109,7 @@ func runScan(c *cli.Context, e *env) error {
 			}
 		}
 	}
-	bar := progressBar(e, files)
+	bar, clearBar := progressBar(e, files)
 	s, err := scan.New(scan.Config{
 		Progress:  bar,
 		Schemes:   schemes,
@@ -132,7 +132,7 @@ func runScan(c *cli.Context, e *env) error {
 	if c.Bool("json") {
 		sink = &jsonSink{enc: json.NewEncoder(out)}
 	} else {
-		sink = &humanSink{w: out, errw: e.stderr}
+		sink = &humanSink{w: out, errw: e.stderr, clearBar: clearBar}
 	}
 	sum, err := s.Run(c.Context, files, sink)
 	if bar != nil {
@@ -231,6 +231,18 @@ type humanSink struct {
 	w     io.Writer
 	errw  io.Writer
 	files []scan.FileEvent // end records, for the per-file table
+	// clearBar, if set, erases the progress bar's line before the first
+	// diagnostic, so diagnostics never overwrite it.
+	clearBar func()
+}
+
+// stderr returns the diagnostics stream, with the progress bar cleared.
+func (s *humanSink) stderr() io.Writer {
+	if s.clearBar != nil {
+		s.clearBar()
+		s.clearBar = nil
+	}
+	return s.errw
 }
 
 func (s *humanSink) Begin(scan.FileEvent) error { return nil }
@@ -270,14 +282,14 @@ func (s *humanSink) Diagnostic(d scan.Diagnostic) error {
 	if d.Location != "" {
 		loc += ": " + d.Location
 	}
-	_, err := fmt.Fprintf(s.errw, "tracemark: %s: %s\n", loc, d.Message)
+	_, err := fmt.Fprintf(s.stderr(), "tracemark: %s: %s\n", loc, d.Message)
 	return err
 }
 
 func (s *humanSink) End(f scan.FileEvent) error {
 	s.files = append(s.files, f)
 	if f.Error != "" {
-		_, err := fmt.Fprintf(s.errw, "tracemark: %s\n", f.Error)
+		_, err := fmt.Fprintf(s.stderr(), "tracemark: %s\n", f.Error)
 		return err
 	}
 	return nil
@@ -365,12 +377,13 @@ func (s *humanSink) fileTable() {
 	}
 }
 
-// progressBar returns a progress callback drawing a bar on stderr, or nil
-// when stderr is not a terminal (bars only on a TTY).
-func progressBar(e *env, files []string) func(scan.Progress) {
+// progressBar returns a progress callback drawing a bar on stderr and a
+// function that erases it, or nils when stderr is not a terminal (bars
+// only on a TTY).
+func progressBar(e *env, files []string) (func(scan.Progress), func()) {
 	f, ok := e.stderr.(*os.File)
 	if !ok || !term.IsTerminal(int(f.Fd())) {
-		return nil
+		return nil, nil
 	}
 	var total int64
 	for _, p := range files {
@@ -384,8 +397,9 @@ func progressBar(e *env, files []string) func(scan.Progress) {
 		progressbar.OptionSetWidth(30),
 		progressbar.OptionThrottle(100*time.Millisecond),
 		progressbar.OptionSetDescription("scanning"))
-	return func(p scan.Progress) {
+	update := func(p scan.Progress) {
 		bar.Describe(fmt.Sprintf("%d/%d files, %d docs, %d flagged, %d errors", p.Files, len(files), p.Documents, p.Flagged, p.Errors))
 		bar.Set64(min(p.Bytes, total))
 	}
+	return update, func() { bar.Clear() }
 }
