@@ -40,6 +40,7 @@ const (
 	TestGamma           = "gamma"             // exact Gamma(n, 1) upper tail
 	TestPayloadExact    = "payload-max-exact" // exact tail of the best message's support
 	TestPayloadBonferro = "payload-max-bonferroni"
+	TestPayloadFold     = "payload-fold" // exact binomial of the fold test (slots too large for payload-max-exact)
 )
 
 // Result is the evidence for one text. JSON field names are part of the CLI
@@ -94,9 +95,13 @@ type MeanScores struct {
 // p-value and per-symbol evidence. The payload p-value bounds the chance,
 // without the key, that any of the 2^bits messages is supported as strongly
 // as the decoded one: 2^bits · P(Binomial(n, 1/radix) >= support), exact
-// binomial with a Bonferroni correction for searching the message space. The
-// zero-bit PValue tests the same support with its exact null distribution
-// (the sum over slots of the largest colour count), so it is never larger.
+// binomial with a Bonferroni correction for searching the message space,
+// and never below the zero-bit PValue (it is the larger of the two), so a
+// claimed payload is always a detected watermark. The zero-bit PValue tests
+// the same support with its exact null distribution (the sum over slots of
+// the largest colour count) while every slot holds at most 200 tuples;
+// beyond, it is twice the smaller of the Bonferroni bound and the fold
+// test's exact binomial p-value (Test "payload-max-fold"; docs/statistics.md).
 type PayloadResult struct {
 	Payload        string   `json:"payload"`
 	PayloadClaimed bool     `json:"payload_claimed"`

@@ -89,8 +89,10 @@ func (e *evaluator) tooShort(n int) bool {
 
 // payload decodes the payload, fills r's payload fields and returns the
 // zero-bit ln p-value: the exact null tail of the best message's support
-// S = Σ_slots max colour count (Bonferroni over all messages when a slot is
-// too large for the exact distribution).
+// S = Σ_slots max colour count while every slot fits the exact
+// distribution; beyond, twice the smaller of the Bonferroni bound over all
+// messages and the fold test's exact binomial p-value (foldMatches), or
+// the Bonferroni bound alone for a tally without fold counts.
 func (e *evaluator) payload(t *Tally, r *Result) float64 {
 	radix, slots := e.null.Radix, e.null.Slots
 	bitsPer := 0
@@ -137,7 +139,17 @@ func (e *evaluator) payload(t *Tally, r *Result) float64 {
 		if v := stats.LogTailOfSum(e.pmfs, support); !math.IsInf(v, -1) {
 			lnP, r.Test = math.Min(v, bonferroni), TestPayloadExact
 		}
+	} else if matches, trials := foldMatches(t, radix, slots); trials > 0 && t.Split() {
+		// Slots too large for the exact law: the better of the Bonferroni
+		// bound and the fold test, with Bonferroni's factor 2 for taking
+		// the better of two valid p-values.
+		fold := stats.LogBinomialTail(matches, trials, 1/float64(radix))
+		lnP, r.Test = math.Min(0, math.Min(bonferroni, fold)+math.Ln2), TestPayloadFold
 	}
+	// The payload is claimed only where the text is detected too: the
+	// payload p-value is the larger of the two, still a valid bound on
+	// the chance of claiming a message without the key.
+	bonferroni = math.Max(bonferroni, lnP)
 	r.Score = float64(support)
 	r.Gamma = 1 / float64(radix) // the null probability of a colour
 	// Z is the normal quantile of the zero-bit p-value: the support is a
@@ -148,6 +160,43 @@ func (e *evaluator) payload(t *Tally, r *Result) float64 {
 	r.PayloadPValue, r.PayloadLog10P = &pp, &pl
 	r.PayloadClaimed = bonferroni <= math.Log(e.alpha)
 	return lnP
+}
+
+// foldMatches is the statistic of the fold test. Visiting the folds in
+// order, each tuple of fold f ≥ 1 predicts that its colour is the most
+// frequent one of its slot among the tuples of folds 0..f-1 (ties: the
+// smallest colour); matches counts the correct predictions among the
+// trials tuples of folds 1.. . Under the null a tuple's colour is uniform
+// and independent of the earlier folds (and of the folds, which a keyed
+// hash of the seed picks), so each prediction is right with probability
+// exactly 1/radix given everything before it, and matches is exactly
+// Binomial(trials, 1/radix) whatever the slot sizes: the test needs no
+// correction for decoding and scales to any number of tuples.
+func foldMatches(t *Tally, radix, slots int) (matches, trials int) {
+	for j := 0; j < slots; j++ {
+		var seen [maxRadix]int
+		for f := 0; f < watermark.PayloadFolds; f++ {
+			if f > 0 {
+				best := 0
+				for c := 1; c < radix; c++ {
+					if seen[c] > seen[best] {
+						best = c
+					}
+				}
+				for c := 0; c < radix; c++ {
+					v := t.FoldCount(f, j, c)
+					trials += v
+					if c == best {
+						matches += v
+					}
+				}
+			}
+			for c := 0; c < radix; c++ {
+				seen[c] += t.FoldCount(f, j, c)
+			}
+		}
+	}
+	return matches, trials
 }
 
 func (e *evaluator) maxCountPMF(n, radix int) []float64 {

@@ -449,8 +449,9 @@ func (k *KGW) score(out []Observation) {
 	if k.slots != 0 {
 		for i := range out {
 			o := &out[i]
-			slot, _ := bits.Mul64(mix64(o.Tuple.Seed^k.slot), uint64(k.slots))
-			o.Score, o.Bits = 0, 0
+			x := mix64(o.Tuple.Seed ^ k.slot)
+			slot, _ := bits.Mul64(x, uint64(k.slots))
+			o.Score, o.Bits = 0, x&(PayloadFolds-1)
 			o.Slot, o.Colour = uint8(slot), uint8(k.mixed(o.Tuple.Seed, o.Tuple.Token)>>(64-k.colourBit))
 		}
 		return

@@ -123,12 +123,20 @@ type Observation struct {
 	// Score: KGW, 1 if green else 0; Gumbel, -ln(1-r); tournament, the
 	// number of layers whose g-value is 1. Unused with a payload.
 	Score float64
-	// Bits: tournament g-values, bit l for layer l.
+	// Bits: tournament g-values, bit l for layer l. KGW with a payload:
+	// the tuple's fold, 0..PayloadFolds-1, its part of the keyed split
+	// that the zero-bit payload test decodes on and tests on.
 	Bits uint64
 	// Slot and Colour: KGW with a payload, the payload symbol this token
 	// carries and its colour.
 	Slot, Colour uint8
 }
+
+// PayloadFolds is the number of folds of the keyed split of a payload
+// scheme's tuples: a tuple's fold is the low bits of the hash whose high
+// word picks its slot (see docs/SPEC.md), a keyed function of the seed
+// that is independent of the colours under the null.
+const PayloadFolds = 8
 
 // NullKind names the null distribution of a scheme's observations. It is a
 // string, so that a recorded kind never depends on the order of Go

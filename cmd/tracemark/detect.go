@@ -401,7 +401,7 @@ func evidence(res detect.Result) string {
 	switch res.Test {
 	case detect.TestGamma:
 		what = fmt.Sprintf("score %.1f over %d scored tokens", res.Score, res.Scored)
-	case detect.TestPayloadExact, detect.TestPayloadBonferro:
+	case detect.TestPayloadExact, detect.TestPayloadBonferro, detect.TestPayloadFold:
 		what = fmt.Sprintf("payload support %.0f of %d scored tokens", res.Score, res.Scored)
 	default:
 		if res.MeanScore > 0 {
