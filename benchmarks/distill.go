@@ -25,8 +25,9 @@ var distillSchemes = []string{watermark.DefaultSpec, "kgw:gamma=0.25,delta=2,h=2
 // distillPayloadSpec is the teacher scheme of the payload-survival check.
 const distillPayloadSpec = "kgw:payload_bits=32"
 
-// distillPayloadFractions are the fractions of the payload-survival check.
-var distillPayloadFractions = []float64{0.05, 0.1, 0.5, 1}
+// distillPayloadFractions are the fractions of the payload-survival check
+// (x = 0: the student trained on human text only).
+var distillPayloadFractions = []float64{0, 0.05, 0.1, 0.5, 1}
 
 // distillChunk is the length of each teacher and student completion.
 const distillChunk = 200
@@ -91,6 +92,14 @@ type DistillPayload struct {
 	Exact    bool    `json:"exact"`
 	Claimed  bool    `json:"claimed"`
 	Log10P   float64 `json:"payload_log10_p"`
+	// ZeroBit: the pooled zero-bit payload test (is any message there?)
+	// at each checkpoint, with the fold counts (ZeroBitLog10P, test
+	// ZeroBitTest at the last checkpoint) and as the test was before
+	// the fold test existed (NoFoldsLog10P: the same tally without its
+	// fold counts).
+	ZeroBitLog10P []float64 `json:"zero_bit_log10_p"`
+	NoFoldsLog10P []float64 `json:"zero_bit_no_folds_log10_p"`
+	ZeroBitTest   string    `json:"zero_bit_test"`
 }
 
 func (c Config) distillTokens() int     { return c.scale(400_000, 30_000) }
@@ -220,25 +229,37 @@ func runDistill(ctx context.Context, e *env) (*DistillResult, error) {
 		return nil, err
 	}
 	for _, x := range distillPayloadFractions {
-		st, err := e.student(ctx, prefixTokens(teacher, int(math.Round(x*float64(total)))), human, total, x)
-		if err != nil {
-			return nil, err
+		answers, prompts := nullAnswers, nullPrompts
+		if x > 0 {
+			st, err := e.student(ctx, prefixTokens(teacher, int(math.Round(x*float64(total)))), human, total, x)
+			if err != nil {
+				return nil, err
+			}
+			if answers, prompts, err = e.studentAnswers(ctx, st, queries, fmt.Sprintf("distill/payload/answers/%v", x)); err != nil {
+				return nil, err
+			}
 		}
-		answers, prompts, err := e.studentAnswers(ctx, st, queries, fmt.Sprintf("distill/payload/answers/%v", x))
-		if err != nil {
-			return nil, err
+		var dp DistillPayload
+		var r detect.Result
+		for c := range res.Checkpoints {
+			ps, _, _, pr, err := pooledTest(scheme, answers, prompts, res.Checkpoints[c:c+1], e.dedupKey("distill/payload/dedup", math.Float64bits(x)))
+			if err != nil {
+				return nil, err
+			}
+			noFolds := pr.Tally.WithoutFolds()
+			old := detect.Evaluate(cfg, scheme.KeyID(), &noFolds, 0)
+			dp.ZeroBitLog10P = append(dp.ZeroBitLog10P, ps[0])
+			dp.NoFoldsLog10P = append(dp.NoFoldsLog10P, old.Log10P)
+			r = pr.Result
 		}
-		_, _, _, r, err := pooledTest(scheme, answers, prompts, res.Checkpoints[len(res.Checkpoints)-1:], e.dedupKey("distill/payload/dedup", math.Float64bits(x)))
-		if err != nil {
-			return nil, err
-		}
-		dp := DistillPayload{Fraction: x, Embedded: strconv.FormatUint(id, 16), Decoded: r.Payload, Claimed: r.PayloadClaimed}
+		dp.Fraction, dp.Embedded, dp.Decoded, dp.Claimed, dp.ZeroBitTest = x, strconv.FormatUint(id, 16), r.Payload, r.PayloadClaimed, r.Test
 		dp.Exact = dp.Decoded == dp.Embedded
 		if r.PayloadLog10P != nil {
 			dp.Log10P = *r.PayloadLog10P
 		}
 		res.Payload = append(res.Payload, dp)
-		e.logf("distill payload x=%g: embedded %s decoded %s", x, dp.Embedded, dp.Decoded)
+		e.logf("distill payload x=%g: embedded %s decoded %s, zero-bit log10 p %.2f (%s; without folds %.2f)", x, dp.Embedded, dp.Decoded,
+			dp.ZeroBitLog10P[len(dp.ZeroBitLog10P)-1], dp.ZeroBitTest, dp.NoFoldsLog10P[len(dp.NoFoldsLog10P)-1])
 	}
 	res.Seconds = time.Since(start).Seconds()
 	return res, nil
@@ -388,7 +409,7 @@ func (e *env) studentAnswers(ctx context.Context, m *ngram.Model, queries []stri
 // with the (h+1)-grams of the prompts excluded, and returns the log10
 // p-value after each checkpoint (tokens of answers read), the tuples
 // scored and positions excluded at the end, and the final result.
-func pooledTest(scheme watermark.Scheme, answers, prompts [][]uint32, checkpoints []int, key detect.DedupKey) ([]float64, int, int, detect.Result, error) {
+func pooledTest(scheme watermark.Scheme, answers, prompts [][]uint32, checkpoints []int, key detect.DedupKey) ([]float64, int, int, detect.PooledResult, error) {
 	ex := detect.NewNgramSet(scheme.ContextWidth()+1, key)
 	for _, p := range prompts {
 		ex.AddText(p)
@@ -396,11 +417,11 @@ func pooledTest(scheme watermark.Scheme, answers, prompts [][]uint32, checkpoint
 	opts := detect.Options{Exclude: ex}
 	pooled, err := detect.NewPooled(scheme, key, opts)
 	if err != nil {
-		return nil, 0, 0, detect.Result{}, err
+		return nil, 0, 0, detect.PooledResult{}, err
 	}
 	det, err := detect.New(scheme, opts)
 	if err != nil {
-		return nil, 0, 0, detect.Result{}, err
+		return nil, 0, 0, detect.PooledResult{}, err
 	}
 	var out []float64
 	read, excluded := 0, 0
@@ -425,5 +446,5 @@ func pooledTest(scheme watermark.Scheme, answers, prompts [][]uint32, checkpoint
 		out = append(out, last.Log10P)
 		next++
 	}
-	return out, last.Scored, excluded, last.Result, nil
+	return out, last.Scored, excluded, last, nil
 }

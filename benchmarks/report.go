@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tracemark/tracemark/detect"
 	"github.com/tracemark/tracemark/watermark"
 )
 
@@ -434,6 +435,43 @@ func (r *QualityResult) markdown(b *strings.Builder, dir string) error {
 	return nil
 }
 
+// zeroBitPayloadTable writes the pooled zero-bit test of the payload
+// teacher (one teacher key) next to the zero-bit KGW teacher's median.
+func (r *DistillResult) zeroBitPayloadTable(b *strings.Builder) {
+	if len(r.Payload) == 0 || len(r.Payload[0].ZeroBitLog10P) != len(r.Checkpoints) {
+		return
+	}
+	fmt.Fprintf(b, "**Pooled zero-bit test of the payload teacher** (is the student's output marked under the key, whatever the customer?), log10 p after N student tokens: "+
+		"the test with fold counts (%s beyond 200 tuples a slot: twice the smaller of the Bonferroni bound and the fold test), the same tally without fold counts (the test before: the exact law of the support while it fits, then the 2^32 Bonferroni bound), "+
+		"and the zero-bit KGW teacher `%s` (median over its keys) for comparison:\n\n", "`"+detect.TestPayloadFold+"`", r.Schemes[0].Spec)
+	cols := []string{"x", "test"}
+	for _, c := range r.Checkpoints {
+		cols = append(cols, fmt.Sprintf("N=%d", c))
+	}
+	tableHeader(b, 2, cols...)
+	for _, p := range r.Payload {
+		fmt.Fprintf(b, "| %g%% | payload zero-bit, with folds |", 100*p.Fraction)
+		for _, v := range p.ZeroBitLog10P {
+			fmt.Fprintf(b, " %.1f |", v)
+		}
+		fmt.Fprintf(b, "\n| %g%% | payload zero-bit, without folds (before) |", 100*p.Fraction)
+		for _, v := range p.NoFoldsLog10P {
+			fmt.Fprintf(b, " %.1f |", v)
+		}
+		b.WriteString("\n")
+		for _, row := range r.Schemes[0].Rows {
+			if row.Fraction == p.Fraction {
+				fmt.Fprintf(b, "| %g%% | zero-bit KGW |", 100*p.Fraction)
+				for _, v := range row.Median {
+					fmt.Fprintf(b, " %.1f |", v)
+				}
+				b.WriteString("\n")
+			}
+		}
+	}
+	b.WriteString("\n")
+}
+
 func (r *DistillResult) markdown(b *strings.Builder, dir string) error {
 	fmt.Fprintf(b, "A student order-4 Kneser–Ney model is trained on %d tokens of which a fraction x is the teacher's watermarked output (the built-in model with the scheme below) and the rest human text (%s). "+
 		"The student, which embeds nothing, answers %d Opticks prompts (%d tokens); the pooled test deduplicates (context, token) tuples across all answers and excludes every (h+1)-gram of the prompts. "+
@@ -477,6 +515,7 @@ func (r *DistillResult) markdown(b *strings.Builder, dir string) error {
 			fmt.Fprintf(b, "| %g%% | %s | %s | %v | %v | %.1f |\n", 100*p.Fraction, p.Embedded, p.Decoded, p.Exact, p.Claimed, p.Log10P)
 		}
 		b.WriteString("\n")
+		r.zeroBitPayloadTable(b)
 	}
 	if err := r.plots(b, dir); err != nil {
 		return err

@@ -139,6 +139,7 @@ for (const kv of vectors.keys) {
           const symbol = (BigInt("0x" + sq.payload) >> (slot * b)) & ((1n << b) - 1n);
           expect(`${at} slot`, Number(slot), sq.slots[i - h]);
           expect(`${at} colour`, Number(colour), sq.colours[i - h]);
+          expect(`${at} fold`, Number(mix64(s ^ slotWord) & 7n), sq.folds[i - h]);
           expect(`${at} favoured`, colour === symbol, sq.green[i - h]);
         }
       } else if (spec.name === "gumbel") {

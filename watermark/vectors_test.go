@@ -65,6 +65,7 @@ type sequence struct {
 	Green   []bool   `json:"green,omitempty"`   // kgw: favoured (with a payload: colour == symbol of slot)
 	Slots   []int    `json:"slots,omitempty"`   // kgw with payload_bits
 	Colours []int    `json:"colours,omitempty"` // kgw with payload_bits
+	Folds   []int    `json:"folds,omitempty"`   // kgw with payload_bits: the tuple's fold
 	Scores  []string `json:"scores,omitempty"`  // gumbel: -ln(1-r), as %.17g
 	GBits   []string `json:"g_bits,omitempty"`  // tournament: g-values, bit l = layer l
 }
@@ -139,6 +140,7 @@ func sequenceVector(t *testing.T, key *Key, spec string, seq []uint32) sequence 
 			if c.PayloadBits > 0 {
 				sq.Slots = append(sq.Slots, int(o.Slot))
 				sq.Colours = append(sq.Colours, int(o.Colour))
+				sq.Folds = append(sq.Folds, int(o.Bits))
 			}
 		}
 	case GumbelConfig:
