@@ -97,12 +97,10 @@ func TestFoldMatchesByHand(t *testing.T) {
 	add(0, 3, 2, 1) // fold 2 predicts 2: no match
 	add(0, 3, 3, 5) // fold 3: 3 has 5 = 2's 5, tie to 2: no match
 	add(0, 3, 4, 1) // fold 4: 3 (10) beats 2 (5): match
-	add(1, 0, 1, 2) // slot 1, nothing before: predicts 0, 2 matches
-	add(1, 1, 2, 3) // predicts 0: no match
+	add(1, 0, 1, 2) // slot 1, fold 1 predicts 1 (fold 0 below): no match
+	add(1, 1, 2, 3) // fold 2 predicts 0 (2 > 1): no match
 	add(1, 1, 0, 1) // fold 0 only decodes
 	m, tr := foldMatches(&tl, 4, 2)
-	// Slot 1's fold 0 tuple (colour 1) makes fold 1 predict 1: fold 1's
-	// two 0s miss; fold 2 predicts 0 (2 > 1): its three 1s miss.
 	if m != 3 || tr != 18 {
 		t.Errorf("matches %d of %d, want 3 of 18", m, tr)
 	}
