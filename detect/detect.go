@@ -40,7 +40,7 @@ const (
 	TestGamma           = "gamma"             // exact Gamma(n, 1) upper tail
 	TestPayloadExact    = "payload-max-exact" // exact tail of the best message's support
 	TestPayloadBonferro = "payload-max-bonferroni"
-	TestPayloadFold     = "payload-max-fold"  // 2·min(Bonferroni, fold test), for slots too large for payload-max-exact
+	TestPayloadFold     = "payload-max-fold" // 2·min(Bonferroni, fold test), for slots too large for payload-max-exact
 )
 
 // Result is the evidence for one text. JSON field names are part of the CLI
