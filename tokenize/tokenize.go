@@ -14,6 +14,7 @@ package tokenize
 import (
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/tiktoken-go/tokenizer"
 
@@ -68,7 +69,57 @@ func Get(name string) (Tokenizer, error) {
 	if reference {
 		return getReference(encoding)
 	}
-	return newBuiltin(encoding, pretokenize.New)
+	return &lazyEncoder{name: encoding}, nil
+}
+
+// lazyEncoder is a built-in encoding whose Encoder is built on first use
+// (a few milliseconds), so that a command that never tokenizes (or uses
+// another tokenizer) pays nothing for it.
+type lazyEncoder struct {
+	name string
+	once sync.Once
+	enc  *Encoder
+	err  error
+}
+
+func (l *lazyEncoder) get() (*Encoder, error) {
+	l.once.Do(func() { l.enc, l.err = newBuiltin(l.name, pretokenize.New) })
+	return l.enc, l.err
+}
+
+func (l *lazyEncoder) Name() string { return l.name }
+
+func (l *lazyEncoder) AppendEncode(dst []uint32, text string) ([]uint32, error) {
+	e, err := l.get()
+	if err != nil {
+		return dst, err
+	}
+	return e.AppendEncode(dst, text)
+}
+
+func (l *lazyEncoder) Decode(ids []uint32) (string, error) {
+	e, err := l.get()
+	if err != nil {
+		return "", err
+	}
+	return e.Decode(ids)
+}
+
+func (l *lazyEncoder) AppendBytes(dst []byte, ids []uint32) ([]byte, error) {
+	e, err := l.get()
+	if err != nil {
+		return dst, err
+	}
+	return e.AppendBytes(dst, ids)
+}
+
+// Builtin returns the fast Encoder of a built-in encoding, built now (Get
+// returns one that is built on first use).
+func Builtin(name string) (*Encoder, error) {
+	if _, known := encodingPatterns[name]; !known {
+		return nil, fmt.Errorf("unknown tokenizer %q (known: %s)", name, strings.Join(names, ", "))
+	}
+	return newBuiltin(name, pretokenize.New)
 }
 
 // GetTiktokenGoCompatible returns the fast Encoder for a built-in encoding,
