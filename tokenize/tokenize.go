@@ -50,6 +50,14 @@ var names = []string{"o200k_base", "cl100k_base", "p50k_base", "r50k_base"}
 // implementation, github.com/tiktoken-go/tokenizer, instead of Encoder.
 const ReferencePrefix = "tiktoken-go:"
 
+func knownNames() []string {
+	var out []string
+	for _, k := range known {
+		out = append(out, k.Name)
+	}
+	return out
+}
+
 // Names returns the encodings Get accepts. Each is also accepted with
 // ReferencePrefix.
 func Names() []string { return append([]string(nil), names...) }
@@ -64,7 +72,13 @@ func Get(name string) (Tokenizer, error) {
 	}
 	encoding, reference := strings.CutPrefix(name, ReferencePrefix)
 	if _, known := encodingPatterns[encoding]; !known {
-		return nil, fmt.Errorf("unknown tokenizer %q (known: %s, each also as %sNAME)", name, strings.Join(names, ", "), ReferencePrefix)
+		if t, ok, err := getHF(name); ok {
+			if err != nil {
+				return nil, err
+			}
+			return t, nil
+		}
+		return nil, fmt.Errorf("unknown tokenizer %q (known: %s, each also as %sNAME; %s; or a tokenizer.json path)", name, strings.Join(names, ", "), ReferencePrefix, strings.Join(knownNames(), ", "))
 	}
 	if reference {
 		return getReference(encoding)
