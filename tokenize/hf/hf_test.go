@@ -182,4 +182,3 @@ func TestKnownPatternsUseScanners(t *testing.T) {
 		}
 	}
 }
-
