@@ -62,16 +62,22 @@ func knownNames() []string {
 // ReferencePrefix.
 func Names() []string { return append([]string(nil), names...) }
 
-// Get returns the tokenizer with the given name ("" means Default): the fast
-// Encoder, or with ReferencePrefix the tiktoken-go reference. Both report the
-// encoding's name (without prefix) as their Name, since they give the same
-// IDs. An unknown name is an error listing the known ones.
+// Get returns the tokenizer with the given name ("" means Default): for an
+// encoding, the fast Encoder (built on first use), or with ReferencePrefix
+// the tiktoken-go reference; both report the encoding's name (without
+// prefix) as their Name, since they give the same IDs. A known open-model
+// name (KnownTokenizers) or a path to a tokenizer.json loads it with package
+// hf (AddedTokensSuffix matches its added tokens in text). An unknown name is
+// an error listing the known ones.
 func Get(name string) (Tokenizer, error) {
 	if name == "" {
 		name = Default
 	}
 	encoding, reference := strings.CutPrefix(name, ReferencePrefix)
 	if _, known := encodingPatterns[encoding]; !known {
+		if strings.HasPrefix(name, "hf:") {
+			return nil, fmt.Errorf("tokenizer %s is a tokenizer.json known by the start of its SHA-256: give the file's path", name)
+		}
 		if t, ok, err := getHF(name); ok {
 			if err != nil {
 				return nil, err

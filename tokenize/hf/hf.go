@@ -200,9 +200,6 @@ func Load(data []byte, name string, opts Options) (*Tokenizer, error) {
 		return nil, fmt.Errorf("tokenizer.json: end_of_word_suffix %q is not supported", *m.EndOfWordSuffix)
 	}
 	var err error
-	if t.normalize, err = parseNormalizer(f.Normalizer, 0); err != nil {
-		return nil, fmt.Errorf("tokenizer.json: normalizer: %w", err)
-	}
 	byteLevel := false
 	if t.stages, byteLevel, err = t.parsePreTokenizer(f.PreTokenizer, 0); err != nil {
 		return nil, fmt.Errorf("tokenizer.json: pre_tokenizer: %w", err)
@@ -212,6 +209,9 @@ func Load(data []byte, name string, opts Options) (*Tokenizer, error) {
 			return nil, errors.New("tokenizer.json: SentencePiece-style BPE (byte_fallback, no ByteLevel pre-tokenizer, e.g. Llama 2, Mistral v0.1, Gemma) is not supported: only byte-level BPE")
 		}
 		return nil, errors.New("tokenizer.json: no ByteLevel pre-tokenizer: only byte-level BPE models are supported")
+	}
+	if t.normalize, err = parseNormalizer(f.Normalizer, 0); err != nil {
+		return nil, fmt.Errorf("tokenizer.json: normalizer: %w", err)
 	}
 	if err := checkDecoder(f.Decoder, 0); err != nil {
 		return nil, fmt.Errorf("tokenizer.json: decoder: %w", err)
