@@ -1,7 +1,7 @@
 package tokenize
 
 import (
-	"embed"
+	_ "embed" // the compact vocabularies
 	"fmt"
 	"sync"
 	"unicode/utf8"
@@ -166,10 +166,23 @@ func maximalSubpart(s string) int {
 
 //go:generate go run ./internal/vocabgen -dir vocab o200k_base cl100k_base p50k_base r50k_base
 
-// vocabFiles holds the compact vocabularies of the built-in encodings.
-//
-//go:embed vocab/*.bpe
-var vocabFiles embed.FS
+// The compact vocabularies of the built-in encodings, used in place
+// (read-only: the Ranks never write their token bytes).
+var (
+	//go:embed vocab/o200k_base.bpe
+	o200kData string
+	//go:embed vocab/cl100k_base.bpe
+	cl100kData string
+	//go:embed vocab/p50k_base.bpe
+	p50kData string
+	//go:embed vocab/r50k_base.bpe
+	r50kData string
+)
+
+// vocabData maps the built-in encodings to their compact vocabularies.
+var vocabData = map[string]string{
+	"o200k_base": o200kData, "cl100k_base": cl100kData, "p50k_base": p50kData, "r50k_base": r50kData,
+}
 
 // encodingPatterns maps the built-in encodings to their split patterns.
 var encodingPatterns = map[string]pretokenize.Pattern{
@@ -183,11 +196,11 @@ var encodingPatterns = map[string]pretokenize.Pattern{
 // compact embedded form (vocab/NAME.bpe, written by go generate from
 // tiktoken-go's tables; TestEmbeddedVocabulariesMatchTiktokenGo checks it).
 func builtinRanks(name string) (*bpe.Ranks, error) {
-	data, err := vocabFiles.ReadFile("vocab/" + name + ".bpe")
-	if err != nil {
-		return nil, fmt.Errorf("tokenizer %s: %w", name, err)
+	text, ok := vocabData[name]
+	if !ok {
+		return nil, fmt.Errorf("tokenizer %s: no embedded vocabulary", name)
 	}
-	ranks, err := bpe.UnmarshalRanks(data)
+	ranks, err := bpe.UnmarshalRanksInPlace(unsafe.Slice(unsafe.StringData(text), len(text)))
 	if err != nil {
 		return nil, fmt.Errorf("tokenizer %s: %w", name, err)
 	}

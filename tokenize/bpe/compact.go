@@ -34,7 +34,14 @@ func (rk *Ranks) MarshalBinary() ([]byte, error) {
 // UnmarshalRanks reads a vocabulary written by MarshalBinary. It checks what
 // Builder.Build checks (no token twice, every byte a token) and that the data
 // is whole; it does not keep a reference to data.
-func UnmarshalRanks(data []byte) (*Ranks, error) {
+func UnmarshalRanks(data []byte) (*Ranks, error) { return unmarshalRanks(data, true) }
+
+// UnmarshalRanksInPlace is UnmarshalRanks for data that never changes (an
+// embedded table): the vocabulary uses the token bytes in place instead of a
+// copy, so the pages of data that are never read are never loaded.
+func UnmarshalRanksInPlace(data []byte) (*Ranks, error) { return unmarshalRanks(data, false) }
+
+func unmarshalRanks(data []byte, copyData bool) (*Ranks, error) {
 	if len(data) < len(compactMagic)+4 || string(data[:len(compactMagic)]) != compactMagic {
 		return nil, errors.New("compact vocabulary: bad magic")
 	}
@@ -65,7 +72,10 @@ func UnmarshalRanks(data []byte) (*Ranks, error) {
 	if rk.start[n] == rk.start[n-1] {
 		return nil, errors.New("compact vocabulary: the largest rank has no token")
 	}
-	rk.arena = append([]byte(nil), p...)
+	rk.arena = p
+	if copyData {
+		rk.arena = append([]byte(nil), p...)
+	}
 	if err := rk.buildIndex(true); err != nil {
 		return nil, fmt.Errorf("compact vocabulary: %w", err)
 	}
