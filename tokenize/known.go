@@ -62,15 +62,58 @@ const CacheEnv = "TRACEMARK_CACHE_DIR"
 // $TRACEMARK_CACHE_DIR/tokenizers/NAME/tokenizer.json, else under the user
 // cache directory's tracemark/.
 func KnownPath(name string) (string, error) {
-	dir := os.Getenv(CacheEnv)
-	if dir == "" {
-		d, err := os.UserCacheDir()
-		if err != nil {
-			return "", fmt.Errorf("cache directory: %w", err)
-		}
-		dir = filepath.Join(d, "tracemark")
+	dir, err := cacheRoot()
+	if err != nil {
+		return "", err
 	}
 	return filepath.Join(dir, "tokenizers", name, "tokenizer.json"), nil
+}
+
+func cacheRoot() (string, error) {
+	if dir := os.Getenv(CacheEnv); dir != "" {
+		return dir, nil
+	}
+	d, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("cache directory: %w", err)
+	}
+	return filepath.Join(d, "tracemark"), nil
+}
+
+// loadCompiled loads the tokenizer.json at path, whose SHA-256 is sum, from
+// its compiled form in the cache directory (tokenizers/compiled/SUM.tmhf)
+// if there is one, else from the JSON, and then leaves the compiled form
+// there for the next time (best effort: a cache that cannot be written only
+// costs time).
+func loadCompiled(path, sum, name string, opts hf.Options) (*hf.Tokenizer, error) {
+	root, rootErr := cacheRoot()
+	compiled := filepath.Join(root, "tokenizers", "compiled", sum+".tmhf")
+	if rootErr == nil {
+		if data, err := os.ReadFile(compiled); err == nil {
+			if s, err := hf.SHA256Compiled(data); err == nil && s == sum {
+				if t, err := hf.UnmarshalBinary(data, name, opts); err == nil {
+					return t, nil
+				}
+			}
+		}
+	}
+	t, err := hf.LoadFile(path, name, opts)
+	if err != nil {
+		return nil, err
+	}
+	if t.SHA256() != sum {
+		return nil, fmt.Errorf("%s changed while it was read", path)
+	}
+	if rootErr == nil {
+		if data, err := t.MarshalBinary(); err == nil && os.MkdirAll(filepath.Dir(compiled), 0o755) == nil {
+			tmp := fmt.Sprintf("%s.%d.tmp", compiled, os.Getpid())
+			if os.WriteFile(tmp, data, 0o644) == nil {
+				os.Rename(tmp, compiled)
+			}
+			os.Remove(tmp)
+		}
+	}
+	return t, nil
 }
 
 // FetchKnown puts the tokenizer.json of a known tokenizer at KnownPath: it
@@ -164,7 +207,7 @@ func fileSHA256(path string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// getHF loads a tokenizer.json by registry name or by path (a name that
+// getHF loads a tokenizer.json (through its compiled form, cached by hash) by registry name or by path (a name that
 // ends in ".json" or holds a path separator), with AddedTokensSuffix
 // honoured. A known name's file must be at KnownPath with the registry's
 // SHA-256. A file loaded by path is named "hf:" and the first 16 hex digits
@@ -188,7 +231,7 @@ func getHF(name string) (Tokenizer, bool, error) {
 		if sum != k.SHA256 {
 			return nil, true, fmt.Errorf("tokenizer %s: %s has SHA-256 %s, want %s (%s)", base, path, sum, k.SHA256, k.Package)
 		}
-		t, err := hf.LoadFile(path, base+suffix, opts)
+		t, err := loadCompiled(path, sum, base+suffix, opts)
 		return t, true, err
 	}
 	if !strings.HasSuffix(base, ".json") && !strings.ContainsRune(base, os.PathSeparator) {
@@ -204,6 +247,6 @@ func getHF(name string) (Tokenizer, bool, error) {
 			named = k.Name
 		}
 	}
-	t, err := hf.LoadFile(base, named+suffix, opts)
+	t, err := loadCompiled(base, sum, named+suffix, opts)
 	return t, true, err
 }

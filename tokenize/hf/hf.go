@@ -67,6 +67,8 @@ type Tokenizer struct {
 	addedByID map[uint32]string
 	firstByte [256]bool // some added token starts with this byte
 	fallback  []string  // patterns run by regexp2
+	merges    [][2]uint32
+	settings  []byte // the file without vocab and merges, for MarshalBinary
 	scratch   sync.Pool // of *scratch
 }
 
@@ -181,24 +183,98 @@ func Load(data []byte, name string, opts Options) (*Tokenizer, error) {
 	if err := json.Unmarshal(data, &f); err != nil {
 		return nil, fmt.Errorf("tokenizer.json: %w", err)
 	}
+	if err := checkModel(&f); err != nil {
+		return nil, err
+	}
+	tokens, merges, err := vocabAndMerges(&f)
+	if err != nil {
+		return nil, err
+	}
 	sum := sha256.Sum256(data)
-	t := &Tokenizer{name: name, sha256: hex.EncodeToString(sum[:]), opts: opts}
+	return build(&f, tokens, merges, hex.EncodeToString(sum[:]), name, opts)
+}
+
+// checkModel refuses model settings that this package does not implement.
+func checkModel(f *file) error {
 	if f.Model == nil {
-		return nil, errors.New("tokenizer.json: no model")
+		return errors.New("tokenizer.json: no model")
 	}
 	m := f.Model
 	if m.Type != "BPE" {
-		return nil, fmt.Errorf("tokenizer.json: model type %q is not supported (only BPE)", m.Type)
+		return fmt.Errorf("tokenizer.json: model type %q is not supported (only BPE)", m.Type)
 	}
 	if m.Dropout != nil && *m.Dropout != 0 {
-		return nil, fmt.Errorf("tokenizer.json: BPE dropout %v is not supported (IDs would be random)", *m.Dropout)
+		return fmt.Errorf("tokenizer.json: BPE dropout %v is not supported (IDs would be random)", *m.Dropout)
 	}
 	if m.ContinuingSubwordPrefix != nil && *m.ContinuingSubwordPrefix != "" {
-		return nil, fmt.Errorf("tokenizer.json: continuing_subword_prefix %q is not supported", *m.ContinuingSubwordPrefix)
+		return fmt.Errorf("tokenizer.json: continuing_subword_prefix %q is not supported", *m.ContinuingSubwordPrefix)
 	}
 	if m.EndOfWordSuffix != nil && *m.EndOfWordSuffix != "" {
-		return nil, fmt.Errorf("tokenizer.json: end_of_word_suffix %q is not supported", *m.EndOfWordSuffix)
+		return fmt.Errorf("tokenizer.json: end_of_word_suffix %q is not supported", *m.EndOfWordSuffix)
 	}
+	return nil
+}
+
+// vocabAndMerges returns the model's tokens as bytes by ID and its merges
+// as pairs of IDs.
+func vocabAndMerges(f *file) ([][]byte, [][2]uint32, error) {
+	m := f.Model
+	if len(m.Vocab) == 0 {
+		return nil, nil, errors.New("tokenizer.json: model has no vocab")
+	}
+	maxID := 0
+	for _, id := range m.Vocab {
+		if id < 0 || id > bpe.MaxRank {
+			return nil, nil, fmt.Errorf("tokenizer.json: vocab ID %d out of range", id)
+		}
+		maxID = max(maxID, id)
+	}
+	if maxID > 2*len(m.Vocab)+1024 {
+		return nil, nil, fmt.Errorf("tokenizer.json: vocab IDs too sparse: %d tokens, largest ID %d", len(m.Vocab), maxID)
+	}
+	addedContent := map[string]int{}
+	for _, a := range f.AddedTokens {
+		if a.ID != nil {
+			addedContent[a.Content] = *a.ID
+		}
+	}
+	tokens := make([][]byte, maxID+1)
+	for s, id := range m.Vocab {
+		b, err := fromByteLevel(s)
+		if aid, ok := addedContent[s]; err != nil && ok && aid == id {
+			// An added token listed in the vocab too (DeepSeek-V3's
+			// specials): its content is text, not byte-level.
+			b, err = []byte(s), nil
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("tokenizer.json: vocab token %q: %w", s, err)
+		}
+		if tokens[id] != nil {
+			return nil, nil, fmt.Errorf("tokenizer.json: vocab ID %d is given to two tokens", id)
+		}
+		tokens[id] = b
+	}
+	merges := make([][2]uint32, len(m.Merges))
+	for k, raw := range m.Merges {
+		l, r, err := parseMerge(raw)
+		if err != nil {
+			return nil, nil, fmt.Errorf("tokenizer.json: merge %d: %w", k, err)
+		}
+		li, lok := m.Vocab[l]
+		ri, rok := m.Vocab[r]
+		if !lok || !rok {
+			return nil, nil, fmt.Errorf("tokenizer.json: merge %d (%q %q) refers to a token not in the vocab", k, l, r)
+		}
+		merges[k] = [2]uint32{uint32(li), uint32(ri)}
+	}
+	return tokens, merges, nil
+}
+
+// build makes the tokenizer from the file's settings (f, whose vocab and
+// merges are no longer read) and its model.
+func build(f *file, tokens [][]byte, merges [][2]uint32, sum, name string, opts Options) (*Tokenizer, error) {
+	t := &Tokenizer{name: name, sha256: sum, opts: opts}
+	m := f.Model
 	var err error
 	byteLevel := false
 	if t.stages, byteLevel, err = t.parsePreTokenizer(f.PreTokenizer, 0); err != nil {
@@ -216,57 +292,10 @@ func Load(data []byte, name string, opts Options) (*Tokenizer, error) {
 	if err := checkDecoder(f.Decoder, 0); err != nil {
 		return nil, fmt.Errorf("tokenizer.json: decoder: %w", err)
 	}
-	if len(m.Vocab) == 0 {
-		return nil, errors.New("tokenizer.json: model has no vocab")
-	}
-	maxID := 0
-	for _, id := range m.Vocab {
-		if id < 0 || id > bpe.MaxRank {
-			return nil, fmt.Errorf("tokenizer.json: vocab ID %d out of range", id)
-		}
-		maxID = max(maxID, id)
-	}
-	if maxID > 2*len(m.Vocab)+1024 {
-		return nil, fmt.Errorf("tokenizer.json: vocab IDs too sparse: %d tokens, largest ID %d", len(m.Vocab), maxID)
-	}
-	addedContent := map[string]int{}
-	for _, a := range f.AddedTokens {
-		if a.ID != nil {
-			addedContent[a.Content] = *a.ID
-		}
-	}
-	tokens := make([][]byte, maxID+1)
-	for s, id := range m.Vocab {
-		b, err := fromByteLevel(s)
-		if aid, ok := addedContent[s]; err != nil && ok && aid == id {
-			// An added token listed in the vocab too (DeepSeek-V3's
-			// specials): its content is text, not byte-level.
-			b, err = []byte(s), nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("tokenizer.json: vocab token %q: %w", s, err)
-		}
-		if tokens[id] != nil {
-			return nil, fmt.Errorf("tokenizer.json: vocab ID %d is given to two tokens", id)
-		}
-		tokens[id] = b
-	}
-	merges := make([][2]uint32, len(m.Merges))
-	for k, raw := range m.Merges {
-		l, r, err := parseMerge(raw)
-		if err != nil {
-			return nil, fmt.Errorf("tokenizer.json: merge %d: %w", k, err)
-		}
-		li, lok := m.Vocab[l]
-		ri, rok := m.Vocab[r]
-		if !lok || !rok {
-			return nil, fmt.Errorf("tokenizer.json: merge %d (%q %q) refers to a token not in the vocab", k, l, r)
-		}
-		merges[k] = [2]uint32{uint32(li), uint32(ri)}
-	}
 	if t.model, err = bpe.NewMerges(tokens, merges, true, m.IgnoreMerges); err != nil {
 		return nil, fmt.Errorf("tokenizer.json: model: %w", err)
 	}
+	t.merges = merges
 	t.addedByID = map[uint32]string{}
 	for k, a := range f.AddedTokens {
 		if a.ID == nil || *a.ID < 0 || *a.ID > bpe.MaxRank {
@@ -293,6 +322,13 @@ func Load(data []byte, name string, opts Options) (*Tokenizer, error) {
 		t.firstByte[a.Content[0]] = true
 	}
 	sort.SliceStable(t.added, func(i, j int) bool { return len(t.added[i].content) > len(t.added[j].content) })
+	settings := *f
+	model := *f.Model
+	model.Vocab, model.Merges = nil, nil
+	settings.Model = &model
+	if t.settings, err = json.Marshal(&settings); err != nil {
+		return nil, fmt.Errorf("tokenizer.json: %w", err)
+	}
 	return t, nil
 }
 

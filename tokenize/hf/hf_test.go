@@ -100,6 +100,16 @@ func TestSameIDsAsHuggingFace(t *testing.T) {
 			}
 			withAdded := loadKnown(t, name, hf.Options{AddedTokens: true})
 			plain := loadKnown(t, name, hf.Options{})
+			// The compiled form (the cache of tokenize.Get) must encode the
+			// same; it is checked on every text below.
+			bin, err := withAdded.MarshalBinary()
+			if err != nil {
+				t.Fatal(err)
+			}
+			compiled, err := hf.UnmarshalBinary(bin, name, hf.Options{AddedTokens: true})
+			if err != nil {
+				t.Fatal(err)
+			}
 			mismatches, plainChecked := 0, 0
 			for k, text := range all {
 				got, err := withAdded.AppendEncode(nil, text)
@@ -111,6 +121,9 @@ func TestSameIDsAsHuggingFace(t *testing.T) {
 						t.Errorf("text %d %q:\n got  %v\n want %v", k, truncate(text), got, v.IDs[k])
 					}
 					continue
+				}
+				if c, _ := compiled.AppendEncode(nil, text); !slices.Equal(c, got) {
+					t.Errorf("text %d: the compiled form differs", k)
 				}
 				if slices.ContainsFunc(v.IDs[k], withAdded.IsAdded) {
 					continue
