@@ -68,7 +68,7 @@ type Tokenizer struct {
 	firstByte [256]bool // some added token starts with this byte
 	fallback  []string  // patterns run by regexp2
 	merges    [][2]uint32
-	settings  []byte // the file without vocab and merges, for MarshalBinary
+	settings  []byte    // the file without vocab and merges, for MarshalBinary
 	scratch   sync.Pool // of *scratch
 }
 
