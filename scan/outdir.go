@@ -607,7 +607,8 @@ type MergeOptions struct {
 	// read in as many hash-partitioned passes as needed. 0: 8 M.
 	MaxExact int
 	// DocDedup is the mode of the per-document tests (default
-	// DocDedupCorpus: the directories' inputs in Merge's order, by path).
+	// DocDedupDocument; with DocDedupCorpus the inputs count in Merge's
+	// order, by path).
 	DocDedup DocDedup
 }
 

@@ -51,8 +51,8 @@ type Config struct {
 	// document in its record (Doc.Text), so an analyst can read what was
 	// flagged.
 	ShowText int
-	// DocDedup chooses how per-document tests deduplicate: DocDedupCorpus
-	// (the default, "") or DocDedupDocument.
+	// DocDedup chooses how per-document tests deduplicate: DocDedupDocument
+	// (the default, "") or DocDedupCorpus.
 	DocDedup DocDedup
 }
 
@@ -73,12 +73,12 @@ const (
 	DocDedupDocument DocDedup = "document"
 )
 
-// ParseDocDedup parses a dedup mode name ("" is DocDedupCorpus).
+// ParseDocDedup parses a dedup mode name ("" is DocDedupDocument).
 func ParseDocDedup(s string) (DocDedup, error) {
 	switch DocDedup(s) {
-	case "", DocDedupCorpus:
+	case DocDedupCorpus:
 		return DocDedupCorpus, nil
-	case DocDedupDocument:
+	case "", DocDedupDocument:
 		return DocDedupDocument, nil
 	}
 	return "", fmt.Errorf("scan: unknown document dedup mode %q (corpus or document)", s)

@@ -248,6 +248,11 @@ func (o *orderStage) run(ctx context.Context, done <-chan *job) error {
 			}
 			o.pending[j.seq] = j
 			for {
+				// A cancelled scan stops between jobs, not after every
+				// job that has arrived.
+				if err := ctx.Err(); err != nil {
+					return err
+				}
 				pj, ok := o.pending[o.next]
 				if !ok {
 					break

@@ -56,7 +56,7 @@ func scanCommand(e *env) *cli.Command {
 			&cli.BoolFlag{Name: "hidden", Usage: "also read hidden files and directories (names starting with .) in directories"},
 			&cli.StringFlag{Name: "files-from", Usage: "read input paths from `LIST`, one per line (- for stdin)"},
 			&cli.BoolFlag{Name: "soft-errors-ok", Usage: "bad records and unreadable files do not make the exit code 2"},
-			&cli.StringFlag{Name: "doc-dedup", Value: "corpus", Usage: "per-document dedup `MODE`: corpus (a tuple shared by several documents is scored only in the first, in input order: p-values independent across the corpus) or document (every document on all its tuples)"},
+			&cli.StringFlag{Name: "doc-dedup", Value: "document", Usage: "per-document dedup `MODE`: corpus (a tuple shared by several documents is scored only in the first, in input order: p-values independent across the corpus) or document (every document on all its tuples)"},
 			&cli.StringFlag{Name: "out", Usage: "keep per-file results in `DIR`; a rerun skips finished files (resume); see tracemark merge"},
 		},
 		Action: func(c *cli.Context) error { return runScan(c, e) },
@@ -188,7 +188,7 @@ func mergeCommand(e *env) *cli.Command {
 			&cli.Float64Flag{Name: "alpha", Value: detect.DefaultAlpha, Usage: "significance level"},
 			&cli.Float64Flag{Name: "fdr", Usage: "flag documents by q-value <= `Q`"},
 			&cli.BoolFlag{Name: "soft-errors-ok", Usage: "recorded errors do not make the exit code 2"},
-			&cli.StringFlag{Name: "doc-dedup", Value: "corpus", Usage: "per-document dedup `MODE`: corpus (a tuple shared by several documents is scored only in the first, in merge order: inputs by path: p-values independent across the corpus) or document (every document on all its tuples)"},
+			&cli.StringFlag{Name: "doc-dedup", Value: "document", Usage: "per-document dedup `MODE`: corpus (a tuple shared by several documents is scored only in the first, in merge order: inputs by path: p-values independent across the corpus) or document (every document on all its tuples)"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() == 0 {
