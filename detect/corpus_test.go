@@ -106,20 +106,10 @@ func TestCorpusDocsNullCalibration(t *testing.T) {
 				for _, ids := range docs {
 					d.Tokens(ids)
 					r, _ := cd.Document(d.Observations())
-					pr := stats.RandomizedBinomialP(r.Green, r.Scored, r.Gamma, rng.Float64())
-					randomized = append(randomized, pr)
-					if r.PValue < 0.01 {
-						sum.below01++
-					}
-					if pr < 0.01 {
-						sum.randBelow01++
-					}
-					sum.green += r.Green
-					sum.scored += r.Scored
+					randomized = sum.add(randomized, r, rng.Float64())
 				}
 			}
-			sum.tests = len(randomized)
-			sum.ksD, sum.ksP = stats.KSUniform(randomized)
+			sum.finish(randomized)
 			sum.log(t, name+", corpus-disjoint, "+spec)
 			if bad := sum.calibrated(0.25 + 0.25*float64(i)); len(bad) > 0 {
 				t.Errorf("%s, %s: %v", name, spec, bad)
