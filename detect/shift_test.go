@@ -18,9 +18,9 @@ import (
 // shiftSpecs are the schemes whose pooled z is checked for a shift.
 var shiftSpecs = []string{watermark.DefaultSpec, "kgw:gamma=0.25,delta=2,h=2,seeding=lefthash", "gumbel:h=4", "tournament:m=30,h=4"}
 
-// templatedDocs tokenizes n documents of each templated kind (n/5 of the
+// shiftCorpora tokenizes n documents of each templated kind (n/5 of the
 // long kinds, logs and Go source).
-func templatedDocs(t testing.TB, n int) map[string][][]uint32 {
+func shiftCorpora(t testing.TB, n int) map[string][][]uint32 {
 	tok, err := tokenize.Get(tokenize.Default)
 	if err != nil {
 		t.Fatal(err)
@@ -106,7 +106,7 @@ func TestPooledNullMeanOnTemplatedText(t *testing.T) {
 	if v := os.Getenv("TRACEMARK_SHIFT_KINDS"); v != "" {
 		kinds = strings.Split(v, ",")
 	}
-	corpora := templatedDocs(t, docs)
+	corpora := shiftCorpora(t, docs)
 	for si, spec := range shiftSpecs {
 		for _, kind := range kinds {
 			ki := slices.Index(templated.Kinds(), kind)
