@@ -208,3 +208,13 @@ func TestTruncatedXZKeepsWhatWasRead(t *testing.T) {
 		t.Errorf("%v, %d of %d docs", err, n, lines)
 	}
 }
+
+// A JSONL file whose only line is over the record limit is one diagnostic
+// for that line, and not "skipped: empty".
+func TestJSONLOnlyLineTooLongIsNotEmpty(t *testing.T) {
+	path := write(t, t.TempDir(), "one.jsonl", []byte(`{"text":"`+strings.Repeat("y", 100<<10)+`"}`+"\n"))
+	docs, diags, st, err := collect(t, path, corpora.ReadOptions{MaxRecord: 64 << 10})
+	if err != nil || len(docs) != 0 || len(diags) != 1 || st.Skipped != "" || st.Records != 1 {
+		t.Fatalf("err %v, %d docs, diagnostics %v, skipped %q, records %d", err, len(docs), diags, st.Skipped, st.Records)
+	}
+}
