@@ -154,8 +154,9 @@ func TestWARCResyncs(t *testing.T) {
 	}
 }
 
-// One bad Parquet page loses its column chunk (its row group's rows of
-// that column, counted), not the file.
+// One bad Parquet page that is its column chunk's only page (so there is
+// no next page to resume at) loses the chunk (its row group's rows of that
+// column, counted), not the file.
 func TestParquetBadPageLosesOnlyItsRowGroup(t *testing.T) {
 	var rows []fineWebRow
 	for i := 0; i < 30; i++ {
