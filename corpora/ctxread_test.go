@@ -75,8 +75,9 @@ func TestCtxReaderPassesEveryByte(t *testing.T) {
 	}
 	defer pr.Close()
 	go func() { // pieces of random sizes, so reads return short
+		wrng := rand.New(rand.NewPCG(5, 6))
 		for rest := want; len(rest) > 0; {
-			k := min(len(rest), 1+rng.IntN(100000))
+			k := min(len(rest), 1+wrng.IntN(100000))
 			pw.Write(rest[:k])
 			rest = rest[k:]
 		}
@@ -225,19 +226,21 @@ func (c *countdownCtx) Err() error {
 // at the end of the record: the document after it is never reached.
 func TestCancelInsideAHugeRecord(t *testing.T) {
 	huge := strings.Repeat("long record ", (32<<20)/12)
-	inputs := map[string]string{
-		"lines.jsonl": `{"text":"` + huge + `"}` + "\n" + `{"text":"after"}` + "\n",
-		"lines.txt":   huge + "\n\nafter\n",
-		"quote.csv":   "id,text\n1,\"" + strings.ReplaceAll(huge, "record ", "record\n") + "\n2,after\n",
-		"header.warc": "WARC/1.0\r\nX-Huge: " + huge + "\r\nContent-Length: 5\r\n\r\nafter\r\n\r\n",
-		"elem.json":   `[{"text":"` + huge + `"},{"text":"after"}]`,
+	inputs := map[string][]string{
+		"lines.jsonl": {`{"text":"`, huge, `"}` + "\n" + `{"text":"after"}` + "\n"},
+		"lines.txt":   {huge, "\n\nafter\n"},
+		"quote.csv":   {"id,text\n1,\"", strings.ReplaceAll(huge, "record ", "record\n"), "\n2,after\n"},
+		"header.warc": {"WARC/1.0\r\nX-Huge: ", huge, "\r\nContent-Length: 5\r\n\r\nafter\r\n\r\n"},
+		"elem.json":   {`[{"text":"`, huge, `"},{"text":"after"}]`},
 	}
 	dir := t.TempDir()
 	for name, data := range inputs {
 		t.Run(name, func(t *testing.T) {
 			var b bytes.Buffer
 			z := gzip.NewWriter(&b)
-			z.Write([]byte(data))
+			for _, piece := range data {
+				z.Write([]byte(piece))
+			}
 			z.Close()
 			path := filepath.Join(dir, name+".gz")
 			if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
