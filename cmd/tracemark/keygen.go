@@ -28,13 +28,14 @@ func keygenCommand(e *env) *cli.Command {
 			if err != nil {
 				return err
 			}
-			if _, err := tokenize.Get(c.String("tokenizer")); err != nil {
+			tok, err := loadTokenizer(e, c.String("tokenizer"))
+			if err != nil {
 				return err
 			}
 			if looksLikeKeyMaterial(c.String("out")) {
 				return errKeyMaterial("--out")
 			}
-			key, err := watermark.GenerateKey(scheme, c.String("tokenizer"))
+			key, err := watermark.GenerateKey(scheme, tok.Name())
 			if err != nil {
 				return err
 			}
