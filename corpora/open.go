@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"compress/bzip2"
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -102,13 +103,16 @@ func (in *input) Close() error {
 }
 
 // openInput opens path ("-" is stdin) and decompresses it by magic bytes.
-// With members set, gzip input is read member by member (WARC): the gzip
-// reader then stops at the end of each member.
-func openInput(path string, stdin io.Reader) (*input, error) {
+// Reads of stdin end with ctx's error once ctx is done, even when blocked
+// (a pipe or a terminal that never delivers: see ctxReader).
+func openInput(ctx context.Context, path string, stdin io.Reader) (*input, error) {
 	in := &input{name: path, size: -1}
 	var f io.Reader
 	if path == "-" {
-		f = stdin
+		f = newCtxReader(ctx, stdin)
+		if c, ok := f.(*ctxReader); ok { // not stdin itself: it stays open
+			in.closers = append(in.closers, c)
+		}
 	} else {
 		file, err := os.Open(path)
 		if err != nil {

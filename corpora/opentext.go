@@ -27,7 +27,7 @@ func OpenText(ctx context.Context, path string, stdin io.Reader) (io.ReadCloser,
 			return nil, err
 		}
 	}
-	in, err := openInput(path, stdin)
+	in, err := openInput(ctx, path, stdin)
 	if err != nil {
 		return nil, err
 	}

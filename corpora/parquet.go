@@ -175,13 +175,16 @@ func parquetPaths(pf *parquet.File) []string {
 }
 
 // parquetRowGroup reads the text fields of one row group (its first row is
-// row). A row group that cannot be read (a bad page, or the library
-// failing on it) is one diagnostic that counts the rows lost
-// (FileStats.LostRows), and reading goes on at the next row group.
-// parquet-go cannot resume a column chunk after a bad page (the next
-// page's place is in the bad page's header, and the page index is not
-// read), so the rest of that chunk is lost; what was read of a flat column
-// before the bad page is kept.
+// row). A bad page of a flat text column whose chunk has a page index
+// (an OffsetIndex: where each page starts and its first row) is one
+// diagnostic counting that page's rows as lost (FileStats.LostRows), and
+// reading resumes at the next page. Otherwise (no page index, a bad last
+// page, a column inside a repeated group, whose pages are read whole, or
+// the library failing) the rest of the column chunk is lost, one
+// diagnostic counting its rows, and reading goes on at the next row
+// group: without the index the next page's place is only in the bad
+// page's header. What was read of a flat column before the bad page is
+// kept.
 func (c *fileCtx) parquetRowGroup(g int, rg parquet.RowGroup, row int64, cols []pqField, idCol int, hasID bool) (err error) {
 	var done int64 // rows of the current column read
 	var first bool // the current column is the first: rows are counted once
@@ -224,7 +227,16 @@ func (c *fileCtx) parquetRowGroup(g int, rg parquet.RowGroup, row int64, cols []
 // parquetFlat reads a flat text column: one document per non-empty value.
 // It counts the rows read in *done.
 func (c *fileCtx) parquetFlat(rg parquet.RowGroup, row int64, col pqField, ids []string, first bool, done *int64) error {
-	return readColumn(rg.ColumnChunks()[col.col], func(v parquet.Value) error {
+	skip := func(firstRow, lost int64, err error) {
+		*done += lost
+		if first {
+			c.st.Records += int(lost)
+		}
+		c.st.LostRows += lost
+		c.diag(Diagnostic{c.path, fmt.Sprintf("rows %d to %d", row+firstRow, row+firstRow+lost-1),
+			fmt.Errorf("column %s: bad page: %w; its %d rows lost, reading goes on at the next page", col.name, err, lost)})
+	}
+	return readColumnResuming(rg.ColumnChunks()[col.col], skip, func(v parquet.Value) error {
 		r := row + *done
 		*done++
 		if first {
@@ -245,7 +257,10 @@ func (c *fileCtx) parquetIDs(rg parquet.RowGroup, col int, has bool) ([]string, 
 		return nil, nil
 	}
 	var ids []string
-	err := readColumn(rg.ColumnChunks()[col], func(v parquet.Value) error {
+	skip := func(_, lost int64, _ error) { // rows without an ID: named by row number
+		ids = append(ids, make([]string, lost)...)
+	}
+	err := readColumnResuming(rg.ColumnChunks()[col], skip, func(v parquet.Value) error {
 		ids = append(ids, v.String())
 		return nil
 	})
@@ -347,36 +362,106 @@ func (c *fileCtx) parquetRepeated(rg parquet.RowGroup, row int64, col pqField, i
 
 // readColumn calls f with every value of a column chunk, page by page.
 func readColumn(chunk parquet.ColumnChunk, f func(parquet.Value) error) error {
+	return readColumnResuming(chunk, nil, f)
+}
+
+// readColumnResuming is readColumn for a flat column (one value a row)
+// that, with skip set, goes on after a bad data page when the chunk has a
+// valid page index: skip is told the bad page's first row (within the
+// chunk), its rows not read (those after the values f was given) and the
+// error, and reading resumes at the next page. Without skip, a page
+// index, or a next page, the error is returned.
+func readColumnResuming(chunk parquet.ColumnChunk, skip func(firstRow, lost int64, err error), f func(parquet.Value) error) error {
 	pages := chunk.Pages()
 	defer pages.Close()
 	buf := make([]parquet.Value, 256)
+	var index parquet.OffsetIndex // loaded at the first bad page
+	page := 0                     // data pages met
+	var rows int64                // values given to f
+	for ; ; page++ {
+		err := readPage(pages, buf, f, &rows)
+		if err == io.EOF {
+			return nil
+		}
+		if err == nil {
+			continue
+		}
+		if errors.Is(err, errStop) || skip == nil {
+			return err
+		}
+		if index == nil {
+			if index = pageIndex(chunk); index == nil {
+				return err
+			}
+		}
+		next := page + 1
+		if next >= index.NumPages() || index.FirstRowIndex(page) > rows || index.FirstRowIndex(next) < rows {
+			return err // the last page, or the index does not match what was read
+		}
+		lost := index.FirstRowIndex(next) - rows
+		if serr := pages.SeekToRow(index.FirstRowIndex(next)); serr != nil {
+			return err
+		}
+		skip(rows, lost, err)
+		rows += lost
+	}
+}
+
+// readPage reads one page and gives its values to f, counting them in
+// *rows. It returns io.EOF after the last page, and an error from f
+// wrapped in errStop.
+func readPage(pages parquet.Pages, buf []parquet.Value, f func(parquet.Value) error, rows *int64) error {
+	page, err := pages.ReadPage()
+	if err != nil {
+		return err
+	}
+	defer parquet.Release(page)
+	values := page.Values()
 	for {
-		page, err := pages.ReadPage()
+		n, err := values.ReadValues(buf)
+		for _, v := range buf[:n] {
+			*rows++
+			if ferr := f(v); ferr != nil {
+				if errors.Is(ferr, errStop) {
+					return ferr
+				}
+				return fmt.Errorf("%w: %w", errStop, ferr)
+			}
+		}
 		if err == io.EOF {
 			return nil
 		}
 		if err != nil {
 			return err
 		}
-		values := page.Values()
-		for {
-			n, err := values.ReadValues(buf)
-			for _, v := range buf[:n] {
-				if ferr := f(v); ferr != nil {
-					parquet.Release(page)
-					return ferr
-				}
-			}
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				parquet.Release(page)
-				return err
-			}
-		}
-		parquet.Release(page)
 	}
+}
+
+// pageIndex returns a column chunk's offset index if it has one that is
+// consistent: pages one after another in the chunk's bytes, first rows
+// increasing from 0. An index that is missing, unreadable or inconsistent
+// gives nil: then no page is skipped to.
+func pageIndex(chunk parquet.ColumnChunk) (index parquet.OffsetIndex) {
+	defer func() {
+		if recover() != nil {
+			index = nil
+		}
+	}()
+	fc, ok := chunk.(*parquet.FileColumnChunk)
+	if !ok {
+		return nil
+	}
+	idx, err := fc.OffsetIndex()
+	if err != nil || idx == nil || idx.NumPages() == 0 || idx.FirstRowIndex(0) != 0 {
+		return nil
+	}
+	for i := 1; i < idx.NumPages(); i++ {
+		if idx.FirstRowIndex(i) <= idx.FirstRowIndex(i-1) || idx.FirstRowIndex(i) >= chunk.NumValues() ||
+			idx.CompressedPageSize(i-1) <= 0 || idx.Offset(i) != idx.Offset(i-1)+idx.CompressedPageSize(i-1) {
+			return nil
+		}
+	}
+	return idx
 }
 
 // maxParquetFooter bounds the file metadata read from a Parquet footer.

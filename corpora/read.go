@@ -247,13 +247,13 @@ func (r *Reader) ReadFile(ctx context.Context, path string, emit func(Document) 
 	if format == "parquet" {
 		return r.readParquet(ctx, path, emit, count, &st)
 	}
-	in, err := openInput(path, r.Stdin)
+	in, err := openInput(ctx, path, r.Stdin)
 	if err != nil {
 		return st, err
 	}
 	defer in.Close()
 	st.Compression = in.compression
-	br := bufio.NewReaderSize(in.r, 1<<16)
+	br := bufio.NewReaderSize(checkedReader{ctx, in.r}, 1<<16)
 	head, peekErr := br.Peek(sniffSize)
 	if peekErr != nil && len(bytes.TrimSpace(head)) == 0 && (peekErr == io.EOF || errors.Is(peekErr, io.EOF)) {
 		st.Bytes = in.raw.n
@@ -767,6 +767,7 @@ func (c *fileCtx) jsonl(br *bufio.Reader) error {
 		where := fmt.Sprintf("line %d", lineNo)
 		switch {
 		case tooLong:
+			empty = false
 			c.st.Records++
 			c.diag(Diagnostic{c.path, where, fmt.Errorf("record longer than %d bytes, skipped", c.r.opts.MaxRecord)})
 		case len(bytes.TrimSpace(line)) > 0:

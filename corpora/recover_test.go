@@ -154,8 +154,9 @@ func TestWARCResyncs(t *testing.T) {
 	}
 }
 
-// One bad Parquet page loses its column chunk (its row group's rows of
-// that column, counted), not the file.
+// One bad Parquet page that is its column chunk's only page (so there is
+// no next page to resume at) loses the chunk (its row group's rows of that
+// column, counted), not the file.
 func TestParquetBadPageLosesOnlyItsRowGroup(t *testing.T) {
 	var rows []fineWebRow
 	for i := 0; i < 30; i++ {
@@ -206,5 +207,67 @@ func TestTruncatedXZKeepsWhatWasRead(t *testing.T) {
 	_, err := r.ReadFile(context.Background(), write(t, t.TempDir(), "cut.jsonl.xz", cut), func(corpora.Document) error { n++; return nil }, func(corpora.Diagnostic) {})
 	if err == nil || !strings.Contains(err.Error(), "truncated xz") || n < lines/2 {
 		t.Errorf("%v, %d of %d docs", err, n, lines)
+	}
+}
+
+// A JSONL file whose only line is over the record limit is one diagnostic
+// for that line, and not "skipped: empty".
+func TestJSONLOnlyLineTooLongIsNotEmpty(t *testing.T) {
+	path := write(t, t.TempDir(), "one.jsonl", []byte(`{"text":"`+strings.Repeat("y", 100<<10)+`"}`+"\n"))
+	docs, diags, st, err := collect(t, path, corpora.ReadOptions{MaxRecord: 64 << 10})
+	if err != nil || len(docs) != 0 || len(diags) != 1 || st.Skipped != "" || st.Records != 1 {
+		t.Fatalf("err %v, %d docs, diagnostics %v, skipped %q, records %d", err, len(docs), diags, st.Skipped, st.Records)
+	}
+}
+
+// With a page index, one bad Parquet page loses only its own rows (one
+// diagnostic naming them, counted in LostRows): reading resumes at the
+// next page of the column chunk, and the other rows keep their IDs.
+func TestParquetBadPageWithPageIndexLosesOnlyThePage(t *testing.T) {
+	var rows []fineWebRow
+	for i := 0; i < 400; i++ {
+		rows = append(rows, fineWebRow{ID: fmt.Sprint("r", i), Text: fmt.Sprintf("row %d says something rather long so that pages fill up quickly %0200d", i, i), URL: "u"})
+	}
+	var b bytes.Buffer
+	w := parquet.NewGenericWriter[fineWebRow](&b, parquet.PageBufferSize(4<<10), parquet.MaxRowsPerRowGroup(200))
+	w.Write(rows)
+	w.Close()
+	data := b.Bytes()
+	f, err := parquet.OpenFile(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := f.RowGroups()[1].ColumnChunks()[1] // row group 1 (rows 200 to 399), text
+	index, err := text.OffsetIndex()
+	if err != nil || index.NumPages() < 4 {
+		t.Fatalf("the test needs a page index with several pages: %v", err)
+	}
+	const badPage = 2
+	first, next := index.FirstRowIndex(badPage), index.FirstRowIndex(badPage+1)
+	bad := bytes.Clone(data)
+	for i := index.Offset(badPage); i < index.Offset(badPage)+8; i++ {
+		bad[i] = 0xff // the page header
+	}
+	docs, diags, st, err := collect(t, write(t, t.TempDir(), "bad.parquet", bad), corpora.ReadOptions{MaxDiagnostics: -1})
+	if err != nil || len(diags) != 1 {
+		t.Fatalf("%v, diagnostics %v", err, diags)
+	}
+	lost := next - first
+	if int64(len(docs)) != 400-lost || st.LostRows != lost || st.Records != 400 {
+		t.Fatalf("%d documents, %d rows lost, %d records; want %d, %d, 400", len(docs), st.LostRows, st.Records, 400-lost, lost)
+	}
+	want := fmt.Sprintf("rows %d to %d", 200+first, 200+next-1)
+	if diags[0].Location != want || !strings.Contains(diags[0].Err.Error(), fmt.Sprintf("its %d rows lost", lost)) {
+		t.Fatalf("diagnostic %v, want one at %s", diags[0], want)
+	}
+	k := 0
+	for i, r := range rows {
+		if int64(i) >= 200+first && int64(i) < 200+next {
+			continue
+		}
+		if docs[k].ID != r.ID || docs[k].Text != r.Text {
+			t.Fatalf("document %d is %s %q, want %s", k, docs[k].ID, docs[k].Text, r.ID)
+		}
+		k++
 	}
 }

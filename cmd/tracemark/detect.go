@@ -146,19 +146,20 @@ func (r *detectRun) fail(err error) {
 
 // openInput opens a named input ("-" is standard input) as text: special
 // files and binary content are refused, compression undone
-// (corpora.OpenText). It returns the name to show for it.
-func openInput(e *env, name string) (io.ReadCloser, string, error) {
+// (corpora.OpenText), and reads end with ctx's error once ctx is done. It
+// returns the name to show for it.
+func openInput(ctx context.Context, e *env, name string) (io.ReadCloser, string, error) {
 	display := name
 	if name == "-" {
 		display = "<stdin>"
 	}
-	in, err := corpora.OpenText(context.Background(), name, e.stdin)
+	in, err := corpora.OpenText(ctx, name, e.stdin)
 	return in, display, err
 }
 
 // readInput reads a whole named input.
-func readInput(e *env, name string) (string, []byte, error) {
-	in, display, err := openInput(e, name)
+func readInput(ctx context.Context, e *env, name string) (string, []byte, error) {
+	in, display, err := openInput(ctx, e, name)
 	if err != nil {
 		return display, nil, err
 	}

@@ -210,7 +210,7 @@ func perplexityCommand(e *env) *cli.Command {
 			}
 			failed := false
 			for _, name := range inputs {
-				display, data, err := readInput(e, name)
+				display, data, err := readInput(c.Context, e, name)
 				if err == nil {
 					var ids []uint32
 					if ids, err = tok.AppendEncode(nil, string(data)); err == nil {

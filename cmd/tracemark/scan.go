@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -81,7 +82,7 @@ func runScan(c *cli.Context, e *env) error {
 	}
 	paths := c.Args().Slice()
 	if list := c.String("files-from"); list != "" {
-		extra, err := readList(e, list)
+		extra, err := readList(c.Context, e, list)
 		if err != nil {
 			return err
 		}
@@ -100,7 +101,7 @@ func runScan(c *cli.Context, e *env) error {
 	}
 	var exclude [][]uint32
 	if f := c.String("exclude-ngrams"); f != "" {
-		_, data, err := readInput(e, f)
+		_, data, err := readInput(c.Context, e, f)
 		if err != nil {
 			return fmt.Errorf("--exclude-ngrams: %w", err)
 		}
@@ -222,8 +223,8 @@ func mergeCommand(e *env) *cli.Command {
 }
 
 // readList reads a shard list: one path per line, blank lines and # comments skipped.
-func readList(e *env, name string) ([]string, error) {
-	_, data, err := readInput(e, name)
+func readList(ctx context.Context, e *env, name string) ([]string, error) {
+	_, data, err := readInput(ctx, e, name)
 	if err != nil {
 		return nil, fmt.Errorf("--files-from: %w", err)
 	}

@@ -38,7 +38,7 @@ func tokenizeCommand(e *env) *cli.Command {
 			var line []byte
 			failed := false
 			for _, name := range inputs {
-				display, data, err := readInput(e, name)
+				display, data, err := readInput(c.Context, e, name)
 				if err == nil {
 					ids, err = tok.AppendEncode(ids[:0], string(data))
 				}
