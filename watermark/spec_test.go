@@ -1,6 +1,7 @@
 package watermark
 
 import (
+	"errors"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -122,6 +123,15 @@ func TestRegistryBindsEveryScheme(t *testing.T) {
 		}
 		if cfg.SchemeName() != name || !strings.HasPrefix(cfg.String(), name+":") {
 			t.Errorf("%s: parsed as %s (%s)", name, cfg.SchemeName(), cfg)
+		}
+		key := key
+		if e, ok := cfg.(EngineConfig); ok {
+			if _, err := cfg.Bind(key); !errors.Is(err, ErrSecretKey) {
+				t.Errorf("%s bound a 32-byte key: %v", name, err)
+			}
+			key = NewEngineKey(make([]uint64, e.EngineKeyWords()), cfg, DefaultTokenizer, time.Time{})
+		} else if _, err := cfg.Bind(NewEngineKey([]uint64{1}, cfg, DefaultTokenizer, time.Time{})); !errors.Is(err, ErrEngineKey) {
+			t.Errorf("%s bound an engine key: %v", name, err)
 		}
 		s, err := cfg.Bind(key)
 		if err != nil {
