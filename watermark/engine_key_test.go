@@ -185,3 +185,15 @@ func TestGenerateEngineKey(t *testing.T) {
 
 // pinnedEngineID42 is EngineKeyID([42]), computed independently (Python hashlib).
 const pinnedEngineID42 = "c950c1ba53b488c6"
+
+func TestGenerateKeyForSBWStaysBelow2To63(t *testing.T) {
+	for i := 0; i < 64; i++ {
+		k, err := GenerateKeyFor(DefaultVLLMSBW(), DefaultTokenizer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w := k.EngineWords(); len(w) != 1 || w[0] >= 1<<63 || k.ID() != EngineKeyID(w) {
+			t.Fatalf("SBW key of %d words, top bit set or wrong ID", len(w))
+		}
+	}
+}

@@ -185,7 +185,17 @@ type EngineConfig interface {
 // of its EngineKeyWords words for an EngineConfig, else a 32-byte secret.
 func GenerateKeyFor(scheme Config, tokenizer string) (*Key, error) {
 	if e, ok := scheme.(EngineConfig); ok {
-		return GenerateEngineKey(e.EngineKeyWords(), scheme, tokenizer)
+		k, err := GenerateEngineKey(e.EngineKeyWords(), scheme, tokenizer)
+		if err != nil {
+			return nil, err
+		}
+		if b, ok := scheme.(interface{ EngineKeyBits() int }); ok && b.EngineKeyBits() < 64 {
+			for i := range k.engine {
+				k.engine[i] &= 1<<b.EngineKeyBits() - 1
+			}
+			k.id = EngineKeyID(k.engine)
+		}
+		return k, nil
 	}
 	return GenerateKey(scheme, tokenizer)
 }

@@ -281,3 +281,7 @@ func (s *VLLMSBW) AppendObservations(dst []Observation, tokens []uint32) []Obser
 
 // EngineKeyWords is 1: vLLM's key is one 64-bit integer.
 func (c VLLMSBWConfig) EngineKeyWords() int { return 1 }
+
+// EngineKeyBits is 63: vLLM's SBW holds its key in a signed 64-bit tensor,
+// so a key of 2^63 or more fails there; keygen draws keys below 2^63.
+func (c VLLMSBWConfig) EngineKeyBits() int { return 63 }
