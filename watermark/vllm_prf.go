@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"hash"
-	"math/bits"
 )
 
 // This file holds the keyed functions of vLLM's native watermarks
@@ -30,14 +29,15 @@ const (
 
 // philox4x32 is Philox4x32-10: ten rounds on counter c under key (k0, k1).
 func philox4x32(c [4]uint32, k0, k1 uint32) [4]uint32 {
+	c0, c1, c2, c3 := c[0], c[1], c[2], c[3]
 	for r := 0; r < 10; r++ {
-		hi0, lo0 := bits.Mul32(philoxM0, c[0])
-		hi1, lo1 := bits.Mul32(philoxM1, c[2])
-		c = [4]uint32{hi1 ^ c[1] ^ k0, lo1, hi0 ^ c[3] ^ k1, lo0}
+		p0 := uint64(c0) * philoxM0
+		p1 := uint64(c2) * philoxM1
+		c0, c1, c2, c3 = uint32(p1>>32)^c1^k0, uint32(p1), uint32(p0>>32)^c3^k1, uint32(p0)
 		k0 += philoxW0
 		k1 += philoxW1
 	}
-	return c
+	return [4]uint32{c0, c1, c2, c3}
 }
 
 // vllmPhiloxState compresses a context into the 128-bit state of the
