@@ -49,6 +49,9 @@ func keygenCommand(e *env) *cli.Command {
 				if looksLikeKeyMaterial(p) {
 					return errKeyMaterial("--engine-config")
 				}
+				if _, ok := scheme.(watermark.EngineConfig); !ok {
+					return fmt.Errorf("--engine-config: scheme %s is not a vLLM scheme (use --scheme vllm-gumbel, vllm-dual-gumbel or vllm-sbw)", scheme)
+				}
 				if engineConfig, err = watermark.VLLMConfigJSON(key); err != nil {
 					return fmt.Errorf("--engine-config: %w", err)
 				}
