@@ -89,7 +89,8 @@ func TestParseSpecErrorsSayWhatIsWrong(t *testing.T) {
 }
 
 func FuzzParseSpec(f *testing.F) {
-	for _, s := range []string{DefaultSpec, "kgw", "kgw:h=0", "kgw:gamma=0.5,delta=1e-3", "x:y=z", ":", "kgw:,,", "gumbel:h=3", "tournament:m=7", "kgw:payload_bits=8,radix=16,gamma=0.0625"} {
+	for _, s := range []string{DefaultSpec, "kgw", "kgw:h=0", "kgw:gamma=0.5,delta=1e-3", "x:y=z", ":", "kgw:,,", "gumbel:h=3", "tournament:m=7", "kgw:payload_bits=8,radix=16,gamma=0.0625",
+		"vllm-gumbel", "vllm-gumbel:context_width=2,prf=hmac-sha256", "vllm-dual-gumbel:alpha=0.25", "vllm-sbw:seeding=lefthash", "vllm-sbw:gamma=0.1,delta=0,context_width=7"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {

@@ -99,3 +99,40 @@ func FuzzParseVLLMConfig(f *testing.F) {
 		}
 	})
 }
+
+// TestVLLMSpecs: vLLM's defaults, canonical forms, null models and
+// parameter errors.
+func TestVLLMSpecs(t *testing.T) {
+	for in, want := range map[string]string{
+		"vllm-gumbel": "vllm-gumbel:context_width=4,prf=philox",
+		"vllm-gumbel:prf=hmac-sha256,context_width=2": "vllm-gumbel:context_width=2,prf=hmac-sha256",
+		"vllm-dual-gumbel":                            "vllm-dual-gumbel:alpha=0.1,context_width=4,prf=philox",
+		"vllm-sbw":                                    "vllm-sbw:seeding=selfhash,gamma=0.5,delta=2,context_width=4",
+		"vllm-sbw:seeding=lefthash":                   "vllm-sbw:seeding=lefthash,gamma=0.5,delta=2,context_width=1",
+		"vllm-sbw:seeding=lefthash,context_width=3":   "vllm-sbw:seeding=lefthash,gamma=0.5,delta=2,context_width=3",
+	} {
+		c, err := ParseSpec(in)
+		if err != nil || c.String() != want {
+			t.Errorf("%s: %v %v, want %s", in, c, err, want)
+		}
+	}
+	nulls := map[string]Null{
+		"vllm-gumbel":         {Kind: GammaNull},
+		"vllm-dual-gumbel":    {Kind: GammaNull, Shape: 2},
+		"vllm-sbw":            {Kind: BinomialNull, P: 1073741823.0 / (1 << 31), Trials: 1},
+		"vllm-sbw:gamma=0.25": {Kind: BinomialNull, P: 536870911.0 / (1 << 31), Trials: 1},
+	}
+	for spec, want := range nulls {
+		c, _ := ParseSpec(spec)
+		if got := c.Null(); got != want {
+			t.Errorf("%s: null %+v, want %+v", spec, got, want)
+		}
+	}
+	for _, bad := range []string{"vllm-gumbel:prf=sha", "vllm-gumbel:context_width=0", "vllm-gumbel:context_width=33",
+		"vllm-dual-gumbel:alpha=1.5", "vllm-dual-gumbel:alpha=-0.1", "vllm-sbw:seeding=minhash", "vllm-sbw:gamma=1",
+		"vllm-sbw:gamma=0", "vllm-sbw:delta=-1", "vllm-gumbel:h=4"} {
+		if _, err := ParseSpec(bad); err == nil {
+			t.Errorf("accepted %s", bad)
+		}
+	}
+}
