@@ -235,6 +235,18 @@ func (e *env) key(cfg watermark.Config, label string, idx ...uint64) *watermark.
 
 // randomKey draws a key's secret from rng.
 func randomKey(rng *rand.Rand, cfg watermark.Config) *watermark.Key {
+	if e, ok := cfg.(watermark.EngineConfig); ok {
+		// An engine key: its words drawn from rng (below 2^63 where the
+		// engine needs it, as keygen draws them).
+		words := make([]uint64, e.EngineKeyWords())
+		for i := range words {
+			words[i] = rng.Uint64()
+			if b, ok := cfg.(interface{ EngineKeyBits() int }); ok && b.EngineKeyBits() < 64 {
+				words[i] &= 1<<b.EngineKeyBits() - 1
+			}
+		}
+		return watermark.NewEngineKey(words, cfg, ngram.BuiltinTokenizer, time.Time{})
+	}
 	var s [watermark.SecretSize]byte
 	for i := 0; i < len(s); i += 8 {
 		binary.LittleEndian.PutUint64(s[i:], rng.Uint64())

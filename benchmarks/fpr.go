@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/tracemark/tracemark/detect"
@@ -20,6 +21,10 @@ var defaultSchemes = []string{
 	"tournament:m=30,h=4",
 	"kgw:payload_bits=32",
 }
+
+// engineSchemes are the serving engines' schemes (vLLM's defaults) that
+// the null benchmark also covers, under random engine keys.
+var engineSchemes = []string{"vllm-gumbel", "vllm-dual-gumbel", "vllm-sbw", "vllm-sbw:seeding=lefthash"}
 
 // fprLengths are the document lengths (tokens) of the null benchmark, and
 // fprShare the fraction of the tests spent on each.
@@ -139,7 +144,7 @@ func runFPR(ctx context.Context, e *env) (*FPRResult, error) {
 			groups = append(groups, group{cs[ci].Name, L, docs, n, perm})
 		}
 	}
-	for si, spec := range defaultSchemes {
+	for si, spec := range append(slices.Clip(defaultSchemes), engineSchemes...) {
 		cfg, err := watermark.ParseSpec(spec)
 		if err != nil {
 			return nil, err

@@ -1,6 +1,7 @@
 package watermark
 
 import (
+	"errors"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -88,7 +89,8 @@ func TestParseSpecErrorsSayWhatIsWrong(t *testing.T) {
 }
 
 func FuzzParseSpec(f *testing.F) {
-	for _, s := range []string{DefaultSpec, "kgw", "kgw:h=0", "kgw:gamma=0.5,delta=1e-3", "x:y=z", ":", "kgw:,,", "gumbel:h=3", "tournament:m=7", "kgw:payload_bits=8,radix=16,gamma=0.0625"} {
+	for _, s := range []string{DefaultSpec, "kgw", "kgw:h=0", "kgw:gamma=0.5,delta=1e-3", "x:y=z", ":", "kgw:,,", "gumbel:h=3", "tournament:m=7", "kgw:payload_bits=8,radix=16,gamma=0.0625",
+		"vllm-gumbel", "vllm-gumbel:context_width=2,prf=hmac-sha256", "vllm-dual-gumbel:alpha=0.25", "vllm-sbw:seeding=lefthash", "vllm-sbw:gamma=0.1,delta=0,context_width=7"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -122,6 +124,15 @@ func TestRegistryBindsEveryScheme(t *testing.T) {
 		}
 		if cfg.SchemeName() != name || !strings.HasPrefix(cfg.String(), name+":") {
 			t.Errorf("%s: parsed as %s (%s)", name, cfg.SchemeName(), cfg)
+		}
+		key := key
+		if e, ok := cfg.(EngineConfig); ok {
+			if _, err := cfg.Bind(key); !errors.Is(err, ErrSecretKey) {
+				t.Errorf("%s bound a 32-byte key: %v", name, err)
+			}
+			key = NewEngineKey(make([]uint64, e.EngineKeyWords()), cfg, DefaultTokenizer, time.Time{})
+		} else if _, err := cfg.Bind(NewEngineKey([]uint64{1}, cfg, DefaultTokenizer, time.Time{})); !errors.Is(err, ErrEngineKey) {
+			t.Errorf("%s bound an engine key: %v", name, err)
 		}
 		s, err := cfg.Bind(key)
 		if err != nil {

@@ -3,6 +3,11 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"strings"
+	"time"
 
 	"github.com/tracemark/tracemark/tokenize"
 	"github.com/tracemark/tracemark/watermark"
@@ -13,12 +18,13 @@ func keygenCommand(e *env) *cli.Command {
 	return &cli.Command{
 		Name:      "keygen",
 		Usage:     "make a new secret watermark key file (mode 0600)",
-		UsageText: "tracemark keygen --out KEYFILE [--scheme SPEC] [--tokenizer NAME] [--force]",
+		UsageText: "tracemark keygen --out KEYFILE [--scheme SPEC] [--tokenizer NAME] [--engine-config FILE] [--force]",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "key file to write (required; the secret is never printed)", Required: true},
 			&cli.StringFlag{Name: "scheme", Value: watermark.DefaultSpec, Usage: "default scheme `SPEC` stored with the key"},
 			&cli.StringFlag{Name: "tokenizer", Value: tokenize.Default, Usage: "tokenizer `NAME` of the model whose token IDs are marked"},
-			&cli.BoolFlag{Name: "force", Usage: "overwrite an existing key file"},
+			&cli.StringFlag{Name: "engine-config", Usage: "with an engine scheme (vllm-...), also write the engine's watermark configuration to `FILE` (mode 0600; it holds the key)"},
+			&cli.BoolFlag{Name: "force", Usage: "overwrite existing files"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
@@ -35,15 +41,33 @@ func keygenCommand(e *env) *cli.Command {
 			if looksLikeKeyMaterial(c.String("out")) {
 				return errKeyMaterial("--out")
 			}
-			key, err := watermark.GenerateKey(scheme, tok.Name())
+			var engineConfig []byte
+			key, err := watermark.GenerateKeyFor(scheme, tok.Name())
 			if err != nil {
 				return err
+			}
+			if p := c.String("engine-config"); p != "" {
+				if looksLikeKeyMaterial(p) {
+					return errKeyMaterial("--engine-config")
+				}
+				if _, ok := scheme.(watermark.EngineConfig); !ok {
+					return fmt.Errorf("--engine-config: scheme %s is not a vLLM scheme (use --scheme vllm-gumbel, vllm-dual-gumbel or vllm-sbw)", scheme)
+				}
+				if engineConfig, err = watermark.VLLMConfigJSON(key); err != nil {
+					return fmt.Errorf("--engine-config: %w", err)
+				}
 			}
 			if err := key.WriteKeyFile(c.String("out"), c.Bool("force")); err != nil {
 				if errors.Is(err, watermark.ErrKeyExists) {
 					return fmt.Errorf("%w (use --force to overwrite)", err)
 				}
 				return err
+			}
+			if engineConfig != nil {
+				if err := writeSecretFile(c.String("engine-config"), engineConfig, c.Bool("force")); err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stdout, "wrote the engine's watermark configuration to %s (pass its contents to vllm serve --watermark-config)\n", c.String("engine-config"))
 			}
 			fmt.Fprintf(e.stdout, "wrote key %s to %s (scheme %s, tokenizer %s)\n", key.ID(), c.String("out"), scheme, key.Tokenizer)
 			return nil
@@ -60,4 +84,119 @@ func versionCommand(e *env) *cli.Command {
 			return nil
 		},
 	}
+}
+
+// writeSecretFile writes data to path with mode 0600, refusing to replace
+// an existing file unless overwrite is set (then it is replaced, never
+// followed if it is a symbolic link).
+func writeSecretFile(path string, data []byte, overwrite bool) error {
+	if overwrite {
+		if st, err := os.Lstat(path); err == nil && !st.IsDir() {
+			if err := os.Remove(path); err != nil {
+				return fmt.Errorf("write %s: %w", path, err)
+			}
+		}
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("write %s: file exists (use --force to overwrite)", path)
+		}
+		return fmt.Errorf("write engine config: %w", err)
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+func keyCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:  "key",
+		Usage: "manage key files",
+		Subcommands: []*cli.Command{{
+			Name:      "import",
+			Usage:     "read a serving engine's watermark configuration (vLLM's --watermark-config JSON) from a file or standard input into a key file (mode 0600)",
+			UsageText: "tracemark key import --out KEYFILE [--tokenizer NAME] [--force] CONFIGFILE|-",
+			Flags: []cli.Flag{
+				&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "key file to write (required)", Required: true},
+				&cli.StringFlag{Name: "tokenizer", Value: tokenize.Default, Usage: "tokenizer `NAME` of the served model"},
+				&cli.BoolFlag{Name: "force", Usage: "overwrite an existing key file"},
+			},
+			Action: func(c *cli.Context) error {
+				if c.NArg() != 1 {
+					return fmt.Errorf("key import takes one configuration file, or - for standard input (never the configuration itself)")
+				}
+				src := c.Args().First()
+				if looksLikeKeyMaterial(src) || looksLikeConfig(src) {
+					return fmt.Errorf("key import takes a file path or -, but the argument looks like a configuration (not shown); pass it in a file or on standard input")
+				}
+				if looksLikeKeyMaterial(c.String("out")) {
+					return errKeyMaterial("--out")
+				}
+				if _, err := tokenize.Get(c.String("tokenizer")); err != nil {
+					return err
+				}
+				data, err := readConfig(e, src)
+				if err != nil {
+					return err
+				}
+				key, err := watermark.ParseVLLMConfig(data, c.String("tokenizer"), time.Now().UTC().Truncate(time.Second))
+				if err != nil {
+					return fmt.Errorf("%s: %w", displayName(src), err)
+				}
+				if err := key.WriteKeyFile(c.String("out"), c.Bool("force")); err != nil {
+					if errors.Is(err, watermark.ErrKeyExists) {
+						return fmt.Errorf("%w (use --force to overwrite)", err)
+					}
+					return err
+				}
+				fmt.Fprintf(e.stdout, "wrote key %s to %s (scheme %s, tokenizer %s)\n", key.ID(), c.String("out"), key.Scheme, key.Tokenizer)
+				return nil
+			},
+		}},
+	}
+}
+
+// looksLikeConfig reports whether an argument is JSON rather than a path.
+func looksLikeConfig(s string) bool { return strings.ContainsAny(s, "{}:\"") }
+
+func displayName(src string) string {
+	if src == "-" {
+		return "<stdin>"
+	}
+	return src
+}
+
+// readConfig reads an engine configuration of at most
+// watermark.MaxEngineConfigSize bytes from a regular file or standard input.
+func readConfig(e *env, src string) ([]byte, error) {
+	var r io.Reader = e.stdin
+	if src != "-" {
+		st, err := os.Stat(src)
+		if err != nil {
+			return nil, fmt.Errorf("read engine config: %w", err)
+		}
+		if !st.Mode().IsRegular() {
+			return nil, fmt.Errorf("read engine config %s: not a regular file", src)
+		}
+		f, err := os.Open(src)
+		if err != nil {
+			return nil, fmt.Errorf("read engine config: %w", err)
+		}
+		defer f.Close()
+		r = f
+	}
+	data, err := io.ReadAll(io.LimitReader(r, watermark.MaxEngineConfigSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("read engine config %s: %w", displayName(src), err)
+	}
+	if len(data) > watermark.MaxEngineConfigSize {
+		return nil, fmt.Errorf("read engine config %s: more than %d bytes", displayName(src), watermark.MaxEngineConfigSize)
+	}
+	return data, nil
 }
