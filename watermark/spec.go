@@ -48,6 +48,7 @@ func schemeParsers() map[string]schemeParser {
 		"kgw":        parseKGW,
 		"gumbel":     parseGumbel,
 		"tournament": parseTournament,
+		"synthid":    parseSynthID,
 	}
 }
 
