@@ -70,7 +70,7 @@ func TestNullCalibrationOtherSchemes(t *testing.T) {
 	}
 	corpora := map[string][][]uint32{"Opticks": opticksDocs(t), "Go source": goSourceDocs(t, 600)}
 	for name, docs := range corpora {
-		for i, spec := range []string{"gumbel:h=4", "tournament:m=30,h=4", "kgw:payload_bits=32", "kgw:h=1,seeding=lefthash,payload_bits=16,radix=2,gamma=0.5"} {
+		for i, spec := range []string{"gumbel:h=4", "tournament:m=30,h=4", "kgw:payload_bits=32", "kgw:h=1,seeding=lefthash,payload_bits=16,radix=2,gamma=0.5", "synthid", "synthid:impl=deepmind"} {
 			p, payload := nullPValues(t, docs, spec, reps, uint64(500+10*i))
 			switch spec[0] {
 			case 'k': // payload: exact but discrete, so conservative
@@ -103,7 +103,7 @@ func frac(p []float64, a float64) float64 {
 
 func TestOtherSchemesDetectTheirOwnText(t *testing.T) {
 	rng := rand.New(rand.NewPCG(31, 31))
-	for _, spec := range []string{"gumbel:h=4", "tournament:m=30,h=4", "kgw:payload_bits=32"} {
+	for _, spec := range []string{"gumbel:h=4", "tournament:m=30,h=4", "kgw:payload_bits=32", "synthid", "synthid:impl=deepmind"} {
 		key, other := randomKey(rng), randomKey(rng)
 		s := anyScheme(t, key, spec)
 		if k, ok := s.(*watermark.KGW); ok {
