@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"math"
 	"os"
+	"os/exec"
 	"sort"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -337,4 +339,25 @@ func TestSynthIDVectorsScores(t *testing.T) {
 		checkSynthIDScore(t, c.scheme(t), c, ci)
 	}
 	t.Logf("%d score vectors", len(v.Scores))
+}
+
+// TestSynthIDReimplementation runs docs/synthid_check.mjs, a JavaScript
+// implementation of docs/engines-synthid.md, against the SynthID vectors
+// (skipped without Node.js unless TRACEMARK_REQUIRE_NODE is set).
+func TestSynthIDReimplementation(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		if os.Getenv("TRACEMARK_REQUIRE_NODE") != "" {
+			t.Fatal("node is required (TRACEMARK_REQUIRE_NODE is set)")
+		}
+		t.Skip("node not installed")
+	}
+	out, err := exec.Command(node, "../docs/synthid_check.mjs", "testdata/synthid_vectors.json").CombinedOutput()
+	if err != nil {
+		t.Fatalf("synthid_check.mjs: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), " 0 mismatches") {
+		t.Fatalf("unexpected output: %s", out)
+	}
+	t.Log(strings.TrimSpace(string(out)))
 }
