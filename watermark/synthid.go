@@ -258,6 +258,7 @@ type SynthID struct {
 	boxed   Config
 	keyID   string
 	keys    [64]uint64
+	keyMul  [64]uint64 // k_l·mul + 1
 	iv      uint64
 	table   *synthIDTable // transformers
 	weights [64]float64   // the reference's weighted-mean weights
@@ -302,6 +303,9 @@ func newSynthID(keyID string, words []uint64, cfg SynthIDConfig) (*SynthID, erro
 	}
 	s := &SynthID{cfg: cfg, spec: cfg.String(), boxed: cfg, keyID: keyID, iv: 1}
 	copy(s.keys[:], words)
+	for l, k := range words {
+		s.keyMul[l] = k*synthIDMul + 1
+	}
 	if cfg.Impl == SynthIDTransformers {
 		s.table = newSynthIDTable(cfg.TableSize, cfg.TableSeed)
 	} else {
@@ -354,20 +358,31 @@ func (s *SynthID) ContextHash(ctx []uint32) uint64 {
 }
 
 // gvalues returns the depth g-values of the n-gram whose hash is u (layer
-// l in bit l).
+// l in bit l). The layer key step(u, k_l) = u·mul + (k_l·mul + 1) uses the
+// precomputed second term.
 func (s *SynthID) gvalues(u uint64) uint64 {
 	var g uint64
-	d := s.cfg.Depth
-	if s.table != nil {
-		for l := 0; l < d; l++ {
-			g |= s.table.at(s.table.index(synthIDStep(u, s.keys[l]))) << l
+	um := u * synthIDMul
+	km := s.keyMul[:s.cfg.Depth]
+	if t := s.table; t != nil {
+		tb := t.bits
+		if t.mask != 0 || t.size == 1 {
+			m := t.mask
+			for l, k := range km {
+				i := (um + k) & m
+				g |= (tb[i>>6] >> (i & 63) & 1) << l
+			}
+			return g
+		}
+		for l, k := range km {
+			g |= t.at(t.index(um+k)) << l
 		}
 		return g
 	}
-	for l := 0; l < d; l++ {
-		x := synthIDStep(u, s.keys[l])
+	for l, k := range km {
+		x := um + k
 		for r := 0; r < 12; r++ {
-			x = uint64(int64(synthIDStep(x, 1)) >> 5)
+			x = uint64(int64((x+1)*synthIDMul+1) >> 5)
 		}
 		g |= x >> 30 & 1 << l
 	}
