@@ -72,6 +72,9 @@ func NewGumbel(key *Key, cfg GumbelConfig) (*Gumbel, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("gumbel: %w", err)
 	}
+	if err := key.requireSecret(); err != nil {
+		return nil, fmt.Errorf("gumbel: %w", err)
+	}
 	return &Gumbel{
 		cfg:     cfg,
 		spec:    cfg.String(),

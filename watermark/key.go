@@ -13,6 +13,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -29,12 +31,20 @@ const KeyEnv = "TRACEMARK_KEY"
 // DefaultTokenizer is the tokenizer recorded in new keys.
 const DefaultTokenizer = "o200k_base"
 
-// Key is a watermark key: a 32-byte secret, its public ID, and the scheme and
-// tokenizer that detection uses by default. The secret is unexported and
-// never printed: String, GoString, Format and MarshalJSON show only the ID.
-// Write it with EncodeKeyFile or WriteKeyFile.
+// MaxEngineWords bounds the number of words of an engine key.
+const MaxEngineWords = 1024
+
+// Key is a watermark key: a secret, its public ID, and the scheme and
+// tokenizer that detection uses by default. The secret is either tracemark's
+// own 32 bytes (GenerateKey, NewKey) or an engine key: the integer words
+// another serving engine is configured with, such as vLLM's 64-bit key
+// (GenerateEngineKey, NewEngineKey). A scheme binds only the kind of key it
+// is defined for. The secret is unexported and never printed: String,
+// GoString, Format and MarshalJSON show only the ID. Write it with
+// EncodeKeyFile or WriteKeyFile.
 type Key struct {
 	secret    [SecretSize]byte
+	engine    []uint64 // engine key words; nil for a 32-byte secret key
 	id        string
 	Scheme    Config      // default scheme for this key
 	Tokenizer string      // tokenizer of the model whose IDs are marked
@@ -68,6 +78,101 @@ func KeyID(secret [SecretSize]byte) string {
 	return hex.EncodeToString(h.Sum(nil)[:8])
 }
 
+// GenerateEngineKey makes a new engine key of n uniformly random 64-bit
+// words from crypto/rand.
+func GenerateEngineKey(n int, scheme Config, tokenizer string) (*Key, error) {
+	if n < 1 || n > MaxEngineWords {
+		return nil, fmt.Errorf("generate engine key: %d words, want 1 to %d", n, MaxEngineWords)
+	}
+	var b [8]byte
+	words := make([]uint64, n)
+	for i := range words {
+		if _, err := rand.Read(b[:]); err != nil {
+			return nil, fmt.Errorf("generate engine key: %w", err)
+		}
+		for _, x := range b {
+			words[i] = words[i]<<8 | uint64(x)
+		}
+	}
+	return NewEngineKey(words, scheme, tokenizer, time.Now().UTC().Truncate(time.Second)), nil
+}
+
+// NewEngineKey makes an engine key from its words (copied), e.g. the
+// integer key of a deployed vLLM watermark configuration. words must not be
+// empty (a key without words is not an engine key).
+func NewEngineKey(words []uint64, scheme Config, tokenizer string, created time.Time) *Key {
+	w := slices.Clone(words)
+	if w == nil {
+		w = []uint64{}
+	}
+	return &Key{engine: w, id: EngineKeyID(w), Scheme: scheme, Tokenizer: tokenizer, Created: created}
+}
+
+// EngineKeyID returns the public ID of an engine key: the first 8 bytes of
+// SHA-256("tracemark/v1/engine-key-id" || n || w_1 || ... || w_n), with n
+// as 4 and each word as 8 big-endian bytes, in lower-case hex. It is
+// one-way, but it cannot be stronger than the key: whoever can enumerate a
+// small or guessable key (such as 42) can match it to the ID, as they could
+// to watermarked text.
+func EngineKeyID(words []uint64) string {
+	h := sha256.New()
+	h.Write([]byte("tracemark/" + PRFVersion + "/engine-key-id"))
+	var b [8]byte
+	n := uint32(len(words))
+	h.Write([]byte{byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)})
+	for _, w := range words {
+		for i := range b {
+			b[i] = byte(w >> (56 - 8*i))
+		}
+		h.Write(b[:])
+	}
+	return hex.EncodeToString(h.Sum(nil)[:8])
+}
+
+// IsEngine reports whether k is an engine key (NewEngineKey) rather than a
+// 32-byte secret key.
+func (k *Key) IsEngine() bool { return k.engine != nil }
+
+// EngineWords returns a copy of an engine key's words, or nil for a 32-byte
+// secret key. The words are the secret: never print or log them.
+func (k *Key) EngineWords() []uint64 {
+	if k.engine == nil {
+		return nil
+	}
+	return slices.Clone(k.engine)
+}
+
+// ErrEngineKey is returned when a scheme defined on tracemark's 32-byte
+// secrets is bound to an engine key.
+var ErrEngineKey = errors.New("an engine key (the integer key of another serving engine) cannot key a tracemark scheme; use a key made by keygen for it")
+
+// ErrSecretKey is returned when an engine scheme is bound to a 32-byte
+// secret key.
+var ErrSecretKey = errors.New("an engine scheme needs an engine key (keygen with that scheme, or key import of the engine's configuration), not a 32-byte tracemark key")
+
+// requireSecret returns ErrEngineKey for an engine key.
+func (k *Key) requireSecret() error {
+	if k.engine != nil {
+		return ErrEngineKey
+	}
+	return nil
+}
+
+// requireEngine returns the words of an engine key of n words (n <= 0: any
+// number), or an error saying what kind of key is needed.
+func (k *Key) requireEngine(n int) ([]uint64, error) {
+	if k.engine == nil {
+		return nil, ErrSecretKey
+	}
+	if len(k.engine) == 0 {
+		return nil, errors.New("engine key has no words")
+	}
+	if n > 0 && len(k.engine) != n {
+		return nil, fmt.Errorf("engine key has %d words, the scheme needs %d", len(k.engine), n)
+	}
+	return k.engine, nil
+}
+
 // ID returns the key's public ID.
 func (k *Key) ID() string { return k.id }
 
@@ -84,11 +189,16 @@ func (k *Key) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(k.String())) }
 // MarshalJSON writes the public fields only (no secret). To store a key, use
 // EncodeKeyFile.
 func (k *Key) MarshalJSON() ([]byte, error) {
+	kind := ""
+	if k.engine != nil {
+		kind = "engine"
+	}
 	return json.Marshal(struct {
 		ID        string `json:"id"`
+		Kind      string `json:"kind,omitempty"`
 		Scheme    string `json:"scheme"`
 		Tokenizer string `json:"tokenizer"`
-	}{k.id, specString(k.Scheme), k.Tokenizer})
+	}{k.id, kind, specString(k.Scheme), k.Tokenizer})
 }
 
 func specString(c Config) string {
@@ -98,26 +208,38 @@ func specString(c Config) string {
 	return c.String()
 }
 
-// keyFile is the on-disk JSON form of a key.
+// keyFile is the on-disk JSON form of a key. A key file holds either a
+// secret (base64) or an engine key (its words as decimal strings, since a
+// JSON number loses precision above 2^53).
 type keyFile struct {
-	Version   int    `json:"version"`
-	ID        string `json:"id"`
-	Secret    string `json:"secret"`
-	Scheme    string `json:"scheme"`
-	Tokenizer string `json:"tokenizer"`
-	Created   string `json:"created"`
+	Version   int      `json:"version"`
+	ID        string   `json:"id"`
+	Secret    string   `json:"secret,omitempty"`
+	EngineKey []string `json:"engine_key,omitempty"`
+	Scheme    string   `json:"scheme"`
+	Tokenizer string   `json:"tokenizer"`
+	Created   string   `json:"created"`
 }
 
-// EncodeKeyFile returns the key file contents, secret included (base64).
+// EncodeKeyFile returns the key file contents, secret included (base64, or
+// an engine key's words in decimal).
 func (k *Key) EncodeKeyFile() []byte {
-	b, _ := json.MarshalIndent(keyFile{
+	kf := keyFile{
 		Version:   KeyFileVersion,
 		ID:        k.id,
-		Secret:    base64.StdEncoding.EncodeToString(k.secret[:]),
 		Scheme:    specString(k.Scheme),
 		Tokenizer: k.Tokenizer,
 		Created:   k.Created.UTC().Format(time.RFC3339),
-	}, "", "  ")
+	}
+	if k.engine != nil {
+		kf.EngineKey = make([]string, len(k.engine))
+		for i, w := range k.engine {
+			kf.EngineKey[i] = strconv.FormatUint(w, 10)
+		}
+	} else {
+		kf.Secret = base64.StdEncoding.EncodeToString(k.secret[:])
+	}
+	b, _ := json.MarshalIndent(kf, "", "  ")
 	return append(b, '\n')
 }
 
@@ -204,13 +326,26 @@ func ParseKeyFile(data []byte) (*Key, error) {
 	if kf.Version != KeyFileVersion {
 		return nil, fmt.Errorf("key file version %d is not supported (want %d)", kf.Version, KeyFileVersion)
 	}
-	raw, err := base64.StdEncoding.DecodeString(kf.Secret)
-	if err != nil || len(raw) != SecretSize {
-		return nil, fmt.Errorf("key file secret must be %d bytes in standard base64", SecretSize)
-	}
 	var s [SecretSize]byte
-	copy(s[:], raw)
-	id := KeyID(s)
+	var engine []uint64
+	var id string
+	switch {
+	case kf.EngineKey != nil && kf.Secret != "":
+		return nil, errors.New("key file has both a secret and an engine key (want one)")
+	case kf.EngineKey != nil:
+		w, err := parseEngineWords(kf.EngineKey)
+		if err != nil {
+			return nil, err
+		}
+		engine, id = w, EngineKeyID(w)
+	default:
+		raw, err := base64.StdEncoding.DecodeString(kf.Secret)
+		if err != nil || len(raw) != SecretSize {
+			return nil, fmt.Errorf("key file secret must be %d bytes in standard base64", SecretSize)
+		}
+		copy(s[:], raw)
+		id = KeyID(s)
+	}
 	if kf.ID != id {
 		return nil, fmt.Errorf("key file id %q does not match its secret (corrupted or edited key file)", kf.ID)
 	}
@@ -228,7 +363,30 @@ func ParseKeyFile(data []byte) (*Key, error) {
 	if err != nil {
 		return nil, errors.New("key file created time is not RFC 3339")
 	}
+	if engine != nil {
+		return NewEngineKey(engine, scheme, kf.Tokenizer, created), nil
+	}
 	return NewKey(s, scheme, kf.Tokenizer, created), nil
+}
+
+// parseEngineWords parses an engine key's decimal words. Errors give the
+// word's position and what is wrong, never its digits.
+func parseEngineWords(ws []string) ([]uint64, error) {
+	if len(ws) == 0 || len(ws) > MaxEngineWords {
+		return nil, fmt.Errorf("key file engine_key has %d words, want 1 to %d", len(ws), MaxEngineWords)
+	}
+	out := make([]uint64, len(ws))
+	for i, w := range ws {
+		if w == "" || len(w) > 20 || strings.TrimLeft(w, "0123456789") != "" {
+			return nil, fmt.Errorf("key file engine_key word %d is not a decimal integer of at most 20 digits", i+1)
+		}
+		v, err := strconv.ParseUint(w, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("key file engine_key word %d is not below 2^64", i+1)
+		}
+		out[i] = v
+	}
+	return out, nil
 }
 
 // MaxKeyFileSize bounds a key file: a real one is about 300 bytes.

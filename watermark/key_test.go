@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -167,6 +168,8 @@ func FuzzParseKeyFile(f *testing.F) {
 	f.Add(k.EncodeKeyFile())
 	f.Add([]byte(`{"version":1}`))
 	f.Add([]byte(`{"version":1,"secret":"AAAA","id":"x"}`))
+	f.Add(testEngineKey(f, 42).EncodeKeyFile())
+	f.Add([]byte(`{"version":1,"engine_key":["18446744073709551616"],"id":"x"}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		got, err := ParseKeyFile(data)
 		if err != nil {
@@ -174,7 +177,8 @@ func FuzzParseKeyFile(f *testing.F) {
 		}
 		// Whatever parses must survive a round trip unchanged.
 		again, err := ParseKeyFile(got.EncodeKeyFile())
-		if err != nil || again.secret != got.secret || again.Scheme.String() != got.Scheme.String() {
+		if err != nil || again.secret != got.secret || again.Scheme.String() != got.Scheme.String() ||
+			again.ID() != got.ID() || !slices.Equal(again.engine, got.engine) || again.IsEngine() != got.IsEngine() {
 			t.Fatalf("round trip failed: %v", err)
 		}
 	})

@@ -172,6 +172,9 @@ func NewKGW(key *Key, cfg KGWConfig) (*KGW, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("kgw: %w", err)
 	}
+	if err := key.requireSecret(); err != nil {
+		return nil, fmt.Errorf("kgw: %w", err)
+	}
 	s := &key.secret
 	k := &KGW{
 		cfg:       cfg,

@@ -81,6 +81,9 @@ func NewTournament(key *Key, cfg TournamentConfig) (*Tournament, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("tournament: %w", err)
 	}
+	if err := key.requireSecret(); err != nil {
+		return nil, fmt.Errorf("tournament: %w", err)
+	}
 	mask := ^uint64(0)
 	if cfg.M < 64 {
 		mask = uint64(1)<<cfg.M - 1
