@@ -3,6 +3,7 @@ package detect
 import (
 	"math"
 	"math/rand/v2"
+	"strconv"
 	"testing"
 
 	"github.com/tracemark/tracemark/detect/stats"
@@ -15,11 +16,27 @@ func anyScheme(t testing.TB, key *watermark.Key, spec string) watermark.Scheme {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if ec, ok := c.(watermark.EngineConfig); ok && !key.IsEngine() {
+		key = engineStandIn(key, ec)
+	}
 	s, err := watermark.NewScheme(key, c)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// engineStandIn returns an engine key of the words an engine scheme needs,
+// drawn from a generator seeded by key's public ID: random when key is, so
+// that tests drawing random keys cover engine schemes too.
+func engineStandIn(key *watermark.Key, c watermark.EngineConfig) *watermark.Key {
+	id, _ := strconv.ParseUint(key.ID(), 16, 64)
+	rng := rand.New(rand.NewPCG(id, 0x5eed))
+	words := make([]uint64, c.EngineKeyWords())
+	for i := range words {
+		words[i] = rng.Uint64()
+	}
+	return watermark.NewEngineKey(words, c, key.Tokenizer, key.Created)
 }
 
 // nullPValues scores docs under a fresh random key per (document,

@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/bits"
 	"math/rand/v2"
+	"strconv"
 	"testing"
 	"time"
 
@@ -25,11 +26,26 @@ func mustScheme(t testing.TB, k *Key, spec string) Scheme {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := NewScheme(k, c)
+	s, err := NewScheme(engineStandIn(k, c), c)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// engineStandIn returns k, or for an engine scheme and a 32-byte key an
+// engine key whose words are derived from k's secret, so that tests drawing
+// random keys cover engine schemes too.
+func engineStandIn(k *Key, c Config) *Key {
+	ec, ok := c.(EngineConfig)
+	if !ok || k.IsEngine() {
+		return k
+	}
+	words := make([]uint64, ec.EngineKeyWords())
+	for i := range words {
+		words[i] = deriveWord(&k.secret, "test/engine/"+strconv.Itoa(i))
+	}
+	return NewEngineKey(words, c, k.Tokenizer, k.Created)
 }
 
 func softmax(logits []float32) []float64 {

@@ -136,11 +136,12 @@ func TestRegistryBindsEveryScheme(t *testing.T) {
 		if cfg.SchemeName() != name || !strings.HasPrefix(cfg.String(), name+":") {
 			t.Errorf("%s: parsed as %s (%s)", name, cfg.SchemeName(), cfg)
 		}
-		s, err := cfg.Bind(key)
+		k := engineStandIn(key, cfg)
+		s, err := cfg.Bind(k)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		if s.Config() != cfg || s.Spec() != cfg.String() || s.ContextWidth() != cfg.ContextWidth() || s.KeyID() != key.ID() {
+		if s.Config() != cfg || s.Spec() != cfg.String() || s.ContextWidth() != cfg.ContextWidth() || s.KeyID() != k.ID() {
 			t.Errorf("%s: bound scheme reports %v %s %d %s", name, s.Config(), s.Spec(), s.ContextWidth(), s.KeyID())
 		}
 		if k := cfg.Null().Kind; k != BinomialNull && k != GammaNull && k != PayloadNull {

@@ -144,6 +144,17 @@ func parseSynthID(kv []specParam) (Config, error) {
 	return c, nil
 }
 
+// EngineConfig is a scheme configuration keyed by an engine key (the
+// integers another engine is configured with) instead of a 32-byte secret.
+type EngineConfig interface {
+	Config
+	// EngineKeyWords is the number of 64-bit words its key holds.
+	EngineKeyWords() int
+}
+
+// EngineKeyWords returns depth: a SynthID key is a list of depth integers.
+func (c SynthIDConfig) EngineKeyWords() int { return c.Depth }
+
 // Bind binds the parameters to an engine key holding depth integers
 // (NewSynthID).
 func (c SynthIDConfig) Bind(key *Key) (Scheme, error) { return NewSynthID(key, c) }
@@ -264,21 +275,17 @@ type SynthID struct {
 	weights [64]float64   // the reference's weighted-mean weights
 }
 
-// NewSynthID binds a SynthID configuration to a key. An engine key (an
-// imported or generated SynthID key list) supplies its words as the keys
-// (int64 values as two's complement), exactly cfg.Depth of them; any other
-// key derives depth keys from its secret (domain "synthid/key/<l>"), so
-// that a tracemark key can drive the same scheme.
+// NewSynthID binds a SynthID configuration to an engine key whose words
+// are the key list (int64 values as two's complement), exactly cfg.Depth
+// of them: an imported SynthIDTextWatermarkingConfig, or one made by
+// GenerateEngineKey. A 32-byte tracemark key is ErrSecretKey.
 func NewSynthID(key *Key, cfg SynthIDConfig) (*SynthID, error) {
-	var words []uint64
-	if ek, ok := any(key).(interface{ EngineWords() []uint64 }); ok {
-		words = ek.EngineWords()
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("synthid: %w", err)
 	}
-	if len(words) == 0 && cfg.Depth >= 1 && cfg.Depth <= 64 {
-		words = make([]uint64, cfg.Depth)
-		for l := range words {
-			words[l] = deriveWord(&key.secret, "synthid/key/"+strconv.Itoa(l))
-		}
+	words, err := key.requireEngine(cfg.Depth)
+	if err != nil {
+		return nil, fmt.Errorf("synthid: %w", err)
 	}
 	return newSynthID(key.ID(), words, cfg)
 }

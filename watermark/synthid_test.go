@@ -1,10 +1,13 @@
 package watermark
 
 import (
+	"errors"
 	"fmt"
 	"math/bits"
 	"math/rand/v2"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/tracemark/tracemark/detect/stats"
 )
@@ -127,22 +130,41 @@ func TestSynthIDHistoryWindow(t *testing.T) {
 	}
 }
 
-// TestSynthIDBindsKeys: a key list of the wrong length is an error; a
-// tracemark key derives its own list, the same every time.
+// TestSynthIDBindsKeys: SynthID takes an engine key of depth words, as its
+// key list; a 32-byte key or a list of the wrong length is an error.
 func TestSynthIDBindsKeys(t *testing.T) {
 	if _, err := NewSynthIDFromList("x", []int64{1, 2}, DefaultSynthID()); err == nil {
 		t.Error("2 keys accepted for depth 30")
 	}
 	rng := rand.New(rand.NewPCG(5, 6))
-	key := randomTestKey(rng)
-	a, err := NewSynthID(key, DefaultSynthID())
+	if _, err := NewSynthID(randomTestKey(rng), DefaultSynthID()); !errors.Is(err, ErrSecretKey) {
+		t.Errorf("32-byte key: %v", err)
+	}
+	ref := SynthIDReferenceKeys()
+	words := make([]uint64, len(ref))
+	for i, k := range ref {
+		words[i] = uint64(k)
+	}
+	key := NewEngineKey(words, DefaultSynthID(), DefaultTokenizer, time.Time{})
+	s, err := NewSynthID(key, DefaultSynthID())
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _ := NewSynthID(key, DefaultSynthID())
-	c, _ := NewSynthID(randomTestKey(rng), DefaultSynthID())
-	if a.keys != b.keys || a.keys == c.keys {
-		t.Error("derived key lists are not a function of the key")
+	if s.KeyID() != EngineKeyID(words) || s.keys[29] != 960 {
+		t.Errorf("bound to %s, keys %v", s.KeyID(), s.keys[:30])
+	}
+	short := DefaultSynthID()
+	short.Depth = 29
+	if _, err := NewSynthID(key, short); err == nil || !strings.Contains(err.Error(), "30 words, the scheme needs 29") {
+		t.Errorf("30 words for depth 29: %v", err)
+	}
+	neg := NewEngineKey([]uint64{uint64(1<<64 - 5)}, nil, DefaultTokenizer, time.Time{})
+	one := DefaultSynthID()
+	one.Depth = 1
+	a, _ := NewSynthID(neg, one)
+	b, _ := NewSynthIDFromList("x", []int64{-5}, one)
+	if g1, _ := a.GValues([]uint32{1, 2, 3, 4}, 5); g1 != func() uint64 { g, _ := b.GValues([]uint32{1, 2, 3, 4}, 5); return g }() {
+		t.Error("a word is not the key's two's complement")
 	}
 }
 
