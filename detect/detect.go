@@ -259,7 +259,7 @@ func (d *Detector) TokensToDetection(ids []uint32) int {
 		k := i + 1
 		var lnP float64
 		if null.Kind == watermark.GammaNull {
-			lnP = stats.LogGammaUpperTail(float64(k), sum)
+			lnP = stats.LogGammaUpperTail(null.GammaShape(k), sum)
 		} else {
 			lnP = stats.LogBinomialTail(int(sum), k*null.Trials, null.P)
 		}

@@ -54,11 +54,12 @@ func (e *evaluator) evaluate(t *Tally, r *Result) {
 			r.WeightedMeanScore = t.Weighted / (float64(n) * m * (m + 1) / 2)
 		}
 	case watermark.GammaNull:
-		lnP = stats.LogGammaUpperTail(float64(n), t.Sum)
+		shape := e.null.GammaShape(n)
+		lnP = stats.LogGammaUpperTail(shape, t.Sum)
 		if n == 0 {
 			lnP = 0
 		} else {
-			r.Z, r.MeanScore = (t.Sum-float64(n))/math.Sqrt(float64(n)), t.Sum/float64(n)
+			r.Z, r.MeanScore = (t.Sum-shape)/math.Sqrt(shape), t.Sum/float64(n)
 		}
 		r.Score, r.Test = t.Sum, TestGamma
 	case watermark.PayloadNull:

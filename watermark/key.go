@@ -173,6 +173,23 @@ func (k *Key) requireEngine(n int) ([]uint64, error) {
 	return k.engine, nil
 }
 
+// EngineConfig is a scheme configuration keyed by an engine key rather
+// than a 32-byte secret, such as vLLM's schemes.
+type EngineConfig interface {
+	Config
+	// EngineKeyWords is the number of 64-bit words its key has.
+	EngineKeyWords() int
+}
+
+// GenerateKeyFor makes a new key of the kind scheme needs: an engine key
+// of its EngineKeyWords words for an EngineConfig, else a 32-byte secret.
+func GenerateKeyFor(scheme Config, tokenizer string) (*Key, error) {
+	if e, ok := scheme.(EngineConfig); ok {
+		return GenerateEngineKey(e.EngineKeyWords(), scheme, tokenizer)
+	}
+	return GenerateKey(scheme, tokenizer)
+}
+
 // ID returns the key's public ID.
 func (k *Key) ID() string { return k.id }
 

@@ -155,6 +155,17 @@ type Null struct {
 	Trials int     // BinomialNull: trials per observation
 	Radix  int     // PayloadNull
 	Slots  int     // PayloadNull
+	// Shape is GammaNull's shape per observation: each Score is
+	// Gamma(Shape, 1), so n of them sum to Gamma(n·Shape, 1). 0 means 1.
+	Shape int
+}
+
+// GammaShape returns the Gamma shape of n observations under a GammaNull.
+func (n Null) GammaShape(obs int) float64 {
+	if n.Shape > 1 {
+		return float64(obs * n.Shape)
+	}
+	return float64(obs)
 }
 
 // NewScheme binds a configuration to a key (cfg.Bind(key)).

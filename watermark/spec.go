@@ -45,10 +45,13 @@ type schemeParser func(params []specParam) (Config, error)
 // registers here with one line.
 func schemeParsers() map[string]schemeParser {
 	return map[string]schemeParser{
-		"kgw":        parseKGW,
-		"gumbel":     parseGumbel,
-		"tournament": parseTournament,
-		"synthid":    parseSynthID,
+		"kgw":              parseKGW,
+		"gumbel":           parseGumbel,
+		"tournament":       parseTournament,
+		"vllm-gumbel":      parseVLLMGumbel,
+		"vllm-dual-gumbel": parseVLLMDualGumbel,
+		"vllm-sbw":         parseVLLMSBW,
+		"synthid":          parseSynthID,
 	}
 }
 

@@ -1,6 +1,7 @@
 package watermark
 
 import (
+	"errors"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -136,12 +137,20 @@ func TestRegistryBindsEveryScheme(t *testing.T) {
 		if cfg.SchemeName() != name || !strings.HasPrefix(cfg.String(), name+":") {
 			t.Errorf("%s: parsed as %s (%s)", name, cfg.SchemeName(), cfg)
 		}
-		k := engineStandIn(key, cfg)
-		s, err := cfg.Bind(k)
+		key := key
+		if e, ok := cfg.(EngineConfig); ok {
+			if _, err := cfg.Bind(key); !errors.Is(err, ErrSecretKey) {
+				t.Errorf("%s bound a 32-byte key: %v", name, err)
+			}
+			key = NewEngineKey(make([]uint64, e.EngineKeyWords()), cfg, DefaultTokenizer, time.Time{})
+		} else if _, err := cfg.Bind(NewEngineKey([]uint64{1}, cfg, DefaultTokenizer, time.Time{})); !errors.Is(err, ErrEngineKey) {
+			t.Errorf("%s bound an engine key: %v", name, err)
+		}
+		s, err := cfg.Bind(key)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		if s.Config() != cfg || s.Spec() != cfg.String() || s.ContextWidth() != cfg.ContextWidth() || s.KeyID() != k.ID() {
+		if s.Config() != cfg || s.Spec() != cfg.String() || s.ContextWidth() != cfg.ContextWidth() || s.KeyID() != key.ID() {
 			t.Errorf("%s: bound scheme reports %v %s %d %s", name, s.Config(), s.Spec(), s.ContextWidth(), s.KeyID())
 		}
 		if k := cfg.Null().Kind; k != BinomialNull && k != GammaNull && k != PayloadNull {

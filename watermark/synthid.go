@@ -144,14 +144,6 @@ func parseSynthID(kv []specParam) (Config, error) {
 	return c, nil
 }
 
-// EngineConfig is a scheme configuration keyed by an engine key (the
-// integers another engine is configured with) instead of a 32-byte secret.
-type EngineConfig interface {
-	Config
-	// EngineKeyWords is the number of 64-bit words its key holds.
-	EngineKeyWords() int
-}
-
 // EngineKeyWords returns depth: a SynthID key is a list of depth integers.
 func (c SynthIDConfig) EngineKeyWords() int { return c.Depth }
 

@@ -50,6 +50,15 @@ type detection struct {
 	Input string `json:"input"`
 	detect.Result
 	keyDefaults // the key's own scheme and tokenizer, beside the ones used
+	// Engine is the serving engine's own detector result, for schemes
+	// of an engine such as vLLM (docs/engines.md).
+	Engine *engineResult `json:"engine_detection,omitempty"`
+}
+
+// engineResult is an engine's own detector result for one key.
+type engineResult struct {
+	KeyID string `json:"key_id"`
+	watermark.EngineDetection
 }
 
 // multiDetection is one line of `detect --json` output with several keys.
@@ -57,11 +66,17 @@ type multiDetection struct {
 	Input string `json:"input"`
 	detect.MultiResult
 	keyDefaults // the best key's own scheme and tokenizer
+	// Engines are the engine detector results of the keys whose schemes
+	// have one, in key order.
+	Engines []engineResult `json:"engine_detections,omitempty"`
 }
 
 type detectRun struct {
 	env      *env
 	dets     []*detect.Detector // one per key
+	schemes  []watermark.Scheme // one per key
+	engine   bool               // some scheme has an engine detector
+	all      []uint32           // the current input's tokens, when engine
 	defaults map[string]keyDefaults
 	alpha    float64
 	tok      tokenize.Tokenizer
@@ -116,7 +131,11 @@ func runDetect(c *cli.Context, e *env) error {
 			return err
 		}
 		r.dets = append(r.dets, d)
+		if _, ok := s.(watermark.EngineDetector); ok {
+			r.engine = true
+		}
 	}
+	r.schemes = schemes
 	inputs := c.Args().Slice()
 	if len(inputs) == 0 {
 		inputs = []string{"-"}
@@ -175,6 +194,7 @@ func readInput(e *env, name string) (string, []byte, error) {
 // Compressed input (gzip, zstd, xz, bzip2) is decompressed, as scan does;
 // binary input is refused with an error, never scored.
 func (r *detectRun) input(ctx context.Context, name string, ids bool) error {
+	keepAll := r.engine && r.json
 	display := name
 	if name == "-" {
 		display = "<stdin>"
@@ -188,6 +208,7 @@ func (r *detectRun) input(ctx context.Context, name string, ids bool) error {
 		return r.idLines(in, display)
 	}
 	streams := make([]*detect.Stream, len(r.dets))
+	r.all = r.all[:0]
 	key := detect.NewDedupKey()
 	for i, d := range r.dets {
 		streams[i] = d.NewStream(key)
@@ -199,6 +220,9 @@ func (r *detectRun) input(ctx context.Context, name string, ids bool) error {
 		}
 		for _, s := range streams {
 			s.Add(r.ids)
+		}
+		if keepAll {
+			r.all = append(r.all, r.ids...)
 		}
 		return nil
 	})
@@ -251,6 +275,7 @@ func (r *detectRun) tokens(name string, ids []uint32) error {
 	for i, d := range r.dets {
 		results[i] = d.Tokens(ids)
 	}
+	r.all = append(r.all[:0], ids...)
 	return r.results(name, results)
 }
 
@@ -263,6 +288,21 @@ func (r *detectRun) results(name string, results []detect.Result) error {
 		return r.report(name, results[0])
 	}
 	return r.reportMulti(name, detect.Combine(results, r.alpha))
+}
+
+// engineResults computes the engine detector results of the keys whose
+// schemes have one, on the current input's tokens.
+func (r *detectRun) engineResults() []engineResult {
+	if !r.engine || !r.json {
+		return nil
+	}
+	var out []engineResult
+	for _, s := range r.schemes {
+		if e, ok := s.(watermark.EngineDetector); ok {
+			out = append(out, engineResult{KeyID: s.KeyID(), EngineDetection: e.EngineDetect(r.all)})
+		}
+	}
+	return out
 }
 
 // idLines tests every non-empty line of in as a JSON array of token IDs.
@@ -347,7 +387,11 @@ func (r *detectRun) report(name string, res detect.Result) error {
 		r.found++
 	}
 	if r.json {
-		return r.encode(detection{Input: name, Result: res, keyDefaults: r.defaults[res.KeyID]})
+		d := detection{Input: name, Result: res, keyDefaults: r.defaults[res.KeyID]}
+		if e := r.engineResults(); len(e) == 1 {
+			d.Engine = &e[0]
+		}
+		return r.encode(d)
 	}
 	if res.TooShort {
 		_, err := fmt.Fprintf(r.env.stdout, "%s: too short to test (%d scored tokens of %d; key %s)\n", name, res.Scored, res.Tokens, res.KeyID)
@@ -363,7 +407,7 @@ func (r *detectRun) reportMulti(name string, res detect.MultiResult) error {
 	}
 	if r.json {
 		res.Tokenizer = r.tok.Name()
-		return r.encode(multiDetection{Input: name, MultiResult: res, keyDefaults: r.defaults[res.KeyID]})
+		return r.encode(multiDetection{Input: name, MultiResult: res, keyDefaults: r.defaults[res.KeyID], Engines: r.engineResults()})
 	}
 	if res.TooShort {
 		_, err := fmt.Fprintf(r.env.stdout, "%s: too short to test (%d scored tokens of %d; %d keys)\n", name, res.Scored, res.Tokens, res.KeysTested)

@@ -61,6 +61,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		ExitErrHandler:            func(*cli.Context, error) {}, // run decides the exit code
 		Commands: []*cli.Command{
 			keygenCommand(e),
+			keyCommand(e),
 			generateCommand(e),
 			detectCommand(e),
 			scanCommand(e),

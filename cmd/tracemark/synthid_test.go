@@ -50,7 +50,50 @@ func TestKeygenSynthID(t *testing.T) {
 		t.Error("key file written although the engine configuration could not be")
 	}
 	code, _, stderr = cliRun(t, "", "keygen", "--out", filepath.Join(dir, "k3.json"), "--engine-config", filepath.Join(dir, "x.json"))
-	if code == 0 || !strings.Contains(stderr, "has no engine configuration file") {
+	if code == 0 || !strings.Contains(stderr, "--engine-config") {
 		t.Errorf("engine configuration for kgw: %d %s", code, stderr)
+	}
+}
+
+// TestKeyImportSynthID: key import reads transformers' configuration from
+// a file and from standard input (both implementations); bad configurations
+// fail without quoting the keys.
+func TestKeyImportSynthID(t *testing.T) {
+	dir := t.TempDir()
+	cfg := `{"ngram_len": 5, "keys": [654, 400, 836, 123, 340, 443, 597, 160, 57], "sampling_table_seed": 0}`
+	cfgPath := filepath.Join(dir, "wm.json")
+	os.WriteFile(cfgPath, []byte(cfg), 0o600)
+	for i, c := range []struct {
+		args  []string
+		stdin string
+		spec  string
+	}{
+		{[]string{cfgPath}, "", "synthid:ngram_len=5,depth=9,impl=transformers,table_size=65536,table_seed=0,history=1024"},
+		{[]string{"-"}, `{"watermarking_config": ` + cfg + `}`, "synthid:ngram_len=5,depth=9,impl=transformers,table_size=65536,table_seed=0,history=1024"},
+		{[]string{"--synthid-impl", "deepmind", "-"}, `{"ngram_len": 5, "keys": [654, 400, 836, 123, 340, 443, 597, 160, 57]}`, "synthid:ngram_len=5,depth=9,impl=deepmind,history=1024"},
+	} {
+		out := filepath.Join(dir, "k"+strconv.Itoa(i)+".json")
+		code, stdout, stderr := cliRun(t, c.stdin, append([]string{"key", "import", "--out", out}, c.args...)...)
+		if code != 0 {
+			t.Fatalf("import %v: %d %s", c.args, code, stderr)
+		}
+		if strings.Contains(stdout+stderr, "836") {
+			t.Errorf("import printed a key: %s", stdout)
+		}
+		key, err := watermark.LoadKey(out)
+		if err != nil || key.Scheme.String() != c.spec || len(key.EngineWords()) != 9 || key.EngineWords()[2] != 836 {
+			t.Fatalf("imported %v %v, want %s", key, err, c.spec)
+		}
+	}
+	for stdin, want := range map[string]string{
+		`{"keys": [918273645546372819]}`:                   "ngram_len is missing",
+		`{"ngram_len": 5, "keys": [918273645546372819.5]}`: "keys[0] is not an integer",
+		`{"ngram_len": 5, "keys": [91827364554637281900]}`: "keys[0] is not an integer in the int64 range",
+		`{"ngram_len": 5, "keys": ["918273645546372819"]}`: "wrong type",
+	} {
+		code, stdout, stderr := cliRun(t, stdin, "key", "import", "--out", filepath.Join(dir, "bad.json"), "-")
+		if code == 0 || !strings.Contains(stderr, want) || strings.Contains(stdout+stderr, "918273645546372819") {
+			t.Errorf("%s: code %d, %q", stdin, code, stderr)
+		}
 	}
 }

@@ -1,0 +1,140 @@
+package watermark
+
+import (
+	"math"
+
+	"github.com/tracemark/tracemark/detect/stats"
+)
+
+// EngineDetection is a serving engine's own detector result on a token
+// sequence, computed the engine's way (see docs/engines.md): for vLLM, the
+// first tokens are scored against contexts padded with -1, a context seen
+// before is skipped (context-level dedup), and the p-value is vLLM's own
+// formula. It is reported next to tracemark's evidence, which differs.
+type EngineDetection struct {
+	Engine          string  `json:"engine"`    // "vllm"
+	Algorithm       string  `json:"algorithm"` // the engine's algorithm name
+	Score           float64 `json:"score"`
+	PValue          float64 `json:"p_value"`
+	NumScoredTokens int     `json:"num_scored_tokens"`
+}
+
+// EngineDetector is a scheme that can also compute its engine's own
+// detector result.
+type EngineDetector interface {
+	EngineDetect(tokens []uint32) EngineDetection
+}
+
+// vllmPositions calls f for each position vLLM's detector scores: every
+// token, with the context of the h tokens before it padded on the left with
+// -1, skipping a position whose context (the h entries) was seen before.
+// It returns the number of positions scored.
+func vllmPositions(tokens []uint32, h int, f func(ctx []int64, t uint32)) int {
+	seen := make(map[[MaxContextWidth]int64]struct{}, len(tokens))
+	var ctx [MaxContextWidth]int64
+	n := 0
+	for i, t := range tokens {
+		for j := 0; j < h; j++ {
+			p := i - h + j
+			ctx[j] = -1
+			if p >= 0 {
+				ctx[j] = int64(tokens[p])
+			}
+		}
+		if _, ok := seen[ctx]; ok {
+			continue
+		}
+		seen[ctx] = struct{}{}
+		f(ctx[:h], t)
+		n++
+	}
+	return n
+}
+
+// vllmGammaSurvival is vLLM's Gamma(shape, 1) survival for an integer
+// shape: e^-x Σ_{k<shape} x^k/k!, summed in log space from the largest
+// term, clamped to [0, 1].
+func vllmGammaSurvival(x float64, shape int) float64 {
+	if shape <= 0 || x <= 0 {
+		return 1
+	}
+	lx := math.Log(x)
+	term, maxTerm := 0.0, 0.0
+	for k := 1; k < shape; k++ {
+		term += lx - math.Log(float64(k))
+		maxTerm = math.Max(maxTerm, term)
+	}
+	sum, term := math.Exp(-maxTerm), 0.0
+	for k := 1; k < shape; k++ {
+		term += lx - math.Log(float64(k))
+		sum += math.Exp(term - maxTerm)
+	}
+	return math.Min(1, math.Exp(math.Min(0, -x+maxTerm+math.Log(sum))))
+}
+
+// EngineDetect is vLLM's GumbelWatermarkDetector result (dedup on).
+func (g *VLLMGumbel) EngineDetect(tokens []uint32) EngineDetection {
+	var st vllmCtx
+	defer g.u.release(&st)
+	score := 0.0
+	n := vllmPositions(tokens, g.cfg.H, func(ctx []int64, t uint32) {
+		g.u.prepare(&st, ctx)
+		score += exponentialScore(vllmUniform(g.u.word(&st, t)))
+	})
+	r := EngineDetection{Engine: "vllm", Algorithm: "gumbel", PValue: 1, NumScoredTokens: n}
+	if n > 0 {
+		r.Score, r.PValue = score, vllmGammaSurvival(score, n)
+	}
+	return r
+}
+
+// EngineDetect is vLLM's DualKeyGumbelWatermarkDetector result: the
+// per-token score (1-alpha)·s_A + alpha·s_B, and a Gamma tail matched to
+// its mean and variance (shape n/v, scale v, v = (1-alpha)^2 + alpha^2).
+func (g *VLLMDualGumbel) EngineDetect(tokens []uint32) EngineDetection {
+	var sa, sb vllmCtx
+	defer g.a.release(&sa)
+	defer g.b.release(&sb)
+	alpha := g.cfg.Alpha
+	score := 0.0
+	n := vllmPositions(tokens, g.cfg.H, func(ctx []int64, t uint32) {
+		g.a.prepare(&sa, ctx)
+		g.b.prepare(&sb, ctx)
+		score += exponentialScore(vllmUniform(g.a.word(&sa, t)))*(1-alpha) + exponentialScore(vllmUniform(g.b.word(&sb, t)))*alpha
+	})
+	r := EngineDetection{Engine: "vllm", Algorithm: "dual_key_gumbel", PValue: 1, NumScoredTokens: n}
+	if n == 0 {
+		return r
+	}
+	r.Score = score
+	v := (1-alpha)*(1-alpha) + alpha*alpha
+	if alpha == 0 || alpha == 0.5 || alpha == 1 {
+		r.PValue = vllmGammaSurvival(score/v, int(math.RoundToEven(float64(n)/v)))
+	} else {
+		r.PValue = math.Exp(stats.LogGammaUpperTail(float64(n)/v, score/v))
+	}
+	return r
+}
+
+// EngineDetect is vLLM's SBWWatermarkDetector result: the green count and
+// the one-sided normal tail of its z-score. Its lefthash rule sums the
+// hashed context tokens, where vLLM's sampler sums the raw ones.
+func (s *VLLMSBW) EngineDetect(tokens []uint32) EngineDetection {
+	var st sbwCtx
+	w := 0
+	n := vllmPositions(tokens, s.cfg.H, func(ctx []int64, t uint32) {
+		s.prepare(&st, ctx, true)
+		if s.green(&st, t) {
+			w++
+		}
+	})
+	r := EngineDetection{Engine: "vllm", Algorithm: "sbw", PValue: 1, NumScoredTokens: n}
+	if n == 0 {
+		return r
+	}
+	r.Score = float64(w)
+	g := s.cfg.Gamma
+	z := (float64(w) - float64(n)*g) / math.Sqrt(float64(n)*g*(1-g))
+	r.PValue = 0.5 * math.Erfc(z/math.Sqrt2)
+	return r
+}
