@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/tracemark/tracemark/internal/refcorpus"
+	"github.com/tracemark/tracemark/internal/templated"
 )
 
 // binomialCDFBig returns P(X <= k) for X ~ Binomial(n, p) by exact rational
@@ -210,6 +211,22 @@ func TestQuickRun(t *testing.T) {
 	if payloadOff.Dedup || !payloadOff.Cells[2].Exceeds {
 		t.Errorf("%s: expected the repeated-tuple false positives that dedup prevents, got %+v", payloadOff.describe(), payloadOff.Cells[2])
 	}
+	// The fixed-key section: every templated and human corpus, 200 keys;
+	// corpus mode binomial on templated text, document mode not.
+	if len(r.FPR.FixedKey) != len(templated.Kinds())+len(r.FPR.Corpora) {
+		t.Errorf("fixed-key rows: %d", len(r.FPR.FixedKey))
+	}
+	for _, row := range r.FPR.FixedKey {
+		if row.Keys < 200 {
+			t.Errorf("%s: %d fixed keys", row.Corpus, row.Keys)
+		}
+		if row.Corpus == "templated letters" && (row.CorpusMode.Ratio > 1.5 || row.Document.Ratio < 3) {
+			t.Errorf("%s: variance ratios %.2f (document), %.2f (corpus)", row.Corpus, row.Document.Ratio, row.CorpusMode.Ratio)
+		}
+	}
+	if p := r.FPR.FixedKeyPower; p == nil || p.TPRDocument < 0.9 || p.FPDocument+p.FPCorpus != 0 || p.MeanScoredCorpus > p.MeanScoredDocument {
+		t.Errorf("fixed-key power: %+v", p)
+	}
 	if r.Power, err = runPower(ctx, e); err != nil {
 		t.Fatal(err)
 	}
@@ -269,7 +286,7 @@ func TestQuickRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"## 1. False-positive rate", "## 2. Power", "## 3. Robustness", "## 4. Quality", "## 5. Distillation", "## 6. Speed", "fpr-qq-dedup.png", "distill-fraction.png"} {
+	for _, want := range []string{"One fixed key over a corpus", "Power in a mixed corpus", "## 1. False-positive rate", "## 2. Power", "## 3. Robustness", "## 4. Quality", "## 5. Distillation", "## 6. Speed", "fpr-qq-dedup.png", "distill-fraction.png"} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("report lacks %q", want)
 		}
@@ -327,5 +344,18 @@ func TestCorporaWithoutNPM(t *testing.T) {
 	}
 	if len(missing) != 1 || !strings.Contains(missing[0], "brown") || !strings.Contains(missing[0], "npm") {
 		t.Errorf("missing %q", missing)
+	}
+}
+
+// TestFixedKeyStats checks the variance summary against hand-computed
+// values: counts 1, 3, 5 of 100 documents have mean 3, sample variance 4,
+// binomial variance 100·0.03·0.97 = 2.91.
+func TestFixedKeyStats(t *testing.T) {
+	s := fixedKeyStats([]int{1, 3, 5}, 100)
+	if s.MeanFlagged != 3 || s.MaxFlagged != 5 || s.Variance != 4 || math.Abs(s.BinomialVariance-2.91) > 1e-12 || math.Abs(s.Ratio-4/2.91) > 1e-12 {
+		t.Errorf("%+v", s)
+	}
+	if z := fixedKeyStats([]int{0, 0}, 10); z.Ratio != 0 || z.BinomialVariance != 0 || fmtRatio(z) != "–" {
+		t.Errorf("nothing flagged: %+v", z)
 	}
 }

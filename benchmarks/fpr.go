@@ -41,6 +41,12 @@ type FPRResult struct {
 	Seconds  float64      `json:"seconds"`
 	Worst    FPRWorstCell `json:"worst"`
 	KeysEach string       `json:"keys"`
+	// FixedKey is the flagged-count variance under fixed keys, per corpus,
+	// in both document dedup modes.
+	FixedKey []FixedKeyRow `json:"fixed_key,omitempty"`
+	// FixedKeyPower is the per-document power in a mixed corpus under one
+	// key, in both modes.
+	FixedKeyPower *FixedKeyPower `json:"fixed_key_power,omitempty"`
 }
 
 // FPRScheme is one scheme with dedup on or off.
@@ -206,6 +212,9 @@ func runFPR(ctx context.Context, e *env) (*FPRResult, error) {
 		res.Schemes = append(res.Schemes, on, off)
 	}
 	res.Worst = worstFPR(res.Schemes)
+	if res.FixedKey, res.FixedKeyPower, err = runFixedKey(ctx, e, cs); err != nil {
+		return nil, err
+	}
 	res.Seconds = time.Since(start).Seconds()
 	return res, nil
 }

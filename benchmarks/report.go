@@ -304,6 +304,8 @@ func (r *FPRResult) markdown(b *strings.Builder, dir string) error {
 	}
 	b.WriteString("Without dedup, repeated (context, token) tuples are counted as independent observations although under the null they repeat the same coin flip; " +
 		"human text repeats phrases and code repeats whole lines, so the p-values come out far too small. This is why dedup is on by default; `detect --no-dedup` exists only to reproduce this failure.\n")
+	fixedKeyMarkdown(b, r.FixedKey)
+	fixedKeyPowerMarkdown(b, r.FixedKeyPower)
 	return nil
 }
 

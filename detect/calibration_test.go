@@ -92,22 +92,33 @@ func scoreNull(t testing.TB, docs [][]uint32, spec string, keys int, noDedup boo
 			if err != nil {
 				t.Fatal(err)
 			}
-			r := d.Tokens(doc)
-			pr := stats.RandomizedBinomialP(r.Green, r.Scored, r.Gamma, rng.Float64())
-			randomized = append(randomized, pr)
-			if r.PValue < 0.01 {
-				sum.below01++
-			}
-			if pr < 0.01 {
-				sum.randBelow01++
-			}
-			sum.green += r.Green
-			sum.scored += r.Scored
+			randomized = sum.add(randomized, d.Tokens(doc), rng.Float64())
 		}
 	}
-	sum.tests = len(randomized)
-	sum.ksD, sum.ksP = stats.KSUniform(randomized)
+	sum.finish(randomized)
 	return sum
+}
+
+// add counts one binomial result, randomizing its p-value with u, and
+// returns randomized with that p-value appended.
+func (s *nullSummary) add(randomized []float64, r Result, u float64) []float64 {
+	pr := stats.RandomizedBinomialP(r.Green, r.Scored, r.Gamma, u)
+	if r.PValue < 0.01 {
+		s.below01++
+	}
+	if pr < 0.01 {
+		s.randBelow01++
+	}
+	s.green += r.Green
+	s.scored += r.Scored
+	return append(randomized, pr)
+}
+
+// finish sets the test count and the KS statistic of the randomized
+// p-values.
+func (s *nullSummary) finish(randomized []float64) {
+	s.tests = len(randomized)
+	s.ksD, s.ksP = stats.KSUniform(randomized)
 }
 
 // calibrated returns the reasons, if any, that a null summary is not

@@ -25,7 +25,8 @@ func TestDetectScanMergeNameTheSameKey(t *testing.T) {
 	schemes := []watermark.Scheme{k1, k2}
 	paths := []string{filepath.Join(dir, "a.jsonl.zst")}
 	out := filepath.Join(t.TempDir(), "out")
-	c := scanDir(t, schemes, paths, func(c *Config) { c.OutDir = out })
+	// Document mode: each document's evidence is what detect gives its text.
+	c := scanDir(t, schemes, paths, func(c *Config) { c.OutDir, c.DocDedup = out, DocDedupDocument })
 	tok, _ := tokenize.Get(tokenize.Default)
 	m, _ := detect.NewMulti(schemes, detect.Options{})
 	texts := map[string]string{}
@@ -56,7 +57,7 @@ func TestDetectScanMergeNameTheSameKey(t *testing.T) {
 		t.Fatal("no document with tied adjusted p-values: the test tests nothing")
 	}
 	merged := &collector{}
-	if _, err := Merge([]string{out}, MergeOptions{}, merged); err != nil {
+	if _, err := Merge([]string{out}, MergeOptions{DocDedup: DocDedupDocument}, merged); err != nil {
 		t.Fatal(err)
 	}
 	if merged.sum.PooledKeyID != c.sum.PooledKeyID || merged.sum.PooledLog10P != c.sum.PooledLog10P {

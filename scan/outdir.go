@@ -31,13 +31,34 @@ import (
 //
 //	DIR/scan.json                     the scan's keys (IDs, SPECs, null models), tokenizer and dedup key
 //	DIR/<name>.records.jsonl.zst      begin, doc, error and end records (doc records without q-values)
-//	DIR/<name>.tuples.<k>.zst         the file's distinct tuples under key k: fingerprint and observation
+//	DIR/<name>.tuples.<k>.zst         the file's distinct tuples under key k: fingerprint, observation and first document
 //	DIR/<name>.done                   the file's summary, written last: the file is finished
 //
 // A rerun skips the files with a .done marker (resume after a crash), and
 // Merge folds all finished files into the corpus summary. Tuples are
 // deduplicated within a file when written and across files when merged, so
 // the pooled test counts each tuple of the corpus once, as one run does.
+//
+// Format version 2 (manifestVersion) stores with each tuple the ordinal of
+// the input's first document that holds it (tuples are written on the
+// order stage, in input order), so that Merge can score documents in
+// DocDedupCorpus mode: a tuple counts in its first document unless an
+// earlier input held it. Version 1 tuple files lack the ordinal; Merge
+// reads them in DocDedupDocument mode only, and a scan does not resume
+// into them.
+
+// manifestVersion is the output directory format written by this version.
+const manifestVersion = 2
+
+// tupleRecord is the size of one tuple in a tuple file of a version
+// (fingerprint, score, bits, slot, colour; version 2 adds the document
+// ordinal).
+func tupleRecord(version int) int {
+	if version >= 2 {
+		return 30
+	}
+	return 26
+}
 
 // dirManifest is DIR/scan.json.
 type dirManifest struct {
@@ -164,16 +185,17 @@ var unsafeChars = regexp.MustCompile(`[^A-Za-z0-9._-]`)
 // last, its .done marker from the order stage; at the end it merges the
 // whole directory, inputs finished by earlier runs included.
 type outDir struct {
-	dir   string
-	key   detect.DedupKey // the directory's, so that fingerprints agree across runs
-	id    string          // the manifest's identity
-	last  time.Time       // when the order stage finished the previous input
-	keys  int
-	merge MergeOptions
-	mu    sync.Mutex
-	open  map[int]*fileOut // by input index
-	cur   *fileOut         // the input the order stage is at
-	lock  *os.File         // DIR/.lock, flocked while the scan runs
+	dir    string
+	key    detect.DedupKey // the directory's, so that fingerprints agree across runs
+	id     string          // the manifest's identity
+	last   time.Time       // when the order stage finished the previous input
+	keys   int
+	merge  MergeOptions
+	copies obsCopies
+	mu     sync.Mutex
+	open   map[int]*fileOut // by input index
+	cur    *fileOut         // the input the order stage is at
+	lock   *os.File         // DIR/.lock, flocked while the scan runs
 }
 
 // lockDir takes an exclusive flock on dir/.lock, so that two scans never
@@ -206,7 +228,7 @@ func (s *Scanner) openOutDir(dir string) (*outDir, error) {
 		return nil, err
 	}
 	d := &outDir{dir: dir, key: s.key, keys: len(s.cfg.Schemes), open: map[int]*fileOut{},
-		merge: MergeOptions{Alpha: s.cfg.Alpha, FDR: s.cfg.FDR}, lock: lock}
+		merge: MergeOptions{Alpha: s.cfg.Alpha, FDR: s.cfg.FDR, DocDedup: s.cfg.DocDedup}, lock: lock}
 	ok := false
 	defer func() {
 		if !ok {
@@ -214,7 +236,7 @@ func (s *Scanner) openOutDir(dir string) (*outDir, error) {
 		}
 	}()
 	d.last = time.Now()
-	m := dirManifest{Version: 1, DedupKey: s.key, Tokenizer: s.cfg.Tokenizer.Name(), Read: s.cfg.Read}
+	m := dirManifest{Version: manifestVersion, DedupKey: s.key, Tokenizer: s.cfg.Tokenizer.Name(), Read: s.cfg.Read}
 	for _, sch := range s.cfg.Schemes {
 		m.Keys = append(m.Keys, manifestKey{KeyID: sch.KeyID(), Scheme: sch.Spec()})
 	}
@@ -235,6 +257,9 @@ func (s *Scanner) openOutDir(dir string) (*outDir, error) {
 	var old dirManifest
 	if err := json.Unmarshal(data, &old); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if old.Version != manifestVersion {
+		return nil, fmt.Errorf("%s was written by another version of tracemark (output format %d, not %d): use a new directory (merge still reads it)", dir, old.Version, manifestVersion)
 	}
 	if !sameReadOptions(old.Read, m.Read) {
 		return nil, fmt.Errorf("%s was made with other read options (format, field, split, ...): use a new directory", dir)
@@ -301,20 +326,29 @@ func (d *outDir) fileOut(i int, path string) (*fileOut, error) {
 	return fo, nil
 }
 
-// observe writes the tuples of document j under key k that are new to its
-// input's tuple file.
+// observe keeps a copy of document j's observations under key k for the
+// order stage, which writes them.
 func (d *outDir) observe(j *job, k int, obs []watermark.Observation) error {
-	fo, err := d.fileOut(j.file, j.name)
-	if err != nil {
-		return err
-	}
-	if err := fo.add(k, d.key, obs); err != nil {
-		return fmt.Errorf("output directory: %s: %w", fo.name, err)
-	}
+	d.copies.keep(j, k, d.keys, obs)
 	return nil
 }
 
-func (*outDir) ordered(*job) {}
+// ordered writes the tuples of document j, in input order, that are new to
+// its input's tuple files, with the document's ordinal in the input.
+func (d *outDir) ordered(j *job) {
+	fo := d.cur
+	if fo == nil || fo.err != nil {
+		d.copies.release(j)
+		return
+	}
+	for k, obs := range j.obs {
+		if err := fo.add(k, d.key, obs, uint32(fo.docs)); err != nil {
+			fo.err = fmt.Errorf("output directory: %s: %w", fo.name, err)
+			break
+		}
+	}
+	d.copies.release(j)
+}
 
 // Begin starts the records of input ev.Index.
 func (d *outDir) Begin(ev FileEvent) error {
@@ -328,6 +362,9 @@ func (d *outDir) Begin(ev FileEvent) error {
 
 // Doc writes a document record (without q-value) of the current input.
 func (d *outDir) Doc(doc Doc) error {
+	if d.cur != nil && d.cur.err != nil {
+		return d.cur.err
+	}
 	if d.cur != nil {
 		d.cur.docs++
 		d.cur.tokens += int64(doc.Tokens)
@@ -349,6 +386,9 @@ func (d *outDir) End(ev FileEvent) error {
 	d.mu.Lock()
 	delete(d.open, ev.Index)
 	d.mu.Unlock()
+	if fo.err != nil {
+		return fo.err
+	}
 	if err := fo.records.write(ev); err != nil {
 		return fmt.Errorf("output directory: %s: %w", fo.name, err)
 	}
@@ -422,12 +462,13 @@ type fileOut struct {
 	bws     []*bufio.Writer
 	counts  []int
 	records *recordWriter
+	err     error // the first error writing tuples (seen by the next record)
 	docs    int
 	tokens  int64
 	seconds float64
 	id      string   // the manifest's identity
 	final   []string // the files' names in DIR; they are written as name + partialSuffix
-	buf     [26]byte
+	buf     [30]byte
 }
 
 // partialSuffix marks a file of an output directory still being written:
@@ -462,8 +503,9 @@ func newFileOut(dir, path string, keys int, key detect.DedupKey, id string) (*fi
 	return fo, nil
 }
 
-// add writes the tuples of one document that are new to the file.
-func (fo *fileOut) add(k int, key detect.DedupKey, obs []watermark.Observation) error {
+// add writes the tuples of one document, the doc-th of the input, that are
+// new to the file.
+func (fo *fileOut) add(k int, key detect.DedupKey, obs []watermark.Observation, doc uint32) error {
 	fo.mu.Lock()
 	defer fo.mu.Unlock()
 	for _, o := range obs {
@@ -475,6 +517,7 @@ func (fo *fileOut) add(k int, key detect.DedupKey, obs []watermark.Observation) 
 		binary.LittleEndian.PutUint64(b[8:], math.Float64bits(o.Score))
 		binary.LittleEndian.PutUint64(b[16:], o.Bits)
 		b[24], b[25] = o.Slot, o.Colour
+		binary.LittleEndian.PutUint32(b[26:], doc)
 		if _, err := fo.bws[k].Write(b); err != nil {
 			return err
 		}
@@ -563,6 +606,10 @@ type MergeOptions struct {
 	// MaxExact bounds the tuples held in memory at once; the tuple files are
 	// read in as many hash-partitioned passes as needed. 0: 8 M.
 	MaxExact int
+	// DocDedup is the mode of the per-document tests (default
+	// DocDedupDocument; with DocDedupCorpus the inputs count in Merge's
+	// order, by path).
+	DocDedup DocDedup
 }
 
 // Merge folds every finished file of one or more output directories into
@@ -591,6 +638,10 @@ func Merge(dirs []string, opts MergeOptions, sink Sink) (Summary, error) {
 	if len(dirs) == 0 {
 		return Summary{}, errors.New("merge: no directory")
 	}
+	mode, err := ParseDocDedup(string(opts.DocDedup))
+	if err != nil {
+		return Summary{}, fmt.Errorf("merge: %w", err)
+	}
 	var m dirManifest
 	var id, first string
 	for i, dir := range dirs {
@@ -600,7 +651,7 @@ func Merge(dirs []string, opts MergeOptions, sink Sink) (Summary, error) {
 			return Summary{}, fmt.Errorf("merge: %w", err)
 		}
 		var mi dirManifest
-		if err := json.Unmarshal(data, &mi); err != nil || mi.Version != 1 || len(mi.Keys) == 0 {
+		if err := json.Unmarshal(data, &mi); err != nil || mi.Version < 1 || mi.Version > manifestVersion || len(mi.Keys) == 0 {
 			return Summary{}, fmt.Errorf("merge: %s is not a tracemark scan manifest", path)
 		}
 		if i == 0 {
@@ -613,6 +664,10 @@ func Merge(dirs []string, opts MergeOptions, sink Sink) (Summary, error) {
 				"under different manifests cannot be deduplicated exactly; make scan.json once and copy it into every "+
 				"directory before scanning", path, first)
 		}
+	}
+	if mode == DocDedupCorpus && m.Version < 2 {
+		return Summary{}, fmt.Errorf("merge: %s was written in output format %d, whose tuple files do not say which document first held each tuple: "+
+			"corpus-disjoint document tests cannot be computed from it; merge it in document dedup mode, or scan again", first, m.Version)
 	}
 	var done []doneMarker
 	byName := map[string]int{}
@@ -652,9 +707,26 @@ func Merge(dirs []string, opts MergeOptions, sink Sink) (Summary, error) {
 		sum.Tokens += d.Tokens
 		sum.Seconds += d.Seconds
 	}
+	sum.DocDedup = mode
+	var corpus *corpusMerge
+	if mode == DocDedupCorpus {
+		if corpus, err = newCorpusMerge(m, opts.Alpha); err != nil {
+			return sum, fmt.Errorf("merge: %s: %w", first, err)
+		}
+	}
 	// Pass 1: document p-values, for the q-values.
 	var log10p []float64
 	for _, d := range done {
+		if corpus != nil {
+			ev, err := corpus.file(d)
+			if err != nil {
+				return sum, err
+			}
+			for _, e := range ev {
+				log10p = append(log10p, e.Log10P)
+			}
+			continue
+		}
 		err := readRecords(filepath.Join(d.dir, d.Name+".records.jsonl.zst"), func(rec spilled) error {
 			if rec.Doc != nil {
 				log10p = append(log10p, rec.Doc.Log10P)
@@ -665,45 +737,38 @@ func Merge(dirs []string, opts MergeOptions, sink Sink) (Summary, error) {
 			return sum, err
 		}
 	}
-	q := detect.BenjaminiHochberg(log10p)
-	// Pass 2: records with q-values, in file order.
-	i := 0
+	// Pass 2: records with q-values, in file order (in corpus mode with the
+	// documents' evidence computed again, as in pass 1).
+	rp := newReplayer(log10p, opts.FDR, sink, &sum, true)
+	if corpus != nil {
+		corpus.reset()
+	}
 	for _, d := range done {
-		fileFlagged := 0
-		err := readRecords(filepath.Join(d.dir, d.Name+".records.jsonl.zst"), func(rec spilled) error {
-			switch {
-			case rec.Doc != nil:
-				doc := rec.Doc
-				if doc.setQValue(q[i], opts.FDR) {
-					sum.Flagged++
-					fileFlagged++
-				}
-				i++
-				return sink.Doc(*doc)
-			case rec.Diag != nil:
-				sum.Errors++
-				return sink.Diagnostic(*rec.Diag)
-			case rec.File != nil && rec.File.Type == "begin":
-				// The begin record was written before the input was read:
-				// its format comes from the end record in the .done marker.
-				ev := *rec.File
-				ev.Format, ev.Compression = d.End.Format, d.End.Compression
-				return sink.Begin(ev)
-			case rec.File != nil:
-				ev := *rec.File
-				ev.Flagged = fileFlagged
-				if ev.Error != "" {
-					sum.Errors++
-					sum.FailedFiles++
-				}
-				sum.Errors += hiddenErrors(ev.FileStats)
-				sum.Bytes += ev.Bytes
-				return sink.End(ev)
+		var ev []detect.MultiResult
+		if corpus != nil {
+			if ev, err = corpus.file(d); err != nil {
+				return sum, err
 			}
-			return nil
+		}
+		i := 0
+		err := readRecords(filepath.Join(d.dir, d.Name+".records.jsonl.zst"), func(rec spilled) error {
+			if rec.Doc != nil && corpus != nil {
+				if i >= len(ev) {
+					return fmt.Errorf("merge: %s holds more document records than its marker's %d", d.Name, d.Docs)
+				}
+				rec.Doc.setEvidence(ev[i])
+				rec.Doc.DocDedup = DocDedupCorpus
+				i++
+			}
+			// The begin record was written before the input was read: its
+			// format comes from the end record in the .done marker.
+			return rp.record(rec, d.End.FileStats)
 		})
 		if err != nil {
 			return sum, err
+		}
+		if corpus != nil && i != len(ev) {
+			return sum, fmt.Errorf("merge: %s holds %d document records, its marker %d", d.Name, i, d.Docs)
 		}
 	}
 	sum.Documents = len(log10p)
@@ -727,14 +792,15 @@ func Merge(dirs []string, opts MergeOptions, sink Sink) (Summary, error) {
 		for p := uint64(0); p < passes; p++ {
 			seen := map[uint64]struct{}{}
 			for _, d := range done {
-				err := readTuples(filepath.Join(d.dir, fmt.Sprintf("%s.tuples.%d.zst", d.Name, k)), func(fp uint64, o watermark.Observation) {
+				err := readTuples(filepath.Join(d.dir, fmt.Sprintf("%s.tuples.%d.zst", d.Name, k)), m.Version, func(fp uint64, o watermark.Observation, _ uint32) error {
 					if fp%passes != p {
-						return
+						return nil
 					}
 					if _, dup := seen[fp]; !dup {
 						seen[fp] = struct{}{}
 						t.Add(null, o)
 					}
+					return nil
 				})
 				if err != nil {
 					return sum, err
@@ -829,15 +895,16 @@ func readRecords(path string, f func(spilled) error) error {
 	}
 }
 
-func readTuples(path string, f func(uint64, watermark.Observation)) error {
+func readTuples(path string, version int, f func(fp uint64, o watermark.Observation, doc uint32) error) error {
 	br, closeAll, err := openZstd(path)
 	if err != nil {
 		return err
 	}
 	defer closeAll()
-	var b [26]byte
+	var buf [30]byte
+	b := buf[:tupleRecord(version)]
 	for {
-		if _, err := io.ReadFull(br, b[:]); err == io.EOF {
+		if _, err := io.ReadFull(br, b); err == io.EOF {
 			return nil
 		} else if err != nil {
 			return fmt.Errorf("merge: %s: truncated tuple file: %w", path, err)
@@ -848,8 +915,87 @@ func readTuples(path string, f func(uint64, watermark.Observation)) error {
 			Slot:   b[24],
 			Colour: b[25],
 		}
-		f(binary.LittleEndian.Uint64(b[0:]), o)
+		var doc uint32
+		if len(b) >= 30 {
+			doc = binary.LittleEndian.Uint32(b[26:])
+		}
+		if err := f(binary.LittleEndian.Uint64(b[0:]), o, doc); err != nil {
+			return fmt.Errorf("merge: %s: %w", path, err)
+		}
 	}
+}
+
+// corpusMerge computes the DocDedupCorpus evidence of merged inputs, in
+// Merge's order: a tuple of an input's tuple file counts in the document
+// the file names as its first unless an earlier input held it, exactly as
+// the order stage of one scan over the inputs in that order does it
+// (detect.CorpusDocs over the same dedup key). It holds one seen set per
+// key and one tally per document of the current input.
+type corpusMerge struct {
+	version int
+	key     detect.DedupKey
+	alpha   float64
+	keys    []manifestKey
+	cfgs    []watermark.Config
+	seen    []*detect.CorpusSeen
+	tallies [][]detect.Tally // [key][document of the current input]
+}
+
+func newCorpusMerge(m dirManifest, alpha float64) (*corpusMerge, error) {
+	c := &corpusMerge{version: m.Version, key: m.DedupKey, alpha: alpha, keys: m.Keys}
+	for _, k := range m.Keys {
+		cfg, err := watermark.ParseSpec(k.Scheme)
+		if err != nil {
+			return nil, fmt.Errorf("key %s: %w", k.KeyID, err)
+		}
+		c.cfgs = append(c.cfgs, cfg)
+	}
+	c.tallies = make([][]detect.Tally, len(m.Keys))
+	c.reset()
+	return c, nil
+}
+
+// reset forgets every input seen, to start again from the first.
+func (c *corpusMerge) reset() {
+	c.seen = c.seen[:0]
+	for range c.keys {
+		c.seen = append(c.seen, detect.NewCorpusSeen(c.key, 0, 0))
+	}
+}
+
+// file returns the evidence of each document of input d, which must come
+// after every input given before (since reset).
+func (c *corpusMerge) file(d doneMarker) ([]detect.MultiResult, error) {
+	for k := range c.keys {
+		ts := c.tallies[k][:0]
+		for i := 0; i < d.Docs; i++ {
+			ts = append(ts, detect.Tally{})
+		}
+		c.tallies[k] = ts
+		null := c.cfgs[k].Null()
+		path := filepath.Join(d.dir, fmt.Sprintf("%s.tuples.%d.zst", d.Name, k))
+		err := readTuples(path, c.version, func(fp uint64, o watermark.Observation, doc uint32) error {
+			if int(doc) >= len(ts) {
+				return fmt.Errorf("a tuple of document %d, but the input has %d documents", doc, len(ts))
+			}
+			if c.seen[k].KeepFingerprint(fp) {
+				ts[doc].Add(null, o)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	out := make([]detect.MultiResult, d.Docs)
+	results := make([]detect.Result, len(c.keys))
+	for i := range out {
+		for k, key := range c.keys {
+			results[k] = detect.Evaluate(c.cfgs[k], key.KeyID, &c.tallies[k][i], c.alpha)
+		}
+		out[i] = detect.Combine(results, c.alpha)
+	}
+	return out, nil
 }
 
 // countUnfinished counts the inputs of dir with files but no .done marker

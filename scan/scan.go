@@ -51,6 +51,37 @@ type Config struct {
 	// document in its record (Doc.Text), so an analyst can read what was
 	// flagged.
 	ShowText int
+	// DocDedup chooses how per-document tests deduplicate: DocDedupDocument
+	// (the default, "") or DocDedupCorpus.
+	DocDedup DocDedup
+}
+
+// DocDedup is the dedup mode of the per-document tests of a scan.
+type DocDedup string
+
+const (
+	// DocDedupCorpus scores each distinct tuple of the scan in at most one
+	// document: the first, in input order (file order, then document order
+	// within a file), that holds it. Documents' p-values are then
+	// independent across the corpus under the null, so counts of flagged
+	// documents are binomial under one fixed key.
+	DocDedupCorpus DocDedup = "corpus"
+	// DocDedupDocument scores each document on all its distinct tuples,
+	// whatever other documents hold: each p-value is exact over keys, but
+	// under one fixed key documents that share a template share tuples and
+	// their p-values move together.
+	DocDedupDocument DocDedup = "document"
+)
+
+// ParseDocDedup parses a dedup mode name ("" is DocDedupDocument).
+func ParseDocDedup(s string) (DocDedup, error) {
+	switch DocDedup(s) {
+	case DocDedupCorpus:
+		return DocDedupCorpus, nil
+	case "", DocDedupDocument:
+		return DocDedupDocument, nil
+	}
+	return "", fmt.Errorf("scan: unknown document dedup mode %q (corpus or document)", s)
 }
 
 // Progress is a snapshot for a progress display.
@@ -61,14 +92,17 @@ type Progress struct {
 
 // Doc is the result for one document: a "doc" record of the JSON output.
 type Doc struct {
-	Type     string   `json:"type"` // "doc"
-	File     string   `json:"file"`
-	ID       string   `json:"id"`
-	Location string   `json:"location"`
-	Tokens   int      `json:"tokens"`
-	Scored   int      `json:"scored"`
-	PValue   float64  `json:"p_value"`
-	Log10P   float64  `json:"log10_p"`
+	Type     string  `json:"type"` // "doc"
+	File     string  `json:"file"`
+	ID       string  `json:"id"`
+	Location string  `json:"location"`
+	Tokens   int     `json:"tokens"`
+	Scored   int     `json:"scored"`
+	PValue   float64 `json:"p_value"`
+	Log10P   float64 `json:"log10_p"`
+	// DocDedup is the mode that produced PValue: "corpus" (tuples of
+	// earlier documents of the scan not scored) or "document".
+	DocDedup DocDedup `json:"doc_dedup"`
 	QValue   *float64 `json:"q_value"` // null until filled at the end
 	Log10Q   *float64 `json:"log10_q"`
 	Detected bool     `json:"detected"` // p <= alpha (Holm-adjusted over keys)
@@ -113,6 +147,28 @@ func (d *Doc) setQValue(log10q, fdr float64) bool {
 		d.Flagged = qv <= fdr
 	}
 	return d.Flagged
+}
+
+// setEvidence sets the document's statistics from its keys' combined
+// result.
+func (d *Doc) setEvidence(c detect.MultiResult) {
+	d.Scored, d.KeyID, d.Scheme, d.Payload = c.Scored, c.KeyID, c.Scheme, c.Payload
+	d.Log10P, d.PValue, d.Detected = c.Log10P, c.PValue, c.Detected
+	d.Matched = []string{}
+	if len(c.MatchedKeys) > 0 {
+		d.Matched = c.MatchedKeys
+	}
+	d.GreenFraction = nil
+	if c.Gamma > 0 && c.Scored > 0 {
+		g := float64(c.Green) / float64(c.Scored)
+		d.GreenFraction = &g
+	}
+	d.PayloadClaimed = c.PayloadClaimed
+	d.PayloadLog10P = nil
+	if c.PayloadLog10P != nil {
+		lp := *c.PayloadLog10P
+		d.PayloadLog10P = &lp
+	}
 }
 
 // FileEvent is a "begin" or "end" record of one input file.
@@ -160,19 +216,22 @@ type Summary struct {
 	// Unfinished counts the inputs of a merged output directory left
 	// without a .done marker (by a crash, or a scan still running): they are
 	// not in the result.
-	Unfinished   int         `json:"unfinished"`
-	Bytes        int64       `json:"bytes"`
-	Tokens       int64       `json:"tokens"`
-	Seconds      float64     `json:"seconds"`
-	PooledPValue float64     `json:"pooled_p_value"` // the best key's, Holm-adjusted over keys
-	PooledLog10P float64     `json:"pooled_log10_p"`
-	PooledKeyID  string      `json:"pooled_key_id"`
-	Detected     bool        `json:"pooled_detected"` // pooled p <= alpha
-	Alpha        float64     `json:"alpha"`
-	FDR          float64     `json:"fdr,omitempty"`
-	Correction   string      `json:"correction"`
-	Tokenizer    string      `json:"tokenizer"`
-	PerKey       []KeyPooled `json:"pooled"`
+	Unfinished   int     `json:"unfinished"`
+	Bytes        int64   `json:"bytes"`
+	Tokens       int64   `json:"tokens"`
+	Seconds      float64 `json:"seconds"`
+	PooledPValue float64 `json:"pooled_p_value"` // the best key's, Holm-adjusted over keys
+	PooledLog10P float64 `json:"pooled_log10_p"`
+	PooledKeyID  string  `json:"pooled_key_id"`
+	Detected     bool    `json:"pooled_detected"` // pooled p <= alpha
+	Alpha        float64 `json:"alpha"`
+	FDR          float64 `json:"fdr,omitempty"`
+	Correction   string  `json:"correction"`
+	// DocDedup is the mode of every document's p-value ("corpus" or
+	// "document").
+	DocDedup  DocDedup    `json:"doc_dedup"`
+	Tokenizer string      `json:"tokenizer"`
+	PerKey    []KeyPooled `json:"pooled"`
 }
 
 // Sink receives the scan's records in order: for each input file its begin
@@ -216,6 +275,11 @@ func New(cfg Config) (*Scanner, error) {
 	if cfg.Alpha == 0 {
 		cfg.Alpha = detect.DefaultAlpha
 	}
+	mode, err := ParseDocDedup(string(cfg.DocDedup))
+	if err != nil {
+		return nil, err
+	}
+	cfg.DocDedup = mode
 	if !(cfg.Alpha > 0 && cfg.Alpha < 1) || !(cfg.FDR >= 0 && cfg.FDR < 1) {
 		return nil, fmt.Errorf("scan: alpha must be in (0, 1) and fdr in [0, 1), got %v and %v", cfg.Alpha, cfg.FDR)
 	}
@@ -319,10 +383,28 @@ func (s *Scanner) stores(files []string) (results, tupleObserver, []string, erro
 	}
 	removeStaleSpills(s.cfg.SpillDir)
 	res := &memResults{spill: spillBuffer{dir: s.cfg.SpillDir, limit: s.spillMemory},
-		pooled: s.pooled, alpha: s.cfg.Alpha, fdr: s.cfg.FDR}
-	var obs tupleObserver = pooledTuples{pooled: s.pooled}
-	if s.offload {
+		alpha: s.cfg.Alpha, fdr: s.cfg.FDR, mode: s.cfg.DocDedup}
+	var obs tupleObserver
+	switch {
+	case s.cfg.DocDedup == DocDedupCorpus:
+		ct := &corpusTuples{alpha: s.cfg.Alpha}
+		for _, sch := range s.cfg.Schemes {
+			ct.docs = append(ct.docs, detect.NewCorpusDocs(sch.Config(), sch.KeyID(), s.key, s.cfg.Alpha))
+		}
+		obs, res.pooled = ct, ct.pooledResults
+	case s.offload:
 		obs = &deferredTuples{pooled: s.pooled}
+	default:
+		obs = pooledTuples{pooled: s.pooled}
+	}
+	if res.pooled == nil {
+		res.pooled = func() []detect.PooledResult {
+			var out []detect.PooledResult
+			for _, p := range s.pooled {
+				out = append(out, p.Result())
+			}
+			return out
+		}
 	}
 	return res, obs, files, nil
 }

@@ -194,7 +194,8 @@ func (sc *scorer) run(ctx context.Context, jobs <-chan *job, done chan<- *job) e
 func (sc *scorer) score(j *job) error {
 	var err error
 	sc.ids, err = sc.cfg.Tokenizer.AppendEncode(sc.ids[:0], j.doc.Text)
-	d := Doc{Type: "doc", File: j.name, ID: j.doc.ID, Location: j.doc.Location, Tokens: len(sc.ids), Matched: []string{}}
+	d := Doc{Type: "doc", File: j.name, ID: j.doc.ID, Location: j.doc.Location, Tokens: len(sc.ids), Matched: []string{},
+		DocDedup: DocDedupDocument}
 	if sc.cfg.ShowText > 0 {
 		d.Text = snippet(j.doc.Text, sc.cfg.ShowText)
 	}
@@ -211,21 +212,7 @@ func (sc *scorer) score(j *job) error {
 			return err
 		}
 	}
-	c := detect.Combine(results, sc.cfg.Alpha)
-	d.Scored, d.KeyID, d.Scheme, d.Payload = c.Scored, c.KeyID, c.Scheme, c.Payload
-	d.Log10P, d.PValue, d.Detected = c.Log10P, c.PValue, c.Detected
-	if len(c.MatchedKeys) > 0 {
-		d.Matched = c.MatchedKeys
-	}
-	if c.Gamma > 0 && c.Scored > 0 {
-		g := float64(c.Green) / float64(c.Scored)
-		d.GreenFraction = &g
-	}
-	d.PayloadClaimed = c.PayloadClaimed
-	if c.PayloadLog10P != nil {
-		lp := *c.PayloadLog10P
-		d.PayloadLog10P = &lp
-	}
+	d.setEvidence(detect.Combine(results, sc.cfg.Alpha))
 	j.result = d
 	return nil
 }
@@ -261,6 +248,11 @@ func (o *orderStage) run(ctx context.Context, done <-chan *job) error {
 			}
 			o.pending[j.seq] = j
 			for {
+				// A cancelled scan stops between jobs, not after every
+				// job that has arrived.
+				if err := ctx.Err(); err != nil {
+					return err
+				}
 				pj, ok := o.pending[o.next]
 				if !ok {
 					break

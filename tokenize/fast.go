@@ -1,12 +1,11 @@
 package tokenize
 
 import (
+	_ "embed" // the compact vocabularies
 	"fmt"
 	"sync"
 	"unicode/utf8"
 	"unsafe"
-
-	"github.com/tiktoken-go/tokenizer"
 
 	"github.com/tracemark/tracemark/tokenize/bpe"
 	"github.com/tracemark/tracemark/tokenize/pretokenize"
@@ -165,6 +164,26 @@ func maximalSubpart(s string) int {
 	return n
 }
 
+//go:generate go run ./internal/vocabgen -dir vocab o200k_base cl100k_base p50k_base r50k_base
+
+// The compact vocabularies of the built-in encodings, used in place
+// (read-only: the Ranks never write their token bytes).
+var (
+	//go:embed vocab/o200k_base.bpe
+	o200kData string
+	//go:embed vocab/cl100k_base.bpe
+	cl100kData string
+	//go:embed vocab/p50k_base.bpe
+	p50kData string
+	//go:embed vocab/r50k_base.bpe
+	r50kData string
+)
+
+// vocabData maps the built-in encodings to their compact vocabularies.
+var vocabData = map[string]string{
+	"o200k_base": o200kData, "cl100k_base": cl100kData, "p50k_base": p50kData, "r50k_base": r50kData,
+}
+
 // encodingPatterns maps the built-in encodings to their split patterns.
 var encodingPatterns = map[string]pretokenize.Pattern{
 	"o200k_base":  pretokenize.O200k,
@@ -173,32 +192,17 @@ var encodingPatterns = map[string]pretokenize.Pattern{
 	"r50k_base":   pretokenize.GPT2,
 }
 
-// builtinRanks reads the vocabulary of a built-in encoding out of the
-// tiktoken-go module, which embeds it: each token's bytes are its ID decoded
-// alone. Ranks of tiktoken encodings are their token IDs. Special tokens
-// (<|endoftext|> and the like) are not part of the byte-pair vocabulary.
+// builtinRanks returns the vocabulary of a built-in encoding from its
+// compact embedded form (vocab/NAME.bpe, written by go generate from
+// tiktoken-go's tables; TestEmbeddedVocabulariesMatchTiktokenGo checks it).
 func builtinRanks(name string) (*bpe.Ranks, error) {
-	codec, err := tokenizer.Get(tokenizer.Encoding(name))
+	text, ok := vocabData[name]
+	if !ok {
+		return nil, fmt.Errorf("tokenizer %s: no embedded vocabulary", name)
+	}
+	ranks, err := bpe.UnmarshalRanksInPlace(unsafe.Slice(unsafe.StringData(text), len(text)))
 	if err != nil {
 		return nil, fmt.Errorf("tokenizer %s: %w", name, err)
-	}
-	codec.SetErrorMode(tokenizer.ErrorModeNone)
-	b := bpe.NewBuilder()
-	id := []uint{0}
-	misses := 0
-	for r := 0; misses < 4096; r++ {
-		id[0] = uint(r)
-		t, err := codec.Decode(id)
-		if err != nil || t == "" {
-			misses++
-			continue
-		}
-		misses = 0
-		b.Add([]byte(t), r)
-	}
-	ranks, err := b.Build()
-	if err != nil {
-		return nil, fmt.Errorf("tokenizer %s: vocabulary: %w", name, err)
 	}
 	return ranks, nil
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/tracemark/tracemark/internal/refcorpus"
 	"github.com/tracemark/tracemark/tokenize"
 	"github.com/tracemark/tracemark/tokenize/bpe"
+	"github.com/tracemark/tracemark/tokenize/internal/tiktokengo"
 	"github.com/tracemark/tracemark/tokenize/pretokenize"
 )
 
@@ -22,8 +23,10 @@ func TestEncodeDoesNotAllocate(t *testing.T) {
 	}
 	text := op.Text[:200000] + "\xff\xfe invalid UTF-8 too"
 	for _, name := range tokenize.Names() {
-		tok, _ := tokenize.Get(name)
-		enc := tok.(*tokenize.Encoder)
+		enc, err := tokenize.Builtin(name)
+		if err != nil {
+			t.Fatal(err)
+		}
 		ids, _ := enc.AppendEncode(nil, text)
 		if n := testing.AllocsPerRun(5, func() { ids, _ = enc.AppendEncode(ids[:0], text) }); n != 0 {
 			t.Errorf("%s: AppendEncode allocates %v times per call", name, n)
@@ -41,8 +44,10 @@ func TestEncodeDoesNotAllocate(t *testing.T) {
 // format, as another model's vocabulary would be loaded, and checks it
 // encodes identically.
 func TestVocabularyFromTiktokenFile(t *testing.T) {
-	tok, _ := tokenize.Get("o200k_base")
-	enc := tok.(*tokenize.Encoder)
+	enc, err := tokenize.Builtin("o200k_base")
+	if err != nil {
+		t.Fatal(err)
+	}
 	var file bytes.Buffer
 	if err := enc.Ranks().WriteTiktoken(&file); err != nil {
 		t.Fatal(err)
@@ -64,10 +69,49 @@ func TestVocabularyFromTiktokenFile(t *testing.T) {
 	}
 }
 
-func BenchmarkGet(b *testing.B) {
-	for b.Loop() {
-		if _, err := tokenize.Get("o200k_base"); err != nil {
-			b.Fatal(err)
+// BenchmarkBuild compares building o200k_base from the embedded compact
+// vocabulary (what the commands do) with reading it out of tiktoken-go's
+// tables (what they did before), and with tiktoken-go building its own codec,
+// in one run.
+func BenchmarkBuild(b *testing.B) {
+	b.Run("impl=compact", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := tokenize.Builtin("o200k_base"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("impl=from-tiktoken-go", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := tiktokengo.Ranks("o200k_base"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// TestEmbeddedVocabulariesMatchTiktokenGo checks the compact vocabularies
+// (written by go generate) against tiktoken-go's tables, token by token.
+func TestEmbeddedVocabulariesMatchTiktokenGo(t *testing.T) {
+	for _, name := range tokenize.Names() {
+		enc, err := tokenize.Builtin(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := tiktokengo.Ranks(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := enc.Ranks()
+		if got.Len() != want.Len() || got.MaxRank() != want.MaxRank() {
+			t.Fatalf("%s: %d tokens up to rank %d, want %d up to %d", name, got.Len(), got.MaxRank(), want.Len(), want.MaxRank())
+		}
+		for r := range uint32(want.MaxRank() + 1) {
+			a, _ := got.Token(r)
+			w, _ := want.Token(r)
+			if !bytes.Equal(a, w) {
+				t.Fatalf("%s: rank %d is %q, want %q", name, r, a, w)
+			}
 		}
 	}
 }

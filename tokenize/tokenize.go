@@ -14,6 +14,7 @@ package tokenize
 import (
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/tiktoken-go/tokenizer"
 
@@ -49,26 +50,96 @@ var names = []string{"o200k_base", "cl100k_base", "p50k_base", "r50k_base"}
 // implementation, github.com/tiktoken-go/tokenizer, instead of Encoder.
 const ReferencePrefix = "tiktoken-go:"
 
+func knownNames() []string {
+	var out []string
+	for _, k := range known {
+		out = append(out, k.Name)
+	}
+	return out
+}
+
 // Names returns the encodings Get accepts. Each is also accepted with
 // ReferencePrefix.
 func Names() []string { return append([]string(nil), names...) }
 
-// Get returns the tokenizer with the given name ("" means Default): the fast
-// Encoder, or with ReferencePrefix the tiktoken-go reference. Both report the
-// encoding's name (without prefix) as their Name, since they give the same
-// IDs. An unknown name is an error listing the known ones.
+// Get returns the tokenizer with the given name ("" means Default): for an
+// encoding, the fast Encoder (built on first use), or with ReferencePrefix
+// the tiktoken-go reference; both report the encoding's name (without
+// prefix) as their Name, since they give the same IDs. A known open-model
+// name (KnownTokenizers) or a path to a tokenizer.json loads it with package
+// hf (AddedTokensSuffix matches its added tokens in text). An unknown name is
+// an error listing the known ones.
 func Get(name string) (Tokenizer, error) {
 	if name == "" {
 		name = Default
 	}
 	encoding, reference := strings.CutPrefix(name, ReferencePrefix)
 	if _, known := encodingPatterns[encoding]; !known {
-		return nil, fmt.Errorf("unknown tokenizer %q (known: %s, each also as %sNAME)", name, strings.Join(names, ", "), ReferencePrefix)
+		if strings.HasPrefix(name, "hf:") {
+			return nil, fmt.Errorf("tokenizer %s is a tokenizer.json known by the start of its SHA-256: give the file's path", name)
+		}
+		if t, ok, err := getHF(name); ok {
+			if err != nil {
+				return nil, err
+			}
+			return t, nil
+		}
+		return nil, fmt.Errorf("unknown tokenizer %q (known: %s, each also as %sNAME; %s; or a tokenizer.json path)", name, strings.Join(names, ", "), ReferencePrefix, strings.Join(knownNames(), ", "))
 	}
 	if reference {
 		return getReference(encoding)
 	}
-	return newBuiltin(encoding, pretokenize.New)
+	return &lazyEncoder{name: encoding}, nil
+}
+
+// lazyEncoder is a built-in encoding whose Encoder is built on first use
+// (a few milliseconds), so that a command that never tokenizes (or uses
+// another tokenizer) pays nothing for it.
+type lazyEncoder struct {
+	name string
+	once sync.Once
+	enc  *Encoder
+	err  error
+}
+
+func (l *lazyEncoder) get() (*Encoder, error) {
+	l.once.Do(func() { l.enc, l.err = newBuiltin(l.name, pretokenize.New) })
+	return l.enc, l.err
+}
+
+func (l *lazyEncoder) Name() string { return l.name }
+
+func (l *lazyEncoder) AppendEncode(dst []uint32, text string) ([]uint32, error) {
+	e, err := l.get()
+	if err != nil {
+		return dst, err
+	}
+	return e.AppendEncode(dst, text)
+}
+
+func (l *lazyEncoder) Decode(ids []uint32) (string, error) {
+	e, err := l.get()
+	if err != nil {
+		return "", err
+	}
+	return e.Decode(ids)
+}
+
+func (l *lazyEncoder) AppendBytes(dst []byte, ids []uint32) ([]byte, error) {
+	e, err := l.get()
+	if err != nil {
+		return dst, err
+	}
+	return e.AppendBytes(dst, ids)
+}
+
+// Builtin returns the fast Encoder of a built-in encoding, built now (Get
+// returns one that is built on first use).
+func Builtin(name string) (*Encoder, error) {
+	if _, known := encodingPatterns[name]; !known {
+		return nil, fmt.Errorf("unknown tokenizer %q (known: %s)", name, strings.Join(names, ", "))
+	}
+	return newBuiltin(name, pretokenize.New)
 }
 
 // GetTiktokenGoCompatible returns the fast Encoder for a built-in encoding,

@@ -35,14 +35,15 @@ func keygenCommand(e *env) *cli.Command {
 			if err != nil {
 				return err
 			}
-			if _, err := tokenize.Get(c.String("tokenizer")); err != nil {
+			tok, err := loadTokenizer(e, c.String("tokenizer"))
+			if err != nil {
 				return err
 			}
 			if looksLikeKeyMaterial(c.String("out")) {
 				return errKeyMaterial("--out")
 			}
 			var engineConfig []byte
-			key, err := watermark.GenerateKeyFor(scheme, c.String("tokenizer"))
+			key, err := watermark.GenerateKeyFor(scheme, tok.Name())
 			if err != nil {
 				return err
 			}

@@ -143,9 +143,13 @@ func bindKeys(c *cli.Context, e *env) ([]watermark.Scheme, tokenize.Tokenizer, [
 			}
 		}
 	}
+	tok, err := loadTokenizer(e, tokName)
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	for i, k := range keys {
-		if k.Tokenizer != tokName {
-			fmt.Fprintf(e.stderr, "tracemark: warning: key %s marks %s token IDs but --tokenizer is %s: text is re-tokenized differently, so the verdict is not the key's\n", k.ID(), k.Tokenizer, tokName)
+		if k.Tokenizer != tok.Name() {
+			fmt.Fprintf(e.stderr, "tracemark: warning: key %s marks %s token IDs but --tokenizer is %s: text is re-tokenized differently, so the verdict is not the key's\n", k.ID(), k.Tokenizer, tok.Name())
 		}
 		if k.Scheme != nil && schemes[i].Spec() != k.Scheme.String() {
 			fmt.Fprintf(e.stderr, "tracemark: warning: key %s was made for scheme %s but --scheme is %s: the verdict is for that scheme\n", k.ID(), k.Scheme, schemes[i].Spec())
@@ -154,11 +158,10 @@ func bindKeys(c *cli.Context, e *env) ([]watermark.Scheme, tokenize.Tokenizer, [
 	if c.Bool("no-dedup") {
 		fmt.Fprintln(e.stderr, "tracemark: warning: --no-dedup counts repeated (context, token) tuples again: p-values are INVALID on repetitive text (code, templates, lists) and false accusations follow; for experiments only")
 	}
-	tok, err := tokenize.Get(tokName)
-	if err == nil && c.Bool("normalize") {
+	if c.Bool("normalize") {
 		tok = normalize.Tokenizer(tok)
 	}
-	return schemes, tok, keys, err
+	return schemes, tok, keys, nil
 }
 
 // checkLevels validates --alpha and --fdr (where the command has them):
@@ -171,4 +174,18 @@ func checkLevels(c *cli.Context) error {
 		return fmt.Errorf("--fdr: the false discovery rate must be in (0, 1) (or 0 for off), got %v", q)
 	}
 	return nil
+}
+
+// loadTokenizer returns the tokenizer called name (an encoding, a known
+// tokenizer.json or a path to one), with a one-line notice on stderr when
+// a split pattern has no hand-written scanner and runs on regexp2.
+func loadTokenizer(e *env, name string) (tokenize.Tokenizer, error) {
+	tok, err := tokenize.Get(name)
+	if err != nil {
+		return nil, err
+	}
+	if f, ok := tok.(interface{ Fallbacks() []string }); ok && len(f.Fallbacks()) > 0 {
+		fmt.Fprintf(e.stderr, "tracemark: notice: tokenizer %s: %d split pattern(s) without a hand-written scanner run on regexp2, several times slower\n", tok.Name(), len(f.Fallbacks()))
+	}
+	return tok, nil
 }

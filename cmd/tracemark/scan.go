@@ -56,6 +56,7 @@ func scanCommand(e *env) *cli.Command {
 			&cli.BoolFlag{Name: "hidden", Usage: "also read hidden files and directories (names starting with .) in directories"},
 			&cli.StringFlag{Name: "files-from", Usage: "read input paths from `LIST`, one per line (- for stdin)"},
 			&cli.BoolFlag{Name: "soft-errors-ok", Usage: "bad records and unreadable files do not make the exit code 2"},
+			&cli.StringFlag{Name: "doc-dedup", Value: "document", Usage: "per-document dedup `MODE`: corpus (a tuple shared by several documents is scored only in the first, in input order: p-values independent across the corpus) or document (every document on all its tuples)"},
 			&cli.StringFlag{Name: "out", Usage: "keep per-file results in `DIR`; a rerun skips finished files (resume); see tracemark merge"},
 		},
 		Action: func(c *cli.Context) error { return runScan(c, e) },
@@ -109,6 +110,10 @@ func runScan(c *cli.Context, e *env) error {
 			}
 		}
 	}
+	mode, err := docDedupFlag(c)
+	if err != nil {
+		return err
+	}
 	bar, clearBar := progressBar(e, files)
 	s, err := scan.New(scan.Config{
 		Progress:  bar,
@@ -122,6 +127,7 @@ func runScan(c *cli.Context, e *env) error {
 		Exclude:  exclude,
 		OutDir:   c.String("out"),
 		ShowText: max(0, c.Int("show-text")),
+		DocDedup: mode,
 	})
 	if err != nil {
 		return err
@@ -163,6 +169,15 @@ func scanExit(sum scan.Summary, softOK bool) error {
 	}
 }
 
+// docDedupFlag parses --doc-dedup.
+func docDedupFlag(c *cli.Context) (scan.DocDedup, error) {
+	mode, err := scan.ParseDocDedup(c.String("doc-dedup"))
+	if err != nil {
+		return "", fmt.Errorf("--doc-dedup: %q is not a mode (corpus or document)", c.String("doc-dedup"))
+	}
+	return mode, nil
+}
+
 func mergeCommand(e *env) *cli.Command {
 	return &cli.Command{
 		Name:      "merge",
@@ -173,6 +188,7 @@ func mergeCommand(e *env) *cli.Command {
 			&cli.Float64Flag{Name: "alpha", Value: detect.DefaultAlpha, Usage: "significance level"},
 			&cli.Float64Flag{Name: "fdr", Usage: "flag documents by q-value <= `Q`"},
 			&cli.BoolFlag{Name: "soft-errors-ok", Usage: "recorded errors do not make the exit code 2"},
+			&cli.StringFlag{Name: "doc-dedup", Value: "document", Usage: "per-document dedup `MODE`: corpus (a tuple shared by several documents is scored only in the first, in merge order: inputs by path: p-values independent across the corpus) or document (every document on all its tuples)"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() == 0 {
@@ -181,12 +197,16 @@ func mergeCommand(e *env) *cli.Command {
 			if err := checkLevels(c); err != nil {
 				return err
 			}
+			mode, err := docDedupFlag(c)
+			if err != nil {
+				return err
+			}
 			out := bufio.NewWriterSize(e.stdout, 1<<16)
 			var sink scan.Sink = &humanSink{w: out, errw: e.stderr}
 			if c.Bool("json") {
 				sink = &jsonSink{enc: json.NewEncoder(out)}
 			}
-			sum, err := scan.Merge(c.Args().Slice(), scan.MergeOptions{Alpha: c.Float64("alpha"), FDR: c.Float64("fdr")}, sink)
+			sum, err := scan.Merge(c.Args().Slice(), scan.MergeOptions{Alpha: c.Float64("alpha"), FDR: c.Float64("fdr"), DocDedup: mode}, sink)
 			if ferr := out.Flush(); err == nil {
 				err = ferr
 			}
@@ -269,8 +289,12 @@ func (s *humanSink) Doc(d scan.Doc) error {
 			payload += " (not claimed: too weak)"
 		}
 	}
-	_, err := fmt.Fprintf(s.w, "%s: %s (%s): WATERMARKED p=%.3g%s, log10_p=%.2f, %d of %d tokens scored, key %s%s\n",
-		d.File, d.ID, d.Location, d.PValue, q, d.Log10P, d.Scored, d.Tokens, d.KeyID, payload)
+	scored := "tokens scored"
+	if d.DocDedup == scan.DocDedupCorpus {
+		scored = "tokens scored (not held by earlier documents)"
+	}
+	_, err := fmt.Fprintf(s.w, "%s: %s (%s): WATERMARKED p=%.3g%s, log10_p=%.2f, %d of %d %s, key %s%s\n",
+		d.File, d.ID, d.Location, d.PValue, q, d.Log10P, d.Scored, d.Tokens, scored, d.KeyID, payload)
 	if err == nil && d.Text != "" {
 		_, err = fmt.Fprintf(s.w, "    %s\n", strings.Join(strings.Fields(d.Text), " "))
 	}
@@ -310,10 +334,18 @@ func (s *humanSink) Summary(sum scan.Summary) error {
 	default:
 		verdict = fmt.Sprintf("no corpus-wide evidence at alpha %g", sum.Alpha)
 	}
-	_, err := fmt.Fprintf(s.w, "\n%d files, %d documents, %d tokens, %.1f MB in %.1f s; %d flagged; %d errors\npooled test over the whole corpus (each tuple once): p=%.3g, log10_p=%.2f, key %s: %s\n",
-		sum.Files, sum.Documents, sum.Tokens, float64(sum.Bytes)/1e6, sum.Seconds, sum.Flagged, sum.Errors,
+	_, err := fmt.Fprintf(s.w, "\n%d files, %d documents, %d tokens, %.1f MB in %.1f s; %d flagged (%s); %d errors\npooled test over the whole corpus (each tuple once): p=%.3g, log10_p=%.2f, key %s: %s\n",
+		sum.Files, sum.Documents, sum.Tokens, float64(sum.Bytes)/1e6, sum.Seconds, sum.Flagged, docDedupNote(sum.DocDedup), sum.Errors,
 		sum.PooledPValue, sum.PooledLog10P, sum.PooledKeyID, verdict)
 	return err
+}
+
+// docDedupNote says how the documents' p-values were deduplicated.
+func docDedupNote(m scan.DocDedup) string {
+	if m == scan.DocDedupCorpus {
+		return "document p-values in corpus dedup mode: each tuple scored in the first document holding it"
+	}
+	return "document p-values in document dedup mode: every document on all its tuples"
 }
 
 // fileTable prints flagged documents, documents and errors per file: every

@@ -91,3 +91,74 @@ func TestScanCommand(t *testing.T) {
 		t.Errorf("no input: %d %s", code, stderr)
 	}
 }
+
+// TestScanDocDedupFlag: --doc-dedup chooses the mode of the per-document
+// p-values, which every doc record and the summary name (document by
+// default); a copy of a document scores nothing in corpus mode; merge
+// takes the flag too; an unknown mode is a usage error.
+func TestScanDocDedupFlag(t *testing.T) {
+	keyPath, key := newKey(t)
+	dir := t.TempDir()
+	_, marked := watermarkedText(t, key, 300, 4)
+	var b bytes.Buffer
+	for _, id := range []string{"m1", "m1-copy"} {
+		line, _ := json.Marshal(map[string]any{"id": id, "text": marked})
+		b.Write(append(line, '\n'))
+	}
+	corpus := filepath.Join(dir, "c.jsonl")
+	os.WriteFile(corpus, b.Bytes(), 0o644)
+	records := func(out string) (docs []map[string]any, sum map[string]any) {
+		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+			var rec map[string]any
+			if err := json.Unmarshal([]byte(line), &rec); err != nil {
+				t.Fatalf("bad JSON line %q", line)
+			}
+			switch rec["type"] {
+			case "doc":
+				docs = append(docs, rec)
+			case "summary":
+				sum = rec
+			}
+		}
+		return docs, sum
+	}
+	for _, c := range []struct {
+		args        []string
+		mode        string
+		copyFlagged bool
+	}{{nil, "document", true}, {[]string{"--doc-dedup", "document"}, "document", true}, {[]string{"--doc-dedup", "corpus"}, "corpus", false}} {
+		out := filepath.Join(t.TempDir(), "out")
+		args := append([]string{"scan", "--key", keyPath, "--json", "--out", out}, c.args...)
+		code, stdout, stderr := cliRun(t, "", append(args, corpus)...)
+		if code != exitFound {
+			t.Fatalf("%v: exit %d\n%s", c.args, code, stderr)
+		}
+		for _, run := range []string{stdout, func() string {
+			_, o, _ := cliRun(t, "", append([]string{"merge", "--json"}, append(c.args, out)...)...)
+			return o
+		}()} {
+			docs, sum := records(run)
+			if len(docs) != 2 || sum["doc_dedup"] != c.mode {
+				t.Fatalf("%v: %d docs, summary mode %v", c.args, len(docs), sum["doc_dedup"])
+			}
+			for _, d := range docs {
+				if d["doc_dedup"] != c.mode {
+					t.Errorf("%v: doc %v has mode %v", c.args, d["id"], d["doc_dedup"])
+				}
+			}
+			if docs[0]["flagged"] != true || docs[1]["flagged"] != c.copyFlagged {
+				t.Errorf("%v: flagged %v, %v", c.args, docs[0]["flagged"], docs[1]["flagged"])
+			}
+			if c.mode == "corpus" && docs[1]["scored"].(float64) != 0 {
+				t.Errorf("corpus mode: the copy scored %v tuples", docs[1]["scored"])
+			}
+		}
+	}
+	code, stdout, _ := cliRun(t, "", "scan", "--key", keyPath, corpus)
+	if code != exitFound || !strings.Contains(stdout, "document dedup mode") {
+		t.Errorf("human summary does not name the mode (exit %d):\n%s", code, stdout)
+	}
+	if code, _, stderr := cliRun(t, "", "scan", "--key", keyPath, "--doc-dedup", "tuples", corpus); code != exitError || !strings.Contains(stderr, "--doc-dedup") {
+		t.Errorf("unknown mode: exit %d, %s", code, stderr)
+	}
+}

@@ -17,13 +17,15 @@ func tokenizeCommand(e *env) *cli.Command {
 		Usage: "print the token IDs of each input as a JSON array (or their count), to compare with other tokenizers",
 		UsageText: "tracemark tokenize [--tokenizer NAME] [--count] [FILE|-]...\n\n" +
 			"NAME is an encoding (" + strings.Join(tokenize.Names(), ", ") + "), served by tracemark's own encoder,\n" +
-			"or " + tokenize.ReferencePrefix + "ENCODING for the tiktoken-go reference implementation.",
+			"or " + tokenize.ReferencePrefix + "ENCODING for the tiktoken-go reference implementation,\n" +
+			"or an open model's Hugging Face tokenizer.json: a known name (" + strings.Join(knownNames(), ", ") + ",\n" +
+			"kept in the cache directory) or a path; add " + tokenize.AddedTokensSuffix + " to match its added tokens in text.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "tokenizer", Value: tokenize.Default, Usage: "tokenizer `NAME`"},
 			&cli.BoolFlag{Name: "count", Usage: "print the number of tokens instead of the IDs"},
 		},
 		Action: func(c *cli.Context) error {
-			tok, err := tokenize.Get(c.String("tokenizer"))
+			tok, err := loadTokenizer(e, c.String("tokenizer"))
 			if err != nil {
 				return err
 			}
@@ -81,4 +83,12 @@ func appendJSONArray(dst []byte, ids []uint32) []byte {
 		dst = strconv.AppendUint(dst, uint64(id), 10)
 	}
 	return append(dst, ']')
+}
+
+func knownNames() []string {
+	var out []string
+	for _, k := range tokenize.KnownTokenizers() {
+		out = append(out, k.Name)
+	}
+	return out
 }

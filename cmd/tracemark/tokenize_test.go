@@ -34,3 +34,65 @@ func TestTokenizeCommand(t *testing.T) {
 		t.Errorf("unknown tokenizer: code %d, err %q", code, errs)
 	}
 }
+
+// toyTokenizerJSON is a byte-level tokenizer.json with the 256 bytes, two
+// merges and the Llama 3 split pattern, or an unrecognized variant of it.
+func toyTokenizerJSON(t *testing.T, fallback bool) string {
+	t.Helper()
+	vocab := map[string]int{}
+	n := 0
+	for b := range 256 {
+		r := rune(b)
+		if !('!' <= b && b <= '~' || 0xa1 <= b && b <= 0xac || 0xae <= b && b <= 0xff) {
+			r = rune(256 + n)
+			n++
+		}
+		vocab[string(r)] = b
+	}
+	vocab["he"], vocab["hel"] = 256, 257
+	re := `(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`
+	if fallback {
+		re = "(?:" + re + ")"
+	}
+	f := map[string]any{
+		"model": map[string]any{"type": "BPE", "vocab": vocab, "merges": []string{"h e", "he l"}},
+		"pre_tokenizer": map[string]any{"type": "Sequence", "pretokenizers": []any{
+			map[string]any{"type": "Split", "pattern": map[string]any{"Regex": re}, "behavior": "Isolated"},
+			map[string]any{"type": "ByteLevel", "use_regex": false}}},
+		"added_tokens": []any{map[string]any{"id": 258, "content": "<|x|>", "special": true}},
+	}
+	data, _ := json.Marshal(f)
+	path := filepath.Join(t.TempDir(), "tokenizer.json")
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestTokenizeWithTokenizerJSON(t *testing.T) {
+	path := toyTokenizerJSON(t, false)
+	code, out, errs := cliRun(t, "hello<|x|>", "tokenize", "--tokenizer", path)
+	// hel l o, then <|x|> as text: < | x | >
+	if code != 0 || out != "[257,108,111,60,124,120,124,62]\n" || errs != "" {
+		t.Fatalf("code %d, out %q, err %q", code, out, errs)
+	}
+	if code, out, _ = cliRun(t, "hello<|x|>", "tokenize", "--tokenizer", path+"+added"); code != 0 || out != "[257,108,111,258]\n" {
+		t.Fatalf("+added: code %d, out %q", code, out)
+	}
+	code, out, errs = cliRun(t, "hello", "tokenize", "--tokenizer", toyTokenizerJSON(t, true))
+	if code != 0 || out != "[257,108,111]\n" || !strings.Contains(errs, "regexp2") {
+		t.Fatalf("fallback: code %d, out %q, err %q", code, out, errs)
+	}
+	// keygen records the file's name, not its path.
+	key := filepath.Join(t.TempDir(), "k.key")
+	if code, out, errs = cliRun(t, "", "keygen", "--out", key, "--tokenizer", path); code != 0 || !strings.Contains(out, "tokenizer hf:") {
+		t.Fatalf("keygen: code %d, out %q, err %q", code, out, errs)
+	}
+	// A key whose tokenizer is known only by hash needs the file's path.
+	if code, _, errs = cliRun(t, "hello", "detect", "--key", key); code != 2 || !strings.Contains(errs, "path") {
+		t.Errorf("detect without the file: code %d, err %q", code, errs)
+	}
+	if code, _, errs = cliRun(t, "hello there", "detect", "--key", key, "--tokenizer", path); code > 1 || strings.Contains(errs, "warning") {
+		t.Errorf("detect with the file: code %d, err %q", code, errs)
+	}
+}

@@ -11,6 +11,7 @@ type Scratch struct {
 	next  []int32  // linked list of parts, for long pieces
 	prev  []int32
 	heap  []candidate
+	pair  []uint64 // merge of the pair starting at each symbol (Merges)
 }
 
 const noRank = ^uint32(0)

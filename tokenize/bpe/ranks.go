@@ -18,7 +18,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/bits"
 	"strconv"
 )
 
@@ -101,35 +100,14 @@ func (b *Builder) Build() (*Ranks, error) {
 	if int(maxRank) > 2*len(b.tokens)+1024 {
 		return nil, fmt.Errorf("ranks too sparse: %d tokens, largest rank %d", len(b.tokens), maxRank)
 	}
-	rk := &Ranks{arena: make([]byte, 0, size), start: make([]uint32, maxRank+2), count: len(b.tokens)}
+	rk := &Ranks{arena: make([]byte, 0, size), start: make([]uint32, maxRank+2)}
 	for r := uint32(0); r <= maxRank; r++ {
 		rk.start[r] = uint32(len(rk.arena))
 		rk.arena = append(rk.arena, b.byRank[r]...)
 	}
 	rk.start[maxRank+1] = uint32(len(rk.arena))
-	slots := 1 << bits.Len(uint(2*len(b.tokens)))
-	rk.index = make([]uint64, slots)
-	rk.shift = uint(64 - bits.TrailingZeros(uint(slots)))
-	for t, r := range b.tokens {
-		h := hashString(t)
-		for i := h >> rk.shift; ; i = (i + 1) & uint64(slots-1) {
-			if rk.index[i] == 0 {
-				rk.index[i] = h&^(1<<32-1) | uint64(r+1)
-				break
-			}
-		}
-		if len(t) == 1 {
-			rk.byByte[t[0]] = r
-		}
-	}
-	rk.byPair = make([]uint32, 1<<16)
-	for k := range rk.byPair {
-		rk.byPair[k] = noRank
-	}
-	for t, r := range b.tokens {
-		if len(t) == 2 {
-			rk.byPair[int(t[0])<<8|int(t[1])] = r
-		}
+	if err := rk.buildIndex(true); err != nil {
+		return nil, err
 	}
 	return rk, nil
 }

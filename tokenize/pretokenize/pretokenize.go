@@ -35,9 +35,70 @@ const (
 	O200k Pattern = iota + 1
 	// Cl100k is the pattern of cl100k_base (GPT-3.5, GPT-4).
 	Cl100k
-	// GPT2 is the pattern of r50k_base and p50k_base (GPT-2, GPT-3).
+	// GPT2 is the pattern of r50k_base and p50k_base (GPT-2, GPT-3), and
+	// of Hugging Face's ByteLevel pre-tokenizer with use_regex.
 	GPT2
+	// Qwen2 is the pattern of Qwen 2, 2.5 and 3: Cl100k with one digit per
+	// piece (\p{N} instead of \p{N}{1,3}).
+	Qwen2
+	// DeepSeekV3 is the last of DeepSeek-V3's three split patterns:
+	//	[!"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~][A-Za-z]+|[^\r\n\p{L}\p{P}\p{S}]?[\p{L}\p{M}]+
+	//	| ?[\p{P}\p{S}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
+	// Unlike the others it does not match every character (a control
+	// character or a lone digit matches nothing); Next skips those.
+	DeepSeekV3
+	// Digits3 is \p{N}{1,3}, DeepSeek-V3's first split pattern.
+	Digits3
+	// DeepSeekCJK is [\x{4e00}-\x{9fa5}\x{3040}-\x{309f}\x{30a0}-\x{30ff}]+,
+	// DeepSeek-V3's second split pattern (CJK ideographs and kana).
+	DeepSeekCJK
 )
+
+// Llama3 is the pattern of Llama 3, 3.1, 3.2 and 3.3: the same regular
+// expression as cl100k_base's.
+const Llama3 = Cl100k
+
+// Regexes holds the regular expression of each pattern, as Hugging Face
+// tokenizer.json files spell it (and tiktoken for the OpenAI encodings).
+var Regexes = map[Pattern]string{
+	O200k:       `[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+`,
+	Cl100k:      `(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`,
+	GPT2:        `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`,
+	Qwen2:       `(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`,
+	DeepSeekV3:  "[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\r\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+| ?[\\p{P}\\p{S}]+[\r\n]*|\\s*[\r\n]+|\\s+(?!\\S)|\\s+",
+	Digits3:     `\p{N}{1,3}`,
+	DeepSeekCJK: "[\u4e00-\u9fa5\u3040-\u309f\u30a0-\u30ff]+",
+}
+
+// Recognize returns the pattern whose regular expression is regex, if this
+// package implements it. Spellings that differ only in how the line breaks
+// of a class are written (\r\n escaped or literal) are recognized alike.
+func Recognize(regex string) (Pattern, bool) {
+	norm := canonicalRegex(regex)
+	for p, re := range Regexes {
+		if canonicalRegex(re) == norm {
+			return p, true
+		}
+	}
+	return 0, false
+}
+
+// canonicalRegex writes literal CR and LF as the escapes \r and \n, which
+// denote the same characters in every regular-expression dialect.
+func canonicalRegex(re string) string {
+	out := make([]byte, 0, len(re))
+	for i := 0; i < len(re); i++ {
+		switch re[i] {
+		case '\r':
+			out = append(out, '\\', 'r')
+		case '\n':
+			out = append(out, '\\', 'n')
+		default:
+			out = append(out, re[i])
+		}
+	}
+	return string(out)
+}
 
 // String returns the pattern's name: "o200k", "cl100k" or "gpt2".
 func (p Pattern) String() string {
@@ -48,19 +109,33 @@ func (p Pattern) String() string {
 		return "cl100k"
 	case GPT2:
 		return "gpt2"
+	case Qwen2:
+		return "qwen2"
+	case DeepSeekV3:
+		return "deepseek-v3"
+	case Digits3:
+		return "digits3"
+	case DeepSeekCJK:
+		return "deepseek-cjk"
 	}
 	return fmt.Sprintf("Pattern(%d)", int(p))
 }
 
 // Character class bits. A rune can have several.
 const (
-	clsUpper  = 1 << iota // [\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]
-	clsLower              // [\p{Ll}\p{Lm}\p{Lo}\p{M}]
-	clsLetter             // \p{L}
-	clsNumber             // \p{N}
-	clsSpace              // \s
-	clsPrefix             // [^\r\n\p{L}\p{N}]
-	clsOther              // [^\s\p{L}\p{N}]
+	clsUpper       = 1 << iota // [\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]
+	clsLower                   // [\p{Ll}\p{Lm}\p{Lo}\p{M}]
+	clsLetter                  // \p{L}
+	clsNumber                  // \p{N}
+	clsSpace                   // \s
+	clsPrefix                  // [^\r\n\p{L}\p{N}]
+	clsOther                   // [^\s\p{L}\p{N}]
+	clsPunctSym                // [\p{P}\p{S}]
+	clsLetterMark              // [\p{L}\p{M}]
+	clsASCIIPunct              // [!"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~]
+	clsASCIILetter             // [A-Za-z]
+	clsCJK                     // [\x{4e00}-\x{9fa5}\x{3040}-\x{309f}\x{30a0}-\x{30ff}]
+	clsPrefixDS                // [^\r\n\p{L}\p{P}\p{S}]
 )
 
 // Splitter finds piece boundaries for one pattern. It is immutable after New
@@ -69,7 +144,7 @@ type Splitter struct {
 	pattern Pattern
 	// bmp holds the class bits of every rune below 0x10000; others are
 	// computed on the fly.
-	bmp [0x10000]uint8
+	bmp [0x10000]uint16
 	// tiktokenGo reproduces the two defects of the matcher that
 	// github.com/tiktoken-go/tokenizer v0.10.0 generates for these
 	// patterns (see NewTiktokenGoCompatible).
@@ -100,21 +175,86 @@ func NewTiktokenGoCompatible(p Pattern) (*Splitter, error) {
 }
 
 func newSplitter(p Pattern, tiktokenGo bool) (*Splitter, error) {
-	if p != O200k && p != Cl100k && p != GPT2 {
+	if _, ok := Regexes[p]; !ok {
 		return nil, fmt.Errorf("pretokenize: unknown pattern %v", p)
 	}
 	s := &Splitter{pattern: p, tiktokenGo: tiktokenGo}
-	for r := range rune(len(s.bmp)) {
-		s.bmp[r] = s.classify(r)
-	}
+	s.fillTable()
 	return s, nil
+}
+
+// fillTable sets the class bits of every BMP rune from the Unicode range
+// tables (a walk over ranges, not 65,536 property look-ups), then derives
+// the complemented classes; classify gives the same bits rune by rune.
+func (s *Splitter) fillTable() {
+	set := func(t *unicode.RangeTable, bit uint16) {
+		for _, r := range t.R16 {
+			for c := uint32(r.Lo); c <= uint32(r.Hi); c += uint32(r.Stride) {
+				s.bmp[c] |= bit
+			}
+		}
+		for _, r := range t.R32 {
+			if r.Lo >= uint32(len(s.bmp)) {
+				break
+			}
+			for c := r.Lo; c <= r.Hi && c < uint32(len(s.bmp)); c += r.Stride {
+				s.bmp[c] |= bit
+			}
+		}
+	}
+	for _, t := range []*unicode.RangeTable{unicode.M, unicode.Lu, unicode.Lt, unicode.Lm, unicode.Lo} {
+		set(t, clsUpper)
+	}
+	for _, t := range []*unicode.RangeTable{unicode.M, unicode.Ll, unicode.Lm, unicode.Lo} {
+		set(t, clsLower)
+	}
+	set(unicode.L, clsLetter|clsLetterMark)
+	set(unicode.M, clsLetterMark)
+	set(unicode.N, clsNumber)
+	set(unicode.White_Space, clsSpace)
+	set(unicode.P, clsPunctSym)
+	set(unicode.S, clsPunctSym)
+	for r := range rune(len(s.bmp)) {
+		s.bmp[r] |= s.derived(r, s.bmp[r])
+	}
+}
+
+// derived returns the bits of r that follow from its base bits c.
+func (s *Splitter) derived(r rune, c uint16) uint16 {
+	var d uint16
+	if 0x4e00 <= r && r <= 0x9fa5 || 0x3040 <= r && r <= 0x30ff {
+		d |= clsCJK
+	}
+	if r < utf8.RuneSelf {
+		if 'A' <= r && r <= 'Z' || 'a' <= r && r <= 'z' {
+			d |= clsASCIILetter
+		}
+		if r > ' ' && r < 0x7f && !('A' <= r && r <= 'Z' || 'a' <= r && r <= 'z' || '0' <= r && r <= '9') {
+			d |= clsASCIIPunct
+		}
+	}
+	letter, number, space := c&clsLetter != 0, c&clsNumber != 0, c&clsSpace != 0
+	crlf := r == '\r' || r == '\n'
+	if !crlf && !letter && c&clsPunctSym == 0 {
+		d |= clsPrefixDS
+	}
+	if s.tiktokenGo && r == 0x7f {
+		return d
+	}
+	if !crlf && !letter && !number {
+		d |= clsPrefix
+	}
+	if !space && !letter && !number {
+		d |= clsOther
+	}
+	return d
 }
 
 // Pattern returns the pattern s implements.
 func (s *Splitter) Pattern() Pattern { return s.pattern }
 
-func (s *Splitter) classify(r rune) uint8 {
-	var c uint8
+func (s *Splitter) classify(r rune) uint16 {
+	var c uint16
 	isMark := unicode.Is(unicode.M, r)
 	if isMark || unicode.In(r, unicode.Lu, unicode.Lt, unicode.Lm, unicode.Lo) {
 		c |= clsUpper
@@ -122,39 +262,33 @@ func (s *Splitter) classify(r rune) uint8 {
 	if isMark || unicode.In(r, unicode.Ll, unicode.Lm, unicode.Lo) {
 		c |= clsLower
 	}
-	letter := unicode.Is(unicode.L, r)
-	number := unicode.Is(unicode.N, r)
-	space := unicode.IsSpace(r)
-	if letter {
-		c |= clsLetter
+	if unicode.Is(unicode.L, r) {
+		c |= clsLetter | clsLetterMark
 	}
-	if number {
+	if isMark {
+		c |= clsLetterMark
+	}
+	if unicode.Is(unicode.N, r) {
 		c |= clsNumber
 	}
-	if space {
+	if unicode.Is(unicode.White_Space, r) {
 		c |= clsSpace
 	}
-	if s.tiktokenGo && r == 0x7f {
-		return c
+	if unicode.In(r, unicode.P, unicode.S) {
+		c |= clsPunctSym
 	}
-	if r != '\r' && r != '\n' && !letter && !number {
-		c |= clsPrefix
-	}
-	if !space && !letter && !number {
-		c |= clsOther
-	}
-	return c
+	return c | s.derived(r, c)
 }
 
 // class returns the class bits and the byte length of the rune at t[i:].
-func (s *Splitter) class(t string, i int) (uint8, int) {
+func (s *Splitter) class(t string, i int) (uint16, int) {
 	if b := t[i]; b < utf8.RuneSelf {
 		return s.bmp[b], 1
 	}
 	return s.classMultibyte(t, i)
 }
 
-func (s *Splitter) classMultibyte(t string, i int) (uint8, int) {
+func (s *Splitter) classMultibyte(t string, i int) (uint16, int) {
 	r, n := utf8.DecodeRuneInString(t[i:])
 	if r < rune(len(s.bmp)) {
 		return s.bmp[r], n
@@ -164,7 +298,7 @@ func (s *Splitter) classMultibyte(t string, i int) (uint8, int) {
 
 // run returns the end of the longest run of runes from i that all have one
 // of the class bits in mask.
-func (s *Splitter) run(t string, i int, mask uint8) int {
+func (s *Splitter) run(t string, i int, mask uint16) int {
 	for i < len(t) {
 		if b := t[i]; b < utf8.RuneSelf {
 			if s.bmp[b]&mask == 0 {
@@ -192,8 +326,16 @@ func (s *Splitter) Next(t string, i int) (start, end int) {
 		switch s.pattern {
 		case O200k:
 			e = s.o200k(t, i)
-		case Cl100k:
+		case Cl100k, Qwen2:
 			e = s.cl100k(t, i)
+		case DeepSeekV3:
+			e = s.deepseek(t, i)
+		case Digits3:
+			if c, _ := s.class(t, i); c&clsNumber != 0 {
+				e = s.upTo3Numbers(t, i)
+			}
+		case DeepSeekCJK:
+			e = s.run(t, i, clsCJK)
 		default:
 			e = s.gpt2(t, i)
 		}
@@ -310,7 +452,7 @@ func (s *Splitter) upTo3Numbers(t string, i int) int {
 
 // punctuation matches " ?[^\s\p{L}\p{N}]+" at i, followed by [\r\n/]* if
 // slash, else by [\r\n]*. It returns i if there is no match.
-func (s *Splitter) punctuation(t string, i int, c0 uint8, slash bool) int {
+func (s *Splitter) punctuation(t string, i int, c0 uint16, slash bool) int {
 	start := i
 	if t[i] == ' ' && i+1 < len(t) {
 		if c, _ := s.class(t, i+1); c&clsOther != 0 {
@@ -423,6 +565,9 @@ func (s *Splitter) cl100k(t string, i int) int {
 		return s.run(t, i, clsLetter)
 	}
 	if c0&clsNumber != 0 {
+		if s.pattern == Qwen2 {
+			return i + n0
+		}
 		return s.upTo3Numbers(t, i)
 	}
 	if e := s.punctuation(t, i, c0, false); e > i {
@@ -446,7 +591,7 @@ func (s *Splitter) gpt2(t string, i int) int {
 		start = i + 1
 		cs, _ = s.class(t, start)
 	}
-	for _, mask := range [3]uint8{clsLetter, clsNumber, clsOther} {
+	for _, mask := range [3]uint16{clsLetter, clsNumber, clsOther} {
 		if cs&mask != 0 {
 			return s.run(t, start, mask)
 		}
@@ -456,6 +601,45 @@ func (s *Splitter) gpt2(t string, i int) int {
 	}
 	if c0&clsSpace != 0 {
 		return s.whitespace(t, i, false)
+	}
+	return i
+}
+
+// deepseek matches the DeepSeekV3 pattern at i and returns the match's end,
+// or i if no alternative matches.
+func (s *Splitter) deepseek(t string, i int) int {
+	c0, n0 := s.class(t, i)
+	// [ASCII punctuation][A-Za-z]+
+	if c0&clsASCIIPunct != 0 && i+1 < len(t) {
+		if c, _ := s.class(t, i+1); c&clsASCIILetter != 0 {
+			return s.run(t, i+1, clsASCIILetter)
+		}
+	}
+	// [^\r\n\p{L}\p{P}\p{S}]?[\p{L}\p{M}]+
+	if c0&clsPrefixDS != 0 && i+n0 < len(t) {
+		if c, _ := s.class(t, i+n0); c&clsLetterMark != 0 {
+			return s.run(t, i+n0, clsLetterMark)
+		}
+	}
+	if c0&clsLetterMark != 0 {
+		return s.run(t, i, clsLetterMark)
+	}
+	//  ?[\p{P}\p{S}]+[\r\n]*
+	start := i
+	if t[i] == ' ' && i+1 < len(t) {
+		if c, _ := s.class(t, i+1); c&clsPunctSym != 0 {
+			start = i + 1
+		}
+	}
+	if start > i || c0&clsPunctSym != 0 {
+		e := s.run(t, start, clsPunctSym)
+		for e < len(t) && (t[e] == '\r' || t[e] == '\n') {
+			e++
+		}
+		return e
+	}
+	if c0&clsSpace != 0 {
+		return s.whitespace(t, i, true)
 	}
 	return i
 }

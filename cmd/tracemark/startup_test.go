@@ -1,0 +1,62 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// BenchmarkStartup runs the built tracemark binary as a whole process
+// (start-up, building the vocabulary, encoding) on an empty file and on a
+// 2 kB text, beside a tiktoken-go program doing the same count
+// (testdata/tiktokencount), in one run: the ratio of their ns/op is the
+// start-up ratio. It reports the processes' peak RSS (max-RSS-KB).
+func BenchmarkStartup(b *testing.B) {
+	dir := b.TempDir()
+	bins := map[string]string{"tracemark": filepath.Join(dir, "tracemark"), "tiktoken-go": filepath.Join(dir, "tiktokencount")}
+	for pkg, out := range map[string]string{".": bins["tracemark"], "./testdata/tiktokencount": bins["tiktoken-go"]} {
+		if msg, err := exec.Command("go", "build", "-o", out, pkg).CombinedOutput(); err != nil {
+			b.Fatalf("go build %s: %v\n%s", pkg, err, msg)
+		}
+	}
+	empty := filepath.Join(dir, "empty.txt")
+	small := filepath.Join(dir, "small.txt")
+	os.WriteFile(empty, nil, 0o644)
+	text := "The old house at the end of the lane had stood empty for years. "
+	for len(text) < 2000 {
+		text += text
+	}
+	os.WriteFile(small, []byte(text[:2000]), 0o644)
+	for _, in := range []struct{ name, path string }{{"empty", empty}, {"2kB", small}} {
+		for _, impl := range []string{"tracemark", "tiktoken-go"} {
+			args := []string{"tokenize", "--count", in.path}
+			if impl == "tiktoken-go" {
+				args = []string{"o200k_base", in.path}
+			}
+			b.Run("input="+in.name+"/impl="+impl, func(b *testing.B) {
+				var rss int64
+				for b.Loop() {
+					cmd := exec.Command(bins[impl], args...)
+					if out, err := cmd.CombinedOutput(); err != nil {
+						b.Fatalf("%s: %v\n%s", impl, err, out)
+					}
+					if u, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+						rss = max(rss, u.Maxrss)
+					}
+				}
+				b.ReportMetric(float64(rss), "max-RSS-KB")
+				b.ReportMetric(float64(b.Elapsed())/float64(b.N)/float64(time.Millisecond), "ms/run")
+			})
+		}
+	}
+	b.Run("input=none/impl=tracemark-help", func(b *testing.B) {
+		for b.Loop() {
+			if out, err := exec.Command(bins["tracemark"], "--help").CombinedOutput(); err != nil {
+				b.Fatalf("%v\n%s", err, out)
+			}
+		}
+	})
+}
