@@ -3,6 +3,7 @@ package detect
 import (
 	"math"
 	"math/rand/v2"
+	"strconv"
 	"testing"
 
 	"github.com/tracemark/tracemark/detect/stats"
@@ -15,11 +16,27 @@ func anyScheme(t testing.TB, key *watermark.Key, spec string) watermark.Scheme {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if ec, ok := c.(watermark.EngineConfig); ok && !key.IsEngine() {
+		key = engineStandIn(key, ec)
+	}
 	s, err := watermark.NewScheme(key, c)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// engineStandIn returns an engine key of the words an engine scheme needs,
+// drawn from a generator seeded by key's public ID: random when key is, so
+// that tests drawing random keys cover engine schemes too.
+func engineStandIn(key *watermark.Key, c watermark.EngineConfig) *watermark.Key {
+	id, _ := strconv.ParseUint(key.ID(), 16, 64)
+	rng := rand.New(rand.NewPCG(id, 0x5eed))
+	words := make([]uint64, c.EngineKeyWords())
+	for i := range words {
+		words[i] = rng.Uint64()
+	}
+	return watermark.NewEngineKey(words, c, key.Tokenizer, key.Created)
 }
 
 // nullPValues scores docs under a fresh random key per (document,
@@ -70,7 +87,7 @@ func TestNullCalibrationOtherSchemes(t *testing.T) {
 	}
 	corpora := map[string][][]uint32{"Opticks": opticksDocs(t), "Go source": goSourceDocs(t, 600)}
 	for name, docs := range corpora {
-		for i, spec := range []string{"gumbel:h=4", "tournament:m=30,h=4", "kgw:payload_bits=32", "kgw:h=1,seeding=lefthash,payload_bits=16,radix=2,gamma=0.5"} {
+		for i, spec := range []string{"gumbel:h=4", "tournament:m=30,h=4", "kgw:payload_bits=32", "kgw:h=1,seeding=lefthash,payload_bits=16,radix=2,gamma=0.5", "synthid", "synthid:impl=deepmind"} {
 			p, payload := nullPValues(t, docs, spec, reps, uint64(500+10*i))
 			switch spec[0] {
 			case 'k': // payload: exact but discrete, so conservative
@@ -103,7 +120,7 @@ func frac(p []float64, a float64) float64 {
 
 func TestOtherSchemesDetectTheirOwnText(t *testing.T) {
 	rng := rand.New(rand.NewPCG(31, 31))
-	for _, spec := range []string{"gumbel:h=4", "tournament:m=30,h=4", "kgw:payload_bits=32"} {
+	for _, spec := range []string{"gumbel:h=4", "tournament:m=30,h=4", "kgw:payload_bits=32", "synthid", "synthid:impl=deepmind"} {
 		key, other := randomKey(rng), randomKey(rng)
 		s := anyScheme(t, key, spec)
 		if k, ok := s.(*watermark.KGW); ok {

@@ -53,7 +53,7 @@ func BenchmarkFullVocab(b *testing.B) {
 	logits := benchLogits(o200kVocab, rng)
 	work := make([]float32, len(logits))
 	ctx := []uint32{101, 2002, 30003, 4004, 55}
-	for _, spec := range append(benchSpecs, "kgw:payload_bits=32", "gumbel:h=4", "tournament:m=30,h=4") {
+	for _, spec := range append(benchSpecs, "kgw:payload_bits=32", "gumbel:h=4", "tournament:m=30,h=4", "synthid", "synthid:impl=deepmind") {
 		s := mustScheme(b, testKey(b, 4), spec)
 		b.Run("method=sample/scheme="+spec, func(b *testing.B) {
 			// Each call starts from a fresh copy of the logits on both
@@ -116,7 +116,7 @@ func BenchmarkCandidates(b *testing.B) {
 		probs[i] = float32(math.Exp(float64(logits[i])))
 	}
 	ctx := []uint32{101, 2002, 30003, 4004, 55}
-	for _, spec := range append(benchSpecs, "kgw:payload_bits=32", "gumbel:h=4", "tournament:m=30,h=4") {
+	for _, spec := range append(benchSpecs, "kgw:payload_bits=32", "gumbel:h=4", "tournament:m=30,h=4", "synthid", "synthid:impl=deepmind") {
 		s := mustScheme(b, testKey(b, 4), spec)
 		b.Run("input=logits/scheme="+spec, func(b *testing.B) {
 			benchPair(b, 1000,

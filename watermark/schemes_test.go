@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/bits"
 	"math/rand/v2"
+	"strconv"
 	"testing"
 	"time"
 
@@ -25,11 +26,26 @@ func mustScheme(t testing.TB, k *Key, spec string) Scheme {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := NewScheme(k, c)
+	s, err := NewScheme(engineStandIn(k, c), c)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// engineStandIn returns k, or for an engine scheme and a 32-byte key an
+// engine key whose words are derived from k's secret, so that tests drawing
+// random keys cover engine schemes too.
+func engineStandIn(k *Key, c Config) *Key {
+	ec, ok := c.(EngineConfig)
+	if !ok || k.IsEngine() {
+		return k
+	}
+	words := make([]uint64, ec.EngineKeyWords())
+	for i := range words {
+		words[i] = deriveWord(&k.secret, "test/engine/"+strconv.Itoa(i))
+	}
+	return NewEngineKey(words, c, k.Tokenizer, k.Created)
 }
 
 func softmax(logits []float32) []float64 {
@@ -73,7 +89,7 @@ func TestDistortionFree(t *testing.T) {
 	for i, id := range ids {
 		index[id] = i
 	}
-	for _, spec := range []string{"gumbel:h=4", "tournament:m=30,h=4", "tournament:m=3,h=2", DefaultSpec} {
+	for _, spec := range []string{"gumbel:h=4", "tournament:m=30,h=4", "tournament:m=3,h=2", "synthid:table_size=1024", "synthid:impl=deepmind,depth=8,ngram_len=3", DefaultSpec} {
 		for _, useProbs := range []bool{false, true} {
 			counts := make([]int, vocab)
 			for i := 0; i < draws; i++ {
@@ -250,7 +266,7 @@ func TestGumbelIsDeterministicPerContext(t *testing.T) {
 func TestSchemesNonFiniteInputs(t *testing.T) {
 	rng := rand.New(rand.NewPCG(10, 10))
 	nan, inf, ninf := float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1))
-	for _, spec := range []string{"gumbel:h=1", "tournament:m=8,h=1"} {
+	for _, spec := range []string{"gumbel:h=1", "tournament:m=8,h=1", "synthid:ngram_len=2,depth=8,table_size=64"} {
 		s := mustScheme(t, randomTestKey(rng), spec)
 		ctx := []uint32{3}
 		for name, c := range map[string]struct {
@@ -303,7 +319,7 @@ func TestSchemesAllocateNothing(t *testing.T) {
 	}
 	obs := make([]Observation, 0, len(tokens))
 	ctx := []uint32{1, 2, 3, 4, 5}
-	for _, spec := range []string{"gumbel:h=4", "tournament:m=30,h=4", "kgw:payload_bits=32"} {
+	for _, spec := range []string{"gumbel:h=4", "tournament:m=30,h=4", "kgw:payload_bits=32", "synthid", "synthid:impl=deepmind"} {
 		s := mustScheme(t, randomTestKey(rng), spec)
 		for name, f := range map[string]func(){
 			"SampleLogits k=40":  func() { s.SampleLogits(ctx, ids, logits, rng) },

@@ -51,6 +51,7 @@ func schemeParsers() map[string]schemeParser {
 		"vllm-gumbel":      parseVLLMGumbel,
 		"vllm-dual-gumbel": parseVLLMDualGumbel,
 		"vllm-sbw":         parseVLLMSBW,
+		"synthid":          parseSynthID,
 	}
 }
 

@@ -26,6 +26,9 @@ func TestParseSpecCanonicalRoundTrip(t *testing.T) {
 		"gumbel:h=1":                                    "gumbel:h=1",
 		"tournament":                                    "tournament:m=30,h=4",
 		"tournament:h=2,m=64":                           "tournament:m=64,h=2",
+		"synthid":                                       "synthid:ngram_len=5,depth=30,impl=transformers,table_size=65536,table_seed=0,history=1024",
+		"synthid:impl=deepmind,depth=3":                 "synthid:ngram_len=5,depth=3,impl=deepmind,history=1024",
+		"synthid:history=1,table_seed=4294967295,ngram_len=33,depth=64,table_size=16777216": "synthid:ngram_len=33,depth=64,impl=transformers,table_size=16777216,table_seed=4294967295,history=1",
 	}
 	for in, want := range cases {
 		c, err := ParseSpec(in)
@@ -75,6 +78,16 @@ func TestParseSpecErrorsSayWhatIsWrong(t *testing.T) {
 		"tournament:m=65":                       "m must be in [1, 64]",
 		"tournament:m=3.5":                      "not an integer",
 		"tournament:k=3":                        "known: h, m",
+		"synthid:impl=deepmind,table_size=10":   "apply only to impl=transformers",
+		"synthid:impl=deepmind,table_seed=0":    "apply only to impl=transformers",
+		"synthid:impl=jax":                      "impl must be transformers or deepmind",
+		"synthid:ngram_len=1":                   "ngram_len must be in [2, 33]",
+		"synthid:depth=0":                       "depth must be in [1, 64]",
+		"synthid:depth=65":                      "depth must be in [1, 64]",
+		"synthid:table_seed=-1":                 "table_seed must be in [0, 4294967295]",
+		"synthid:table_size=16777217":           "table_size must be in [1, 16777216]",
+		"synthid:history=0":                     "history must be in [1, 1048576]",
+		"synthid:keys=1":                        "known: depth, history, impl, ngram_len, table_seed, table_size",
 	}
 	for in, want := range cases {
 		_, err := ParseSpec(in)
@@ -89,7 +102,7 @@ func TestParseSpecErrorsSayWhatIsWrong(t *testing.T) {
 }
 
 func FuzzParseSpec(f *testing.F) {
-	for _, s := range []string{DefaultSpec, "kgw", "kgw:h=0", "kgw:gamma=0.5,delta=1e-3", "x:y=z", ":", "kgw:,,", "gumbel:h=3", "tournament:m=7", "kgw:payload_bits=8,radix=16,gamma=0.0625",
+	for _, s := range []string{DefaultSpec, "kgw", "kgw:h=0", "kgw:gamma=0.5,delta=1e-3", "x:y=z", ":", "kgw:,,", "gumbel:h=3", "tournament:m=7", "synthid", "synthid:impl=deepmind,depth=2", "synthid:table_size=3", "kgw:payload_bits=8,radix=16,gamma=0.0625",
 		"vllm-gumbel", "vllm-gumbel:context_width=2,prf=hmac-sha256", "vllm-dual-gumbel:alpha=0.25", "vllm-sbw:seeding=lefthash", "vllm-sbw:gamma=0.1,delta=0,context_width=7"} {
 		f.Add(s)
 	}
@@ -153,11 +166,13 @@ func TestRegistryBindsEveryScheme(t *testing.T) {
 // TestConfigNull: the null model comes from the parameters alone.
 func TestConfigNull(t *testing.T) {
 	cases := map[string]Null{
-		DefaultSpec:                   {Kind: BinomialNull, P: 0.25, Trials: 1},
-		"tournament:m=12":             {Kind: BinomialNull, P: 0.5, Trials: 12},
-		"gumbel":                      {Kind: GammaNull},
-		"kgw:payload_bits=32":         {Kind: PayloadNull, Radix: 4, Slots: 16},
-		"kgw:payload_bits=12,radix=8": {Kind: PayloadNull, Radix: 8, Slots: 4},
+		DefaultSpec:                     {Kind: BinomialNull, P: 0.25, Trials: 1},
+		"tournament:m=12":               {Kind: BinomialNull, P: 0.5, Trials: 12},
+		"synthid":                       {Kind: BinomialNull, P: 32743.0 / 65536, Trials: 30},
+		"synthid:impl=deepmind,depth=4": {Kind: BinomialNull, P: 0.5, Trials: 4},
+		"gumbel":                        {Kind: GammaNull},
+		"kgw:payload_bits=32":           {Kind: PayloadNull, Radix: 4, Slots: 16},
+		"kgw:payload_bits=12,radix=8":   {Kind: PayloadNull, Radix: 8, Slots: 4},
 	}
 	for spec, want := range cases {
 		cfg, err := ParseSpec(spec)

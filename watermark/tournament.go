@@ -201,15 +201,36 @@ func (tn *Tournament) sample(ctx []uint32, ids []uint32, vals []float32, isProb 
 	if !ok {
 		return 0, ErrNoCandidates
 	}
-	seed := contextSeed(tn.context, ctx[len(ctx)-tn.cfg.H:])
-	n, m := len(vals), tn.cfg.M
+	src := tournamentCtx{tn, contextSeed(tn.context, ctx[len(ctx)-tn.cfg.H:])}
+	return tournamentDraw(src, tn.cfg.M, ids, &base, rng), nil
+}
+
+// gSource gives the g-values of a candidate token after one fixed context
+// (layer l in bit l). Implementations are small values, so tournamentDraw
+// is compiled for each and allocates nothing.
+type gSource interface{ gvalues(t uint32) uint64 }
+
+// tournamentCtx is the tournament's g-value source for one context seed.
+type tournamentCtx struct {
+	tn   *Tournament
+	seed uint64
+}
+
+func (x tournamentCtx) gvalues(t uint32) uint64 { return x.tn.gvalues(x.seed, t) }
+
+// tournamentDraw samples the winner of an m-layer tournament with two
+// candidates per match among the candidates of base (ids), from its closed
+// form: layer l turns q into q(t)·(1 + g_l(t) - E_q[g_l]). It draws one
+// number from rng and picks by inverse CDF in candidate order.
+func tournamentDraw[G gSource](src G, m int, ids []uint32, base *baseWeights, rng Uniform) uint32 {
+	n := len(base.vals)
 	if n <= stackCandidates {
 		var q [stackCandidates]float64
 		var g [stackCandidates]uint64
 		total := 0.0
 		for i := 0; i < n; i++ {
 			q[i] = base.weight(i)
-			g[i] = tn.gvalues(seed, tokenAt(ids, i))
+			g[i] = src.gvalues(tokenAt(ids, i))
 			total += q[i]
 		}
 		for i := 0; i < n; i++ {
@@ -228,7 +249,7 @@ func (tn *Tournament) sample(ctx []uint32, ids []uint32, vals []float32, isProb 
 		for i := 0; i < n; i++ {
 			total += q[i]
 		}
-		return tokenAt(ids, pick(q[:n], rng.Float64()*total)), nil
+		return tokenAt(ids, pick(q[:n], rng.Float64()*total))
 	}
 	// Large sets: keep only the layer means, recompute each candidate's
 	// weight from them (O(m²·n), no allocation).
@@ -247,7 +268,7 @@ func (tn *Tournament) sample(ctx []uint32, ids []uint32, vals []float32, isProb 
 	for l := 0; l < m; l++ {
 		s := 0.0
 		for i := 0; i < n; i++ {
-			if g := tn.gvalues(seed, tokenAt(ids, i)); g>>l&1 == 1 {
+			if g := src.gvalues(tokenAt(ids, i)); g>>l&1 == 1 {
 				s += weightAfter(i, l, g)
 			}
 		}
@@ -255,10 +276,10 @@ func (tn *Tournament) sample(ctx []uint32, ids []uint32, vals []float32, isProb 
 	}
 	total2 := 0.0
 	for i := 0; i < n; i++ {
-		total2 += weightAfter(i, m, tn.gvalues(seed, tokenAt(ids, i)))
+		total2 += weightAfter(i, m, src.gvalues(tokenAt(ids, i)))
 	}
-	final := func(i int) float64 { return weightAfter(i, m, tn.gvalues(seed, tokenAt(ids, i))) }
-	return tokenAt(ids, pickBy(0, n, final, rng.Float64()*total2)), nil
+	final := func(i int) float64 { return weightAfter(i, m, src.gvalues(tokenAt(ids, i))) }
+	return tokenAt(ids, pickBy(0, n, final, rng.Float64()*total2))
 }
 
 // ArgmaxLogits returns ErrGreedyUnmarkable: greedy decoding leaves the

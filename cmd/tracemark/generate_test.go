@@ -116,7 +116,7 @@ func TestDemo(t *testing.T) {
 }
 
 func TestOtherSchemesEndToEnd(t *testing.T) {
-	for _, spec := range []string{"gumbel:h=4", "tournament:m=30,h=4"} {
+	for _, spec := range []string{"gumbel:h=4", "tournament:m=30,h=4", "synthid:ngram_len=5,depth=30,impl=transformers,table_size=65536,table_seed=0,history=1024", "synthid:ngram_len=5,depth=30,impl=deepmind,history=1024"} {
 		keyPath, _ := newKey(t, "--scheme", spec)
 		code, out, stderr := cliRun(t, "", "generate", "--key", keyPath, "--seed", "3", "--prompt", "The captain looked at the sea and said")
 		if code != 0 {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -23,7 +24,7 @@ func keygenCommand(e *env) *cli.Command {
 			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "key file to write (required; the secret is never printed)", Required: true},
 			&cli.StringFlag{Name: "scheme", Value: watermark.DefaultSpec, Usage: "default scheme `SPEC` stored with the key"},
 			&cli.StringFlag{Name: "tokenizer", Value: tokenize.Default, Usage: "tokenizer `NAME` of the model whose token IDs are marked"},
-			&cli.StringFlag{Name: "engine-config", Usage: "with an engine scheme (vllm-...), also write the engine's watermark configuration to `FILE` (mode 0600; it holds the key)"},
+			&cli.StringFlag{Name: "engine-config", Usage: "with an engine scheme (vllm-..., synthid), also write the engine's watermark configuration to `FILE` (mode 0600; it holds the key)"},
 			&cli.BoolFlag{Name: "force", Usage: "overwrite existing files"},
 		},
 		Action: func(c *cli.Context) error {
@@ -51,9 +52,17 @@ func keygenCommand(e *env) *cli.Command {
 					return errKeyMaterial("--engine-config")
 				}
 				if _, ok := scheme.(watermark.EngineConfig); !ok {
-					return fmt.Errorf("--engine-config: scheme %s is not a vLLM scheme (use --scheme vllm-gumbel, vllm-dual-gumbel or vllm-sbw)", scheme)
+					return fmt.Errorf("--engine-config: scheme %s is not an engine scheme (use --scheme vllm-gumbel, vllm-dual-gumbel, vllm-sbw or synthid)", scheme)
 				}
-				if engineConfig, err = watermark.VLLMConfigJSON(key); err != nil {
+				if _, err := os.Lstat(p); err == nil && !c.Bool("force") {
+					return fmt.Errorf("write %s: file exists (use --force to overwrite)", p)
+				}
+				if sc, ok := scheme.(watermark.SynthIDConfig); ok {
+					engineConfig, err = watermark.SynthIDEngineConfig(key, sc)
+				} else {
+					engineConfig, err = watermark.VLLMConfigJSON(key)
+				}
+				if err != nil {
 					return fmt.Errorf("--engine-config: %w", err)
 				}
 			}
@@ -67,7 +76,11 @@ func keygenCommand(e *env) *cli.Command {
 				if err := writeSecretFile(c.String("engine-config"), engineConfig, c.Bool("force")); err != nil {
 					return err
 				}
-				fmt.Fprintf(e.stdout, "wrote the engine's watermark configuration to %s (pass its contents to vllm serve --watermark-config)\n", c.String("engine-config"))
+				use := "pass its contents to vllm serve --watermark-config"
+				if _, ok := scheme.(watermark.SynthIDConfig); ok {
+					use = "load it with transformers' SynthIDTextWatermarkingConfig(**json.load(f))"
+				}
+				fmt.Fprintf(e.stdout, "wrote the engine's watermark configuration to %s (%s)\n", c.String("engine-config"), use)
 			}
 			fmt.Fprintf(e.stdout, "wrote key %s to %s (scheme %s, tokenizer %s)\n", key.ID(), c.String("out"), scheme, key.Tokenizer)
 			return nil
@@ -120,11 +133,12 @@ func keyCommand(e *env) *cli.Command {
 		Usage: "manage key files",
 		Subcommands: []*cli.Command{{
 			Name:      "import",
-			Usage:     "read a serving engine's watermark configuration (vLLM's --watermark-config JSON) from a file or standard input into a key file (mode 0600)",
-			UsageText: "tracemark key import --out KEYFILE [--tokenizer NAME] [--force] CONFIGFILE|-",
+			Usage:     "read a serving engine's watermark configuration (vLLM's --watermark-config JSON, or transformers' SynthIDTextWatermarkingConfig JSON) from a file or standard input into a key file (mode 0600)",
+			UsageText: "tracemark key import --out KEYFILE [--tokenizer NAME] [--synthid-impl IMPL] [--force] CONFIGFILE|-",
 			Flags: []cli.Flag{
 				&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "key file to write (required)", Required: true},
 				&cli.StringFlag{Name: "tokenizer", Value: tokenize.Default, Usage: "tokenizer `NAME` of the served model"},
+				&cli.StringFlag{Name: "synthid-impl", Value: watermark.SynthIDTransformers, Usage: "for a SynthID configuration: `IMPL` that serves it, transformers or deepmind (google-deepmind/synthid-text)"},
 				&cli.BoolFlag{Name: "force", Usage: "overwrite an existing key file"},
 			},
 			Action: func(c *cli.Context) error {
@@ -145,7 +159,13 @@ func keyCommand(e *env) *cli.Command {
 				if err != nil {
 					return err
 				}
-				key, err := watermark.ParseVLLMConfig(data, c.String("tokenizer"), time.Now().UTC().Truncate(time.Second))
+				now := time.Now().UTC().Truncate(time.Second)
+				var key *watermark.Key
+				if isSynthIDConfig(data) {
+					key, _, err = watermark.ImportSynthIDConfig(data, c.String("synthid-impl"), c.String("tokenizer"), now)
+				} else {
+					key, err = watermark.ParseVLLMConfig(data, c.String("tokenizer"), now)
+				}
 				if err != nil {
 					return fmt.Errorf("%s: %w", displayName(src), err)
 				}
@@ -160,6 +180,19 @@ func keyCommand(e *env) *cli.Command {
 			},
 		}},
 	}
+}
+
+// isSynthIDConfig reports whether an engine configuration is SynthID's (a
+// JSON object with "keys", or a generation config with
+// "watermarking_config") rather than vLLM's.
+func isSynthIDConfig(data []byte) bool {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(data, &m) != nil {
+		return false
+	}
+	_, keys := m["keys"]
+	_, nested := m["watermarking_config"]
+	return keys || nested
 }
 
 // looksLikeConfig reports whether an argument is JSON rather than a path.
