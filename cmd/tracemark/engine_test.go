@@ -76,7 +76,7 @@ func TestKeygenEngineSchemeAndConfig(t *testing.T) {
 			t.Errorf("%s: imported key %v differs (%v)", spec, again, err)
 		}
 	}
-	if code, _, stderr := cliRun(t, "", "keygen", "--out", filepath.Join(dir, "k"), "--engine-config", filepath.Join(dir, "c")); code != 2 || !strings.Contains(stderr, "not a vLLM scheme") {
+	if code, _, stderr := cliRun(t, "", "keygen", "--out", filepath.Join(dir, "k"), "--engine-config", filepath.Join(dir, "c")); code != 2 || !strings.Contains(stderr, "not an engine scheme") {
 		t.Errorf("keygen --engine-config with a tracemark scheme: %d %s", code, stderr)
 	}
 }
