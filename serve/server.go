@@ -64,8 +64,8 @@ type Config struct {
 	// MaxBodyBytes bounds a request body (default 4 MiB); larger: 413.
 	MaxBodyBytes int64
 	// MaxConcurrent bounds the generations running at once (default
-	// GOMAXPROCS); MaxQueue bounds those waiting (default 64; a full queue
-	// is a 503); QueueTimeout bounds the wait (default 10 s).
+	// GOMAXPROCS); MaxQueue bounds those waiting (default 64; negative: no
+	// queue; a full queue is a 503); QueueTimeout bounds the wait (default 10 s).
 	MaxConcurrent int
 	MaxQueue      int
 	QueueTimeout  time.Duration
@@ -141,7 +141,12 @@ func New(cfg Config) (*Server, error) {
 	def(&cfg.DefaultMaxTokens, 256)
 	cfg.DefaultMaxTokens = min(cfg.DefaultMaxTokens, cfg.Limits.MaxTokens)
 	def(&cfg.MaxConcurrent, runtime.GOMAXPROCS(0))
-	def(&cfg.MaxQueue, 64)
+	switch {
+	case cfg.MaxQueue == 0:
+		cfg.MaxQueue = 64
+	case cfg.MaxQueue < 0:
+		cfg.MaxQueue = 0
+	}
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = 4 << 20
 	}

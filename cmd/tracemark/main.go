@@ -70,6 +70,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			perplexityCommand(e),
 			tokenizeCommand(e),
 			demoCommand(e),
+			serveCommand(e),
+			ngramCommand(e),
 			versionCommand(e),
 		},
 	}

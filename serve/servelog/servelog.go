@@ -99,6 +99,11 @@ type Options struct {
 	// names come from it.
 	Now func() time.Time
 
+	// CreateFile, if set, opens each new log file instead of os.OpenFile
+	// (exclusive create, mode 0600): a test can inject a file that fails,
+	// as a full disk does.
+	CreateFile func(name string) (io.WriteCloser, error)
+
 	// create opens a new log file; tests replace it to simulate a full
 	// disk.
 	create func(name string) (io.WriteCloser, error)
@@ -135,6 +140,9 @@ func Create(dir string, opts Options) (*Writer, error) {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.create == nil {
+		opts.create = opts.CreateFile
 	}
 	if opts.create == nil {
 		opts.create = func(name string) (io.WriteCloser, error) {
