@@ -111,7 +111,8 @@ func decodeJSON(body []byte, v any) *apiError {
 		var se *json.SyntaxError
 		switch {
 		case errors.As(err, &te):
-			return invalid(te.Field, "invalid type for '%s': expected %s, got a JSON %s", te.Field, jsonKind(te.Type.String()), te.Value)
+			field := strings.TrimPrefix(te.Field, "commonParams.")
+			return invalid(field, "invalid type for '%s': expected %s, got a JSON %s", field, jsonKind(te.Type.String()), te.Value)
 		case errors.As(err, &se):
 			return invalid("", "the request body is not valid JSON (byte %d: %v)", se.Offset, se)
 		case errors.Is(err, io.ErrUnexpectedEOF):
