@@ -73,7 +73,7 @@ type fixture struct {
 
 // newFixture starts a server with customers A (payload 1), B (payload 2,
 // rpm/tpm as given) and T (trusted, payload 3). mod may change the config.
-func newFixture(t *testing.T, scheme watermark.Scheme, mod func(*Config)) *fixture {
+func newFixture(t testing.TB, scheme watermark.Scheme, mod func(*Config)) *fixture {
 	t.Helper()
 	dir := t.TempDir()
 	f := &fixture{logDir: filepath.Join(dir, "log"), keys: map[string]string{}, creds: filepath.Join(dir, "creds.json")}
@@ -505,7 +505,7 @@ func TestPromptTooLongIs400(t *testing.T) {
 }
 
 func TestOddButValidInputIsServed(t *testing.T) {
-	f := newFixture(t, testScheme(t, "kgw"), nil)
+	f := newFixture(t, testScheme(t, "kgw"), func(c *Config) { c.Limits.MaxTokens = 64 })
 	for name, body := range map[string]string{
 		"unknown fields":         `{"model":"tracemark-ngram","prompt":"x","frobnicate":{"deep":[1,2]},"logprobs":3,"user":"u1","echo":false}`,
 		"invalid UTF-8":          "{\"model\":\"tracemark-ngram\",\"prompt\":\"caf\xc3 \xff\xfe end\",\"max_tokens\":5}",
@@ -514,7 +514,7 @@ func TestOddButValidInputIsServed(t *testing.T) {
 		"empty prompt":           `{"model":"tracemark-ngram","prompt":"","max_tokens":5}`,
 		"token prompt":           `{"model":"tracemark-ngram","prompt":[1,2,3,4,5],"max_tokens":5}`,
 		"token prompts":          `{"model":"tracemark-ngram","prompt":[[1,2],[3,4]],"max_tokens":5}`,
-		"max_tokens max":         `{"model":"tracemark-ngram","prompt":"x","max_tokens":4096,"stop":"\u0000never"}`,
+		"max_tokens max":         `{"model":"tracemark-ngram","prompt":"x","max_tokens":64,"stop":"\u0000never"}`,
 		"top_p 0":                `{"model":"tracemark-ngram","prompt":"x","top_p":0,"max_tokens":5}`,
 		"temperature 0":          `{"model":"tracemark-ngram","prompt":"x","temperature":0,"max_tokens":5}`,
 		"null fields":            `{"model":"tracemark-ngram","prompt":"x","max_tokens":null,"stop":null,"n":null,"seed":null}`,
@@ -867,7 +867,7 @@ func TestGracefulShutdownFinishesInFlightAndClosesLog(t *testing.T) {
 	results := make(chan result, n)
 	for i := 0; i < n; i++ {
 		go func() {
-			req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/v1/completions", strings.NewReader(`{"model":"tracemark-ngram","prompt":"x","max_tokens":1500}`))
+			req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/v1/completions", strings.NewReader(`{"model":"tracemark-ngram","prompt":"x","max_tokens":300}`))
 			req.Header.Set("Authorization", "Bearer "+f.keys["A"])
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
@@ -902,4 +902,31 @@ func TestGracefulShutdownFinishesInFlightAndClosesLog(t *testing.T) {
 	if _, err := http.Get("http://" + addr + "/healthz"); err == nil {
 		t.Fatal("still accepting after shutdown")
 	}
+}
+
+// FuzzRequests sends arbitrary bodies to both endpoints: the server must
+// answer every one with a 200 or an OpenAI-shaped 4xx, never panic.
+func FuzzRequests(f *testing.F) {
+	for _, s := range []string{
+		`{"model":"tracemark-ngram","prompt":"x","max_tokens":2}`,
+		`{"model":"tracemark-ngram","messages":[{"role":"user","content":"hi"}],"max_tokens":2,"stream":true}`,
+		`{"model":"tracemark-ngram","prompt":[[1,2]],"n":2,"max_tokens":1,"stop":["a"]}`,
+		`{"model":"tracemark-ngram","messages":[{"role":"user","content":[{"type":"text","text":"a"}]}],"max_tokens":1}`,
+		`{`, `null`, "\xff",
+	} {
+		f.Add(s)
+	}
+	fx := newFixture(f, nil, func(c *Config) { c.Limits.MaxTokens = 8; c.Limits.MaxN = 2 })
+	f.Fuzz(func(t *testing.T, body string) {
+		for _, path := range []string{"/v1/completions", "/v1/chat/completions"} {
+			resp, b := fx.post(t, path, "A", body)
+			switch {
+			case resp.StatusCode == 200:
+			case resp.StatusCode >= 400 && resp.StatusCode < 500:
+				errorBody(t, b)
+			default:
+				t.Fatalf("%s: status %d: %s", path, resp.StatusCode, b)
+			}
+		}
+	})
 }
