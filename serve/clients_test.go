@@ -79,7 +79,7 @@ func TestOfficialOpenAIClient(t *testing.T) {
 			Text, Finish string
 			Usage        *usage
 		}
-		Models                              []string
+		Models                             []string
 		NotFound, BadRequest, Unauthorized struct {
 			Status int
 			Class  string

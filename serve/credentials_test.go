@@ -48,7 +48,7 @@ func TestCredentialsFormsAndErrors(t *testing.T) {
 			t.Errorf("%s: error does not name the file: %v", name, err)
 		}
 	}
-	_, err := ParseCredentials([]byte("{\"id\":\"A\",\"key_sha256\":\"" + h1 + "\"}\n{nope\n"), "c.json")
+	_, err := ParseCredentials([]byte("{\"id\":\"A\",\"key_sha256\":\""+h1+"\"}\n{nope\n"), "c.json")
 	if !strings.Contains(err.Error(), "c.json:2") {
 		t.Errorf("error does not name the line: %v", err)
 	}

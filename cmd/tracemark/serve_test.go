@@ -1,0 +1,107 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// syncBuffer is a bytes.Buffer safe for the server goroutine and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestNgramTrainAndServeRoundTrip trains a model file with ngram train,
+// adds a customer, serves the model watermarked with a payload scheme,
+// completes once, and shuts the server down by cancelling its context.
+func TestNgramTrainAndServeRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	text := filepath.Join(dir, "student.txt")
+	os.WriteFile(text, []byte(strings.Repeat("The harvest of the sea was rich that year, and the boats came home full. ", 50)), 0o644)
+	jsonl := filepath.Join(dir, "harvest.jsonl")
+	os.WriteFile(jsonl, []byte(`{"text":"Completions from the API were saved here."}`+"\n"+`{"text":"Another one, with more words in it."}`+"\n"), 0o644)
+	model := filepath.Join(dir, "student.ngram")
+	if code, _, stderr := cliRun(t, "", "ngram", "train", "--out", model, text, jsonl); code != 0 || !strings.Contains(stderr, "3 documents") {
+		t.Fatalf("ngram train: %d %s", code, stderr)
+	}
+	if code, _, stderr := cliRun(t, "", "ngram", "train", "--out", model, filepath.Join(dir, "missing.txt")); code != 2 || !strings.Contains(stderr, "missing.txt") {
+		t.Fatalf("ngram train of a missing file: %d %s", code, stderr)
+	}
+	keyPath, _ := newKey(t, "--scheme", "kgw:payload_bits=8")
+	creds := filepath.Join(dir, "creds.json")
+	code, apiKey, stderr := cliRun(t, "", "serve", "customer", "add", "--credentials", creds, "--id", "acme", "--payload", "2a")
+	apiKey = strings.TrimSpace(apiKey)
+	if code != 0 || !strings.HasPrefix(apiKey, "tm-") || strings.Contains(stderr, apiKey) {
+		t.Fatalf("customer add: %d %q %s", code, apiKey, stderr)
+	}
+	if data, _ := os.ReadFile(creds); bytes.Contains(data, []byte(apiKey)) {
+		t.Fatal("the credentials file holds the API key")
+	}
+	if code, _, stderr := cliRun(t, "", "serve", "--key", keyPath, "--credentials", creds); code != 2 || !strings.Contains(stderr, "--log-dir") {
+		t.Fatalf("serve without --log-dir: %d %s", code, stderr)
+	}
+	addrFile := filepath.Join(dir, "addr")
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errb syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"tracemark", "serve", "--key", keyPath, "--credentials", creds, "--log-dir", filepath.Join(dir, "log"),
+			"--model-file", model, "--addr", "127.0.0.1:0", "--addr-file", addrFile}, strings.NewReader(""), &out, &errb)
+	}()
+	var addr string
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if b, err := os.ReadFile(addrFile); err == nil && bytes.HasSuffix(b, []byte("\n")) {
+			addr = strings.TrimSpace(string(b))
+			break
+		}
+		select {
+		case c := <-done:
+			t.Fatalf("serve exited %d: %s", c, errb.String())
+		default:
+		}
+	}
+	if addr == "" {
+		t.Fatalf("serve did not start: %s", errb.String())
+	}
+	req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/v1/completions", strings.NewReader(`{"model":"student","prompt":"The harvest","max_tokens":8}`))
+	req.Header.Set("Authorization", "Bearer "+apiKey)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r struct {
+		Choices []struct{ Text string } `json:"choices"`
+	}
+	json.NewDecoder(resp.Body).Decode(&r)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || len(r.Choices) != 1 || r.Choices[0].Text == "" {
+		t.Fatalf("completion: %d %+v", resp.StatusCode, r)
+	}
+	cancel()
+	if c := <-done; c != 0 {
+		t.Fatalf("serve exit %d: %s", c, errb.String())
+	}
+	if !strings.Contains(errb.String(), "1 responses logged") || strings.Contains(errb.String(), apiKey) {
+		t.Fatalf("stderr: %s", errb.String())
+	}
+}
