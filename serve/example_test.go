@@ -10,6 +10,7 @@ import (
 	"github.com/tracemark/tracemark/ngram"
 	"github.com/tracemark/tracemark/serve"
 	"github.com/tracemark/tracemark/serve/servelog"
+	"github.com/tracemark/tracemark/tokenize"
 	"github.com/tracemark/tracemark/watermark"
 )
 
@@ -45,7 +46,10 @@ func ExampleAddCustomer() {
 // stopped by cancelling its context (in-flight requests finish, the log is
 // closed).
 func ExampleServer_Serve() {
-	model, _, err := ngram.Builtin(context.Background(), ngram.CacheDir())
+	// A small student model; ngram.Builtin gives the built-in one.
+	tok, _ := tokenize.Get(ngram.BuiltinTokenizer)
+	ids, _ := tok.AppendEncode(nil, "The sea was calm that night, and the boats came home full of fish.")
+	model, err := ngram.Train(context.Background(), [][]uint32{ids}, ngram.BuiltinVocab)
 	if err != nil {
 		fmt.Println(err)
 		return

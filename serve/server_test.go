@@ -827,7 +827,7 @@ func TestSlowClientsAndDisconnects(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		body := `{"model":"tracemark-ngram","prompt":"x","max_tokens":300,"stream":true}`
+		body := `{"model":"tracemark-ngram","prompt":"x","max_tokens":200,"stream":true}`
 		fmt.Fprintf(conn3, "POST /v1/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Length: %d\r\n\r\n%s", f.keys["A"], len(body), body)
 		br := bufio.NewReader(conn3)
 		line, err := br.ReadString('\n')
@@ -867,7 +867,7 @@ func TestGracefulShutdownFinishesInFlightAndClosesLog(t *testing.T) {
 	results := make(chan result, n)
 	for i := 0; i < n; i++ {
 		go func() {
-			req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/v1/completions", strings.NewReader(`{"model":"tracemark-ngram","prompt":"x","max_tokens":300}`))
+			req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/v1/completions", strings.NewReader(`{"model":"tracemark-ngram","prompt":"x","max_tokens":200}`))
 			req.Header.Set("Authorization", "Bearer "+f.keys["A"])
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
