@@ -165,6 +165,11 @@ func runServe(c *cli.Context, e *env) error {
 		return fmt.Errorf("serve: %w", err)
 	}
 	addr := ln.Addr().String()
+	// SIGHUP is caught before --addr-file announces the server, so that
+	// whoever waits for the file may send it.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	if f := c.String("addr-file"); f != "" {
 		if err := os.WriteFile(f, []byte(addr+"\n"), 0o644); err != nil {
 			ln.Close()
@@ -172,9 +177,6 @@ func runServe(c *cli.Context, e *env) error {
 			return fmt.Errorf("serve: --addr-file: %w", err)
 		}
 	}
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 	go func() {
 		for range hup {
 			if err := srv.ReloadCredentials(); err != nil {

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -96,6 +97,29 @@ func TestNgramTrainAndServeRoundTrip(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 || len(r.Choices) != 1 || r.Choices[0].Text == "" {
 		t.Fatalf("completion: %d %+v", resp.StatusCode, r)
+	}
+	// A customer added while serving is unknown until SIGHUP.
+	code, key2, _ := cliRun(t, "", "serve", "customer", "add", "--credentials", creds, "--id", "late")
+	key2 = strings.TrimSpace(key2)
+	status := func() int {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/v1/models", nil)
+		req.Header.Set("Authorization", "Bearer "+key2)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code != 0 || status() != 401 {
+		t.Fatalf("late customer before SIGHUP: add exit %d", code)
+	}
+	syscall.Kill(os.Getpid(), syscall.SIGHUP)
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(errb.String(), "credentials reloaded") && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := status(); got != 200 {
+		t.Fatalf("late customer after SIGHUP: %d; stderr %s", got, errb.String())
 	}
 	cancel()
 	if c := <-done; c != 0 {
