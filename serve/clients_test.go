@@ -5,48 +5,22 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"strings"
 	"testing"
 
-	"github.com/tracemark/tracemark/ngram"
+	"github.com/tracemark/tracemark/internal/npmtest"
 )
 
 // openaiNPM is the official OpenAI client the server is tested against
 // (6.x runs on node 20).
 const openaiNPM = "openai@6.30.1"
 
-// requireTool finds a program, skipping the test without it unless
-// TRACEMARK_REQUIRE_NODE is set (as CI sets it).
-func requireTool(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("TRACEMARK_REQUIRE_NODE") != "" {
-			t.Fatalf("%s is required (TRACEMARK_REQUIRE_NODE is set): %v", name, err)
-		}
-		t.Skipf("%s not installed", name)
-	}
-	return p
-}
-
 // openaiModules installs the openai npm package into the cache directory
 // once and returns its node_modules directory.
-func openaiModules(t *testing.T) string {
-	t.Helper()
-	npm := requireTool(t, "npm")
-	dir := filepath.Join(ngram.CacheDir(), "npm", strings.ReplaceAll(openaiNPM, "@", "-"))
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "openai", "package.json")); err != nil {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		out, err := exec.Command(npm, "install", "--prefix", dir, "--no-audit", "--no-fund", "--no-save", openaiNPM).CombinedOutput()
-		if err != nil {
-			t.Fatalf("npm install %s: %v\n%s", openaiNPM, err, out)
-		}
-	}
-	return filepath.Join(dir, "node_modules")
-}
+func openaiModules(t *testing.T) string { return npmtest.Install(t, openaiNPM) }
+
+// requireTool finds a program, skipping the test without it unless
+// TRACEMARK_REQUIRE_NODE is set.
+func requireTool(t *testing.T, name string) string { return npmtest.Tool(t, name) }
 
 func TestOfficialOpenAIClient(t *testing.T) {
 	node := requireTool(t, "node")
