@@ -62,6 +62,36 @@ func TestProbeCommand(t *testing.T) {
 	if code != exitNotFound || !strings.Contains(stdout, "2 answered before, 0 sent now") || !strings.Contains(stdout, "not detected") {
 		t.Errorf("rerun: code %d: %s %s", code, stdout, stderr)
 	}
+	// probe writes what scan reads: scan of DIR/answers.jsonl with the
+	// prompts excluded gives the same pooled test.
+	plain := filepath.Join(dir, "plain.txt")
+	os.WriteFile(plain, []byte("first question\nthird question\n"), 0o644)
+	code, stdout, stderr = cliRun(t, "", "probe", "--endpoint", srv.URL+"/v1", "--model", "m", "--prompts", plain, "--key", keyPath,
+		"--out", filepath.Join(dir, "out3"), "--api-key-env", "PROBE_TEST_KEY", "--json")
+	var pr struct {
+		Test struct {
+			Log10P float64 `json:"log10_p"`
+			Scan   struct {
+				Pooled []struct{ Scored int }
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(stdout), &pr); err != nil || code != exitNotFound {
+		t.Fatalf("plain prompts: %d %v %s %s", code, err, stdout, stderr)
+	}
+	code, stdout, _ = cliRun(t, "", "scan", "--key", keyPath, "--field", "text", "--exclude-ngrams", plain, "--json", filepath.Join(dir, "out3", "answers.jsonl"))
+	var sum struct {
+		Type   string
+		Log10P float64 `json:"pooled_log10_p"`
+		Pooled []struct{ Scored int }
+	}
+	for _, line := range strings.Split(strings.TrimSpace(stdout), "\n") {
+		json.Unmarshal([]byte(line), &sum)
+	}
+	if code != exitNotFound || sum.Type != "summary" || len(sum.Pooled) != 1 || len(pr.Test.Scan.Pooled) != 1 ||
+		sum.Pooled[0].Scored != pr.Test.Scan.Pooled[0].Scored || sum.Log10P != pr.Test.Log10P || sum.Pooled[0].Scored < 20 {
+		t.Errorf("scan of the probe's corpus: %d %+v, probe %+v", code, sum, pr.Test)
+	}
 	for _, s := range []string{apiKey, secret.Secret} {
 		if s == "" {
 			continue
