@@ -105,6 +105,9 @@ func hex16(v uint64) string {
 // bob's payload decoded and bob identified from the served-output log; one
 // answering with human text is not.
 func TestEndToEndWatermarkedAndHuman(t *testing.T) {
+	if testing.Short() {
+		t.Skip("samples from the built-in model: runs without -short")
+	}
 	tok := testTok(t)
 	model, _, err := ngram.Builtin(context.Background(), ngram.CacheDir())
 	if err != nil {
@@ -148,6 +151,8 @@ func TestEndToEndWatermarkedAndHuman(t *testing.T) {
 		t.Fatalf("%d requests; %+v", n.Load(), res)
 	}
 	kt := res.Test.Keys[0]
+	t.Logf("watermarked: %d answers, %d tokens, %d tuples scored, pooled log10 p %.1f, payload %s; customers %+v",
+		res.Test.Answers, res.Test.Summary.Tokens, kt.Scored, res.Test.Log10P, kt.Payload, kt.Customers)
 	if !res.Test.Detected || res.Test.Log10P > -6 || kt.Payload != "beef" {
 		t.Errorf("watermarked: detected %v log10 p %.1f payload %q", res.Test.Detected, res.Test.Log10P, kt.Payload)
 	}
@@ -181,6 +186,7 @@ func TestEndToEndWatermarkedAndHuman(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("human: %d tuples scored, pooled log10 p %.2f", res.Test.Summary.PerKey[0].Scored, res.Test.Log10P)
 	if res.Test.Detected || res.Test.Log10P < -3 || res.Test.Summary.PerKey[0].Scored < 500 {
 		t.Errorf("human text: detected %v log10 p %.2f scored %d", res.Test.Detected, res.Test.Log10P, res.Test.Summary.PerKey[0].Scored)
 	}
@@ -195,6 +201,9 @@ func TestEndToEndWatermarkedAndHuman(t *testing.T) {
 // prompts must not be found watermarked: the prompts' (h+1)-grams are
 // excluded.
 func TestPromptEchoIsExcluded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("samples from the built-in model: runs without -short")
+	}
 	tok := testTok(t)
 	schemes := testSchemes(t, "kgw")
 	rng := rand.New(rand.NewPCG(5, 6))
