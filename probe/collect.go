@@ -339,9 +339,20 @@ type journalEvent struct {
 }
 
 func openJournal(dir string) (*journal, error) {
-	f, err := os.OpenFile(filepath.Join(dir, "journal.jsonl"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	path := filepath.Join(dir, "journal.jsonl")
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("probe: journal: %w", err)
+	}
+	// A line torn by a crash is ended, so the next event starts a line.
+	if fi, err := f.Stat(); err == nil && fi.Size() > 0 {
+		last := make([]byte, 1)
+		if _, err := f.ReadAt(last, fi.Size()-1); err == nil && last[0] != '\n' {
+			if _, err := f.Write([]byte("\n")); err != nil {
+				f.Close()
+				return nil, fmt.Errorf("probe: journal: %w", err)
+			}
+		}
 	}
 	return &journal{f: f}, nil
 }

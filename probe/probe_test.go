@@ -377,3 +377,51 @@ func FuzzReadPrompts(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParseResponse(f *testing.F) {
+	f.Add([]byte(chatBody("hello", 1)), "application/json")
+	f.Add([]byte(`{"choices": [{"text": "x"}], "usage": {"completion_tokens": -3}}`), "")
+	f.Add([]byte(`{"error": "busy"}`), "")
+	f.Add([]byte(`<html><title>x</title>`), "text/html")
+	f.Add([]byte(`{"choices": [{"message": {"content": null}}]}`), "")
+	cfg := Config{APIKey: testKey}
+	cl := &client{cfg: &cfg, redact: cfg.redactor()}
+	f.Fuzz(func(t *testing.T, body []byte, ctype string) {
+		resp := &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {ctype}}}
+		r, e := cl.parse(resp, body)
+		switch {
+		case (r == nil) == (e == nil):
+			t.Fatalf("reply %v and error %v", r, e)
+		case e != nil && (e.kind == "" || e.msg == ""):
+			t.Fatalf("unnamed failure %+v", e)
+		case r != nil && (len(r.texts) == 0 || len(r.texts) != len(r.finish) || r.completionTokens < 0):
+			t.Fatalf("bad reply %+v", r)
+		}
+		if e != nil && strings.Contains(e.msg, testKey) {
+			t.Fatal("the key is in a message")
+		}
+	})
+}
+
+func TestTornJournalLine(t *testing.T) {
+	cs := &countingServer{counts: map[string]int{}}
+	srv := httptest.NewServer(cs)
+	defer srv.Close()
+	dir := t.TempDir()
+	cfg := fastConfig(srv.URL, dir)
+	ps := promptsOf(3)
+	if _, err := Collect(context.Background(), cfg, ps[:2]); err != nil {
+		t.Fatal(err)
+	}
+	f, _ := os.OpenFile(filepath.Join(dir, "journal.jsonl"), os.O_WRONLY|os.O_APPEND, 0)
+	f.WriteString(`{"time": "2026-01-01T00:00:00Z", "event": "inte`) // a crash mid-write
+	f.Close()
+	col, err := Collect(context.Background(), cfg, ps)
+	if err != nil || col.AlreadyAnswered != 2 || col.Answered != 1 || len(cs.counts) != 3 {
+		t.Errorf("%v %+v", err, col)
+	}
+	last, err := readJournal(dir)
+	if err != nil || last[ps[2].ID] != "answer" {
+		t.Errorf("the event after the torn line was lost: %v %v", err, last)
+	}
+}
