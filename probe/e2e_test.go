@@ -241,6 +241,46 @@ func TestPromptEchoIsExcluded(t *testing.T) {
 	if err != nil || !tr.Detected {
 		t.Errorf("without exclusion: %v %v", err, tr.Detected)
 	}
+	var texts []string
+	for _, p := range ps {
+		texts = append(texts, p.Prompt)
+	}
+	tr, err = Test(context.Background(), dir, TestConfig{Schemes: schemes, Tokenizer: tok, Workers: 1, ExcludeTexts: texts})
+	if err != nil || tr.Detected || tr.Exclusion.OtherTexts != len(texts) {
+		t.Errorf("with the prompts as other texts: %v %v %+v", err, tr.Detected, tr.Exclusion)
+	}
+}
+
+// TestServedLogChecks: a log of another tokenizer and an incomplete log
+// are errors (an incomplete one is accepted when allowed, and reported).
+func TestServedLogChecks(t *testing.T) {
+	tok := testTok(t)
+	schemes := testSchemes(t, payloadSpec)
+	srv, _ := textServer([]string{"some answer text that is long enough to hold a few tuples of tokens"})
+	defer srv.Close()
+	dir := t.TempDir()
+	if _, err := Collect(context.Background(), fastConfig(srv.URL, dir), promptsOf(2)); err != nil {
+		t.Fatal(err)
+	}
+	rec := servelog.Record{RequestID: "r", Customer: "c", Endpoint: "completions", Tokenizer: "cl100k_base", PromptTokens: []uint32{1, 2, 3, 4, 5, 6}}
+	other := filepath.Join(t.TempDir(), "other")
+	w, _ := servelog.Create(other, servelog.Options{})
+	w.Write(rec)
+	w.Close()
+	if _, err := Test(context.Background(), dir, TestConfig{Schemes: schemes, Tokenizer: tok, ServedLogs: []string{other}}); err == nil || !strings.Contains(err.Error(), "cl100k_base token IDs") {
+		t.Errorf("another tokenizer's log: %v", err)
+	}
+	torn := filepath.Join(t.TempDir(), "torn")
+	w, _ = servelog.Create(torn, servelog.Options{})
+	rec.Tokenizer = tok.Name()
+	w.Write(rec) // never closed: the file is truncated
+	if _, err := Test(context.Background(), dir, TestConfig{Schemes: schemes, Tokenizer: tok, ServedLogs: []string{torn}}); err == nil || !strings.Contains(err.Error(), "incomplete") {
+		t.Errorf("incomplete log: %v", err)
+	}
+	tr, err := Test(context.Background(), dir, TestConfig{Schemes: schemes, Tokenizer: tok, ServedLogs: []string{torn}, AllowIncompleteLog: true})
+	if err != nil || tr.Exclusion.Logs[0].Complete || tr.Exclusion.Logs[0].PromptSequences != 1 {
+		t.Errorf("allowed incomplete log: %v %+v", err, tr.Exclusion)
+	}
 }
 
 // TestAttributeTwoCustomers: a tally carrying two payloads identifies

@@ -40,6 +40,10 @@ type TestConfig struct {
 	// Prompts are the probe's prompts: the (h+1)-grams of their texts
 	// (each prompt, each message's content) are never scored.
 	Prompts []Prompt
+	// ExcludeTexts are more texts whose (h+1)-grams are never scored
+	// (e.g. the prompts of an earlier probe, or other text the provider
+	// sent).
+	ExcludeTexts []string
 	// ServedLogs are served-output logs (directories or files): the
 	// (h+1)-grams of every record's prompt_tokens are never scored, and
 	// the payloads of the records watermarked under a tested key name the
@@ -73,6 +77,8 @@ type Exclusion struct {
 	// PromptTexts is the number of probe prompt texts tokenized and
 	// excluded.
 	PromptTexts int `json:"prompt_texts"`
+	// OtherTexts is the number of TestConfig.ExcludeTexts excluded.
+	OtherTexts int `json:"other_texts"`
 	// Logs are the served-output logs read.
 	Logs []LogSource `json:"logs"`
 	// Ngrams is the number of distinct (h+1)-grams excluded (first key's
@@ -275,6 +281,13 @@ func exclusions(ctx context.Context, cfg TestConfig) ([][]uint32, map[string]map
 			}
 		}
 	}
+	for _, t := range cfg.ExcludeTexts {
+		ids, _ := cfg.Tokenizer.AppendEncode(nil, t)
+		if len(ids) > 0 {
+			seqs = append(seqs, ids)
+			exc.OtherTexts++
+		}
+	}
 	keys := map[string]bool{}
 	for _, s := range cfg.Schemes {
 		keys[s.KeyID()] = true
@@ -325,6 +338,9 @@ func exclusions(ctx context.Context, cfg TestConfig) ([][]uint32, map[string]map
 		exc.Logs = []LogSource{}
 	}
 	exc.What = "the (h+1)-grams of the probe's prompt texts"
+	if len(cfg.ExcludeTexts) > 0 {
+		exc.What += ", of the other texts given"
+	}
 	if len(cfg.ServedLogs) > 0 {
 		exc.What += " and of the prompt_tokens of every served-output log record (not its completions)"
 	}

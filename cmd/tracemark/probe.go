@@ -22,7 +22,8 @@ func probeCommand(e *env) *cli.Command {
 		Name:  "probe",
 		Usage: "query a suspect model's OpenAI-compatible API with prompts and test its answers for the watermark",
 		UsageText: "tracemark probe --endpoint URL --model NAME --prompts FILE --key KEYFILE --out DIR [--api chat|completions]\n" +
-			"    [--api-key-env VAR] [--max-tokens N] [--budget-tokens N] [--concurrency C] [--exclude-from LOG]... [--json]\n\n" +
+			"    [--api-key-env VAR] [--max-tokens N] [--budget-tokens N] [--concurrency C] [--exclude-from LOG]...\n" +
+			"    [--exclude-ngrams FILE] [--json]\n\n" +
 			"Sends every prompt of FILE (one per line; a JSON line {\"prompt\": ...} or {\"messages\": [...]}) that has\n" +
 			"no stored answer in DIR, with retries and backoff, stores each raw answer in DIR (a rerun resumes and\n" +
 			"never sends an answered prompt again), then runs the pooled test over all answers with cross-answer\n" +
@@ -50,6 +51,7 @@ func probeCommand(e *env) *cli.Command {
 			&cli.DurationFlag{Name: "timeout", Value: probeDefaultTimeout, Usage: "time limit of one attempt, body included"},
 			&cli.StringFlag{Name: "out", Usage: "answer `DIR` (created; a rerun resumes)"},
 			&cli.StringSliceFlag{Name: "exclude-from", Usage: "served-output `LOG` (directory or file): its prompt_tokens are excluded and its payloads name the customers; repeatable"},
+			&cli.StringFlag{Name: "exclude-ngrams", Usage: "text `FILE` (e.g. an earlier probe's prompts): none of its lines' (h+1)-grams is scored, as in scan"},
 			&cli.BoolFlag{Name: "allow-incomplete-log", Usage: "accept a served-output log with bad lines or truncated files"},
 			&cli.Float64Flag{Name: "alpha", Value: detect.DefaultAlpha, Usage: "significance level of the pooled test and the customer tests"},
 			&cli.IntFlag{Name: "jobs", Aliases: []string{"j"}, Value: 0, Usage: "scoring workers (0: all cores)"},
@@ -111,7 +113,15 @@ func runProbe(c *cli.Context, e *env) error {
 		s := c.Int64("seed")
 		cfg.Seed = &s
 	}
-	tc := probe.TestConfig{Schemes: schemes, Tokenizer: tok, Alpha: c.Float64("alpha"), Workers: c.Int("jobs"),
+	var extra []string
+	if f := c.String("exclude-ngrams"); f != "" {
+		_, data, err := readInput(c.Context, e, f)
+		if err != nil {
+			return fmt.Errorf("--exclude-ngrams: %w", err)
+		}
+		extra = strings.Split(string(data), "\n")
+	}
+	tc := probe.TestConfig{ExcludeTexts: extra, Schemes: schemes, Tokenizer: tok, Alpha: c.Float64("alpha"), Workers: c.Int("jobs"),
 		ServedLogs: c.StringSlice("exclude-from"), AllowIncompleteLog: c.Bool("allow-incomplete-log")}
 	res, runErr := probe.Run(c.Context, cfg, ps, display, tc)
 	out := bufio.NewWriter(e.stdout)
