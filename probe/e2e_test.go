@@ -305,6 +305,12 @@ func TestAttributeTwoCustomers(t *testing.T) {
 	if len(got) != 3 || !got[0].Identified || !got[1].Identified || got[2].Identified || got[0].Customers[0] != "a" || got[1].Customers[0] != "b" {
 		t.Errorf("%+v", got)
 	}
+	// A candidate wider than the payload is no candidate.
+	for _, r := range Attribute(null, &tl, map[uint64][]string{a | 1<<8: {"wide"}}, 1e-6, true) {
+		if r.Identified || r.Slots != 0 {
+			t.Errorf("wide candidate: %+v", r)
+		}
+	}
 	// Without detection nothing is identified.
 	for _, r := range Attribute(null, &tl, map[uint64][]string{a: {"a"}}, 1e-6, false) {
 		if r.Identified {

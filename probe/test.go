@@ -391,6 +391,12 @@ func Attribute(null watermark.Null, t *detect.Tally, cands map[uint64][]string, 
 		bestI, bestLn := -1, 0.0
 		for i, v := range remaining {
 			ct := CustomerTest{Payload: strconv.FormatUint(v, 16), Customers: cands[v], Step: step, Colours: a}
+			if bitsPer*slots < 64 && v>>(uint(bitsPer)*uint(slots)) != 0 {
+				// Wider than the scheme's payload: not one of its payloads.
+				ct.Log10P, ct.AdjustedLog10P = 0, 0
+				tests[v] = ct
+				continue
+			}
 			for j := 0; j < slots; j++ {
 				sv := symbol(v, j)
 				if sv >= radix {
@@ -423,6 +429,9 @@ func Attribute(null watermark.Null, t *detect.Tally, cands map[uint64][]string, 
 			if bestI < 0 || ln < bestLn {
 				bestI, bestLn = i, ln
 			}
+		}
+		if bestI < 0 {
+			break
 		}
 		adj := math.Max(prevAdj, math.Min(0, bestLn+math.Log(float64(len(remaining)))))
 		if !(detected && adj <= lnAlpha) {
