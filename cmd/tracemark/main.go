@@ -65,6 +65,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			generateCommand(e),
 			detectCommand(e),
 			scanCommand(e),
+			probeCommand(e),
 			mergeCommand(e),
 			benchCommand(e),
 			perplexityCommand(e),
