@@ -95,21 +95,20 @@ type CustomerTest struct {
 	// IDs the served-output log shows receiving it.
 	Payload   string   `json:"payload"`
 	Customers []string `json:"customers"`
-	// Step is the step of the greedy procedure at which the candidate was
-	// last tested (1 = against the global null).
+	// Step is the candidate's rank in Holm's step-down order (1: the
+	// smallest p-value).
 	Step int `json:"step"`
-	// Slots is the number of payload slots used (slots where the
-	// candidate's symbol equals an already attributed payload's say
-	// nothing and are left out), Trials the tuples counted in them and
-	// Matches those with the candidate's symbol; under the null each
-	// matches with probability 1/Colours.
+	// Slots is the number of distinguishing slots used (where the
+	// candidate's symbol is no other candidate's), Trials the tuples
+	// counted in them and Matches those with the candidate's symbol; if
+	// the candidate's payload is absent each matches with probability at
+	// most 1/Colours (Colours = the scheme's radix).
 	Slots   int `json:"slots"`
 	Trials  int `json:"trials"`
 	Matches int `json:"matches"`
 	Colours int `json:"colours"`
 	// Log10P is the exact binomial log10 p-value of Matches; AdjustedLog10P
-	// is it after the step-down Bonferroni (Holm) correction over the
-	// candidates still untested at its step.
+	// is it after Holm's step-down correction over all candidates.
 	Log10P         float64 `json:"log10_p"`
 	AdjustedLog10P float64 `json:"adjusted_log10_p"`
 	// Identified is AdjustedLog10P <= log10 alpha, and the pooled test
@@ -348,20 +347,22 @@ func exclusions(ctx context.Context, cfg TestConfig) ([][]uint32, map[string]map
 }
 
 // Attribute tests candidate payloads (value -> customers) against a
-// payload tally, by a greedy step-down procedure. At step s the
-// candidates not yet identified are each tested on the slots where their
-// symbol differs from those of the payloads identified before: in such a
-// slot, a tuple whose colour is none of the identified payloads' colours
-// there is, if the candidate's payload is absent (and only the identified
-// ones are present), uniform over the remaining colours. To make every
-// trial the same coin, each slot keeps a fixed set of a = radix − (number
-// identified) colours: the candidate's symbol plus the smallest colours
-// that are neither it nor an identified symbol; Matches ~
-// Binomial(Trials, 1/a) exactly. The best candidate's p-value is
-// multiplied by the number of candidates left (Holm's step-down) and
-// identified if that is ≤ alpha and the pooled test detected the
-// watermark; the procedure stops at the first candidate not identified or
-// when a < 2.
+// payload tally. Each candidate is tested only on its distinguishing
+// slots: the slots where its symbol differs from the symbol of every other
+// candidate. The null of candidate v is "v's payload is absent from the
+// text; any of the other candidates' payloads may be present". In a
+// distinguishing slot a tuple then either carries no payload (its colour
+// is uniform: v's symbol with probability 1/radix) or is biased towards
+// another candidate's symbol, which lowers the probability of v's symbol
+// below 1/radix. So Matches (the tuples of those slots with v's colour) is
+// stochastically at most Binomial(Trials, 1/radix) and its exact binomial
+// tail is a valid p-value whichever other candidates are present. Slots
+// a candidate shares with another say nothing about which of the two it
+// is, and are left out: testing them against the global null would name
+// a customer whose payload merely resembles the one present. Holm's
+// step-down correction over the candidates controls the chance of naming
+// any absent customer; a customer is identified when its adjusted
+// p-value is at most alpha and the pooled test detected the watermark.
 func Attribute(null watermark.Null, t *detect.Tally, cands map[uint64][]string, alpha float64, detected bool) []CustomerTest {
 	if len(cands) == 0 || null.Kind != watermark.PayloadNull || null.Radix < 2 {
 		return nil
@@ -372,90 +373,78 @@ func Attribute(null watermark.Null, t *detect.Tally, cands map[uint64][]string, 
 		bitsPer++
 	}
 	mask := uint64(1)<<bitsPer - 1
-	values := make([]uint64, 0, len(cands))
+	symbol := func(v uint64, j int) int { return int(v >> (uint(j) * uint(bitsPer)) & mask) }
+	fits := func(v uint64) bool {
+		if bitsPer*slots < 64 && v>>(uint(bitsPer)*uint(slots)) != 0 {
+			return false // wider than the scheme's payload
+		}
+		for j := 0; j < slots; j++ {
+			if symbol(v, j) >= radix {
+				return false
+			}
+		}
+		return true
+	}
+	var values, valid []uint64
 	for v := range cands {
 		values = append(values, v)
 	}
 	sort.Slice(values, func(i, j int) bool { return values[i] < values[j] })
-	symbol := func(v uint64, j int) int { return int(v >> (uint(j) * uint(bitsPer)) & mask) }
-	var identified []uint64
-	remaining := values
-	tests := map[uint64]CustomerTest{}
-	prevAdj := math.Inf(-1)
-	lnAlpha := math.Log(alpha)
-	for step := 1; len(remaining) > 0; step++ {
-		a := radix - len(identified)
-		if a < 2 {
-			break
+	for _, v := range values {
+		if fits(v) {
+			valid = append(valid, v)
 		}
-		bestI, bestLn := -1, 0.0
-		for i, v := range remaining {
-			ct := CustomerTest{Payload: strconv.FormatUint(v, 16), Customers: cands[v], Step: step, Colours: a}
-			if bitsPer*slots < 64 && v>>(uint(bitsPer)*uint(slots)) != 0 {
-				// Wider than the scheme's payload: not one of its payloads.
-				ct.Log10P, ct.AdjustedLog10P = 0, 0
-				tests[v] = ct
-				continue
-			}
+	}
+	tests := make([]CustomerTest, 0, len(values))
+	lnP := make([]float64, 0, len(values))
+	for _, v := range values {
+		ct := CustomerTest{Payload: strconv.FormatUint(v, 16), Customers: cands[v], Colours: radix}
+		if fits(v) {
 			for j := 0; j < slots; j++ {
-				sv := symbol(v, j)
-				if sv >= radix {
-					ct.Slots, ct.Trials, ct.Matches = 0, 0, 0
-					break // not a payload of this scheme
+				sv, distinct := symbol(v, j), true
+				for _, w := range valid {
+					if w != v && symbol(w, j) == sv {
+						distinct = false
+						break
+					}
 				}
-				taken := map[int]bool{}
-				for _, w := range identified {
-					taken[symbol(w, j)] = true
-				}
-				if taken[sv] {
+				if !distinct {
 					continue
 				}
 				ct.Slots++
-				allowed := []int{sv}
-				for c := 0; c < radix && len(allowed) < a; c++ {
-					if c != sv && !taken[c] {
-						allowed = append(allowed, c)
-					}
-				}
-				for _, c := range allowed {
+				for c := 0; c < radix; c++ {
 					ct.Trials += t.Count(j, c)
 				}
 				ct.Matches += t.Count(j, sv)
 			}
-			ln := stats.LogBinomialTail(ct.Matches, ct.Trials, 1/float64(a))
-			ct.Log10P = stats.Log10(ln) + 0
-			ct.AdjustedLog10P = stats.Log10(math.Max(prevAdj, math.Min(0, ln+math.Log(float64(len(remaining)))))) + 0
-			tests[v] = ct
-			if bestI < 0 || ln < bestLn {
-				bestI, bestLn = i, ln
-			}
 		}
-		if bestI < 0 {
-			break
-		}
-		adj := math.Max(prevAdj, math.Min(0, bestLn+math.Log(float64(len(remaining)))))
-		if !(detected && adj <= lnAlpha) {
-			break
-		}
-		v := remaining[bestI]
-		ct := tests[v]
-		ct.Identified = true
-		tests[v] = ct
-		prevAdj = adj
-		identified = append(identified, v)
-		remaining = append(append([]uint64{}, remaining[:bestI]...), remaining[bestI+1:]...)
+		ln := stats.LogBinomialTail(ct.Matches, ct.Trials, 1/float64(radix))
+		ct.Log10P = stats.Log10(ln) + 0
+		tests = append(tests, ct)
+		lnP = append(lnP, ln)
 	}
-	out := make([]CustomerTest, 0, len(values))
-	for _, v := range identified {
-		out = append(out, tests[v])
+	// Holm's step-down over all candidates.
+	order := make([]int, len(tests))
+	for i := range order {
+		order[i] = i
 	}
-	for _, v := range remaining {
-		if ct, ok := tests[v]; ok {
-			out = append(out, ct)
+	sort.SliceStable(order, func(a, b int) bool { return lnP[order[a]] < lnP[order[b]] })
+	lnAlpha, prev, m := math.Log(alpha), math.Inf(-1), len(tests)
+	stopped := false
+	for rank, i := range order {
+		adj := math.Max(prev, math.Min(0, lnP[i]+math.Log(float64(m-rank))))
+		prev = adj
+		tests[i].Step = rank + 1
+		tests[i].AdjustedLog10P = stats.Log10(adj) + 0
+		if !stopped && detected && tests[i].Slots > 0 && adj <= lnAlpha {
+			tests[i].Identified = true
+		} else {
+			stopped = true
 		}
 	}
-	sort.SliceStable(out[len(identified):], func(i, j int) bool {
-		return out[len(identified)+i].Log10P < out[len(identified)+j].Log10P
-	})
+	out := make([]CustomerTest, 0, len(tests))
+	for _, i := range order {
+		out = append(out, tests[i])
+	}
 	return out
 }

@@ -5,11 +5,13 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	mathbits "math/bits"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -244,27 +246,65 @@ func (c *Credentials) encode() []byte {
 	return buf.Bytes()
 }
 
-// NextPayload returns the smallest payload value >= 1 that no customer has.
-func (c *Credentials) NextPayload() uint64 {
-	used := map[uint64]bool{}
+// DefaultPayloadBits is the width of the payloads AddCustomer draws: the
+// payload width of the default payload scheme (kgw:payload_bits=32).
+const DefaultPayloadBits = 32
+
+// payloadDraws is how many random candidates NewPayload compares.
+const payloadDraws = 256
+
+// NewPayload draws a random payload of bits bits (1 to 64), not zero and
+// unused, far from the customers' payloads: of payloadDraws random
+// candidates, the one whose smallest Hamming distance to an existing
+// payload is largest. Attribution tells two customers apart only by the
+// payload slots in which their symbols differ, so payloads that differ
+// in few bits (1, 2, 3, ...) are nearly indistinguishable in a student
+// model's output.
+func (c *Credentials) NewPayload(bits int) (uint64, error) {
+	if bits < 1 || bits > 64 {
+		return 0, fmt.Errorf("payload width %d bits: want 1 to 64", bits)
+	}
+	var used []uint64
 	for _, e := range c.customers {
 		if v, ok, _ := e.PayloadValue(); ok {
-			used[v] = true
+			used = append(used, v)
 		}
 	}
-	v := uint64(1)
-	for used[v] {
-		v++
+	mask := ^uint64(0)
+	if bits < 64 {
+		mask = 1<<uint(bits) - 1
 	}
-	return v
+	best, bestDist := uint64(0), -1
+	var b [8]byte
+	for range payloadDraws {
+		if _, err := rand.Read(b[:]); err != nil {
+			return 0, fmt.Errorf("drawing a payload: %w", err)
+		}
+		v := binary.LittleEndian.Uint64(b[:]) & mask
+		if v == 0 {
+			continue
+		}
+		d := bits + 1
+		for _, u := range used {
+			d = min(d, mathbits.OnesCount64(u^v))
+		}
+		if d > bestDist {
+			best, bestDist = v, d
+		}
+	}
+	if bestDist <= 0 {
+		return 0, fmt.Errorf("no unused %d-bit payload found: the payload space is too small for %d customers", bits, len(used))
+	}
+	return best, nil
 }
 
 // AddCustomer adds a customer with a fresh random API key to the
 // credentials file at path (created, mode 0600, if missing; written
 // atomically otherwise) and returns the key, which is stored nowhere:
 // only its SHA-256 is. e.KeySHA256 is filled in; an empty e.Payload gets
-// the smallest unused value >= 1 (NextPayload).
-func AddCustomer(path string, e Customer) (apiKey string, entry Customer, err error) {
+// a random payloadBits-bit value far from the other customers'
+// (NewPayload; 0: DefaultPayloadBits).
+func AddCustomer(path string, e Customer, payloadBits int) (apiKey string, entry Customer, err error) {
 	creds := &Credentials{byHash: map[[32]byte]int{}}
 	if _, serr := os.Stat(path); serr == nil {
 		if creds, err = LoadCredentials(path); err != nil {
@@ -278,7 +318,14 @@ func AddCustomer(path string, e Customer) (apiKey string, entry Customer, err er
 	}
 	e.KeySHA256 = HashAPIKey(apiKey)
 	if e.Payload == "" {
-		e.Payload = strconv.FormatUint(creds.NextPayload(), 16)
+		if payloadBits == 0 {
+			payloadBits = DefaultPayloadBits
+		}
+		v, err := creds.NewPayload(payloadBits)
+		if err != nil {
+			return "", e, fmt.Errorf("credentials %s: %w", path, err)
+		}
+		e.Payload = strconv.FormatUint(v, 16)
 	}
 	if err := creds.add(e); err != nil {
 		return "", e, fmt.Errorf("credentials %s: %w", path, err)

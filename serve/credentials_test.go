@@ -2,6 +2,7 @@ package serve
 
 import (
 	"errors"
+	mathbits "math/bits"
 	"os"
 	"path/filepath"
 	"strings"
@@ -57,21 +58,29 @@ func TestCredentialsFormsAndErrors(t *testing.T) {
 func TestAddCustomerAndFileMode(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "creds.jsonl")
-	key1, e1, err := AddCustomer(path, Customer{ID: "alpha"})
+	key1, e1, err := AddCustomer(path, Customer{ID: "alpha"}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	key2, e2, err := AddCustomer(path, Customer{ID: "beta", Trusted: true})
+	key2, e2, err := AddCustomer(path, Customer{ID: "beta", Trusted: true}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e1.Payload != "1" || e2.Payload != "2" || !strings.HasPrefix(key1, APIKeyPrefix) || key1 == key2 {
+	v1, ok1, _ := e1.PayloadValue()
+	v2, ok2, _ := e2.PayloadValue()
+	if !ok1 || !ok2 || v1 == 0 || v1 == v2 || v1>>DefaultPayloadBits != 0 || v2>>DefaultPayloadBits != 0 ||
+		!strings.HasPrefix(key1, APIKeyPrefix) || key1 == key2 {
 		t.Fatalf("entries %+v %+v", e1, e2)
 	}
-	if _, _, err := AddCustomer(path, Customer{ID: "beta"}); err == nil {
+	// Random payloads are far apart: two 32-bit ones chosen for distance
+	// differ in well over a few bits.
+	if d := mathbits.OnesCount64(v1 ^ v2); d < 8 {
+		t.Fatalf("payloads %x and %x differ in %d bits", v1, v2, d)
+	}
+	if _, _, err := AddCustomer(path, Customer{ID: "beta"}, 0); err == nil {
 		t.Fatal("second customer beta accepted")
 	}
-	if _, _, err := AddCustomer(path, Customer{ID: "gamma", Payload: "2"}); err == nil {
+	if _, _, err := AddCustomer(path, Customer{ID: "gamma", Payload: e2.Payload}, 0); err == nil {
 		t.Fatal("duplicate payload accepted")
 	}
 	data, _ := os.ReadFile(path)

@@ -30,16 +30,16 @@ func ExampleAddCustomer() {
 	defer os.RemoveAll(dir)
 	path := filepath.Join(dir, "creds.json")
 	for _, id := range []string{"acme", "lab-b"} {
-		key, entry, err := serve.AddCustomer(path, serve.Customer{ID: id})
+		key, entry, err := serve.AddCustomer(path, serve.Customer{ID: id}, 0)
 		if err != nil {
 			fmt.Println(err)
 			return
 		}
-		fmt.Println(entry.ID, entry.Payload, len(key) > 40)
+		fmt.Println(entry.ID, len(entry.Payload) > 0, len(key) > 40)
 	}
 	// Output:
-	// acme 1 true
-	// lab-b 2 true
+	// acme true true
+	// lab-b true true
 }
 
 // A watermarked server for the built-in model on a free loopback port,

@@ -36,7 +36,7 @@ func TestLoad(t *testing.T) {
 	}
 	dir := t.TempDir()
 	creds := filepath.Join(dir, "creds.json")
-	key, _, err := AddCustomer(creds, Customer{ID: "load"})
+	key, _, err := AddCustomer(creds, Customer{ID: "load"}, 8)
 	if err != nil {
 		t.Fatal(err)
 	}

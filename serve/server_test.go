@@ -77,8 +77,8 @@ func newFixture(t testing.TB, scheme watermark.Scheme, mod func(*Config)) *fixtu
 	t.Helper()
 	dir := t.TempDir()
 	f := &fixture{logDir: filepath.Join(dir, "log"), keys: map[string]string{}, creds: filepath.Join(dir, "creds.json")}
-	for _, c := range []Customer{{ID: "A"}, {ID: "B"}, {ID: "T", Trusted: true}} {
-		key, _, err := AddCustomer(f.creds, c)
+	for _, c := range []Customer{{ID: "A", Payload: "1"}, {ID: "B", Payload: "2"}, {ID: "T", Trusted: true, Payload: "3"}} {
+		key, _, err := AddCustomer(f.creds, c, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -643,7 +643,7 @@ func TestConfigErrors(t *testing.T) {
 
 func TestReloadCredentials(t *testing.T) {
 	f := newFixture(t, testScheme(t, "kgw:payload_bits=8"), nil)
-	key, _, err := AddCustomer(f.creds, Customer{ID: "D"})
+	key, d, err := AddCustomer(f.creds, Customer{ID: "D"}, 8)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -666,8 +666,8 @@ func TestReloadCredentials(t *testing.T) {
 	if resp, _ := f.post(t, "/v1/completions", "D", body); resp.StatusCode != 200 {
 		t.Fatalf("after failed reload: %d", resp.StatusCode)
 	}
-	if r := f.records(t); r[len(r)-1].Payload != "4" {
-		t.Fatalf("customer D's payload %q, want 4", r[len(r)-1].Payload)
+	if r := f.records(t); r[len(r)-1].Payload != d.Payload {
+		t.Fatalf("customer D's payload %q, want %s", r[len(r)-1].Payload, d.Payload)
 	}
 }
 

@@ -27,7 +27,7 @@ func serveCommand(e *env) *cli.Command {
 		Usage: "OpenAI-compatible HTTP server: watermarked completions, per-customer fingerprints, served-output log",
 		UsageText: "tracemark serve --log-dir DIR [--addr HOST:PORT] [--key KEYFILE | --no-watermark] [--credentials FILE]\n" +
 			"    [--model-file MODEL [--model-name NAME]] [limits...]\n" +
-			"tracemark serve customer add --credentials FILE --id ID [--trusted] [--rpm N] [--tpm N] [--payload HEX]\n\n" +
+			"tracemark serve customer add --credentials FILE --id ID [--trusted] [--rpm N] [--tpm N] [--payload HEX | --payload-bits N]\n\n" +
 			"Serves /v1/chat/completions, /v1/completions, /v1/models and /healthz (docs/serve.md). Every\n" +
 			"completion is logged to --log-dir before it is sent. SIGHUP reloads --credentials; SIGINT/SIGTERM\n" +
 			"finish in-flight requests, close the log and exit.",
@@ -61,21 +61,22 @@ func serveCommand(e *env) *cli.Command {
 			Subcommands: []*cli.Command{{
 				Name:      "add",
 				Usage:     "add a customer with a fresh random API key; prints the key once (only its SHA-256 is stored)",
-				UsageText: "tracemark serve customer add --credentials FILE --id ID [--trusted] [--rpm N] [--tpm N] [--payload HEX]",
+				UsageText: "tracemark serve customer add --credentials FILE --id ID [--trusted] [--rpm N] [--tpm N] [--payload HEX | --payload-bits N]",
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "credentials", Required: true, Usage: "credentials `FILE` (created with mode 0600 if missing)"},
 					&cli.StringFlag{Name: "id", Required: true, Usage: "customer `ID` (letters, digits, ._@:+-)"},
 					&cli.BoolFlag{Name: "trusted", Usage: "may switch the watermark off per request (\"tracemark\": {\"watermark\": false})"},
 					&cli.IntFlag{Name: "rpm", Usage: "requests per minute (0: server default, -1: unlimited)"},
 					&cli.IntFlag{Name: "tpm", Usage: "tokens per minute (0: server default, -1: unlimited)"},
-					&cli.StringFlag{Name: "payload", Usage: "fingerprint `HEX` a payload scheme embeds for this customer (default: the smallest unused value >= 1)"},
+					&cli.IntFlag{Name: "payload-bits", Value: 32, Usage: "width of the random payload (the payload scheme's payload_bits)"},
+					&cli.StringFlag{Name: "payload", Usage: "fingerprint `HEX` a payload scheme embeds for this customer (default: a random value of --payload-bits bits, far from the other customers')"},
 				},
 				Action: func(c *cli.Context) error {
 					if c.NArg() > 0 {
 						return fmt.Errorf("serve customer add takes no arguments (got %q)", c.Args().First())
 					}
 					key, entry, err := serve.AddCustomer(c.String("credentials"), serve.Customer{
-						ID: c.String("id"), Trusted: c.Bool("trusted"), RequestsPerMinute: c.Int("rpm"), TokensPerMinute: c.Int("tpm"), Payload: c.String("payload")})
+						ID: c.String("id"), Trusted: c.Bool("trusted"), RequestsPerMinute: c.Int("rpm"), TokensPerMinute: c.Int("tpm"), Payload: c.String("payload")}, c.Int("payload-bits"))
 					if err != nil {
 						return err
 					}

@@ -32,6 +32,56 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// servedProcess is a tracemark serve run in-process by a test.
+type servedProcess struct {
+	addr   string
+	stderr syncBuffer
+	cancel context.CancelFunc
+	done   chan int
+	code   int
+}
+
+// startServe runs tracemark serve with args (and an --addr-file of its
+// own) in-process until it listens; stop shuts it down as SIGTERM would
+// and returns its exit code.
+func startServe(t *testing.T, args ...string) *servedProcess {
+	t.Helper()
+	addrFile := filepath.Join(t.TempDir(), "addr")
+	ctx, cancel := context.WithCancel(context.Background())
+	p := &servedProcess{cancel: cancel, done: make(chan int, 1)}
+	var out syncBuffer
+	args = append([]string{"tracemark", "serve", "--addr", "127.0.0.1:0", "--addr-file", addrFile}, args...)
+	go func() { p.done <- run(ctx, args, strings.NewReader(""), &out, &p.stderr) }()
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if b, err := os.ReadFile(addrFile); err == nil && bytes.HasSuffix(b, []byte("\n")) {
+			p.addr = strings.TrimSpace(string(b))
+			t.Cleanup(func() { p.stop() })
+			return p
+		}
+		select {
+		case c := <-p.done:
+			cancel()
+			t.Fatalf("serve exited %d: %s", c, p.stderr.String())
+		default:
+		}
+	}
+	cancel()
+	t.Fatalf("serve did not start: %s", p.stderr.String())
+	return nil
+}
+
+// stop shuts the server down and returns its exit code (once; later
+// calls return the same code).
+func (p *servedProcess) stop() int {
+	p.cancel()
+	c, ok := <-p.done
+	if ok {
+		close(p.done)
+		p.code = c
+	}
+	return p.code
+}
+
 // TestNgramTrainAndServeRoundTrip trains a model file with ngram train,
 // adds a customer, serves the model watermarked with a payload scheme,
 // completes once, and shuts the server down by cancelling its context.
@@ -61,29 +111,8 @@ func TestNgramTrainAndServeRoundTrip(t *testing.T) {
 	if code, _, stderr := cliRun(t, "", "serve", "--key", keyPath, "--credentials", creds); code != 2 || !strings.Contains(stderr, "--log-dir") {
 		t.Fatalf("serve without --log-dir: %d %s", code, stderr)
 	}
-	addrFile := filepath.Join(dir, "addr")
-	ctx, cancel := context.WithCancel(context.Background())
-	var out, errb syncBuffer
-	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, []string{"tracemark", "serve", "--key", keyPath, "--credentials", creds, "--log-dir", filepath.Join(dir, "log"),
-			"--model-file", model, "--addr", "127.0.0.1:0", "--addr-file", addrFile}, strings.NewReader(""), &out, &errb)
-	}()
-	var addr string
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if b, err := os.ReadFile(addrFile); err == nil && bytes.HasSuffix(b, []byte("\n")) {
-			addr = strings.TrimSpace(string(b))
-			break
-		}
-		select {
-		case c := <-done:
-			t.Fatalf("serve exited %d: %s", c, errb.String())
-		default:
-		}
-	}
-	if addr == "" {
-		t.Fatalf("serve did not start: %s", errb.String())
-	}
+	srv := startServe(t, "--key", keyPath, "--credentials", creds, "--log-dir", filepath.Join(dir, "log"), "--model-file", model)
+	addr, errb := srv.addr, &srv.stderr
 	req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/v1/completions", strings.NewReader(`{"model":"student","prompt":"The harvest","max_tokens":8}`))
 	req.Header.Set("Authorization", "Bearer "+apiKey)
 	resp, err := http.DefaultClient.Do(req)
@@ -121,8 +150,7 @@ func TestNgramTrainAndServeRoundTrip(t *testing.T) {
 	if got := status(); got != 200 {
 		t.Fatalf("late customer after SIGHUP: %d; stderr %s", got, errb.String())
 	}
-	cancel()
-	if c := <-done; c != 0 {
+	if c := srv.stop(); c != 0 {
 		t.Fatalf("serve exit %d: %s", c, errb.String())
 	}
 	if !strings.Contains(errb.String(), "1 responses logged") || strings.Contains(errb.String(), apiKey) {
