@@ -237,6 +237,8 @@ func Combined(unit, input string, results []detect.Result, alpha float64) (Stati
 		s.Detected, s.PValue, s.Log10P = m.Detected, m.PValue, m.Log10P
 		s.Corrections = append(s.Corrections, Correction{Method: CorrectionHolm, Over: "keys", Family: m.KeysTested, AdjustedLog10P: m.Log10P})
 	}
+	s.Flagged = s.Detected
+	s.Tokens, s.Scored = best.Tokens, best.Scored
 	s.KeyID, s.Payload, s.PayloadClaimed = best.KeyID, best.Payload, best.PayloadClaimed
 	if best.PayloadLog10P != nil {
 		v := *best.PayloadLog10P

@@ -24,10 +24,10 @@ type Calibration struct {
 	Tokenizer string  `json:"tokenizer"`
 	Corpora   []Input `json:"corpora"`
 	Options   Options `json:"options"`
-	// Documents is the number of documents tested; TooShort of them could
-	// not reach the smallest level (their p-values count as not flagged).
+	// Documents is the number of documents tested (each level's rate is
+	// over all of them); Unscored of them had no scored token (p-value 1).
 	Documents int `json:"documents"`
-	TooShort  int `json:"too_short"`
+	Unscored  int `json:"unscored"`
 	// Errors counts bad records and unreadable files (skipped).
 	Errors int        `json:"errors"`
 	Levels []FPRLevel `json:"levels"`
@@ -49,7 +49,8 @@ type FPRLevel struct {
 	Consistent bool `json:"consistent"`
 }
 
-// Uniformity is a Kolmogorov–Smirnov check of the p-values against U(0,1).
+// Uniformity is a Kolmogorov–Smirnov check of the p-values of the scored
+// documents against U(0,1).
 type Uniformity struct {
 	N int `json:"n"`
 	// ExcessD and ExcessP are the one-sided statistic D+ (too many small

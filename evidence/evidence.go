@@ -53,10 +53,10 @@ type File struct {
 	// Command is the command line, with every value that could be a secret
 	// replaced by "[redacted]"; watermark keys are never in it (they are
 	// given as file paths or in the environment).
-	Command    []string `json:"command"`
-	StartedAt  string   `json:"started_at"`  // RFC 3339, UTC, nanoseconds
-	FinishedAt string   `json:"finished_at"` // RFC 3339, UTC, nanoseconds
-	Inputs     []Input  `json:"inputs"`
+	Command    []string        `json:"command"`
+	StartedAt  string          `json:"started_at"`  // RFC 3339, UTC, nanoseconds
+	FinishedAt string          `json:"finished_at"` // RFC 3339, UTC, nanoseconds
+	Inputs     []Input         `json:"inputs"`
 	Tokenizer  Tokenizer       `json:"tokenizer"`
 	Keys       []KeyCommitment `json:"keys"`
 	Options    Options         `json:"options"`
@@ -157,12 +157,17 @@ type Statistic struct {
 	Input    string `json:"input"` // the input (file) name
 	ID       string `json:"id"`    // document ID ("" for texts)
 	Location string `json:"location"`
-	// Detected is the verdict after every correction in Corrections.
-	Detected bool    `json:"detected"`
-	PValue   float64 `json:"p_value"` // after the corrections; 0 only below 1e-308
-	Log10P   float64 `json:"log10_p"` // after the corrections
-	KeyID    string  `json:"key_id"`  // best key
-	Payload  string  `json:"payload"` // best key's decoded payload (hex), "" if none
+	Tokens   int    `json:"tokens"`
+	Scored   int    `json:"scored"` // the best key's independent observations
+	// Detected: PValue <= alpha (after the corrections over keys).
+	Detected bool `json:"detected"`
+	// Flagged is the run's verdict: Detected, or with an FDR level the
+	// BH q-value <= FDR.
+	Flagged bool    `json:"flagged"`
+	PValue  float64 `json:"p_value"` // after the corrections; 0 only below 1e-308
+	Log10P  float64 `json:"log10_p"` // after the corrections
+	KeyID   string  `json:"key_id"`  // best key
+	Payload string  `json:"payload"` // best key's decoded payload (hex), "" if none
 	// PayloadClaimed and PayloadLog10P are the best key's payload verdict
 	// and its own p-value (null without a payload).
 	PayloadClaimed bool     `json:"payload_claimed"`
