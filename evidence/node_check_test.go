@@ -6,6 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/tracemark/tracemark/watermark"
 )
 
 // TestIndependentCheck runs docs/evidence_check.mjs, a check of evidence
@@ -50,5 +53,17 @@ func TestIndependentCheck(t *testing.T) {
 	os.WriteFile(keyPath, testKey(2).EncodeKeyFile(), 0o600)
 	if out, err := check(evPath, keyPath); err == nil {
 		t.Errorf("another key passed the independent check:\n%s", out)
+	}
+
+	// An engine key (vLLM's 64-bit integer; words above 2^53 too).
+	ek := watermark.NewEngineKey([]uint64{42, 1<<63 + 5}, watermark.DefaultKGW(), "o200k_base", time.Time{})
+	b := NewBuilder(KindDetect, []string{"tracemark"})
+	if err := b.AddKey(ek, "vllm-gumbel"); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(evPath, signed(t, b.File(), fixedSigner()), 0o644)
+	os.WriteFile(keyPath, ek.EncodeKeyFile(), 0o600)
+	if out, err := check(evPath, keyPath); err != nil || !strings.Contains(out, "pass key "+ek.ID()+" opens its commitment") {
+		t.Errorf("engine key: %v\n%s", err, out)
 	}
 }

@@ -272,10 +272,25 @@ func Compare(recorded, recomputed *File) []Check {
 				diffs = diffs[:maxDiffs]
 			}
 			c.Detail = "differ from the recorded ones: " + strings.Join(diffs, "; ") + more
+			if p.name == "statistics" && usedBloom(recorded) {
+				c.Detail += " (the recorded run's pooled dedup used a Bloom filter keyed by a random per-run key, so small differences in the pooled test are expected)"
+			}
 		}
 		out = append(out, c)
 	}
 	return out
+}
+
+// usedBloom reports whether some recorded test's dedup was not exact.
+func usedBloom(f *File) bool {
+	for _, s := range f.Statistics {
+		for _, k := range s.PerKey {
+			if !k.DedupExact {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // jsonDiff lists the differences between the JSON forms of a and b as

@@ -76,6 +76,14 @@ func TestDetectEvidenceVerify(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, "pass        recomputed statistics") || strings.Contains(stdout, "FAIL") {
 		t.Fatalf("verify: %d\n%s%s", code, stdout, stderr)
 	}
+	code, stdout, _ = cliRun(t, "", "evidence", "verify", "--json", "--key", f.key, out)
+	var res struct {
+		OK     bool       `json:"ok"`
+		Checks []ev.Check `json:"checks"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &res); code != 0 || err != nil || !res.OK || len(res.Checks) < 8 {
+		t.Errorf("verify --json: %d %v %s", code, err, stdout)
+	}
 	// A wrong key fails the commitment check.
 	other, _ := newKey(t)
 	if code, stdout, _ := cliRun(t, "", "evidence", "verify", "--key", other, out); code != 1 || !strings.Contains(stdout, "not one of the file's committed keys") {
