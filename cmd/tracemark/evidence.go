@@ -106,15 +106,17 @@ func newEvidenceRun(c *cli.Context, e *env, kind string, schemes []watermark.Sch
 		dedup = "none"
 	}
 	opts := ev.Options{Alpha: c.Float64("alpha"), Dedup: dedup, Normalize: c.Bool("normalize"), Read: map[string]string{}}
-	if kind == ev.KindDetect {
+	switch kind {
+	case ev.KindDetect:
 		opts.IDs = c.Bool("ids")
-	} else {
+	case ev.KindScan:
 		opts.FDR, opts.DocDedup, opts.PooledDedup = c.Float64("fdr"), c.String("doc-dedup"), "corpus-tuple"
 		for _, name := range []string{"format", "id-field", "role", "split"} {
 			opts.Read[name] = c.String(name)
 		}
 		opts.Read["field"] = strings.Join(c.StringSlice("field"), "\n")
 	}
+	// Other front ends (probe) complete the options with r.b.SetOptions.
 	r.b.SetOptions(opts)
 	r.b.AddSeed(ev.Seed{Name: "dedup-key", Value: "",
 		Note: "tuple fingerprints are keyed by a fresh random key per run, independent of the watermark keys; while dedup_exact is true the statistics do not depend on it"})
@@ -152,6 +154,15 @@ func (r *evidenceRun) text(name string, results []detect.Result) {
 		return
 	}
 	r.err = r.b.AddText(name, results, r.alpha)
+}
+
+// pooled records a pooled corpus test under each key (probe: the pooled
+// test over all answers).
+func (r *evidenceRun) pooled(name string, results []detect.PooledResult) {
+	if r == nil || r.err != nil {
+		return
+	}
+	r.err = r.b.AddPooled(name, results, r.alpha)
 }
 
 // scanSink returns sink with the flagged documents recorded on the way.

@@ -2,7 +2,6 @@ package stats
 
 import (
 	"math"
-	"slices"
 
 	"gonum.org/v1/gonum/stat/distuv"
 )
@@ -39,11 +38,6 @@ func KSUniformExcess(samples []float64) (d, pValue float64) {
 	if n == 0 {
 		return 0, 1
 	}
-	x := slices.Clone(samples)
-	slices.Sort(x)
-	fn := float64(n)
-	for i, v := range x {
-		d = max(d, float64(i+1)/fn-v)
-	}
-	return d, min(1, math.Exp(-2*fn*d*d))
+	d, _ = ksDistances(samples)
+	return d, min(1, math.Exp(-2*float64(n)*d*d))
 }
