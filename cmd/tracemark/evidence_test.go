@@ -10,8 +10,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tracemark/tracemark/detect"
 	ev "github.com/tracemark/tracemark/evidence"
 	"github.com/tracemark/tracemark/internal/refcorpus"
+	"github.com/tracemark/tracemark/watermark"
 )
 
 // evidenceFixture makes a watermark key, a signing key and two inputs
@@ -260,5 +262,39 @@ func TestCalibrateAndCite(t *testing.T) {
 	k2, _ := newKey(t)
 	if code, _, stderr := cliRun(t, "", "calibrate", "--key", f.key, "--key", k2, corpus); code != 2 || !strings.Contains(stderr, "one fixed key") {
 		t.Errorf("two keys: %d %s", code, stderr)
+	}
+}
+
+// TestEvidenceRunPooled: the hook a front end with a pooled test (probe)
+// calls records the pooled result with Holm over keys.
+func TestEvidenceRunPooled(t *testing.T) {
+	_, k1 := newKey(t)
+	_, k2 := newKey(t)
+	r := &evidenceRun{b: ev.NewBuilder(ev.KindProbe, []string{"tracemark", "probe"}), alpha: 1e-6}
+	var results []detect.PooledResult
+	for _, k := range []*watermark.Key{k1, k2} {
+		s, err := watermark.NewScheme(k, k.Scheme)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := detect.NewPooled(s, detect.NewDedupKey(), detect.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, _ := detect.New(s, detect.Options{})
+		d.Tokens([]uint32{5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16})
+		p.Add(d.Observations())
+		results = append(results, p.Result())
+	}
+	r.pooled("answers", results)
+	var nilRun *evidenceRun
+	nilRun.pooled("answers", results) // no --evidence: a no-op
+	f := r.b.File()
+	if r.err != nil || len(f.Statistics) != 1 {
+		t.Fatalf("pooled: %v %+v", r.err, f.Statistics)
+	}
+	st := f.Statistics[0]
+	if st.Unit != ev.UnitCorpus || len(st.PerKey) != 2 || len(st.Corrections) != 1 || st.Corrections[0].Family != 2 || !st.PerKey[0].DedupExact {
+		t.Errorf("pooled statistic: %+v", st)
 	}
 }
