@@ -24,11 +24,19 @@ func TestHumanTextUnderAFixedKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	nBooks, seeds, minDocs, maxBytes := 3, []byte{1, 2}, 3000, 1<<30
+	if testing.Short() { // the race run: part of one book, one key
+		nBooks, seeds, minDocs, maxBytes = 1, []byte{1}, 500, 250_000
+	}
 	dir := t.TempDir()
 	var files []string
-	for i, b := range books[:3] {
+	for i, b := range books[:nBooks] {
 		p := filepath.Join(dir, fmt.Sprintf("book%d.txt", i))
-		if err := os.WriteFile(p, []byte(b.Text), 0o644); err != nil {
+		text := b.Text
+		if len(text) > maxBytes {
+			text = text[:strings.LastIndex(text[:maxBytes], "\n\n")]
+		}
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		files = append(files, p)
@@ -37,7 +45,7 @@ func TestHumanTextUnderAFixedKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, seed := range []byte{1, 2} {
+	for _, seed := range seeds {
 		var secret [watermark.SecretSize]byte
 		secret[0] = seed
 		key := watermark.NewKey(secret, watermark.DefaultKGW(), tok.Name(), time.Time{})
@@ -49,7 +57,7 @@ func TestHumanTextUnderAFixedKey(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if c.Documents < 3000 || len(c.Levels) != 4 || len(c.Corpora) != 3 || c.KeyID != key.ID() {
+		if c.Documents < minDocs || len(c.Levels) != 4 || len(c.Corpora) != nBooks || c.KeyID != key.ID() {
 			t.Fatalf("calibration: %+v", c)
 		}
 		for _, l := range c.Levels {
