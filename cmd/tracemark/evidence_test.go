@@ -134,6 +134,7 @@ func TestRecomputeFindsForgedStatistics(t *testing.T) {
 }
 
 func TestScanEvidenceVerify(t *testing.T) {
+	skipInShortRace(t)
 	f := newEvidenceFixture(t)
 	k2, _ := newKey(t)
 	out := filepath.Join(f.dir, "scan.json")
@@ -170,6 +171,7 @@ func TestScanEvidenceVerify(t *testing.T) {
 }
 
 func TestEvidenceNeverHoldsSecrets(t *testing.T) {
+	skipInShortRace(t)
 	f := newEvidenceFixture(t)
 	secret := secretOf(t, f.key)
 	raw, _ := base64.StdEncoding.DecodeString(secret)
@@ -231,6 +233,7 @@ func TestEvidenceFlagErrors(t *testing.T) {
 }
 
 func TestCalibrateAndCite(t *testing.T) {
+	skipInShortRace(t)
 	f := newEvidenceFixture(t)
 	corpus := filepath.Join(f.dir, "human.txt")
 	doc, err := refcorpus.Opticks()
@@ -296,5 +299,14 @@ func TestEvidenceRunPooled(t *testing.T) {
 	st := f.Statistics[0]
 	if st.Unit != ev.UnitCorpus || len(st.PerKey) != 2 || len(st.Corrections) != 1 || st.Corrections[0].Family != 2 || !st.PerKey[0].DedupExact {
 		t.Errorf("pooled statistic: %+v", st)
+	}
+}
+
+// skipInShortRace skips a test that runs the CLI many times in the -short
+// run (CI's race run): it has no concurrency of its own, and the full run
+// covers it.
+func skipInShortRace(t *testing.T) {
+	if testing.Short() {
+		t.Skip("covered by the full (non-short) run")
 	}
 }
