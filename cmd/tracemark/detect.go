@@ -155,6 +155,7 @@ func runDetect(c *cli.Context, e *env) error {
 			r.fail(err)
 		}
 	}
+	r.ev.count("errors", r.failures) // inputs or lines that could not be tested
 	if err := r.ev.write(e); err != nil {
 		return err
 	}

@@ -45,6 +45,7 @@ type evidenceRun struct {
 	alpha  float64
 	keys   int
 	docs   []ev.Statistic // flagged documents of a scan
+	texts  int            // texts recorded (detect)
 	err    error
 }
 
@@ -153,7 +154,18 @@ func (r *evidenceRun) text(name string, results []detect.Result) {
 	if r == nil || r.err != nil {
 		return
 	}
+	r.texts++
 	r.err = r.b.AddText(name, results, r.alpha)
+}
+
+// count records a run-wide count (detect: the errors; the texts tested
+// are counted by text).
+func (r *evidenceRun) count(name string, n int) {
+	if r == nil {
+		return
+	}
+	r.b.SetSummary(name, int64(n))
+	r.b.SetSummary("texts", int64(r.texts))
 }
 
 // pooled records a pooled corpus test under each key (probe: the pooled

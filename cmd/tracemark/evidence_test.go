@@ -70,7 +70,8 @@ func TestDetectEvidenceVerify(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(file.Statistics) != 2 || !file.Statistics[0].Detected || file.Statistics[1].Detected || len(file.Inputs) != 2 || file.Signature == nil {
+	if len(file.Statistics) != 2 || !file.Statistics[0].Detected || file.Statistics[1].Detected || len(file.Inputs) != 2 || file.Signature == nil ||
+		file.Summary["texts"] != 2 || file.Summary["errors"] != 0 {
 		t.Fatalf("evidence: %+v", file)
 	}
 	// The full check: signer pinned, key disclosed, statistics recomputed.
@@ -308,5 +309,21 @@ func TestEvidenceRunPooled(t *testing.T) {
 func skipInShortRace(t *testing.T) {
 	if testing.Short() {
 		t.Skip("covered by the full (non-short) run")
+	}
+}
+
+// TestDetectEvidenceCountsErrors: inputs that could not be tested are
+// counted in the evidence, never silently left out.
+func TestDetectEvidenceCountsErrors(t *testing.T) {
+	f := newEvidenceFixture(t)
+	ids := filepath.Join(f.dir, "ids.txt")
+	os.WriteFile(ids, []byte("[1,2,3,4,5,6,7,8]\nnot json\n"), 0o644)
+	out := filepath.Join(f.dir, "ev.json")
+	if code, _, stderr := cliRun(t, "", "detect", "--ids", "--key", f.key, "--evidence", out, ids); code != 2 || !strings.Contains(stderr, "ids.txt:2") {
+		t.Fatalf("detect: %d %s", code, stderr)
+	}
+	file, err := ev.Parse(mustRead(t, out))
+	if err != nil || file.Summary["texts"] != 1 || file.Summary["errors"] != 1 || len(file.Statistics) != 1 || !file.Options.IDs {
+		t.Fatalf("evidence: %v %+v", err, file)
 	}
 }
