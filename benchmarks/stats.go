@@ -4,28 +4,14 @@ import (
 	"math"
 	"slices"
 
+	"github.com/tracemark/tracemark/detect/stats"
 	"gonum.org/v1/gonum/stat"
-	"gonum.org/v1/gonum/stat/distuv"
 )
 
-// clopperPearson returns the exact (Clopper–Pearson) two-sided confidence
-// interval of level 1-alpha for a binomial proportion with k successes in
-// n trials: lo is the alpha/2 quantile of Beta(k, n-k+1) and hi the
-// 1-alpha/2 quantile of Beta(k+1, n-k), the solutions of
-// P(X >= k | lo) = alpha/2 and P(X <= k | hi) = alpha/2 (lo = 0 when k = 0,
-// hi = 1 when k = n). It returns NaNs for an impossible count.
+// clopperPearson is stats.ClopperPearson: the exact two-sided interval
+// of level 1-alpha for k successes in n trials.
 func clopperPearson(k, n int, alpha float64) (lo, hi float64) {
-	if n <= 0 || k < 0 || k > n {
-		return math.NaN(), math.NaN()
-	}
-	hi = 1
-	if k > 0 {
-		lo = distuv.Beta{Alpha: float64(k), Beta: float64(n - k + 1)}.Quantile(alpha / 2)
-	}
-	if k < n {
-		hi = distuv.Beta{Alpha: float64(k + 1), Beta: float64(n - k)}.Quantile(1 - alpha/2)
-	}
-	return lo, hi
+	return stats.ClopperPearson(k, n, alpha)
 }
 
 // quantile returns the q-quantile (0..1) of xs by the nearest-rank rule

@@ -84,6 +84,7 @@ type detectRun struct {
 	ids      []uint32
 	found    int
 	failures int
+	ev       *evidenceRun // --evidence; nil without
 }
 
 // schemesFor binds each key to its scheme, or to --scheme when given.
@@ -140,6 +141,12 @@ func runDetect(c *cli.Context, e *env) error {
 	if len(inputs) == 0 {
 		inputs = []string{"-"}
 	}
+	if r.ev, err = newEvidenceRun(c, e, "detect", schemes, tok); err == nil {
+		err = r.ev.inputs(inputs)
+	}
+	if err != nil {
+		return err
+	}
 	for _, name := range inputs {
 		if err := c.Context.Err(); err != nil {
 			return err
@@ -147,6 +154,10 @@ func runDetect(c *cli.Context, e *env) error {
 		if err := r.input(c.Context, name, c.Bool("ids")); err != nil {
 			r.fail(err)
 		}
+	}
+	r.ev.count("errors", r.failures) // inputs or lines that could not be tested
+	if err := r.ev.write(e); err != nil {
+		return err
 	}
 	switch {
 	case r.failures > 0:
@@ -285,6 +296,7 @@ func (r *detectRun) results(name string, results []detect.Result) error {
 	for i := range results {
 		results[i].Tokenizer = r.tok.Name()
 	}
+	r.ev.text(name, results)
 	if len(results) == 1 {
 		return r.report(name, results[0])
 	}

@@ -40,11 +40,12 @@ func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) 
 type env struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
+	args           []string // the command line, for evidence files (redacted there)
 }
 
 // run executes the CLI and returns the process exit code.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	e := &env{stdin: stdin, stdout: stdout, stderr: stderr}
+	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, args: args}
 	app := &cli.App{
 		Name:  "tracemark",
 		Usage: "keyed token-level watermarks for LLM output: embed, detect, benchmark",
@@ -63,9 +64,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			keygenCommand(e),
 			keyCommand(e),
 			generateCommand(e),
-			detectCommand(e),
-			scanCommand(e),
-			probeCommand(e),
+			withEvidence(detectCommand(e)),
+			withEvidence(scanCommand(e)),
+			withEvidence(probeCommand(e)),
 			mergeCommand(e),
 			benchCommand(e),
 			perplexityCommand(e),
@@ -74,6 +75,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			serveCommand(e),
 			ngramCommand(e),
 			versionCommand(e),
+			evidenceCommand(e),
+			calibrateCommand(e),
 		},
 	}
 	shortUsageErrors("", app.Commands)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	ev "github.com/tracemark/tracemark/evidence"
 	"io"
 	"math"
 	"os"
@@ -88,6 +89,10 @@ func runProbe(c *cli.Context, e *env) error {
 	if err != nil {
 		return err
 	}
+	evr, err := newEvidenceRun(c, e, ev.KindProbe, schemes, tok)
+	if err != nil {
+		return err
+	}
 	display, data, err := readInput(c.Context, e, c.String("prompts"))
 	if err != nil {
 		return fmt.Errorf("--prompts: %w", err)
@@ -139,6 +144,12 @@ func runProbe(c *cli.Context, e *env) error {
 			return fmt.Errorf("%w: no verdict", runErr)
 		}
 		return runErr
+	}
+	if err := evr.probeEvidence(c.String("prompts"), c.StringSlice("exclude-from"), res); err != nil {
+		return fmt.Errorf("--evidence: %w", err)
+	}
+	if err := evr.write(e); err != nil {
+		return err
 	}
 	switch {
 	case (len(res.Collection.Failed) > 0 || len(res.BadPromptLines) > 0 || res.Test.Summary.Errors > 0) && !c.Bool("soft-errors-ok"):

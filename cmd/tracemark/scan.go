@@ -115,6 +115,13 @@ func runScan(c *cli.Context, e *env) error {
 	if err != nil {
 		return err
 	}
+	evr, err := newEvidenceRun(c, e, "scan", schemes, tok)
+	if err == nil {
+		err = evr.inputs(files)
+	}
+	if err != nil {
+		return err
+	}
 	bar, clearBar := progressBar(e, files)
 	s, err := scan.New(scan.Config{
 		Progress:  bar,
@@ -141,7 +148,7 @@ func runScan(c *cli.Context, e *env) error {
 	} else {
 		sink = &humanSink{w: out, errw: e.stderr, clearBar: clearBar}
 	}
-	sum, err := s.Run(c.Context, files, sink)
+	sum, err := s.Run(c.Context, files, evr.scanSink(sink))
 	if bar != nil {
 		fmt.Fprintln(e.stderr)
 	}
@@ -153,6 +160,15 @@ func runScan(c *cli.Context, e *env) error {
 	}
 	if err != nil {
 		return err
+	}
+	if evr != nil {
+		if err := evr.exclusion(c.String("exclude-ngrams"), s.ExcludedNgrams()); err != nil {
+			return err
+		}
+		evr.scanSummary(sum)
+		if err := evr.write(e); err != nil {
+			return err
+		}
 	}
 	return scanExit(sum, c.Bool("soft-errors-ok"))
 }

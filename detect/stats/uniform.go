@@ -14,14 +14,23 @@ func KSUniform(samples []float64) (d, pValue float64) {
 	if n == 0 {
 		return 0, 1
 	}
+	plus, minus := ksDistances(samples)
+	d = max(plus, minus)
+	sq := math.Sqrt(float64(n))
+	return d, KolmogorovQ((sq + 0.12 + 0.11/sq) * d)
+}
+
+// ksDistances returns D+ = max_i (i/n - x_(i)) and D- = max_i (x_(i) -
+// (i-1)/n) of samples against U(0,1) (0 for none); samples is not modified.
+func ksDistances(samples []float64) (plus, minus float64) {
 	x := slices.Clone(samples)
 	slices.Sort(x)
-	fn := float64(n)
+	fn := float64(len(x))
 	for i, v := range x {
-		d = max(d, float64(i+1)/fn-v, v-float64(i)/fn)
+		plus = max(plus, float64(i+1)/fn-v)
+		minus = max(minus, v-float64(i)/fn)
 	}
-	sq := math.Sqrt(fn)
-	return d, KolmogorovQ((sq + 0.12 + 0.11/sq) * d)
+	return plus, minus
 }
 
 // KolmogorovQ returns P(K > lambda) for the Kolmogorov distribution:
