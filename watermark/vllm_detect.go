@@ -95,13 +95,18 @@ func vllmGammaSurvivalSum(x float64, shape int) float64 {
 
 // EngineDetect is vLLM's GumbelWatermarkDetector result (dedup on).
 func (g *VLLMGumbel) EngineDetect(tokens []uint32) EngineDetection {
-	var st vllmCtx
-	defer g.u.release(&st)
-	score := 0.0
-	n := vllmPositions(tokens, g.cfg.H, func(ctx []int64, t uint32) {
-		g.u.prepare(&st, ctx)
-		score += exponentialScore(vllmUniform(g.u.word(&st, t)))
-	})
+	var score float64
+	var n int
+	if g.u.prf == VLLMPhilox {
+		score, n = philoxEngineGumbel(tokens, g.cfg.H, g.u.key, nil, 0)
+	} else {
+		var st vllmCtx
+		defer g.u.release(&st)
+		n = vllmPositions(tokens, g.cfg.H, func(ctx []int64, t uint32) {
+			g.u.prepare(&st, ctx)
+			score += exponentialScore(vllmUniform(g.u.word(&st, t)))
+		})
+	}
 	r := EngineDetection{Engine: "vllm", Algorithm: "gumbel", PValue: 1, NumScoredTokens: n}
 	if n > 0 {
 		r.Score, r.PValue = score, vllmGammaSurvival(score, n)
@@ -113,16 +118,21 @@ func (g *VLLMGumbel) EngineDetect(tokens []uint32) EngineDetection {
 // per-token score (1-alpha)·s_A + alpha·s_B, and a Gamma tail matched to
 // its mean and variance (shape n/v, scale v, v = (1-alpha)^2 + alpha^2).
 func (g *VLLMDualGumbel) EngineDetect(tokens []uint32) EngineDetection {
-	var sa, sb vllmCtx
-	defer g.a.release(&sa)
-	defer g.b.release(&sb)
 	alpha := g.cfg.Alpha
-	score := 0.0
-	n := vllmPositions(tokens, g.cfg.H, func(ctx []int64, t uint32) {
-		g.a.prepare(&sa, ctx)
-		g.b.prepare(&sb, ctx)
-		score += exponentialScore(vllmUniform(g.a.word(&sa, t)))*(1-alpha) + exponentialScore(vllmUniform(g.b.word(&sb, t)))*alpha
-	})
+	var score float64
+	var n int
+	if g.a.prf == VLLMPhilox {
+		score, n = philoxEngineGumbel(tokens, g.cfg.H, g.a.key, &g.b.key, alpha)
+	} else {
+		var sa, sb vllmCtx
+		defer g.a.release(&sa)
+		defer g.b.release(&sb)
+		n = vllmPositions(tokens, g.cfg.H, func(ctx []int64, t uint32) {
+			g.a.prepare(&sa, ctx)
+			g.b.prepare(&sb, ctx)
+			score += exponentialScore(vllmUniform(g.a.word(&sa, t)))*(1-alpha) + exponentialScore(vllmUniform(g.b.word(&sb, t)))*alpha
+		})
+	}
 	r := EngineDetection{Engine: "vllm", Algorithm: "dual_key_gumbel", PValue: 1, NumScoredTokens: n}
 	if n == 0 {
 		return r

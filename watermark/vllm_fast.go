@@ -156,3 +156,50 @@ func (s *ctxSet) same(p, i int) bool {
 	}
 	return true
 }
+
+// philoxEngineGumbel is vLLM's Gumbel detector sum for the Philox PRF
+// (EngineDetect's loop without the per-position dispatch): the score of
+// each position vLLM keeps (vllmPositions' rule) under key a, and, when b
+// is not nil, the alpha-weighted sum (1-alpha)·s_a + alpha·s_b of the
+// dual-key detector. It returns the score and the number of positions.
+func philoxEngineGumbel(tokens []uint32, h int, a uint64, b *uint64, alpha float64) (float64, int) {
+	seen := newCtxSet(tokens, h)
+	var hs [ctxBatch]uint64
+	var pad [MaxContextWidth]int64
+	ka0, ka1 := uint32(a), uint32(a>>32)
+	var kb0, kb1 uint32
+	if b != nil {
+		kb0, kb1 = uint32(*b), uint32(*b>>32)
+	}
+	score, n := 0.0, 0
+	for i, t := range tokens {
+		if i%ctxBatch == 0 {
+			seen.warm(i, hs[:min(ctxBatch, len(tokens)-i)])
+		}
+		if !seen.add(i, hs[i%ctxBatch]) {
+			continue
+		}
+		n++
+		var sa, sb [4]uint32
+		if i >= h {
+			sa = vllmPhiloxStateTokens(ka0, ka1, tokens[i-h:i])
+			if b != nil {
+				sb = vllmPhiloxStateTokens(kb0, kb1, tokens[i-h:i])
+			}
+		} else {
+			for j := 0; j < h; j++ {
+				pad[j] = seen.entry(i, j)
+			}
+			sa = vllmPhiloxState(a, pad[:h])
+			if b != nil {
+				sb = vllmPhiloxState(*b, pad[:h])
+			}
+		}
+		if b == nil {
+			score += philoxExpScore(ka0, ka1, &sa, t)
+		} else {
+			score += philoxExpScore(ka0, ka1, &sa, t)*(1-alpha) + philoxExpScore(kb0, kb1, &sb, t)*alpha
+		}
+	}
+	return score, n
+}

@@ -63,6 +63,24 @@ func checkFastPaths(t *testing.T, tokens []uint32, h int, a, b uint64) {
 			}
 		}
 	}
+	for _, bp := range []*uint64{nil, &b} {
+		ua, ub := newVLLMUniforms(a, VLLMPhilox), newVLLMUniforms(b, VLLMPhilox)
+		var sa, sb vllmCtx
+		want := 0.0
+		wn := vllmPositions(tokens, h, func(ctx []int64, tok uint32) {
+			ua.prepare(&sa, ctx)
+			s := -math.Log1p(-float64(vllmUniform(ua.word(&sa, tok))))
+			if bp != nil {
+				ub.prepare(&sb, ctx)
+				s = s*0.7 + 0.3*-math.Log1p(-float64(vllmUniform(ub.word(&sb, tok))))
+			}
+			want += s
+		})
+		got, gn := philoxEngineGumbel(tokens, h, a, bp, 0.3)
+		if gn != wn || math.Abs(got-want) > 1e-12*want {
+			t.Fatalf("h=%d dual=%v: engine score %v over %d, generic %v over %d", h, bp != nil, got, gn, want, wn)
+		}
+	}
 	var kept []int
 	n := vllmPositions(tokens, h, func(ctx []int64, tok uint32) { kept = append(kept, len(kept)) })
 	want := slowVLLMPositions(tokens, h)
@@ -91,7 +109,7 @@ func checkFastPaths(t *testing.T, tokens []uint32, h int, a, b uint64) {
 func TestVLLMFastPathsMatch(t *testing.T) {
 	rng := rand.New(rand.NewPCG(16, 16))
 	for _, h := range []int{1, 2, 3, 4, 5, 7, 8, 9, 16, MaxContextWidth} {
-		for _, vocab := range []int{3, 50, 1 << 32 - 1} {
+		for _, vocab := range []int{3, 50, 1<<32 - 1} {
 			tokens := make([]uint32, 600)
 			for i := range tokens {
 				tokens[i] = uint32(rng.Int64N(int64(vocab)))
