@@ -22,9 +22,10 @@ var defaultSchemes = []string{
 	"kgw:payload_bits=32",
 }
 
-// engineSchemes are the serving engines' schemes (vLLM's defaults) that
-// the null benchmark also covers, under random engine keys.
-var engineSchemes = []string{"vllm-gumbel", "vllm-dual-gumbel", "vllm-sbw", "vllm-sbw:seeding=lefthash"}
+// engineSchemes are the serving engines' schemes (vLLM's and SynthID-Text's
+// defaults, both SynthID implementations) that the null benchmark also
+// covers, under random engine keys.
+var engineSchemes = []string{"vllm-gumbel", "vllm-dual-gumbel", "vllm-sbw", "vllm-sbw:seeding=lefthash", "synthid", "synthid:impl=deepmind"}
 
 // fprLengths are the document lengths (tokens) of the null benchmark, and
 // fprShare the fraction of the tests spent on each.

@@ -12,7 +12,8 @@ import (
 
 // powerSettings are the scheme settings of the power and quality sections:
 // KGW with δ ∈ {1, 2, 4} at h=4 (selfhash) and h=1 (lefthash), Gumbel-max
-// and the tournament at h ∈ {1, 4}, and the 32-bit payload.
+// and the tournament at h ∈ {1, 4}, the 32-bit payload, and SynthID-Text
+// with its reference defaults (both implementations) under engine keys.
 var powerSettings = []string{
 	"kgw:gamma=0.25,delta=1,h=4,seeding=selfhash",
 	watermark.DefaultSpec,
@@ -25,6 +26,8 @@ var powerSettings = []string{
 	"tournament:m=30,h=1",
 	"tournament:m=30,h=4",
 	"kgw:payload_bits=32",
+	"synthid",
+	"synthid:impl=deepmind",
 }
 
 // powerLengths are the prefix lengths (tokens) at which TPR is measured.

@@ -207,6 +207,9 @@ func (d *Detector) observe(ids []uint32, positions bool) int {
 	kept := d.obs[:0]
 	excluded, duplicates := 0, 0
 	for i, o := range d.obs {
+		if dedup && i%seenBatch == 0 && len(d.obs) > minSeenSlots/2 {
+			d.seen.warm(d.obs[i:min(i+seenBatch, len(d.obs))])
+		}
 		switch {
 		case n > 0 && d.opts.Exclude.Contains(ids[i:i+n]):
 			excluded++

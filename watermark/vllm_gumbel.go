@@ -225,8 +225,10 @@ func gumbelNoise(u float32) float32 {
 	return -float32(math.Log(float64(-float32(math.Log(float64(u))))))
 }
 
-// exponentialScore is vLLM's detector score -ln(1-u) in float64.
-func exponentialScore(u float32) float64 { return -math.Log1p(-float64(u)) }
+// exponentialScore is vLLM's detector score -ln(1-u) in float64. vLLM
+// computes -log1p(-u); 1-u is exact in float64 for a float32 u in (0, 1),
+// so -ln(1-u) is within an ulp of it, and math.Log is the faster of the two.
+func exponentialScore(u float32) float64 { return -math.Log(1 - float64(u)) }
 
 // VLLMGumbel is vLLM's "gumbel" watermark bound to its key: the next token
 // maximizes logit + (-ln(-ln u)) in float32 over the candidates, with u the
@@ -328,6 +330,9 @@ func vllmGumbelSample(u *vllmUniforms, h int, ctx []uint32, ids []uint32, vals [
 // preceding tokens, the score -ln(1-u) of its token.
 func (g *VLLMGumbel) AppendObservations(dst []Observation, tokens []uint32) []Observation {
 	h := g.cfg.H
+	if g.u.prf == VLLMPhilox {
+		return appendPhiloxGumbel(dst, tokens, h, g.u.key, nil)
+	}
 	var buf [MaxContextWidth]int64
 	var st vllmCtx
 	defer g.u.release(&st)
@@ -422,6 +427,9 @@ func (g *VLLMDualGumbel) ArgmaxLogits(ctx []uint32, ids []uint32, logits []float
 // preceding tokens, the sum of its scores under key A and key B.
 func (g *VLLMDualGumbel) AppendObservations(dst []Observation, tokens []uint32) []Observation {
 	h := g.cfg.H
+	if g.a.prf == VLLMPhilox {
+		return appendPhiloxGumbel(dst, tokens, h, g.a.key, &g.b.key)
+	}
 	var buf [MaxContextWidth]int64
 	var sa, sb vllmCtx
 	defer g.a.release(&sa)

@@ -28,15 +28,49 @@ const (
 )
 
 // philox4x32 is Philox4x32-10: ten rounds on counter c under key (k0, k1).
+// The rounds are written out (no loop counter or branch): this function is
+// most of the cost of vLLM-scheme detection.
 func philox4x32(c [4]uint32, k0, k1 uint32) [4]uint32 {
 	c0, c1, c2, c3 := c[0], c[1], c[2], c[3]
-	for r := 0; r < 10; r++ {
-		p0 := uint64(c0) * philoxM0
-		p1 := uint64(c2) * philoxM1
-		c0, c1, c2, c3 = uint32(p1>>32)^c1^k0, uint32(p1), uint32(p0>>32)^c3^k1, uint32(p0)
-		k0 += philoxW0
-		k1 += philoxW1
-	}
+	var p0, p1 uint64
+	p0, p1 = uint64(c0)*philoxM0, uint64(c2)*philoxM1
+	c0, c1, c2, c3 = uint32(p1>>32)^c1^k0, uint32(p1), uint32(p0>>32)^c3^k1, uint32(p0)
+	k0 += philoxW0
+	k1 += philoxW1
+	p0, p1 = uint64(c0)*philoxM0, uint64(c2)*philoxM1
+	c0, c1, c2, c3 = uint32(p1>>32)^c1^k0, uint32(p1), uint32(p0>>32)^c3^k1, uint32(p0)
+	k0 += philoxW0
+	k1 += philoxW1
+	p0, p1 = uint64(c0)*philoxM0, uint64(c2)*philoxM1
+	c0, c1, c2, c3 = uint32(p1>>32)^c1^k0, uint32(p1), uint32(p0>>32)^c3^k1, uint32(p0)
+	k0 += philoxW0
+	k1 += philoxW1
+	p0, p1 = uint64(c0)*philoxM0, uint64(c2)*philoxM1
+	c0, c1, c2, c3 = uint32(p1>>32)^c1^k0, uint32(p1), uint32(p0>>32)^c3^k1, uint32(p0)
+	k0 += philoxW0
+	k1 += philoxW1
+	p0, p1 = uint64(c0)*philoxM0, uint64(c2)*philoxM1
+	c0, c1, c2, c3 = uint32(p1>>32)^c1^k0, uint32(p1), uint32(p0>>32)^c3^k1, uint32(p0)
+	k0 += philoxW0
+	k1 += philoxW1
+	p0, p1 = uint64(c0)*philoxM0, uint64(c2)*philoxM1
+	c0, c1, c2, c3 = uint32(p1>>32)^c1^k0, uint32(p1), uint32(p0>>32)^c3^k1, uint32(p0)
+	k0 += philoxW0
+	k1 += philoxW1
+	p0, p1 = uint64(c0)*philoxM0, uint64(c2)*philoxM1
+	c0, c1, c2, c3 = uint32(p1>>32)^c1^k0, uint32(p1), uint32(p0>>32)^c3^k1, uint32(p0)
+	k0 += philoxW0
+	k1 += philoxW1
+	p0, p1 = uint64(c0)*philoxM0, uint64(c2)*philoxM1
+	c0, c1, c2, c3 = uint32(p1>>32)^c1^k0, uint32(p1), uint32(p0>>32)^c3^k1, uint32(p0)
+	k0 += philoxW0
+	k1 += philoxW1
+	p0, p1 = uint64(c0)*philoxM0, uint64(c2)*philoxM1
+	c0, c1, c2, c3 = uint32(p1>>32)^c1^k0, uint32(p1), uint32(p0>>32)^c3^k1, uint32(p0)
+	k0 += philoxW0
+	k1 += philoxW1
+	p0, p1 = uint64(c0)*philoxM0, uint64(c2)*philoxM1
+	c0, c1, c2, c3 = uint32(p1>>32)^c1^k0, uint32(p1), uint32(p0>>32)^c3^k1, uint32(p0)
 	return [4]uint32{c0, c1, c2, c3}
 }
 

@@ -371,6 +371,14 @@ func readLine(br *bufio.Reader, buf []byte, limit int) (line []byte, tooLong boo
 
 // parseIDs parses a JSON array of token IDs (integers in [0, 2^32)).
 func parseIDs(line []byte) ([]uint32, error) {
+	if ids, ok := parseIDsFast(line); ok {
+		return ids, nil
+	}
+	return parseIDsJSON(line)
+}
+
+// parseIDsJSON is parseIDs through encoding/json.
+func parseIDsJSON(line []byte) ([]uint32, error) {
 	dec := json.NewDecoder(bytes.NewReader(line))
 	dec.UseNumber()
 	var raw []json.Number
