@@ -122,9 +122,6 @@ func TestDistillationEndToEnd(t *testing.T) {
 		"--evidence", evidenceFile, "--signing-key", signKey)
 	pooled := res.Test.Scan.Pooled[0]
 	t.Logf("rival: student of %d harvested + %d human tokens (bob), %d probe tokens: pooled log10 p %.1f, payload %s", harvested.CompletionTokens, envInt(t, "TRACEMARK_E2E_HUMAN_TOKENS", harvested.CompletionTokens), res.Collection.CompletionTokens, pooled.Log10P, pooled.Payload)
-	if pooled.Log10P > -6 {
-		t.Fatalf("the student trained on bob's harvest was not detected: log10 p %.2f", pooled.Log10P)
-	}
 	identified := map[string]float64{}
 	tested := 0
 	for _, c := range res.Test.Keys[0].Customers {
@@ -133,6 +130,9 @@ func TestDistillationEndToEnd(t *testing.T) {
 		if c.Identified {
 			identified[strings.Join(c.Customers, ",")] = c.AdjustedLog10P
 		}
+	}
+	if pooled.Log10P > -6 {
+		t.Fatalf("the student trained on bob's harvest was not detected: log10 p %.2f", pooled.Log10P)
 	}
 	if _, ok := identified["bob"]; !ok || len(identified) != 1 || tested != 3 {
 		t.Fatalf("attribution: identified %v among %d customers tested; want bob alone", identified, tested)
