@@ -103,6 +103,14 @@ func decodeBHAcc(b []byte) (bhAcc, error)          { return decodeJSON[bhAcc](b)
 // fingerprint (as in scan's pooled test).
 const keyStride = 0x9e3779b97f4a7c15
 
+// Counters of the job (Beam metrics, shown by the runner and by
+// tracemark-beam at the end): tuples sent to the shuffle after the
+// per-bundle dedup, and documents scored.
+var (
+	tuplesShuffled = beam.NewCounter("tracemark", "tuples_shuffled")
+	docsScored     = beam.NewCounter("tracemark", "documents")
+)
+
 // bundleSeenMax bounds the per-bundle set of tuples already emitted; past
 // it the set starts again (it only saves shuffle volume: the engine's
 // shuffle deduplicates exactly either way).
@@ -164,6 +172,10 @@ func (f *scanFileFn) ProcessElement(ctx context.Context, path string, emitDoc fu
 	}
 	key := f.Cfg.DedupKey
 	ord := 0
+	shuffled := int64(0)
+	defer func() {
+		tuplesShuffled.Inc(ctx, shuffled)
+	}()
 	tuples := func(k int, obs []watermark.Observation) error {
 		if f.seen[k].Len() >= bundleSeenMax {
 			f.seen[k] = detect.NewTupleSet(key, bundleSeenMax, 0)
@@ -176,6 +188,7 @@ func (f *scanFileFn) ProcessElement(ctx context.Context, path string, emitDoc fu
 			if fp == 0 {
 				fp = 1 // as the pooled test's sets store it
 			}
+			shuffled++
 			emitTuple(fp^uint64(k)*keyStride, Obs{K: k, Score: o.Score, Bits: o.Bits, Slot: o.Slot, Colour: o.Colour})
 		}
 		return nil
@@ -186,6 +199,7 @@ func (f *scanFileFn) ProcessElement(ctx context.Context, path string, emitDoc fu
 		if err != nil {
 			return err
 		}
+		docsScored.Inc(ctx, 1)
 		emitDoc(Record{File: path, Ord: ord, Tokens: tokens, Doc: &rec})
 		ord++
 		return nil

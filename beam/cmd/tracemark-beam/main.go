@@ -100,8 +100,16 @@ func run(ctx context.Context) error {
 	if runner == "" {
 		runner = "prism"
 	}
-	if _, err := beam.Run(ctx, runner, p); err != nil {
+	res, err := beam.Run(ctx, runner, p)
+	if err != nil {
 		return fmt.Errorf("pipeline: %w", err)
+	}
+	if res != nil {
+		for _, c := range res.Metrics().AllMetrics().Counters() {
+			if c.Key.Namespace == "tracemark" {
+				fmt.Fprintf(os.Stderr, "tracemark-beam: %s: %d\n", c.Key.Name, c.Result())
+			}
+		}
 	}
 	return nil
 }
