@@ -54,6 +54,11 @@ type Config struct {
 	// DocDedup chooses how per-document tests deduplicate: DocDedupDocument
 	// (the default, "") or DocDedupCorpus.
 	DocDedup DocDedup
+	// DedupKey, if set, keys the tuple fingerprints of the pooled test and
+	// the n-gram exclusion (default: a fresh random key per Scanner). Runs
+	// that must agree on fingerprints, such as the workers of a distributed
+	// scan, share one.
+	DedupKey *detect.DedupKey
 }
 
 // DocDedup is the dedup mode of the per-document tests of a scan.
@@ -287,7 +292,11 @@ func New(cfg Config) (*Scanner, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Scanner{cfg: cfg, reader: r, key: detect.NewDedupKey(), exclude: map[int]*detect.NgramSet{},
+	key := detect.NewDedupKey()
+	if cfg.DedupKey != nil {
+		key = *cfg.DedupKey
+	}
+	s := &Scanner{cfg: cfg, reader: r, key: key, exclude: map[int]*detect.NgramSet{},
 		offload: cfg.Workers < runtime.NumCPU(), spillMemory: defaultSpillMemory}
 	for _, sch := range cfg.Schemes {
 		n := sch.ContextWidth() + 1

@@ -1,0 +1,397 @@
+package tmbeam
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"math"
+	"os"
+	"reflect"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/fileio"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
+	"github.com/tracemark/tracemark/corpora"
+	"github.com/tracemark/tracemark/detect"
+	"github.com/tracemark/tracemark/scan"
+)
+
+func init() {
+	register.Function1x1(metadataPath)
+	register.Function1x1(docLog10P)
+	register.Combiner3[bhAcc, float64, scan.BHTable](&bhFn{})
+	register.DoFn3x1[Record, scan.BHTable, func(Record), error](&finalizeFn{})
+	register.DoFn2x0[Record, func(int, Record)](&shardFn{})
+	register.Emitter2[int, Record]()
+	register.DoFn3x1[context.Context, int, func(*Record) bool, error](&writeShardFn{})
+	register.Iter1[Record]()
+	register.Function1x2(fileKey)
+	register.DoFn3x1[context.Context, int, func(*FileRec) bool, error](&writeFilesFn{})
+	register.Iter1[FileRec]()
+	register.Function1x1(recordCounts)
+	register.Function1x1(fileCounts)
+	register.Function2x1(addCounts)
+	register.DoFn3x1[context.Context, Counts, func(*int, *detect.Tally) bool, error](&summaryFn{})
+	register.Iter2[int, detect.Tally]()
+	beam.RegisterCoder(reflect.TypeOf(scan.BHTable{}), encodeBHTable, decodeBHTable)
+	beam.RegisterCoder(reflect.TypeOf(bhAcc{}), encodeBHAcc, decodeBHAcc)
+	beam.RegisterType(reflect.TypeOf(Counts{}))
+}
+
+// Options configure a pipeline.
+type Options struct {
+	Config
+	// Inputs are local files, directories (read recursively, as scan
+	// walks them) and globs, expanded when the pipeline is built; and
+	// remote globs (gs://bucket/crawl/*.jsonl.zst, s3://...), matched by
+	// the pipeline through Beam's filesystems.
+	Inputs []string
+	// Walk filters local directories as scan's --glob, --exclude and
+	// --hidden do.
+	Walk corpora.WalkOptions
+	// Output is the prefix of the outputs (a local directory or a
+	// gs://, s3:// prefix): docs-SSSSS-of-NNNNN.jsonl (document and error
+	// records, each input's in reading order), files.jsonl (each input's end
+	// record) and summary.json.
+	Output string
+	// Shards is the number of docs-*.jsonl files (default 16).
+	Shards int
+	// QCap is the largest q-value computed exactly (default 0.05, and at
+	// least FDR): documents above it get a null q-value (theirs is above
+	// QCap). 1 computes every q-value, at the cost of collecting every
+	// p-value in one place.
+	QCap float64
+	// Start is when the job started, for the summary's seconds (default:
+	// when the pipeline is built).
+	Start time.Time
+}
+
+// Build adds the scan to the pipeline's root scope. It loads the keys on
+// the launcher to check them (and to learn their schemes), expands the
+// local inputs and returns an error for a configuration scan would refuse.
+func Build(ctx context.Context, s beam.Scope, opts Options) error {
+	if opts.Output == "" {
+		return errors.New("tmbeam: no output prefix")
+	}
+	if opts.Shards <= 0 {
+		opts.Shards = 16
+	}
+	if opts.QCap == 0 {
+		opts.QCap = 0.05
+	}
+	opts.QCap = math.Max(opts.QCap, opts.FDR)
+	if !(opts.QCap > 0 && opts.QCap <= 1) {
+		return fmt.Errorf("tmbeam: q-value cap must be in (0, 1], got %v", opts.QCap)
+	}
+	if opts.Start.IsZero() {
+		opts.Start = time.Now()
+	}
+	ld, err := opts.Config.load(ctx)
+	if err != nil {
+		return err
+	}
+	if _, err := corpora.NewReader(opts.Read); err != nil {
+		return fmt.Errorf("tmbeam: %w", err)
+	}
+	var local, remote []string
+	for _, in := range opts.Inputs {
+		if isRemote(in) {
+			remote = append(remote, in)
+		} else {
+			local = append(local, in)
+		}
+	}
+	if len(local) == 0 && len(remote) == 0 {
+		return errors.New("tmbeam: no input")
+	}
+	if !isRemote(opts.Output) {
+		if err := os.MkdirAll(opts.Output, 0o755); err != nil {
+			return fmt.Errorf("tmbeam: output: %w", err)
+		}
+	}
+	var parts []beam.PCollection
+	if len(local) > 0 {
+		walked, err := corpora.Walk(ctx, local, opts.Walk)
+		if err != nil {
+			return fmt.Errorf("tmbeam: %w", err)
+		}
+		if len(walked.Files) > 0 {
+			parts = append(parts, beam.CreateList(s.Scope("local inputs"), walked.Files))
+		}
+	}
+	for _, glob := range remote {
+		m := fileio.MatchFiles(s.Scope("match "+glob), glob, fileio.MatchEmptyDisallow())
+		parts = append(parts, beam.ParDo(s, metadataPath, m))
+	}
+	if len(parts) == 0 {
+		return errors.New("tmbeam: the inputs hold no file")
+	}
+	files := beam.Reshuffle(s.Scope("spread inputs"), beam.Flatten(s, parts...))
+
+	docs, diags, ends, tuples := beam.ParDo4(s.Scope("read and score"), &scanFileFn{Cfg: opts.Config}, files)
+
+	// The pooled test: each distinct tuple of the corpus once, deduplicated
+	// by the shuffle (combined within bundles before it), then added up per
+	// key.
+	distinct := beam.CombinePerKey(s.Scope("distinct tuples"), sameObs, tuples)
+	var specs []string
+	for _, sch := range ld.schemes {
+		specs = append(specs, sch.Spec())
+	}
+	tallies := beam.CombinePerKey(s.Scope("pooled tally"), &tallyFn{Specs: specs}, beam.ParDo(s, keyObs, distinct))
+
+	// Benjamini–Hochberg: the count of documents and the p-values at most
+	// the cap, in one small combine.
+	table := beam.Combine(s.Scope("bh candidates"), &bhFn{Cap: opts.QCap}, beam.ParDo(s, docLog10P, docs))
+	final := beam.ParDo(s.Scope("q-values"), &finalizeFn{FDR: opts.FDR}, docs, beam.SideInput{Input: table})
+
+	records := beam.Flatten(s, final, diags)
+	shards := beam.GroupByKey(s.Scope("shard"), beam.ParDo(s, &shardFn{Shards: opts.Shards}, records))
+	beam.ParDo0(s.Scope("write shards"), &writeShardFn{Prefix: opts.Output, Shards: opts.Shards}, shards)
+	beam.ParDo0(s.Scope("write files"), &writeFilesFn{Prefix: opts.Output}, beam.GroupByKey(s, beam.ParDo(s, fileKey, ends)))
+
+	counts := beam.Combine(s.Scope("counts"), addCounts, beam.Flatten(s, beam.ParDo(s, recordCounts, records), beam.ParDo(s, fileCounts, ends)))
+	beam.ParDo0(s.Scope("summary"), &summaryFn{Cfg: opts.Config, Prefix: opts.Output, Start: opts.Start.UnixNano()},
+		counts, beam.SideInput{Input: tallies})
+	return nil
+}
+
+func metadataPath(m fileio.FileMetadata) string { return m.Path }
+
+func docLog10P(r Record) float64 { return r.Doc.Log10P }
+
+// bhAcc is the BH combine's accumulator: how many documents, and the
+// log10 p-values of those that can have q <= the cap.
+type bhAcc struct {
+	M     int       `json:"m"`
+	Small []float64 `json:"small"`
+}
+
+// bhFn builds the exact Benjamini–Hochberg table of the q-values <= Cap
+// from every document's log10 p-value, holding only the candidates (see
+// scan.BHCandidates for why no other p-value is needed).
+type bhFn struct {
+	Cap float64
+}
+
+// CreateAccumulator returns an empty accumulator.
+func (b *bhFn) CreateAccumulator() bhAcc { return bhAcc{} }
+
+// AddInput counts a document and keeps its p-value if it is a candidate.
+func (b *bhFn) AddInput(a bhAcc, lp float64) bhAcc {
+	a.M++
+	if scan.BHCandidates(lp, b.Cap) {
+		a.Small = append(a.Small, lp)
+	}
+	return a
+}
+
+// MergeAccumulators adds two accumulators.
+func (b *bhFn) MergeAccumulators(x, y bhAcc) bhAcc {
+	return bhAcc{M: x.M + y.M, Small: append(append([]float64(nil), x.Small...), y.Small...)}
+}
+
+// ExtractOutput returns the table.
+func (b *bhFn) ExtractOutput(a bhAcc) (scan.BHTable, error) {
+	return scan.NewBHTable(a.M, b.Cap, a.Small)
+}
+
+// finalizeFn sets each document's q-value and flag from the BH table.
+type finalizeFn struct {
+	FDR float64
+}
+
+// ProcessElement sets the q-value (null when it is above the table's cap)
+// and the flag, as scan does.
+func (f *finalizeFn) ProcessElement(r Record, t scan.BHTable, emit func(Record)) error {
+	if r.Doc == nil {
+		return errors.New("tmbeam: internal error: a record without document in the q-value step")
+	}
+	d := *r.Doc
+	if lq, ok := t.Lookup(d.Log10P); ok {
+		d.SetQValue(lq, f.FDR)
+	} else {
+		// q > the cap >= FDR: not flagged by q; without an FDR level the
+		// flag is the p-value's.
+		d.Flagged = d.Detected && f.FDR == 0
+	}
+	r.Doc = &d
+	emit(r)
+	return nil
+}
+
+// shardFn keys a record by its input's output shard.
+type shardFn struct {
+	Shards int
+}
+
+// ProcessElement keys r by a hash of its file, so an input's records go
+// to one shard.
+func (f *shardFn) ProcessElement(r Record, emit func(int, Record)) {
+	h := fnv.New64a()
+	io.WriteString(h, r.File)
+	emit(int(h.Sum64()%uint64(f.Shards)), r)
+}
+
+// writeShardFn writes one shard's records, sorted by input and order within
+// it, to Prefix/docs-SSSSS-of-NNNNN.jsonl: doc and error records as
+// `scan --json` writes them. Rewriting a shard gives the same file.
+type writeShardFn struct {
+	Prefix string
+	Shards int
+}
+
+// ProcessElement writes one shard.
+func (f *writeShardFn) ProcessElement(ctx context.Context, shard int, iter func(*Record) bool) error {
+	var recs []Record
+	var r Record
+	for iter(&r) {
+		recs = append(recs, r)
+		r = Record{}
+	}
+	sort.Slice(recs, func(i, j int) bool {
+		if recs[i].File != recs[j].File {
+			return recs[i].File < recs[j].File
+		}
+		return recs[i].Ord < recs[j].Ord
+	})
+	name := fmt.Sprintf("docs-%05d-of-%05d.jsonl", shard, f.Shards)
+	return writeFile(ctx, joinPath(f.Prefix, name), func(w io.Writer) error {
+		bw := bufio.NewWriterSize(w, 1<<16)
+		enc := json.NewEncoder(bw)
+		for _, r := range recs {
+			var v any = r.Diag
+			if r.Doc != nil {
+				v = r.Doc
+			}
+			if err := enc.Encode(v); err != nil {
+				return err
+			}
+		}
+		return bw.Flush()
+	})
+}
+
+func joinPath(prefix, name string) string {
+	return strings.TrimSuffix(prefix, "/") + "/" + name
+}
+
+// writeFile writes data to path through Beam's filesystems.
+func writeFile(ctx context.Context, path string, write func(io.Writer) error) error {
+	fs, err := filesystem.New(ctx, path)
+	if err != nil {
+		return fmt.Errorf("tmbeam: %s: %w", path, err)
+	}
+	defer fs.Close()
+	w, err := fs.OpenWrite(ctx, path)
+	if err != nil {
+		return fmt.Errorf("tmbeam: %s: %w", path, err)
+	}
+	if err := write(w); err != nil {
+		w.Close()
+		return fmt.Errorf("tmbeam: %s: %w", path, err)
+	}
+	if err := w.Close(); err != nil {
+		return fmt.Errorf("tmbeam: %s: %w", path, err)
+	}
+	return nil
+}
+
+func fileKey(r FileRec) (int, FileRec) { return 0, r }
+
+// writeFilesFn writes every input's end record, sorted by path, to
+// Prefix/files.jsonl.
+type writeFilesFn struct {
+	Prefix string
+}
+
+// ProcessElement writes the end records.
+func (f *writeFilesFn) ProcessElement(ctx context.Context, _ int, iter func(*FileRec) bool) error {
+	var recs []FileRec
+	var r FileRec
+	for iter(&r) {
+		recs = append(recs, r)
+	}
+	sort.Slice(recs, func(i, j int) bool { return recs[i].File < recs[j].File })
+	return writeFile(ctx, joinPath(f.Prefix, "files.jsonl"), func(w io.Writer) error {
+		enc := json.NewEncoder(w)
+		for i, r := range recs {
+			ev := scan.FileEvent{Type: "end", File: r.File, Index: i, FileStats: r.Stats, Error: r.Error}
+			if err := enc.Encode(ev); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Counts are the summary's counts, added up over records and inputs.
+type Counts struct {
+	Files, Documents, Flagged, Errors, FailedFiles int
+	Bytes, Tokens                                  int64
+}
+
+func recordCounts(r Record) Counts {
+	if r.Doc == nil {
+		return Counts{Errors: 1}
+	}
+	c := Counts{Documents: 1, Tokens: int64(r.Tokens)}
+	if r.Doc.Flagged {
+		c.Flagged = 1
+	}
+	return c
+}
+
+func fileCounts(r FileRec) Counts {
+	c := Counts{Files: 1, Bytes: r.Stats.Bytes, Errors: scan.FileErrors(r.Stats, r.Error != "")}
+	if r.Error != "" {
+		c.FailedFiles = 1
+	}
+	return c
+}
+
+func addCounts(a, b Counts) Counts {
+	return Counts{Files: a.Files + b.Files, Documents: a.Documents + b.Documents, Flagged: a.Flagged + b.Flagged,
+		Errors: a.Errors + b.Errors, FailedFiles: a.FailedFiles + b.FailedFiles, Bytes: a.Bytes + b.Bytes, Tokens: a.Tokens + b.Tokens}
+}
+
+// summaryFn writes the summary record to Prefix/summary.json.
+type summaryFn struct {
+	Cfg    Config
+	Prefix string
+	Start  int64 // Unix nanoseconds
+}
+
+// ProcessElement completes the summary with the pooled tests and writes it.
+func (f *summaryFn) ProcessElement(ctx context.Context, c Counts, tallies func(*int, *detect.Tally) bool) error {
+	ld, err := f.Cfg.load(ctx)
+	if err != nil {
+		return err
+	}
+	ts := make([]detect.Tally, len(ld.schemes))
+	var k int
+	var t detect.Tally
+	for tallies(&k, &t) {
+		if k < 0 || k >= len(ts) {
+			return fmt.Errorf("tmbeam: pooled tally of key %d of %d", k, len(ts))
+		}
+		ts[k] = t.Clone()
+	}
+	sum := scan.Summary{Files: c.Files, Documents: c.Documents, Flagged: c.Flagged, Errors: c.Errors,
+		FailedFiles: c.FailedFiles, Bytes: c.Bytes, Tokens: c.Tokens,
+		Seconds: time.Since(time.Unix(0, f.Start)).Seconds()}
+	if err := scan.FinishSummary(&sum, ld.schemes, ts, true, f.Cfg.Alpha, f.Cfg.FDR, ld.tok.Name()); err != nil {
+		return err
+	}
+	return writeFile(ctx, joinPath(f.Prefix, "summary.json"), func(w io.Writer) error {
+		return json.NewEncoder(w).Encode(sum)
+	})
+}
