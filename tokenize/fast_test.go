@@ -103,6 +103,9 @@ func TestEmbeddedVocabulariesMatchTiktokenGo(t *testing.T) {
 			t.Fatal(err)
 		}
 		got := enc.Ranks()
+		if err := got.Check(); err != nil {
+			t.Fatalf("%s: embedded tables: %v", name, err)
+		}
 		if got.Len() != want.Len() || got.MaxRank() != want.MaxRank() {
 			t.Fatalf("%s: %d tokens up to rank %d, want %d up to %d", name, got.Len(), got.MaxRank(), want.Len(), want.MaxRank())
 		}

@@ -644,6 +644,23 @@ func (t *Tokenizer) split(dst []uint32, text string, k int, s *scratch) ([]uint3
 		return t.model.AppendEncode(dst, text, &s.bpe), nil
 	}
 	st := &t.stages[k]
+	if st.split != nil && st.behavior == isolated && !st.invert && k+1 == len(t.stages) {
+		// The most common case: the last stage, whose spans are all
+		// pieces for the model (Next returns no gap for the patterns
+		// that match every character).
+		for i := 0; i < len(text); {
+			a, b := st.split.Next(text, i)
+			if a > i {
+				dst = t.model.AppendEncode(dst, text[i:a], &s.bpe)
+			}
+			if a == b {
+				break
+			}
+			dst = t.model.AppendEncode(dst, text[a:b], &s.bpe)
+			i = b
+		}
+		return dst, nil
+	}
 	if st.split != nil && st.behavior == isolated && !st.invert {
 		// The common case, without closures: every span is a piece.
 		for i := 0; i < len(text); {
