@@ -4,18 +4,15 @@ import (
 	"bufio"
 	"encoding/json"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
 
+	"github.com/tracemark/tracemark/internal/noderef"
 	"github.com/tracemark/tracemark/internal/refcorpus"
-	"github.com/tracemark/tracemark/ngram"
 	"github.com/tracemark/tracemark/tokenize"
 	"github.com/tracemark/tracemark/tokenize/hf"
 )
@@ -35,41 +32,8 @@ type reference struct {
 
 func startReference(t testing.TB) *reference {
 	t.Helper()
-	node, errNode := exec.LookPath("node")
-	npm, errNPM := exec.LookPath("npm")
-	if errNode != nil || errNPM != nil {
-		if os.Getenv("TRACEMARK_REQUIRE_NODE") != "" {
-			t.Fatal("node and npm are required (TRACEMARK_REQUIRE_NODE is set)")
-		}
-		t.Skip("node or npm not installed: cannot run Hugging Face's tokenizers")
-	}
-	dir := filepath.Join(ngram.CacheDir(), "npm", strings.ReplaceAll(referenceNPM, "@", "-"))
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "tokenizers", "package.json")); err != nil {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		out, err := exec.Command(npm, "install", "--prefix", dir, "--no-audit", "--no-fund", "--no-save", referenceNPM).CombinedOutput()
-		if err != nil {
-			t.Fatalf("npm install %s: %v\n%s", referenceNPM, err, out)
-		}
-	}
-	cmd := exec.Command(node, "testdata/reference_server.mjs", filepath.Join(dir, "node_modules"))
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	sc := bufio.NewScanner(stdout)
-	sc.Buffer(nil, 1<<30)
-	t.Cleanup(func() { stdin.Close(); cmd.Wait() })
-	return &reference{in: bufio.NewWriter(stdin), out: sc}
+	in, out := noderef.Start(t, referenceNPM, "tokenizers", "testdata/reference_server.mjs")
+	return &reference{in: in, out: out}
 }
 
 // encode returns the reference's IDs for text under the tokenizer.json at
