@@ -2,6 +2,7 @@ package tokenize_test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"slices"
 	"testing"
@@ -128,4 +129,16 @@ func ExampleEncoder() {
 	text, _ := tok.Decode(ids)
 	fmt.Println(ids, text)
 	// Output: [15952 382 21707 57630 13] Light is refracted.
+}
+
+func ExampleCountParallel() {
+	tok, err := tokenize.Get("o200k_base")
+	if err != nil {
+		panic(err)
+	}
+	// A long text is cut where no token changes and counted on every core;
+	// this short one is counted whole.
+	n, err := tokenize.CountParallel(context.Background(), tok, "Light is refracted.", 0)
+	fmt.Println(n, err)
+	// Output: 5 <nil>
 }
