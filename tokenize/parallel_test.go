@@ -24,6 +24,9 @@ func TestCutPartsKeepTokens(t *testing.T) {
 		t.Fatal(err)
 	}
 	texts := []string{op.Text, books[0].Text[:min(len(books[0].Text), 300_000)], books[len(books)-1].Text[:min(len(books[len(books)-1].Text), 300_000)]}
+	if testing.Short() {
+		texts = texts[:1]
+	}
 	names := Names()
 	for _, k := range KnownTokenizers() {
 		if path, err := KnownPath(k.Name); err == nil {
@@ -75,7 +78,11 @@ func TestAppendEncodeParallel(t *testing.T) {
 		t.Fatalf("%d parts, want 3", len(parts))
 	}
 	want, _ := tok.AppendEncode(nil, text)
-	for _, workers := range []int{0, 1, 2, 3, 8} {
+	workers := []int{0, 1, 2, 3, 8}
+	if testing.Short() {
+		workers = []int{0, 3}
+	}
+	for _, workers := range workers {
 		got, err := AppendEncodeParallel(context.Background(), tok, []uint32{7}, text, workers)
 		if err != nil || got[0] != 7 || !slices.Equal(got[1:], want) {
 			t.Fatalf("workers %d: %d tokens (%v), want %d", workers, len(got)-1, err, len(want))
