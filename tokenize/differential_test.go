@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -14,8 +13,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/tracemark/tracemark/internal/noderef"
 	"github.com/tracemark/tracemark/internal/refcorpus"
-	"github.com/tracemark/tracemark/ngram"
 	"github.com/tracemark/tracemark/tokenize"
 )
 
@@ -209,7 +208,6 @@ func FuzzSameIDsAsTiktokenGo(f *testing.F) {
 // openAITiktoken runs OpenAI's tiktoken under node, installing the npm
 // package into the cache directory on first use.
 type openAITiktoken struct {
-	cmd *exec.Cmd
 	in  *bufio.Writer
 	out *bufio.Scanner
 	mu  sync.Mutex
@@ -219,42 +217,8 @@ const tiktokenNPM = "tiktoken@1.0.22"
 
 func startOpenAITiktoken(t testing.TB) *openAITiktoken {
 	t.Helper()
-	node, errNode := exec.LookPath("node")
-	npm, errNPM := exec.LookPath("npm")
-	if errNode != nil || errNPM != nil {
-		if os.Getenv("TRACEMARK_REQUIRE_NODE") != "" {
-			t.Fatal("node and npm are required (TRACEMARK_REQUIRE_NODE is set)")
-		}
-		t.Skip("node or npm not installed: cannot run OpenAI's tiktoken")
-	}
-	dir := filepath.Join(ngram.CacheDir(), "npm", strings.ReplaceAll(tiktokenNPM, "@", "-"))
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "tiktoken", "package.json")); err != nil {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		out, err := exec.Command(npm, "install", "--prefix", dir, "--no-audit", "--no-fund", "--no-save", tiktokenNPM).CombinedOutput()
-		if err != nil {
-			t.Fatalf("npm install %s: %v\n%s", tiktokenNPM, err, out)
-		}
-	}
-	cmd := exec.Command(node, "testdata/tiktoken_reference.mjs", filepath.Join(dir, "node_modules"))
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	sc := bufio.NewScanner(stdout)
-	sc.Buffer(nil, 1<<30)
-	r := &openAITiktoken{cmd: cmd, in: bufio.NewWriter(stdin), out: sc}
-	t.Cleanup(func() { stdin.Close(); cmd.Wait() })
-	return r
+	in, out := noderef.Start(t, tiktokenNPM, "tiktoken", "testdata/tiktoken_reference.mjs")
+	return &openAITiktoken{in: in, out: out}
 }
 
 // encode returns tiktoken's IDs for each text, sent in one batch.

@@ -142,14 +142,16 @@ var encodingPatterns = map[string]pretokenize.Pattern{
 }
 
 // builtinRanks returns the vocabulary of a built-in encoding from its
-// compact embedded form (vocab/NAME.bpe, written by go generate from
-// tiktoken-go's tables; TestEmbeddedVocabulariesMatchTiktokenGo checks it).
+// embedded indexed form (vocab/NAME.bpe, written by go generate from
+// tiktoken-go's tables, with its hash index precomputed:
+// TestEmbeddedVocabulariesMatchTiktokenGo checks it), used in place: nothing
+// is built, and only the pages a text's tokens need are read.
 func builtinRanks(name string) (*bpe.Ranks, error) {
 	text, ok := vocabData[name]
 	if !ok {
 		return nil, fmt.Errorf("tokenizer %s: no embedded vocabulary", name)
 	}
-	ranks, err := bpe.UnmarshalRanksInPlace(unsafe.Slice(unsafe.StringData(text), len(text)))
+	ranks, err := bpe.UnmarshalRanksIndexed(unsafe.Slice(unsafe.StringData(text), len(text)))
 	if err != nil {
 		return nil, fmt.Errorf("tokenizer %s: %w", name, err)
 	}

@@ -2,6 +2,7 @@ package tokenize_test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"slices"
 	"testing"
@@ -103,6 +104,9 @@ func TestEmbeddedVocabulariesMatchTiktokenGo(t *testing.T) {
 			t.Fatal(err)
 		}
 		got := enc.Ranks()
+		if err := got.Check(); err != nil {
+			t.Fatalf("%s: embedded tables: %v", name, err)
+		}
 		if got.Len() != want.Len() || got.MaxRank() != want.MaxRank() {
 			t.Fatalf("%s: %d tokens up to rank %d, want %d up to %d", name, got.Len(), got.MaxRank(), want.Len(), want.MaxRank())
 		}
@@ -125,4 +129,16 @@ func ExampleEncoder() {
 	text, _ := tok.Decode(ids)
 	fmt.Println(ids, text)
 	// Output: [15952 382 21707 57630 13] Light is refracted.
+}
+
+func ExampleCountParallel() {
+	tok, err := tokenize.Get("o200k_base")
+	if err != nil {
+		panic(err)
+	}
+	// A long text is cut where no token changes and counted on every core;
+	// this short one is counted whole.
+	n, err := tokenize.CountParallel(context.Background(), tok, "Light is refracted.", 0)
+	fmt.Println(n, err)
+	// Output: 5 <nil>
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"github.com/urfave/cli/v2"
 
@@ -39,8 +40,15 @@ func tokenizeCommand(e *env) *cli.Command {
 			failed := false
 			for _, name := range inputs {
 				display, data, err := readInput(c.Context, e, name)
+				n := 0
 				if err == nil {
-					ids, err = tok.AppendEncode(ids[:0], string(data))
+					// data is not changed or kept: view it as the text.
+					text := unsafe.String(unsafe.SliceData(data), len(data))
+					if c.Bool("count") {
+						n, err = tokenize.CountParallel(c.Context, tok, text, 0)
+					} else {
+						ids, err = tokenize.AppendEncodeParallel(c.Context, tok, ids[:0], text, 0)
+					}
 				}
 				if err != nil {
 					failed = true
@@ -50,7 +58,7 @@ func tokenizeCommand(e *env) *cli.Command {
 				}
 				line = line[:0]
 				if c.Bool("count") {
-					line = strconv.AppendInt(line, int64(len(ids)), 10)
+					line = strconv.AppendInt(line, int64(n), 10)
 					if len(inputs) > 1 {
 						line = append(append(line, '\t'), display...)
 					}

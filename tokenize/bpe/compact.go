@@ -96,7 +96,8 @@ func (rk *Ranks) buildIndex(byteLevel bool) error {
 		return fmt.Errorf("ranks too sparse: %d tokens, largest rank %d", count, maxRank)
 	}
 	slots := 1 << bits.Len(uint(2*count))
-	rk.index = make([]uint64, slots)
+	rk.index = make([]uint32, slots)
+	rk.rankMask = 1<<bits.Len32(uint32(len(rk.start)-1)) - 1
 	rk.shift = uint(64 - bits.TrailingZeros(uint(slots)))
 	rk.byPair = make([]uint32, 1<<16)
 	for k := range rk.byPair {
@@ -141,15 +142,15 @@ func (rk *Ranks) buildIndex(byteLevel bool) error {
 	}
 	for _, r := range order {
 		h := hashes[r]
-		tag := h &^ (1<<32 - 1)
+		tag := uint32(h) &^ rk.rankMask
 		for i := h >> rk.shift; ; i = (i + 1) & mask {
 			slot := rk.index[i]
 			if slot == 0 {
-				rk.index[i] = tag | uint64(r+1)
+				rk.index[i] = tag | (r + 1)
 				break
 			}
-			if slot&^(1<<32-1) == tag {
-				o := uint32(slot) - 1
+			if slot&^rk.rankMask == tag {
+				o := slot&rk.rankMask - 1
 				t := rk.arena[rk.start[r]:rk.start[r+1]]
 				if string(rk.arena[rk.start[o]:rk.start[o+1]]) == string(t) {
 					return fmt.Errorf("token %q has two ranks, %d and %d", t, min(o, r), max(o, r))

@@ -31,21 +31,16 @@ func (rk *Ranks) AppendEncode(dst []uint32, piece string, s *Scratch) []uint32 {
 	if len(piece) > cachedLen {
 		return rk.encode(dst, piece, s)
 	}
-	if s.cache == nil {
-		s.cache = new(pieceCache)
+	if len(piece) == 1 {
+		return append(dst, rk.byByte[piece[0]])
 	}
-	k0, k1, k2 := cacheKey(piece)
-	h := (k0*0x9e3779b97f4a7c15 ^ k1*0xbf58476d1ce4e5b9 ^ k2*0xd6e8feb86659fd93 ^ uint64(len(piece))) * 0x94d049bb133111eb
-	e := &s.cache[h>>(64-cacheBits)]
-	if e.k0 == k0 && e.k1 == k1 && e.k2 == k2 && int(e.len) == len(piece) {
-		return append(dst, e.ids[:e.n]...)
+	c := s.pieceCache()
+	if out, ok := c.appendCached(dst, piece); ok {
+		return out
 	}
 	start := len(dst)
 	dst = rk.encode(dst, piece, s)
-	if n := len(dst) - start; n <= len(e.ids) {
-		*e = cacheEntry{k0: k0, k1: k1, k2: k2, len: uint8(len(piece)), n: uint8(n)}
-		copy(e.ids[:], dst[start:])
-	}
+	c.store(piece, dst[start:])
 	return dst
 }
 
@@ -57,40 +52,6 @@ func (rk *Ranks) encode(dst []uint32, piece string, s *Scratch) []uint32 {
 		return rk.mergeScan(dst, piece, s)
 	}
 	return rk.mergeHeap(dst, piece, s)
-}
-
-// The piece cache maps recent pieces of up to cachedLen bytes to their tokens
-// (at most 6), in a direct-mapped table of 2^cacheBits entries (768 KiB, so
-// it stays in a core's L2 cache). Words follow Zipf's law: most pieces of a text
-// are among a few thousand frequent ones, and a cache hit costs a few loads
-// and one comparison instead of a probe of the 4 MiB vocabulary index.
-const (
-	cachedLen = 24
-	cacheBits = 14
-)
-
-type pieceCache [1 << cacheBits]cacheEntry
-
-type cacheEntry struct {
-	k0, k1, k2 uint64 // the piece's bytes, see cacheKey
-	len        uint8  // the piece's length; 0 marks an empty entry
-	n          uint8  // number of tokens
-	ids        [6]uint32
-}
-
-// cacheKey packs a piece of 1 to 24 bytes into three words that, together
-// with its length, determine it: overlapping loads cover every byte.
-func cacheKey(s string) (uint64, uint64, uint64) {
-	switch n := len(s); {
-	case n >= 16:
-		return load64(s), load64(s[8:]), load64(s[n-8:])
-	case n >= 8:
-		return load64(s), load64(s[n-8:]), 0
-	case n >= 4:
-		return uint64(load32(s)) | uint64(load32(s[n-4:]))<<32, 0, 0
-	default:
-		return uint64(s[0]) | uint64(s[n/2])<<8 | uint64(s[n-1])<<16, 0, 0
-	}
 }
 
 // pairRank returns the rank of piece[a:c], or noRank.

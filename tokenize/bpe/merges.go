@@ -17,15 +17,17 @@ type Merges struct {
 	vocab *Ranks // token bytes by ID, and bytes to ID
 	// pairs is an open-addressing table from left<<32|right to
 	// rank<<32|merged; a zero key marks an empty slot (IDs are stored +1).
-	pairKeys []uint64
-	pairVals []uint64
-	shift    uint
+	// Key and value share a slot, so a probe touches one cache line.
+	pairs []pairSlot
+	shift uint
 	// ignoreMerges returns a piece that is itself a token as that token,
 	// without merging (Hugging Face's ignore_merges).
 	ignoreMerges bool
 }
 
 const noPair = ^uint64(0)
+
+type pairSlot struct{ key, val uint64 }
 
 // NewMerges returns the model with the given tokens (tokens[id] is the
 // bytes of token id; an empty entry is an ID without a token) and merges
@@ -56,8 +58,7 @@ func NewMerges(tokens [][]byte, merges [][2]uint32, byteLevel, ignoreMerges bool
 	}
 	m := &Merges{vocab: rk, ignoreMerges: ignoreMerges}
 	slots := 1 << bits.Len(uint(2*len(merges)+1))
-	m.pairKeys = make([]uint64, slots)
-	m.pairVals = make([]uint64, slots)
+	m.pairs = make([]pairSlot, slots)
 	m.shift = uint(64 - bits.TrailingZeros(uint(slots)))
 	mask := uint64(slots - 1)
 	var buf []byte
@@ -74,12 +75,11 @@ func NewMerges(tokens [][]byte, merges [][2]uint32, byteLevel, ignoreMerges bool
 		}
 		key := pairKey(p[0], p[1])
 		for i := mixPair(key) >> m.shift; ; i = (i + 1) & mask {
-			if m.pairKeys[i] == 0 {
-				m.pairKeys[i] = key
-				m.pairVals[i] = uint64(rank)<<32 | uint64(merged)
+			if m.pairs[i].key == 0 {
+				m.pairs[i] = pairSlot{key, uint64(rank)<<32 | uint64(merged)}
 				break
 			}
-			if m.pairKeys[i] == key {
+			if m.pairs[i].key == key {
 				break // a repeated merge keeps its first (highest) priority
 			}
 		}
@@ -100,11 +100,11 @@ func mixPair(k uint64) uint64 {
 // lookup returns rank<<32|merged for the pair (l, r), or noPair.
 func (m *Merges) lookup(l, r uint32) uint64 {
 	key := pairKey(l, r)
-	mask := uint64(len(m.pairKeys) - 1)
+	mask := uint64(len(m.pairs) - 1)
 	for i := mixPair(key) >> m.shift; ; i = (i + 1) & mask {
-		switch m.pairKeys[i] {
+		switch p := &m.pairs[i]; p.key {
 		case key:
-			return m.pairVals[i]
+			return p.val
 		case 0:
 			return noPair
 		}
@@ -127,21 +127,16 @@ func (m *Merges) AppendEncode(dst []uint32, piece string, s *Scratch) []uint32 {
 	if len(piece) > cachedLen {
 		return m.encodeBytes(dst, piece, s)
 	}
-	if s.cache == nil {
-		s.cache = new(pieceCache)
+	if len(piece) == 1 {
+		return append(dst, m.vocab.byByte[piece[0]])
 	}
-	k0, k1, k2 := cacheKey(piece)
-	h := (k0*0x9e3779b97f4a7c15 ^ k1*0xbf58476d1ce4e5b9 ^ k2*0xd6e8feb86659fd93 ^ uint64(len(piece))) * 0x94d049bb133111eb
-	e := &s.cache[h>>(64-cacheBits)]
-	if e.k0 == k0 && e.k1 == k1 && e.k2 == k2 && int(e.len) == len(piece) {
-		return append(dst, e.ids[:e.n]...)
+	c := s.pieceCache()
+	if out, ok := c.appendCached(dst, piece); ok {
+		return out
 	}
 	start := len(dst)
 	dst = m.encodeBytes(dst, piece, s)
-	if n := len(dst) - start; n <= len(e.ids) {
-		*e = cacheEntry{k0: k0, k1: k1, k2: k2, len: uint8(len(piece)), n: uint8(n)}
-		copy(e.ids[:], dst[start:])
-	}
+	c.store(piece, dst[start:])
 	return dst
 }
 

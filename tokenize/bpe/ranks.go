@@ -30,10 +30,13 @@ const MaxRank = 1<<31 - 2
 type Ranks struct {
 	arena []byte   // token bytes, concatenated in rank order
 	start []uint32 // token r is arena[start[r]:start[r+1]]; empty means no token has rank r
-	// index slots hold hash<<32 | rank+1; 0 is an empty slot.
-	index  []uint64
-	shift  uint // 64 - log2(len(index))
-	byByte [256]uint32
+	// index slots hold tag | rank+1, where rank+1 takes the low bits
+	// (rankMask) and tag is the other bits of the low half of the token's
+	// hash; 0 is an empty slot. The slot's position is the hash's top bits.
+	index    []uint32
+	rankMask uint32
+	shift    uint // 64 - log2(len(index))
+	byByte   [256]uint32
 	// byPair holds the rank of every two-byte token, indexed by its bytes
 	// (first<<8 | second), or noRank: the first merges of every piece look
 	// up byte pairs, and this 256 KiB table answers without hashing.
@@ -132,15 +135,15 @@ func (rk *Ranks) Token(rank uint32) ([]byte, bool) {
 // token. It does not allocate.
 func (rk *Ranks) Rank(s string) (uint32, bool) {
 	h := hashString(s)
-	tag := h &^ (1<<32 - 1)
+	tag := uint32(h) &^ rk.rankMask
 	mask := uint64(len(rk.index) - 1)
 	for i := h >> rk.shift; ; i = (i + 1) & mask {
 		slot := rk.index[i]
 		if slot == 0 {
 			return 0, false
 		}
-		if slot&^(1<<32-1) == tag {
-			r := uint32(slot) - 1
+		if slot&^rk.rankMask == tag {
+			r := slot&rk.rankMask - 1
 			if string(rk.arena[rk.start[r]:rk.start[r+1]]) == s {
 				return r, true
 			}
@@ -149,7 +152,8 @@ func (rk *Ranks) Rank(s string) (uint32, bool) {
 }
 
 // hashString is a fast non-cryptographic hash of short strings (tokens are
-// mostly under 16 bytes). Its top 32 bits tag index slots.
+// mostly under 16 bytes). Its top bits place a token in the index, its low
+// bits tag the slot.
 func hashString(s string) uint64 {
 	const (
 		k0 = 0x9e3779b97f4a7c15

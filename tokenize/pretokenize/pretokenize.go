@@ -325,27 +325,120 @@ func (s *Splitter) Next(t string, i int) (start, end int) {
 		var e int
 		switch s.pattern {
 		case O200k:
-			e = s.o200k(t, i)
+			if e = o200kASCII(t, i); e < 0 {
+				e = s.o200k(t, i)
+			}
 		case Cl100k, Qwen2:
-			e = s.cl100k(t, i)
+			if e = wordASCII(t, i); e < 0 {
+				e = s.cl100k(t, i)
+			}
 		case DeepSeekV3:
-			e = s.deepseek(t, i)
+			if e = wordASCII(t, i); e < 0 {
+				e = s.deepseek(t, i)
+			}
 		case Digits3:
-			if c, _ := s.class(t, i); c&clsNumber != 0 {
+			if i = s.skipTo(t, i, clsNumber); i < len(t) {
 				e = s.upTo3Numbers(t, i)
 			}
 		case DeepSeekCJK:
-			e = s.run(t, i, clsCJK)
+			if i = s.skipTo(t, i, clsCJK); i < len(t) {
+				e = s.run(t, i, clsCJK)
+			}
 		default:
-			e = s.gpt2(t, i)
+			if e = wordASCII(t, i); e < 0 {
+				e = s.gpt2(t, i)
+			}
 		}
 		if e > i {
 			return i, e
 		}
-		_, n := s.class(t, i)
-		i += n
+		if i < len(t) {
+			_, n := s.class(t, i)
+			i += n
+		}
 	}
 	return len(t), len(t)
+}
+
+// skipTo returns the start of the first rune at or after i that has one of
+// the class bits in mask, or len(t).
+func (s *Splitter) skipTo(t string, i int, mask uint16) int {
+	for i < len(t) {
+		if b := t[i]; b < utf8.RuneSelf {
+			if s.bmp[b]&mask != 0 {
+				return i
+			}
+			i++
+			continue
+		}
+		c, n := s.classMultibyte(t, i)
+		if c&mask != 0 {
+			return i
+		}
+		i += n
+	}
+	return i
+}
+
+// asciiLetter, asciiUpper and asciiLower mark the bytes A-Z and a-z.
+var asciiLetter, asciiUpper, asciiLower = func() (l, u, w [256]bool) {
+	for b := 'A'; b <= 'Z'; b++ {
+		l[b], u[b] = true, true
+		l[b+'a'-'A'], w[b+'a'-'A'] = true, true
+	}
+	return
+}()
+
+// wordASCII is the fast path, for the Cl100k, Qwen2, GPT2 and DeepSeekV3
+// patterns, of their most frequent piece: an ASCII word, with or without
+// one space before it, followed by an ASCII byte that is not a letter (or
+// the end). There the patterns' letter alternative ([^\r\n\p{L}\p{N}]?\p{L}+,
+// " ?\p{L}+", [^\r\n\p{L}\p{P}\p{S}]?[\p{L}\p{M}]+) is the first to match,
+// and matches exactly the word: no earlier alternative (contractions,
+// DeepSeek's [ASCII punctuation][A-Za-z]+) starts with a space or a letter,
+// and no ASCII byte that is not a letter is in \p{L} or \p{M}. It returns
+// the end of the piece, or -1 where the full scanner must decide.
+func wordASCII(t string, i int) int {
+	j := i
+	if t[j] == ' ' {
+		j++
+	}
+	if j >= len(t) || !asciiLetter[t[j]] {
+		return -1
+	}
+	for j++; j < len(t) && asciiLetter[t[j]]; j++ {
+	}
+	if j < len(t) && t[j] >= utf8.RuneSelf {
+		return -1 // the letter run may go on
+	}
+	return j
+}
+
+// o200kASCII is the same fast path for the O200k pattern, whose letter
+// alternatives are [^\r\n\p{L}\p{N}]?U*L+C? and [^\r\n\p{L}\p{N}]?U+L*C? (U
+// upper, L lower case, C a contraction): on ASCII, an optional space, then
+// capitals, then small letters, then a contraction, ending before an ASCII
+// byte. It returns -1 where the full scanner must decide.
+func o200kASCII(t string, i int) int {
+	j := i
+	if t[j] == ' ' {
+		j++
+	}
+	start := j
+	for j < len(t) && asciiUpper[t[j]] {
+		j++
+	}
+	for j < len(t) && asciiLower[t[j]] {
+		j++
+	}
+	if j == start || j < len(t) && t[j] >= utf8.RuneSelf {
+		return -1
+	}
+	e := contraction(t, j, true)
+	if e < len(t) && t[e] >= utf8.RuneSelf {
+		return -1
+	}
+	return e
 }
 
 // AppendPieces appends the pieces of t to dst, in order. It is a convenience

@@ -1,5 +1,6 @@
 // Command vocabgen writes the compact vocabularies that package tokenize
-// embeds (tokenize/vocab/NAME.bpe, see bpe.Ranks.MarshalBinary), reading them
+// embeds (tokenize/vocab/NAME.bpe, in the indexed form of bpe.Ranks.MarshalIndexed,
+// which the program uses in place), reading them
 // out of github.com/tiktoken-go/tokenizer. Run it with go generate in
 // package tokenize; TestEmbeddedVocabulariesMatchTiktokenGo checks its output.
 package main
@@ -29,7 +30,7 @@ func write(dir, name string) error {
 	if err != nil {
 		return err
 	}
-	data, err := ranks.MarshalBinary()
+	data, err := ranks.MarshalIndexed()
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
