@@ -116,7 +116,7 @@ func TestDistillationEndToEnd(t *testing.T) {
 		t.Fatalf("evidence keygen: %s", stderr)
 	}
 	evidenceFile := filepath.Join(dir, "evidence.json")
-	res := runProbeJSON(t, 0, "--endpoint", "http://"+rival.addr+"/v1", "--model", "rival-1", "--api", "completions",
+	res := runProbeJSON(t, -1, "--endpoint", "http://"+rival.addr+"/v1", "--model", "rival-1", "--api", "completions",
 		"--prompts", filepath.Join(dir, "probe-prompts.txt"), "--key", keyPath, "--max-tokens", strconv.Itoa(maxTokens),
 		"--exclude-from", served, "--out", filepath.Join(dir, "probe-rival"),
 		"--evidence", evidenceFile, "--signing-key", signKey)
