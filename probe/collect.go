@@ -82,6 +82,11 @@ type Config struct {
 	// Progress, if set, is called after each prompt is answered or given
 	// up on, from the worker that sent it.
 	Progress func(Event)
+	// Offline sends nothing: Collect only counts the stored answers (the
+	// prompts without one are NotSent) and leaves Dir as it is (damaged
+	// answers stay), so that the stored answers can be tested again, under
+	// other keys or to verify an evidence file.
+	Offline bool
 }
 
 // Event reports one finished prompt.
@@ -449,6 +454,11 @@ func Collect(ctx context.Context, cfg Config, ps []Prompt) (Collection, error) {
 	if err := cfg.defaults(); err != nil {
 		return col, err
 	}
+	if cfg.Offline {
+		if _, err := os.Stat(filepath.Join(cfg.Dir, "probe.json")); err != nil {
+			return col, fmt.Errorf("probe: offline: %s is not a probe directory: %w", cfg.Dir, err)
+		}
+	}
 	if err := openDir(&cfg); err != nil {
 		return col, err
 	}
@@ -456,10 +466,27 @@ func Collect(ctx context.Context, cfg Config, ps []Prompt) (Collection, error) {
 	if err != nil {
 		return col, err
 	}
+	col.Damaged = len(damaged)
+	if cfg.Offline {
+		var tokens int64
+		have := map[string]bool{}
+		for _, a := range stored {
+			have[a.ID] = true
+			tokens += int64(max(0, a.CompletionTokens))
+		}
+		for i := range ps {
+			if have[ps[i].ID] {
+				col.AlreadyAnswered++
+			} else {
+				col.NotSent++
+			}
+		}
+		col.TotalAnswered, col.CompletionTokens = len(stored), tokens
+		return col, nil
+	}
 	for _, id := range damaged {
 		os.Remove(filepath.Join(cfg.Dir, "answers", id+".json"))
 	}
-	col.Damaged = len(damaged)
 	last, err := readJournal(cfg.Dir)
 	if err != nil {
 		return col, err

@@ -425,3 +425,30 @@ func TestTornJournalLine(t *testing.T) {
 		t.Errorf("the event after the torn line was lost: %v %v", err, last)
 	}
 }
+
+// TestOfflineSendsNothing: Offline counts the stored answers and sends
+// no request, and refuses a directory that is no probe directory.
+func TestOfflineSendsNothing(t *testing.T) {
+	cs := &countingServer{counts: map[string]int{}}
+	srv := httptest.NewServer(cs)
+	defer srv.Close()
+	cfg := fastConfig(srv.URL, t.TempDir())
+	if _, err := Collect(context.Background(), cfg, promptsOf(3)); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Offline = true
+	col, err := Collect(context.Background(), cfg, promptsOf(5))
+	total := 0
+	cs.mu.Lock()
+	for _, n := range cs.counts {
+		total += n
+	}
+	cs.mu.Unlock()
+	if err != nil || total != 3 || col.Sent != 0 || col.AlreadyAnswered != 3 || col.NotSent != 2 || col.TotalAnswered != 3 || col.CompletionTokens != 30 {
+		t.Fatalf("offline: %v, %d requests in all, %+v", err, total, col)
+	}
+	cfg.Dir = t.TempDir()
+	if _, err := Collect(context.Background(), cfg, promptsOf(1)); err == nil {
+		t.Fatal("offline on an empty directory: no error")
+	}
+}

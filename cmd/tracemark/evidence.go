@@ -591,7 +591,7 @@ func (discard) Write(p []byte) (int, error) { return len(p), nil }
 // its recorded options (never from its recorded command, which a verifier
 // need not trust), with the disclosed keys in the recorded order.
 func replayArgs(f *ev.File, keys []*watermark.Key) ([]string, error) {
-	if f.Kind != ev.KindDetect && f.Kind != ev.KindScan {
+	if f.Kind != ev.KindDetect && f.Kind != ev.KindScan && f.Kind != ev.KindProbe {
 		return nil, fmt.Errorf("recomputing %s evidence is not supported by this command", f.Kind)
 	}
 	byID := map[string]*watermark.Key{}
@@ -628,6 +628,10 @@ func replayArgs(f *ev.File, keys []*watermark.Key) ([]string, error) {
 	}
 	if o.Dedup == "none" {
 		args = append(args, "--no-dedup")
+	}
+	if f.Kind == ev.KindProbe {
+		// The stored answers are re-tested; nothing is sent.
+		return append(args, replayProbeArgs(f)...), nil
 	}
 	if f.Kind == ev.KindDetect {
 		if o.IDs {

@@ -58,6 +58,7 @@ func probeCommand(e *env) *cli.Command {
 			&cli.IntFlag{Name: "jobs", Aliases: []string{"j"}, Value: 0, Usage: "scoring workers (0: all cores)"},
 			&cli.BoolFlag{Name: "json", Usage: "print the whole result as one JSON object"},
 			&cli.BoolFlag{Name: "soft-errors-ok", Usage: "failed prompts and bad prompt lines do not make the exit code 2"},
+			&cli.BoolFlag{Name: "offline", Usage: "send nothing: test the answers stored in --out DIR only (under other keys; evidence verify)"},
 		},
 		Action: func(c *cli.Context) error { return runProbe(c, e) },
 	}
@@ -109,7 +110,7 @@ func runProbe(c *cli.Context, e *env) error {
 	}
 	cfg := probe.Config{Endpoint: c.String("endpoint"), Model: c.String("model"), API: api, APIKey: apiKey,
 		MaxTokens: c.Int("max-tokens"), BudgetTokens: c.Int64("budget-tokens"), Concurrency: c.Int("concurrency"),
-		MaxAttempts: c.Int("max-attempts"), Timeout: c.Duration("timeout"), Dir: c.String("out"), Tokenizer: tok}
+		MaxAttempts: c.Int("max-attempts"), Timeout: c.Duration("timeout"), Dir: c.String("out"), Tokenizer: tok, Offline: c.Bool("offline")}
 	if c.IsSet("temperature") {
 		t := c.Float64("temperature")
 		cfg.Temperature = &t
@@ -145,7 +146,7 @@ func runProbe(c *cli.Context, e *env) error {
 		}
 		return runErr
 	}
-	if err := evr.probeEvidence(c.String("prompts"), c.StringSlice("exclude-from"), res); err != nil {
+	if err := evr.probeEvidence(c.String("prompts"), c.StringSlice("exclude-from"), c.String("exclude-ngrams"), res); err != nil {
 		return fmt.Errorf("--evidence: %w", err)
 	}
 	if err := evr.write(e); err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"math"
+	"strconv"
 	"strings"
 
 	ev "github.com/tracemark/tracemark/evidence"
@@ -9,14 +10,66 @@ import (
 	"github.com/tracemark/tracemark/serve/servelog"
 )
 
+// servedLogExclusion describes a served-output log file among an evidence
+// file's exclusions (replayProbeArgs tells them from --exclude-ngrams
+// files by it).
+const servedLogExclusion = "served-output log: (h+1)-grams of every record's prompt_tokens"
+
+// probeReadOptions are the probe settings a replay needs (its answer
+// directory refuses other settings).
+func probeReadOptions(res probe.Result) map[string]string {
+	o := map[string]string{"endpoint": res.Inputs.Endpoint, "model": res.Inputs.Model, "api": string(res.Inputs.API),
+		"max_tokens": strconv.Itoa(res.Options.MaxTokens), "dir": res.Inputs.Dir}
+	if t := res.Options.Temperature; t != nil {
+		o["temperature"] = strconv.FormatFloat(*t, 'g', -1, 64)
+	}
+	if s := res.Options.Seed; s != nil {
+		o["seed"] = strconv.FormatInt(*s, 10)
+	}
+	if res.Options.AllowIncompleteLog {
+		o["allow_incomplete_log"] = "true"
+	}
+	return o
+}
+
+// replayProbeArgs is the probe command that recomputes a probe's
+// statistics from its stored answers, sending nothing (--offline).
+func replayProbeArgs(f *ev.File) []string {
+	o := f.Options.Read
+	args := []string{"--offline", "--endpoint", o["endpoint"], "--model", o["model"], "--api", o["api"],
+		"--max-tokens", o["max_tokens"], "--out", o["dir"]}
+	for _, name := range []string{"temperature", "seed"} {
+		if v, ok := o[name]; ok {
+			args = append(args, "--"+name, v)
+		}
+	}
+	if o["allow_incomplete_log"] == "true" {
+		args = append(args, "--allow-incomplete-log")
+	}
+	for _, x := range f.Exclusions {
+		if x.What == servedLogExclusion {
+			args = append(args, "--exclude-from", x.Name)
+		} else {
+			args = append(args, "--exclude-ngrams", x.Name)
+		}
+	}
+	if len(f.Inputs) > 0 {
+		args = append(args, "--prompts", f.Inputs[0].Name)
+	}
+	return append(args, "--soft-errors-ok")
+}
+
 // probeEvidence records a probe's result in its evidence file: the
 // prompts file and the answers corpus as inputs, every served-output log
 // file as an exclusion, the pooled test under each key (as scan records
 // it), and one statistic per candidate customer with its Holm-adjusted
 // p-value.
-func (r *evidenceRun) probeEvidence(prompts string, logs []string, res probe.Result) error {
+func (r *evidenceRun) probeEvidence(prompts string, logs []string, excludeNgrams string, res probe.Result) error {
 	if r == nil {
 		return nil
+	}
+	if err := r.exclusion(excludeNgrams, res.Test.Exclusion.Ngrams); err != nil {
+		return err
 	}
 	if err := r.inputs([]string{prompts, res.Test.Corpus}); err != nil {
 		return err
@@ -27,13 +80,13 @@ func (r *evidenceRun) probeEvidence(prompts string, logs []string, res probe.Res
 			return err
 		}
 		for _, f := range files {
-			if err := r.b.AddExclusionFile(f, "served-output log: (h+1)-grams of every record's prompt_tokens", res.Test.Exclusion.Ngrams); err != nil {
+			if err := r.b.AddExclusionFile(f, servedLogExclusion, res.Test.Exclusion.Ngrams); err != nil {
 				return err
 			}
 		}
 	}
 	r.b.SetOptions(ev.Options{Alpha: res.Test.Alpha, Dedup: "tuple", PooledDedup: "corpus-tuple", DocDedup: string(res.Test.Summary.DocDedup),
-		Read: map[string]string{"endpoint": res.Inputs.Endpoint, "model": res.Inputs.Model, "api": string(res.Inputs.API)}})
+		Read: probeReadOptions(res)})
 	r.scanSummary(res.Test.Summary)
 	for _, k := range res.Test.Keys {
 		for _, ct := range k.Customers {
