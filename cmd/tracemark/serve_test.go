@@ -128,7 +128,7 @@ func TestNgramTrainAndServeRoundTrip(t *testing.T) {
 		t.Fatalf("completion: %d %+v", resp.StatusCode, r)
 	}
 	// A customer added while serving is unknown until SIGHUP.
-	code, key2, _ := cliRun(t, "", "serve", "customer", "add", "--credentials", creds, "--id", "late")
+	code, key2, _ := cliRun(t, "", "serve", "customer", "add", "--credentials", creds, "--id", "late", "--payload-bits", "8")
 	key2 = strings.TrimSpace(key2)
 	status := func() int {
 		req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/v1/models", nil)
