@@ -107,6 +107,8 @@ type Scanner struct {
 	offsets []int
 	bytes   []byte
 	global  detect.Result
+	levels  []int
+	starts  []int
 }
 
 // New returns a Scanner that tests with d (its scheme, key and options).
@@ -154,7 +156,11 @@ func (s *Scanner) Text(tok tokenize.Tokenizer, text string) (Result, []uint32, e
 func Windows(n, minWin int) int {
 	m := 0
 	for L := minWin; L < n; L *= 2 {
-		m += len(starts(n, L, nil))
+		stride := max(L/2, 1)
+		m += (n-L)/stride + 1
+		if (n-L)%stride != 0 {
+			m++
+		}
 	}
 	return m
 }
@@ -194,8 +200,8 @@ func (s *Scanner) Scan(ids []uint32, offsets []int) Result {
 	lnM := math.Log(float64(m))
 	// The smallest window p-value, level by level.
 	best := 0.0
-	bestLevel := []int{}
-	var st []int
+	bestLevel := s.levels[:0]
+	st := s.starts[:0]
 	if s.null.Kind != watermark.PayloadNull {
 		s.prefix = append(s.prefix[:0], 0)
 		sum := 0.0
@@ -251,6 +257,7 @@ func (s *Scanner) Scan(ids []uint32, offsets []int) Result {
 	res.PValue, res.Log10P = math.Exp(comb), stats.Log10(comb)+0
 	res.Detected = comb <= math.Log(alpha)
 	res.Spans = s.merge(m, offsets)
+	s.levels, s.starts = bestLevel, st
 	return res
 }
 
@@ -258,13 +265,35 @@ func (s *Scanner) Scan(ids []uint32, offsets []int) Result {
 // those observations alone.
 func (s *Scanner) evalWindow(a, b int, ids []uint32) window {
 	s.tally.Reset()
-	for _, o := range s.obs[a:b] {
-		s.tally.Add(s.null, o)
+	if s.null.Kind == watermark.PayloadNull {
+		for _, o := range s.obs[a:b] {
+			s.tally.Add(s.null, o)
+		}
+	} else {
+		// N and Sum are all the exact test reads (summed in the order
+		// Tally.Add sums, so the p-value is the sliced text's to the
+		// last bit); the tournament's weighted mean, which only
+		// describes, is filled in for reported windows (weigh).
+		sum := 0.0
+		for _, o := range s.obs[a:b] {
+			sum += o.Score
+		}
+		s.tally.N, s.tally.Sum = b-a, sum
 	}
 	tokens := s.pos[b-1] + 1 - s.pos[a]
 	r := s.det.EvaluateTally(&s.tally, tokens)
 	lnP := r.Log10P * math.Ln10
 	return window{start: a, end: b, lnP: lnP, res: r}
+}
+
+// weigh evaluates window w with every observation added to the tally, so
+// that its result has the tournament's weighted mean too.
+func (s *Scanner) weigh(w window) detect.Result {
+	s.tally.Reset()
+	for _, o := range s.obs[w.start:w.end] {
+		s.tally.Add(s.null, o)
+	}
+	return s.det.EvaluateTally(&s.tally, w.res.Tokens)
 }
 
 // merge turns the detected windows into spans by greedy suppression: the
@@ -296,6 +325,9 @@ func (s *Scanner) merge(m int, offsets []int) []Span {
 		w := s.found[i]
 		if w.end < 0 { // absorbed
 			continue
+		}
+		if s.null.Trials > 1 {
+			w.res = s.weigh(w)
 		}
 		half := (w.end - w.start) / 2
 		a, b := s.refine(w, max(0, w.start-half), min(n, w.end+half))
