@@ -19,6 +19,7 @@ var benchSections = []struct{ name, usage string }{
 	{"quality", "perplexity (generator and judge model) and distinct-n of watermarked text"},
 	{"distill", "does the watermark survive distillation into a student model?"},
 	{"speed", "whole-run speed: start-up, end-to-end generation and scan throughput (micro-timings: go test -bench)"},
+	{"spans", "span test (detect --spans): null FPR on 1k-20k-token human documents, power on marked passages inside them (not part of all)"},
 }
 
 func benchCommand(e *env) *cli.Command {
@@ -98,7 +99,7 @@ func runBench(c *cli.Context, e *env, which string) error {
 	prev.Tool = "tracemark " + version()
 	var names []string
 	for _, s := range benchSections {
-		if which == "all" || which == s.name {
+		if which == "all" && s.name != "spans" || which == s.name {
 			names = append(names, s.name)
 		}
 	}

@@ -109,6 +109,8 @@ type Scanner struct {
 	global  detect.Result
 	levels  []int
 	starts  []int
+	counts  []int        // payload: colour counts of the current window, [slot*radix+colour]
+	moments [][2]float64 // payload: mean and variance of a slot's largest colour count, by slot size
 }
 
 // New returns a Scanner that tests with d (its scheme, key and options).
@@ -215,15 +217,7 @@ func (s *Scanner) Scan(ids []uint32, offsets []int) Result {
 	for L := s.minWin; L < n; L *= 2 {
 		st = starts(n, L, st[:0])
 		if s.null.Kind == watermark.PayloadNull {
-			// The payload test's p-value is no function of one sum:
-			// every window is evaluated.
-			for _, a := range st {
-				w := s.evalWindow(a, a+L, ids)
-				best = math.Min(best, w.lnP)
-				if w.lnP <= lnThr {
-					s.found = append(s.found, w)
-				}
-			}
+			best = math.Min(best, s.payloadLevel(L, st, lnThr, ids))
 			continue
 		}
 		// Every window of a level has L observations, and the exact
@@ -259,6 +253,99 @@ func (s *Scanner) Scan(ids []uint32, offsets []int) Result {
 	res.Spans = s.merge(m, offsets)
 	s.levels, s.starts = bestLevel, st
 	return res
+}
+
+// payloadEvalCost bounds L²/slots (the cost of the exact payload test's
+// convolution) of the windows evaluated although their screen is not
+// promising.
+const payloadEvalCost = 1 << 15
+
+// payloadLevel scans the payload windows of length L starting at st and
+// returns the smallest ln p-value evaluated. The payload p-value is no
+// function of one sum, and its exact law costs a convolution, so each
+// window is screened first: its support (the sum over slots of the largest
+// colour count) is standardized with the exact null mean and variance of
+// each slot's largest count. Exactly evaluated are every window whose
+// screen could be a detection (z at least 3 below the detection
+// threshold's), every window with a slot beyond the exact law's size (its
+// test is cheap), and the level's best-screened window where that costs
+// little. Skipping a window can only raise the reported local p-value:
+// the test stays valid (docs/spans.md).
+func (s *Scanner) payloadLevel(L int, st []int, lnThr float64, ids []uint32) float64 {
+	radix, slots := s.null.Radix, s.null.Slots
+	if need := slots * radix; cap(s.counts) < need {
+		s.counts = make([]int, need)
+	} else {
+		s.counts = s.counts[:need]
+		clear(s.counts)
+	}
+	zDet := stats.ZFromLogP(lnThr) - 3
+	best, bestZ, bestA, bestDone := 0.0, math.Inf(-1), -1, false
+	lo, hi := 0, 0
+	for _, a := range st {
+		for ; lo < a; lo++ {
+			o := s.obs[lo]
+			s.counts[int(o.Slot)*radix+int(o.Colour)]--
+		}
+		for hi = max(hi, a); hi < a+L; hi++ {
+			o := s.obs[hi]
+			s.counts[int(o.Slot)*radix+int(o.Colour)]++
+		}
+		support, mean, variance, small := 0, 0.0, 0.0, true
+		for j := 0; j < slots; j++ {
+			top, n := 0, 0
+			for _, v := range s.counts[j*radix : (j+1)*radix] {
+				n += v
+				top = max(top, v)
+			}
+			if n > stats.MaxCountLimit {
+				small = false
+				break
+			}
+			m := s.moment(n, radix)
+			support, mean, variance = support+top, mean+m[0], variance+m[1]
+		}
+		z := math.Inf(1)
+		if small && variance > 0 {
+			z = (float64(support) - mean) / math.Sqrt(variance)
+		}
+		if !small || z >= zDet {
+			w := s.evalWindow(a, a+L, ids)
+			best = math.Min(best, w.lnP)
+			if w.lnP <= lnThr {
+				s.found = append(s.found, w)
+			}
+			if a == bestA {
+				bestDone = true
+			}
+		}
+		if small && z > bestZ {
+			bestZ, bestA, bestDone = z, a, !small || z >= zDet
+		}
+	}
+	if bestA >= 0 && !bestDone && L*L/slots <= payloadEvalCost {
+		best = math.Min(best, s.evalWindow(bestA, bestA+L, ids).lnP)
+	}
+	return best
+}
+
+// moment returns the null mean and variance of the largest of radix
+// colour counts among n uniform tuples (cached by n).
+func (s *Scanner) moment(n, radix int) [2]float64 {
+	for len(s.moments) <= n {
+		s.moments = append(s.moments, [2]float64{-1, -1})
+	}
+	if m := s.moments[n]; m[1] >= 0 {
+		return m
+	}
+	var mean, sq float64
+	for k, p := range stats.MaxCountPMF(n, radix) {
+		mean += float64(k) * p
+		sq += float64(k) * float64(k) * p
+	}
+	m := [2]float64{mean, math.Max(0, sq-mean*mean)}
+	s.moments[n] = m
+	return m
 }
 
 // evalWindow evaluates the observations [a, b) exactly, as detection of
