@@ -147,10 +147,6 @@ func spanNull(ctx context.Context, e *env, human [][]uint32, spec string, si int
 		return SpanNullRow{}, err
 	}
 	n := e.cfg.spanNullTests()
-	if cfg.Null().Kind == watermark.PayloadNull {
-		// Every payload window is evaluated: a tenth of the tests.
-		n = max(n/10, 1)
-	}
 	log10p := make([]float64, n)
 	windows := make([]float64, n)
 	scanners := make([]*spans.Scanner, e.cfg.workers())
@@ -297,7 +293,7 @@ func (r *SpansResult) markdown(b *strings.Builder, dir string) error {
 	fmt.Fprintf(b, "The span test of `detect --spans` ([docs/spans.md](../../docs/spans.md)): the whole-document test plus windows of 32, 64, … counted tokens at half-window stride, "+
 		"Bonferroni over the windows, combined as 2·min(p_global, p_local).\n\n"+
 		"**Null.** Human documents of %d–%d tokens (log-uniform length, random slices of the prose and code corpora), a fresh random key per test; "+
-		"the span test's p-value against each level, with 95%% Clopper–Pearson intervals (payload schemes: a tenth of the tests, their scan evaluates every window).\n\n", r.MinTokens, r.MaxTokens)
+		"the span test's p-value against each level, with 95%% Clopper–Pearson intervals.\n\n", r.MinTokens, r.MaxTokens)
 	cols := []string{"scheme", "tests", "median windows"}
 	for _, a := range spanAlphas {
 		cols = append(cols, "FPR@"+sci(a))

@@ -28,6 +28,7 @@ func benchCommand(e *env) *cli.Command {
 		&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "seed of every random choice (keys, prompts, sampling, attacks)"},
 		&cli.BoolFlag{Name: "quick", Usage: "smoke-test sizes (about a minute for all sections); numbers too small to quote"},
 		&cli.IntFlag{Name: "jobs", Aliases: []string{"j"}, Usage: "worker goroutines (default: all cores)"},
+		&cli.IntFlag{Name: "span-tests", Usage: "null tests per scheme of the spans section (default 100000; quick 60)"},
 	}
 	var subs []*cli.Command
 	for i := range benchSections {
@@ -83,7 +84,10 @@ func runBench(c *cli.Context, e *env, which string) error {
 	if c.Int("jobs") < 0 {
 		return fmt.Errorf("bench %s: --jobs must be positive", which)
 	}
-	cfg := benchmarks.Config{Seed: c.Uint64("seed"), Quick: c.Bool("quick"), Workers: c.Int("jobs"), Log: e.stderr}
+	cfg := benchmarks.Config{Seed: c.Uint64("seed"), Quick: c.Bool("quick"), Workers: c.Int("jobs"), Log: e.stderr, SpanTests: c.Int("span-tests")}
+	if cfg.SpanTests < 0 {
+		return fmt.Errorf("bench %s: --span-tests must be positive", which)
+	}
 	if exe, err := os.Executable(); err == nil {
 		cfg.Executable = exe // the speed section times this binary's start-up
 	}
