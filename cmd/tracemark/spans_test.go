@@ -148,3 +148,51 @@ func TestHTMLViewInChromium(t *testing.T) {
 		t.Errorf("screenshot looks blank: %d colours, %d green and %d red samples", len(colours), green, red)
 	}
 }
+
+// TestScanSpans: scan --spans finds the passage in a JSONL record and
+// --html writes a view of the detected record only.
+func TestScanSpans(t *testing.T) {
+	keyPath, text, from, to := spanInput(t)
+	dir := t.TempDir()
+	in, views := filepath.Join(dir, "docs.jsonl"), filepath.Join(dir, "views")
+	rec := func(id, s string) string {
+		b, _ := json.Marshal(map[string]string{"id": id, "text": s})
+		return string(b) + "\n"
+	}
+	human := text[:from] + text[to:]
+	if err := os.WriteFile(in, []byte(rec("mixed", text)+rec("human", human)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, stderr := cliRun(t, "", "scan", "--key", keyPath, "--html", views, "--json", in)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var docs []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatal(err)
+		}
+		if m["type"] == "doc" {
+			docs = append(docs, m)
+		}
+	}
+	if len(docs) != 2 || docs[0]["detected"] != true || docs[1]["detected"] != false {
+		t.Fatalf("docs: %v", docs)
+	}
+	st, ok := docs[0]["span_test"].(map[string]any)
+	if !ok || len(st["spans"].([]any)) != 1 {
+		t.Fatalf("span_test: %v", docs[0]["span_test"])
+	}
+	sp := st["spans"].([]any)[0].(map[string]any)
+	if b := int(sp["byte_start"].(float64)); b < from-200 || b > from+200 {
+		t.Errorf("span starts at byte %d, passage at %d", b, from)
+	}
+	files, _ := filepath.Glob(filepath.Join(views, "*.html"))
+	if len(files) != 1 || docs[0]["view"] != files[0] || docs[1]["view"] != nil {
+		t.Errorf("views %v; records name %v, %v", files, docs[0]["view"], docs[1]["view"])
+	}
+	if code, _, stderr := cliRun(t, "", "scan", "--key", keyPath, "--spans", "--doc-dedup", "corpus", in); code != 2 || !strings.Contains(stderr, "document dedup") {
+		t.Errorf("corpus dedup: exit %d, %s", code, stderr)
+	}
+}
