@@ -70,27 +70,11 @@ func (ss *spanScorer) score(tok tokenize.Tokenizer, k int, ids []uint32) (detect
 // view writes the HTML view of a detected document as dir/doc-SEQ.html
 // and returns its path.
 func (ss *spanScorer) view(cfg *Config, k, seq int, name string, ids []uint32, sr spans.Result) (string, error) {
-	sc := ss.scanners[k]
-	g := sc.Global()
-	src := g.Symbols
-	if len(sr.Spans) > 0 {
-		src = sr.Spans[0].Evidence.Symbols
-	}
-	var syms []int
-	for _, v := range src {
-		syms = append(syms, v.Value)
-	}
-	toks := make([]string, len(ids))
-	var buf []byte
-	for i := range ids {
-		var err error
-		if buf, err = cfg.Tokenizer.AppendBytes(buf[:0], ids[i:i+1]); err != nil {
-			return "", fmt.Errorf("view of %s: token %d: %w", name, i, err)
-		}
-		toks[i] = string(buf)
+	doc, err := ss.scanners[k].View(cfg.Tokenizer, name, ids, sr)
+	if err != nil {
+		return "", err
 	}
 	var b bytes.Buffer
-	doc := spans.Doc{Name: name, Tokens: toks, Marks: sc.Marks(len(ids), syms), Result: sr, Scheme: g.Scheme, KeyID: g.KeyID}
 	if err := spans.WriteHTML(&b, []spans.Doc{doc}); err != nil {
 		return "", err
 	}

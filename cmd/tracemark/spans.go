@@ -69,25 +69,7 @@ func (s *spanRun) scan(name string, ids []uint32) (spans.Result, error) {
 
 // doc builds the view of one input.
 func (s *spanRun) doc(name string, ids []uint32, res spans.Result) (spans.Doc, error) {
-	var syms []int
-	g := s.sc.Global()
-	src := g.Symbols
-	if len(res.Spans) > 0 {
-		src = res.Spans[0].Evidence.Symbols
-	}
-	for _, v := range src {
-		syms = append(syms, v.Value)
-	}
-	toks := make([]string, len(ids))
-	var buf []byte
-	for i := range ids {
-		var err error
-		if buf, err = s.tok.AppendBytes(buf[:0], ids[i:i+1]); err != nil {
-			return spans.Doc{}, fmt.Errorf("%s: token %d: %w", name, i, err)
-		}
-		toks[i] = string(buf)
-	}
-	return spans.Doc{Name: name, Tokens: toks, Marks: s.sc.Marks(len(ids), syms), Result: res, Scheme: g.Scheme, KeyID: g.KeyID}, nil
+	return s.sc.View(s.tok, name, ids, res)
 }
 
 // writeHTML writes the view of all inputs, if --html was given.

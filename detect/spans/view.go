@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/tracemark/tracemark/tokenize"
 	"github.com/tracemark/tracemark/watermark"
 )
 
@@ -195,4 +196,36 @@ func writeDoc(b *strings.Builder, d Doc) {
 		b.WriteString("</span>")
 	}
 	b.WriteString("</div></div>\n")
+}
+
+// View returns the view of the last scan, of ids with result res: each
+// token's bytes as tokenizer tok gives them (a token holding part of a
+// character shows U+FFFD once escaped), and marks against the decoded
+// payload of the best span (of the whole text when there is none).
+func (s *Scanner) View(tok tokenize.Tokenizer, name string, ids []uint32, res Result) (Doc, error) {
+	g := s.global
+	src := g.Symbols
+	if len(res.Spans) > 0 {
+		best := 0
+		for i, sp := range res.Spans {
+			if sp.Log10P < res.Spans[best].Log10P {
+				best = i
+			}
+		}
+		src = res.Spans[best].Evidence.Symbols
+	}
+	var syms []int
+	for _, v := range src {
+		syms = append(syms, v.Value)
+	}
+	toks := make([]string, len(ids))
+	var buf []byte
+	for i := range ids {
+		var err error
+		if buf, err = tok.AppendBytes(buf[:0], ids[i:i+1]); err != nil {
+			return Doc{}, fmt.Errorf("view of %s: token %d: %w", name, i, err)
+		}
+		toks[i] = string(buf)
+	}
+	return Doc{Name: name, Tokens: toks, Marks: s.Marks(len(ids), syms), Result: res, Scheme: g.Scheme, KeyID: g.KeyID}, nil
 }
