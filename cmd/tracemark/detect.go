@@ -420,6 +420,9 @@ func (r *detectRun) report(name string, res detect.Result) error {
 	if err == nil && sr != nil {
 		err = describeSpans(r.env.stdout, *sr)
 	}
+	if err == nil {
+		err = r.spans.printColor(r.env.stdout)
+	}
 	return err
 }
 

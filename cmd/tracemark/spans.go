@@ -17,6 +17,7 @@ func spanFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.BoolFlag{Name: "spans", Usage: "also scan windows of each input for a watermarked passage; the verdict is then the span test's (docs/spans.md)"},
 		&cli.StringFlag{Name: "html", Usage: "write a self-contained HTML view of every input (tokens coloured by evidence, spans outlined) to `OUT.html`; implies --spans"},
+		&cli.BoolFlag{Name: "color", Usage: "print each input's text with ANSI colours (evidence per token, spans underlined) after its verdict; implies --spans"},
 	}
 }
 
@@ -28,13 +29,18 @@ type spanRun struct {
 	html    string
 	docs    []spans.Doc
 	offsets []int
-	text    bool // inputs are text (byte offsets known)
+	text    bool       // inputs are text (byte offsets known)
+	color   bool       // --color: print the ANSI view
+	pending *spans.Doc // --color: the view to print after the verdict
 }
 
 // newSpanRun returns nil without --spans or --html.
 func newSpanRun(c *cli.Context, dets []*detect.Detector, tok tokenize.Tokenizer) (*spanRun, error) {
-	if !c.Bool("spans") && c.String("html") == "" {
+	if !c.Bool("spans") && c.String("html") == "" && !c.Bool("color") {
 		return nil, nil
+	}
+	if c.Bool("color") && c.Bool("json") {
+		return nil, errors.New("--color prints coloured text, not JSON: drop --json or --color")
 	}
 	if len(dets) != 1 {
 		return nil, errors.New("--spans and --html take one key")
@@ -43,7 +49,7 @@ func newSpanRun(c *cli.Context, dets []*detect.Detector, tok tokenize.Tokenizer)
 	if err != nil {
 		return nil, err
 	}
-	return &spanRun{sc: sc, tok: tok, html: c.String("html"), text: !c.Bool("ids")}, nil
+	return &spanRun{sc: sc, tok: tok, html: c.String("html"), text: !c.Bool("ids"), color: c.Bool("color")}, nil
 }
 
 // scan runs the span test on one input's tokens.
@@ -57,6 +63,13 @@ func (s *spanRun) scan(name string, ids []uint32) (spans.Result, error) {
 		offsets = s.offsets
 	}
 	res := s.sc.Scan(ids, offsets)
+	if s.color {
+		doc, err := s.doc(name, ids, res)
+		if err != nil {
+			return res, err
+		}
+		s.pending = &doc
+	}
 	if s.html != "" {
 		doc, err := s.doc(name, ids, res)
 		if err != nil {
@@ -88,7 +101,17 @@ func (s *spanRun) writeHTML() error {
 	return f.Close()
 }
 
-// describe is the human-readable form of a span result.
+// printColor prints the pending ANSI view of the last input (--color).
+func (s *spanRun) printColor(w io.Writer) error {
+	if s == nil || s.pending == nil {
+		return nil
+	}
+	d := *s.pending
+	s.pending = nil
+	return spans.WriteANSI(w, d)
+}
+
+// describeSpans is the human-readable form of a span result.
 func describeSpans(w io.Writer, res spans.Result) error {
 	_, err := fmt.Fprintf(w, "  span test: %s (p=%.3g; global p=%.3g, local p=%.3g over %d windows)\n",
 		verdict(res.Detected), res.PValue, res.GlobalPValue, res.LocalPValue, res.Windows)

@@ -68,6 +68,13 @@ func TestDetectSpans(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "span 1: tokens ") || !strings.Contains(out, "span test: WATERMARKED") {
 		t.Errorf("human output: %s", out)
 	}
+	code, out, _ = cliRun(t, "", "detect", "--key", keyPath, "--color", in)
+	if code != 0 || !strings.Contains(out, "span 1: tokens ") || !strings.Contains(out, "\x1b[30;48;5;") || !strings.Contains(out, ";4m") {
+		t.Errorf("--color output: %.300q", out)
+	}
+	if code, _, stderr := cliRun(t, "", "detect", "--key", keyPath, "--color", "--json", in); code != 2 || !strings.Contains(stderr, "--color") {
+		t.Errorf("--color --json: exit %d, %s", code, stderr)
+	}
 	other, _ := newKey(t)
 	if code, _, stderr := cliRun(t, "", "detect", "--key", keyPath, "--key", other, "--spans", in); code != 2 || !strings.Contains(stderr, "one key") {
 		t.Errorf("two keys: exit %d, %s", code, stderr)

@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -344,6 +345,31 @@ func TestWindowsCount(t *testing.T) {
 	} {
 		if got := Windows(c.n, c.min); got != c.want {
 			t.Errorf("Windows(%d, %d) = %d, want %d", c.n, c.min, got, c.want)
+		}
+	}
+}
+
+// TestWriteANSI: hostile control characters are escaped, never sent, and
+// spans and marks are styled.
+func TestWriteANSI(t *testing.T) {
+	d := Doc{
+		Tokens: []string{"a", "\x1b]0;pwned\x07", "b\n", "c\xff", "\u009b2J"},
+		Marks:  []Mark{{Kind: Context}, {Kind: Scored, Level: 1}, {Kind: Repeated}, {Kind: Scored, Level: 0}, {Kind: Scored, Level: 0.5}},
+		Result: Result{Spans: []Span{{TokenStart: 1, TokenEnd: 2}}},
+	}
+	var b strings.Builder
+	if err := WriteANSI(&b, d); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, bad := range []string{"\x1b]", "\x07", "\xff", "\u009b"} {
+		if strings.Contains(out, bad) {
+			t.Errorf("output holds %q: %q", bad, out)
+		}
+	}
+	for _, want := range []string{`\u001b]0;pwned\u0007`, `c\xff`, `\u009b2J`, "\x1b[30;48;5;114;4m", "\x1b[2;9mb\x1b[0m\n", "\x1b[2ma"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q: %q", want, out)
 		}
 	}
 }
