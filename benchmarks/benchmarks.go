@@ -52,6 +52,9 @@ type Config struct {
 	// Executable is the tracemark binary whose whole-process start-up the
 	// speed section times ("" skips that measurement).
 	Executable string
+	// SpanTests overrides the number of null tests per scheme of the spans
+	// section (0: 100,000, or 60 in a quick run).
+	SpanTests int
 }
 
 func (c Config) workers() int {
@@ -80,7 +83,7 @@ func (c Config) scale(full, quick int) int {
 // in r, replacing that section of an earlier run; it also sets r.Seed,
 // r.Quick and r.Machine from cfg and this machine (r.Tool is the caller's).
 // The sections are "fpr", "power", "robustness", "quality", "distill" and
-// "speed"; an unknown name is an error before anything runs. After each
+// "speed" and "spans"; an unknown name is an error before anything runs. After each
 // section Run calls done (if not nil) with its name, so that the caller can
 // write the report so far (WriteReport); an error from done ends the run.
 // The sections share one tokenizer, built-in model and set of corpora,
@@ -143,6 +146,7 @@ func sectionTable() []section {
 			return err
 		}},
 		{"speed", func(ctx context.Context, e *env, r *Results) (err error) { r.Speed, err = runSpeed(ctx, e); return err }},
+		{"spans", func(ctx context.Context, e *env, r *Results) (err error) { r.Spans, err = runSpans(ctx, e); return err }},
 	}
 }
 

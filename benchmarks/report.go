@@ -29,6 +29,7 @@ type Results struct {
 	Quality    *QualityResult    `json:"quality,omitempty"`
 	Distill    *DistillResult    `json:"distill,omitempty"`
 	Speed      *SpeedResult      `json:"speed,omitempty"`
+	Spans      *SpansResult      `json:"spans,omitempty"`
 }
 
 // ResultsFile is the name of the raw results in an output directory.
@@ -72,6 +73,9 @@ func (r *Results) merge(o *Results) {
 	}
 	if o.Speed != nil {
 		r.Speed = o.Speed
+	}
+	if o.Spans != nil {
+		r.Spans = o.Spans
 	}
 }
 
@@ -138,6 +142,7 @@ func (r *Results) markdown(dir string) (string, error) {
 		{"Quality", r.Quality != nil, func(b *strings.Builder, d string) error { return r.Quality.markdown(b, d) }},
 		{"Distillation", r.Distill != nil, func(b *strings.Builder, d string) error { return r.Distill.markdown(b, d) }},
 		{"Speed", r.Speed != nil, func(b *strings.Builder, _ string) error { r.Speed.markdown(b); return nil }},
+		{"Localized detection: watermarked passages in long documents", r.Spans != nil, func(b *strings.Builder, d string) error { return r.Spans.markdown(b, d) }},
 	}
 	for i, s := range sections {
 		if !s.ran {
@@ -172,6 +177,9 @@ func (r *Results) seconds() float64 {
 	}
 	if r.Speed != nil {
 		t += r.Speed.Seconds
+	}
+	if r.Spans != nil {
+		t += r.Spans.Seconds
 	}
 	return t
 }

@@ -229,10 +229,14 @@ func (d *Detector) observe(ids []uint32, positions bool) int {
 
 // Tokens scores a token sequence. The first h tokens have no full context
 // and are not scored.
-func (d *Detector) Tokens(ids []uint32) Result {
+func (d *Detector) Tokens(ids []uint32) Result { return d.tokens(ids, false) }
+
+// tokens is Tokens; with positions, d.positions records where each kept
+// observation is (observe).
+func (d *Detector) tokens(ids []uint32, positions bool) Result {
 	r := Result{
 		Tokens:     len(ids),
-		Duplicates: d.observe(ids, false),
+		Duplicates: d.observe(ids, positions),
 		Scheme:     d.scheme.Spec(),
 		KeyID:      d.scheme.KeyID(),
 		Tokenizer:  d.opts.Tokenizer,

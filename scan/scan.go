@@ -20,6 +20,7 @@ import (
 
 	"github.com/tracemark/tracemark/corpora"
 	"github.com/tracemark/tracemark/detect"
+	"github.com/tracemark/tracemark/detect/spans"
 	"github.com/tracemark/tracemark/tokenize"
 	"github.com/tracemark/tracemark/watermark"
 )
@@ -59,6 +60,13 @@ type Config struct {
 	// that must agree on fingerprints, such as the workers of a distributed
 	// scan, share one.
 	DedupKey *detect.DedupKey
+	// Spans adds the span test (package detect/spans) to every document:
+	// its p-value becomes the span test's and Doc.Spans holds the spans.
+	// It needs DocDedupDocument.
+	Spans bool
+	// ViewDir, if set, receives an HTML view of every detected document
+	// (doc-SEQ.html, named in Doc.View); it implies Spans.
+	ViewDir string
 }
 
 // DocDedup is the dedup mode of the per-document tests of a scan.
@@ -126,6 +134,10 @@ type Doc struct {
 	// Text is the document's first Config.ShowText characters (present
 	// only when asked for).
 	Text string `json:"text,omitempty"`
+	// Spans is the best key's span test (Config.Spans), and View the path
+	// of the document's HTML view (Config.ViewDir, detected documents).
+	Spans *spans.Result `json:"span_test,omitempty"`
+	View  string        `json:"view,omitempty"`
 }
 
 // snippet returns the first n characters (runes) of text, with "…" when
@@ -285,6 +297,9 @@ func New(cfg Config) (*Scanner, error) {
 		return nil, err
 	}
 	cfg.DocDedup = mode
+	if err := checkSpans(&cfg); err != nil {
+		return nil, err
+	}
 	if !(cfg.Alpha > 0 && cfg.Alpha < 1) || !(cfg.FDR >= 0 && cfg.FDR < 1) {
 		return nil, fmt.Errorf("scan: alpha must be in (0, 1) and fdr in [0, 1), got %v and %v", cfg.Alpha, cfg.FDR)
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/tracemark/tracemark/corpora"
 	"github.com/tracemark/tracemark/detect"
+	"github.com/tracemark/tracemark/detect/spans"
 	"github.com/tracemark/tracemark/watermark"
 )
 
@@ -155,6 +156,7 @@ type scorer struct {
 	dets []*detect.Detector
 	ids  []uint32
 	obs  tupleObserver
+	span *spanScorer // Config.Spans
 }
 
 // newScorer returns a worker whose detectors share the scanner's templates
@@ -164,6 +166,7 @@ func (s *Scanner) newScorer(obs tupleObserver) *scorer {
 	for i, sch := range s.cfg.Schemes {
 		sc.dets = append(sc.dets, detect.NewFrom(s.dets[i], s.exclude[sch.ContextWidth()+1]))
 	}
+	sc.span = newSpanScorer(&s.cfg, sc.dets)
 	return sc
 }
 
@@ -206,13 +209,23 @@ func (sc *scorer) score(j *job) error {
 		return nil
 	}
 	results := make([]detect.Result, len(sc.dets))
+	var spanResults []spans.Result
 	for k, det := range sc.dets {
-		results[k] = det.Tokens(sc.ids)
+		if sc.span != nil {
+			var sr spans.Result
+			results[k], sr = sc.span.score(sc.cfg.Tokenizer, k, sc.ids)
+			spanResults = append(spanResults, sr)
+		} else {
+			results[k] = det.Tokens(sc.ids)
+		}
 		if err := sc.obs.observe(j, k, det.Observations()); err != nil {
 			return err
 		}
 	}
 	d.setEvidence(detect.Combine(results, sc.cfg.Alpha))
+	if sc.span != nil {
+		return sc.spanEvidence(j, &d, results, spanResults)
+	}
 	j.result = d
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/tracemark/tracemark/corpora"
 	"github.com/tracemark/tracemark/detect"
+	"github.com/tracemark/tracemark/detect/spans"
 	"github.com/tracemark/tracemark/tokenize"
 	"github.com/tracemark/tracemark/watermark"
 	"github.com/urfave/cli/v2"
@@ -31,7 +32,7 @@ func detectCommand(e *env) *cli.Command {
 			"of token IDs and gets its own verdict. Several keys (repeat --key, or a directory of key files)\n" +
 			"test every input under each, with Holm's correction across keys. Exit codes: 0 watermark found\n" +
 			"in at least one input, 1 none found, 2 error (then the other inputs are still tested).",
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringSliceFlag{Name: "key", Aliases: []string{"k"}, Usage: "key `FILE` or directory of key files; repeat for several keys (default: the contents of $TRACEMARK_KEY)"},
 			&cli.StringFlag{Name: "scheme", Usage: "scheme `SPEC` (default: the scheme stored with each key)"},
 			&cli.StringFlag{Name: "tokenizer", Usage: "tokenizer `NAME` (default: the key's; known: o200k_base, cl100k_base, p50k_base, r50k_base)"},
@@ -40,7 +41,7 @@ func detectCommand(e *env) *cli.Command {
 			&cli.BoolFlag{Name: "json", Usage: "print one JSON object per input"},
 			&cli.BoolFlag{Name: "ids", Usage: "inputs hold token IDs, one JSON array per line, instead of text"},
 			&cli.BoolFlag{Name: "no-dedup", Usage: "count repeated (context, token) tuples again (p-values are then INVALID on repetitive text; for experiments only)"},
-		},
+		}, spanFlags()...),
 		Action: func(c *cli.Context) error { return runDetect(c, e) },
 	}
 }
@@ -53,6 +54,8 @@ type detection struct {
 	// Engine is the serving engine's own detector result, for schemes
 	// of an engine such as vLLM (docs/engines.md).
 	Engine *engineResult `json:"engine_detection,omitempty"`
+	// Spans is the span test (detect --spans, docs/spans.md).
+	Spans *spans.Result `json:"span_test,omitempty"`
 }
 
 // engineResult is an engine's own detector result for one key.
@@ -85,6 +88,7 @@ type detectRun struct {
 	found    int
 	failures int
 	ev       *evidenceRun // --evidence; nil without
+	spans    *spanRun     // --spans, --html
 }
 
 // schemesFor binds each key to its scheme, or to --scheme when given.
@@ -137,6 +141,9 @@ func runDetect(c *cli.Context, e *env) error {
 		}
 	}
 	r.schemes = schemes
+	if r.spans, err = newSpanRun(c, r.dets, tok); err != nil {
+		return err
+	}
 	inputs := c.Args().Slice()
 	if len(inputs) == 0 {
 		inputs = []string{"-"}
@@ -154,6 +161,9 @@ func runDetect(c *cli.Context, e *env) error {
 		if err := r.input(c.Context, name, c.Bool("ids")); err != nil {
 			r.fail(err)
 		}
+	}
+	if err := r.spans.writeHTML(); err != nil {
+		r.fail(err)
 	}
 	r.ev.count("errors", r.failures) // inputs or lines that could not be tested
 	if err := r.ev.write(e); err != nil {
@@ -206,7 +216,7 @@ func readInput(ctx context.Context, e *env, name string) (string, []byte, error)
 // Compressed input (gzip, zstd, xz, bzip2) is decompressed, as scan does;
 // binary input is refused with an error, never scored.
 func (r *detectRun) input(ctx context.Context, name string, ids bool) error {
-	keepAll := r.engine && r.json
+	keepAll := r.engine && r.json || r.spans != nil
 	display := name
 	if name == "-" {
 		display = "<stdin>"
@@ -404,11 +414,19 @@ func parseIDsJSON(line []byte) ([]uint32, error) {
 }
 
 func (r *detectRun) report(name string, res detect.Result) error {
-	if res.Detected {
+	var sr *spans.Result
+	if r.spans != nil {
+		v, err := r.spans.scan(name, r.all)
+		if err != nil {
+			return err
+		}
+		sr = &v
+	}
+	if res.Detected && sr == nil || sr != nil && sr.Detected {
 		r.found++
 	}
 	if r.json {
-		d := detection{Input: name, Result: res, keyDefaults: r.defaults[res.KeyID]}
+		d := detection{Input: name, Result: res, keyDefaults: r.defaults[res.KeyID], Spans: sr}
 		if e := r.engineResults(); len(e) == 1 {
 			d.Engine = &e[0]
 		}
@@ -419,6 +437,12 @@ func (r *detectRun) report(name string, res detect.Result) error {
 		return err
 	}
 	_, err := fmt.Fprintf(r.env.stdout, "%s: %s (%s; key %s)%s\n", name, verdict(res.Detected), evidence(res), res.KeyID, payloadNote(res))
+	if err == nil && sr != nil {
+		err = describeSpans(r.env.stdout, *sr)
+	}
+	if err == nil {
+		err = r.spans.printColor(r.env.stdout)
+	}
 	return err
 }
 

@@ -59,6 +59,8 @@ func scanCommand(e *env) *cli.Command {
 			&cli.BoolFlag{Name: "soft-errors-ok", Usage: "bad records and unreadable files do not make the exit code 2"},
 			&cli.StringFlag{Name: "doc-dedup", Value: "document", Usage: "per-document dedup `MODE`: corpus (a tuple shared by several documents is scored only in the first, in input order: p-values independent across the corpus) or document (every document on all its tuples)"},
 			&cli.StringFlag{Name: "out", Usage: "keep per-file results in `DIR`; a rerun skips finished files (resume); see tracemark merge"},
+			&cli.BoolFlag{Name: "spans", Usage: "span test per document: find a watermarked passage inside long documents; p-values become the span test's (docs/spans.md)"},
+			&cli.StringFlag{Name: "html", Usage: "write an HTML view of every detected document into `DIR` (implies --spans)"},
 		},
 		Action: func(c *cli.Context) error { return runScan(c, e) },
 	}
@@ -136,6 +138,8 @@ func runScan(c *cli.Context, e *env) error {
 		OutDir:   c.String("out"),
 		ShowText: max(0, c.Int("show-text")),
 		DocDedup: mode,
+		Spans:    c.Bool("spans"),
+		ViewDir:  c.String("html"),
 	})
 	if err != nil {
 		return err
@@ -314,6 +318,12 @@ func (s *humanSink) Doc(d scan.Doc) error {
 		d.File, d.ID, d.Location, d.PValue, q, d.Log10P, d.Scored, d.Tokens, scored, d.KeyID, payload)
 	if err == nil && d.Text != "" {
 		_, err = fmt.Fprintf(s.w, "    %s\n", strings.Join(strings.Fields(d.Text), " "))
+	}
+	if err == nil && d.Spans != nil {
+		err = describeSpans(s.w, *d.Spans)
+	}
+	if err == nil && d.View != "" {
+		_, err = fmt.Fprintf(s.w, "  view: %s\n", d.View)
 	}
 	return err
 }

@@ -1,0 +1,522 @@
+// Package spans finds a watermarked passage inside a long text: beside
+// the whole-text test it scans windows of the text's counted observations
+// (dyadic lengths from MinWindow up, each at a stride of half its length),
+// scores every window with the detector's exact test, corrects the best
+// window for the number of windows tested (Bonferroni), and combines the
+// global and the local test into one p-value, 2·min(p_global, p_local),
+// that is valid whatever the text (docs/spans.md). Detected windows that
+// overlap merge into one reported span, with token and byte offsets.
+package spans
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/tracemark/tracemark/detect"
+	"github.com/tracemark/tracemark/detect/stats"
+	"github.com/tracemark/tracemark/tokenize"
+	"github.com/tracemark/tracemark/watermark"
+)
+
+// DefaultMinWindow is the shortest window, in counted observations.
+const DefaultMinWindow = 32
+
+// Options configure a Scanner.
+type Options struct {
+	// MinWindow is the shortest window length in counted observations; 0
+	// means DefaultMinWindow. Window lengths are MinWindow·2^j, up to
+	// (excluding) the number of counted observations.
+	MinWindow int
+}
+
+// Result is the evidence of the span test for one text. JSON field names
+// are part of the CLI contract (docs/spans.md).
+type Result struct {
+	// Detected: PValue <= Alpha.
+	Detected bool `json:"detected"`
+	// PValue is the combined test: min(1, 2·min(GlobalPValue, LocalPValue)),
+	// or GlobalPValue when the text is too short for any window.
+	PValue float64 `json:"p_value"`
+	Log10P float64 `json:"log10_p"`
+	// GlobalLog10P is the whole-text test (detect.Detector.Tokens).
+	GlobalPValue float64 `json:"global_p_value"`
+	GlobalLog10P float64 `json:"global_log10_p"`
+	// LocalPValue is min(1, Windows · the smallest window p-value).
+	LocalPValue float64 `json:"local_p_value"`
+	LocalLog10P float64 `json:"local_log10_p"`
+	// Windows is how many windows were tested (the Bonferroni factor).
+	Windows int `json:"windows"`
+	// MinWindow is the shortest window length in observations.
+	MinWindow int     `json:"min_window"`
+	Alpha     float64 `json:"alpha"`
+	// Spans are the detected passages, in text order: windows whose
+	// corrected p-value 2·Windows·p is at most Alpha, each overlapping
+	// group merged into the span of its best window. Empty when no window is significant on its own (the text may
+	// still be Detected through the global test).
+	Spans []Span `json:"spans"`
+}
+
+// Span is one detected passage.
+type Span struct {
+	// TokenStart and TokenEnd delimit the passage's scored tokens,
+	// [TokenStart, TokenEnd) as indices of the text's tokens.
+	TokenStart int `json:"token_start"`
+	TokenEnd   int `json:"token_end"`
+	// ByteStart and ByteEnd delimit the same tokens in the tokenized text
+	// (-1 when the tokens came without text, such as token-ID input).
+	ByteStart int `json:"byte_start"`
+	ByteEnd   int `json:"byte_end"`
+	// PValue is the span's corrected p-value: min(1, 2·Windows·p) for its
+	// best window's p. Comparing it with Alpha keeps the family-wise error
+	// of all reported spans at Alpha.
+	PValue float64 `json:"p_value"`
+	Log10P float64 `json:"log10_p"`
+	// Window is the best (smallest p) tested window inside the span, in
+	// token indices, and Evidence its uncorrected test result: the
+	// decoded payload of payload schemes is decoded from this window
+	// alone, and its PayloadPValue is corrected below.
+	WindowStart int           `json:"window_start"`
+	WindowEnd   int           `json:"window_end"`
+	Evidence    detect.Result `json:"evidence"`
+	// PayloadPValue is the window's payload p-value corrected like PValue
+	// (nil without a payload); PayloadClaimed is PayloadPValue <= Alpha.
+	PayloadPValue  *float64 `json:"payload_p_value"`
+	PayloadClaimed bool     `json:"payload_claimed"`
+}
+
+// window is one tested window, [start, end) in observation indices.
+type window struct {
+	start, end int
+	lnP        float64
+	res        detect.Result
+}
+
+// Scanner runs the span test with one detector. It reuses its buffers and
+// is not safe for concurrent use.
+type Scanner struct {
+	det     *detect.Detector
+	null    watermark.Null
+	minWin  int
+	pos     []int
+	prefix  []float64
+	obs     []watermark.Observation
+	tally   detect.Tally
+	found   []window
+	offsets []int
+	bytes   []byte
+	global  detect.Result
+	levels  []int
+	starts  []int
+	counts  []int        // payload: colour counts of the current window, [slot*radix+colour]
+	moments [][2]float64 // payload: mean and variance of a slot's largest colour count, by slot size
+}
+
+// New returns a Scanner that tests with d (its scheme, key and options).
+func New(d *detect.Detector, opts Options) (*Scanner, error) {
+	if d == nil {
+		return nil, errors.New("spans: no detector")
+	}
+	if opts.MinWindow == 0 {
+		opts.MinWindow = DefaultMinWindow
+	}
+	if opts.MinWindow < 2 {
+		return nil, fmt.Errorf("spans: minimum window must be at least 2 observations, got %d", opts.MinWindow)
+	}
+	return &Scanner{det: d, null: d.Scheme().Config().Null(), minWin: opts.MinWindow}, nil
+}
+
+// Detector returns the scanner's detector.
+func (s *Scanner) Detector() *detect.Detector { return s.det }
+
+// Global returns the whole-text result of the last scan.
+func (s *Scanner) Global() detect.Result { return s.global }
+
+// Observations returns the counted observations of the last scan and, for
+// each, the index of its token (both reused by the next scan).
+func (s *Scanner) Observations() ([]watermark.Observation, []int) { return s.obs, s.pos }
+
+// Text tokenizes text with tok and scans it, with byte offsets into text
+// (as tokenized: invalid UTF-8 counts as its U+FFFD replacement).
+func (s *Scanner) Text(tok tokenize.Tokenizer, text string) (Result, []uint32, error) {
+	ids, err := tok.AppendEncode(nil, text)
+	if err != nil {
+		return Result{}, nil, err
+	}
+	s.offsets, err = tokenize.AppendByteOffsets(s.offsets[:0], tok, ids)
+	if err != nil {
+		return Result{}, nil, err
+	}
+	return s.Scan(ids, s.offsets), ids, nil
+}
+
+// Windows returns how many windows a text with n counted observations has
+// with minimum window length minWin: for each length L = minWin·2^j < n,
+// the windows starting at 0, L/2, 2·L/2, ... that fit, plus one ending at
+// n when the last does not. It depends only on n, never on the key.
+func Windows(n, minWin int) int {
+	m := 0
+	for L := minWin; L < n; L *= 2 {
+		stride := max(L/2, 1)
+		m += (n-L)/stride + 1
+		if (n-L)%stride != 0 {
+			m++
+		}
+	}
+	return m
+}
+
+// starts appends the window starts of length L over n observations.
+func starts(n, L int, dst []int) []int {
+	stride := max(L/2, 1)
+	s := 0
+	for ; s+L <= n; s += stride {
+		dst = append(dst, s)
+	}
+	if last := n - L; last >= 0 && (len(dst) == 0 || dst[len(dst)-1] != last) {
+		dst = append(dst, last)
+	}
+	return dst
+}
+
+// Scan tests ids. offsets, if not nil, holds len(ids)+1 byte offsets
+// (tokenize.AppendByteOffsets) for the spans' byte ranges.
+func (s *Scanner) Scan(ids []uint32, offsets []int) Result {
+	d := s.det
+	s.global, s.pos = d.TokensPositions(ids, s.pos)
+	s.obs = append(s.obs[:0], d.Observations()...)
+	alpha := d.Alpha()
+	n := len(s.obs)
+	gln := s.global.Log10P * math.Ln10
+	res := Result{
+		GlobalPValue: s.global.PValue, GlobalLog10P: s.global.Log10P,
+		MinWindow: s.minWin, Alpha: alpha, LocalPValue: 1, Spans: []Span{},
+	}
+	m := Windows(n, s.minWin)
+	res.Windows = m
+	if m == 0 {
+		res.PValue, res.Log10P, res.Detected = s.global.PValue, s.global.Log10P, s.global.Detected
+		return res
+	}
+	lnM := math.Log(float64(m))
+	// The smallest window p-value, level by level.
+	best := 0.0
+	bestLevel := s.levels[:0]
+	st := s.starts[:0]
+	if s.null.Kind != watermark.PayloadNull {
+		s.prefix = append(s.prefix[:0], 0)
+		sum := 0.0
+		for _, o := range s.obs {
+			sum += o.Score
+			s.prefix = append(s.prefix, sum)
+		}
+	}
+	lnThr := math.Log(alpha) - math.Ln2 - lnM // a window is a detection below this
+	s.found = s.found[:0]
+	for L := s.minWin; L < n; L *= 2 {
+		st = starts(n, L, st[:0])
+		if s.null.Kind == watermark.PayloadNull {
+			best = math.Min(best, s.payloadLevel(L, st, lnThr, ids))
+			continue
+		}
+		// Every window of a level has L observations, and the exact
+		// p-value falls as the sum grows: the largest sum is the level's
+		// smallest p-value, found from prefix sums in O(n/L).
+		arg, top := -1, math.Inf(-1)
+		for _, a := range st {
+			if v := s.prefix[a+L] - s.prefix[a]; v > top {
+				arg, top = a, v
+			}
+		}
+		w := s.evalWindow(arg, arg+L, ids)
+		best = math.Min(best, w.lnP)
+		if w.lnP <= lnThr {
+			bestLevel = append(bestLevel, L)
+		}
+	}
+	for _, L := range bestLevel {
+		// A significant level: every window of it is evaluated (only in
+		// texts that carry a mark).
+		st = starts(n, L, st[:0])
+		for _, a := range st {
+			if w := s.evalWindow(a, a+L, ids); w.lnP <= lnThr {
+				s.found = append(s.found, w)
+			}
+		}
+	}
+	local := math.Min(0, best+lnM)
+	comb := math.Min(0, math.Min(gln, local)+math.Ln2)
+	res.LocalPValue, res.LocalLog10P = math.Exp(local), stats.Log10(local)+0
+	res.PValue, res.Log10P = math.Exp(comb), stats.Log10(comb)+0
+	res.Detected = comb <= math.Log(alpha)
+	res.Spans = s.merge(m, offsets)
+	s.levels, s.starts = bestLevel, st
+	return res
+}
+
+// payloadEvalCost bounds L²/slots (the cost of the exact payload test's
+// convolution) of the windows evaluated although their screen is not
+// promising.
+const payloadEvalCost = 1 << 15
+
+// payloadLevel scans the payload windows of length L starting at st and
+// returns the smallest ln p-value evaluated. The payload p-value is no
+// function of one sum, and its exact law costs a convolution, so each
+// window is screened first: its support (the sum over slots of the largest
+// colour count) is standardized with the exact null mean and variance of
+// each slot's largest count. Exactly evaluated are every window whose
+// screen could be a detection (z at least 3 below the detection
+// threshold's), every window with a slot beyond the exact law's size (its
+// test is cheap), and the level's best-screened window where that costs
+// little. Skipping a window can only raise the reported local p-value:
+// the test stays valid (docs/spans.md).
+func (s *Scanner) payloadLevel(L int, st []int, lnThr float64, ids []uint32) float64 {
+	radix, slots := s.null.Radix, s.null.Slots
+	if need := slots * radix; cap(s.counts) < need {
+		s.counts = make([]int, need)
+	} else {
+		s.counts = s.counts[:need]
+		clear(s.counts)
+	}
+	zDet := stats.ZFromLogP(lnThr) - 3
+	best, bestZ, bestA, bestDone := 0.0, math.Inf(-1), -1, false
+	lo, hi := 0, 0
+	for _, a := range st {
+		for ; lo < a; lo++ {
+			o := s.obs[lo]
+			s.counts[int(o.Slot)*radix+int(o.Colour)]--
+		}
+		for hi = max(hi, a); hi < a+L; hi++ {
+			o := s.obs[hi]
+			s.counts[int(o.Slot)*radix+int(o.Colour)]++
+		}
+		support, mean, variance, small := 0, 0.0, 0.0, true
+		for j := 0; j < slots; j++ {
+			top, n := 0, 0
+			for _, v := range s.counts[j*radix : (j+1)*radix] {
+				n += v
+				top = max(top, v)
+			}
+			if n > stats.MaxCountLimit {
+				small = false
+				break
+			}
+			m := s.moment(n, radix)
+			support, mean, variance = support+top, mean+m[0], variance+m[1]
+		}
+		z := math.Inf(1)
+		if small && variance > 0 {
+			z = (float64(support) - mean) / math.Sqrt(variance)
+		}
+		if !small || z >= zDet {
+			w := s.evalWindow(a, a+L, ids)
+			best = math.Min(best, w.lnP)
+			if w.lnP <= lnThr {
+				s.found = append(s.found, w)
+			}
+			if a == bestA {
+				bestDone = true
+			}
+		}
+		if small && z > bestZ {
+			bestZ, bestA, bestDone = z, a, !small || z >= zDet
+		}
+	}
+	if bestA >= 0 && !bestDone && L*L/slots <= payloadEvalCost {
+		best = math.Min(best, s.evalWindow(bestA, bestA+L, ids).lnP)
+	}
+	return best
+}
+
+// moment returns the null mean and variance of the largest of radix
+// colour counts among n uniform tuples (cached by n).
+func (s *Scanner) moment(n, radix int) [2]float64 {
+	for len(s.moments) <= n {
+		s.moments = append(s.moments, [2]float64{-1, -1})
+	}
+	if m := s.moments[n]; m[1] >= 0 {
+		return m
+	}
+	var mean, sq float64
+	for k, p := range stats.MaxCountPMF(n, radix) {
+		mean += float64(k) * p
+		sq += float64(k) * float64(k) * p
+	}
+	m := [2]float64{mean, math.Max(0, sq-mean*mean)}
+	s.moments[n] = m
+	return m
+}
+
+// evalWindow evaluates the observations [a, b) exactly, as detection of
+// those observations alone.
+func (s *Scanner) evalWindow(a, b int, ids []uint32) window {
+	s.tally.Reset()
+	if s.null.Kind == watermark.PayloadNull {
+		for _, o := range s.obs[a:b] {
+			s.tally.Add(s.null, o)
+		}
+	} else {
+		// N and Sum are all the exact test reads (summed in the order
+		// Tally.Add sums, so the p-value is the sliced text's to the
+		// last bit); the tournament's weighted mean, which only
+		// describes, is filled in for reported windows (weigh).
+		sum := 0.0
+		for _, o := range s.obs[a:b] {
+			sum += o.Score
+		}
+		s.tally.N, s.tally.Sum = b-a, sum
+	}
+	tokens := s.pos[b-1] + 1 - s.pos[a]
+	r := s.det.EvaluateTally(&s.tally, tokens)
+	lnP := r.Log10P * math.Ln10
+	return window{start: a, end: b, lnP: lnP, res: r}
+}
+
+// weigh evaluates window w with every observation added to the tally, so
+// that its result has the tournament's weighted mean too.
+func (s *Scanner) weigh(w window) detect.Result {
+	s.tally.Reset()
+	for _, o := range s.obs[w.start:w.end] {
+		s.tally.Add(s.null, o)
+	}
+	return s.det.EvaluateTally(&s.tally, w.res.Tokens)
+}
+
+// merge turns the detected windows into spans by greedy suppression: the
+// best (smallest p) window starts a span and absorbs every detected window
+// that overlaps it; the best of the rest starts the next, and so on. A
+// span's p-value is its best window's, corrected; its extent is the
+// best-scoring segment around that window (refine). Spans come in text
+// order.
+func (s *Scanner) merge(m int, offsets []int) []Span {
+	out := []Span{}
+	if len(s.found) == 0 {
+		return out
+	}
+	slices.SortFunc(s.found, func(x, y window) int {
+		switch {
+		case x.lnP < y.lnP:
+			return -1
+		case x.lnP > y.lnP:
+			return 1
+		}
+		return x.start - y.start
+	})
+	lnM := math.Log(float64(m))
+	alpha := s.det.Alpha()
+	n := len(s.obs)
+	type extent struct{ a, b int }
+	var ext []extent // each span's extent in observations
+	for i := range s.found {
+		w := s.found[i]
+		if w.end < 0 { // absorbed
+			continue
+		}
+		if s.null.Trials > 1 {
+			w.res = s.weigh(w)
+		}
+		half := (w.end - w.start) / 2
+		a, b := s.refine(w, max(0, w.start-half), min(n, w.end+half))
+		for j := i + 1; j < len(s.found); j++ {
+			if o := s.found[j]; o.end >= 0 && (o.start < w.end && w.start < o.end || o.start < b && a < o.end) {
+				s.found[j].end = -1
+			}
+		}
+		joined := false
+		for k, e := range ext {
+			if a <= e.b && e.a <= b {
+				// Touches a better span: one passage.
+				ext[k] = extent{min(a, e.a), max(b, e.b)}
+				out[k].TokenStart, out[k].TokenEnd = s.pos[ext[k].a], s.pos[ext[k].b-1]+1
+				joined = true
+				break
+			}
+		}
+		if joined {
+			continue
+		}
+		ext = append(ext, extent{a, b})
+		corr := math.Min(0, w.lnP+lnM+math.Ln2)
+		sp := Span{
+			TokenStart: s.pos[a], TokenEnd: s.pos[b-1] + 1,
+			PValue: math.Exp(corr), Log10P: stats.Log10(corr) + 0,
+			WindowStart: s.pos[w.start], WindowEnd: s.pos[w.end-1] + 1,
+			Evidence: w.res,
+		}
+		if w.res.PayloadLog10P != nil {
+			lp := math.Min(0, *w.res.PayloadLog10P*math.Ln10+lnM+math.Ln2)
+			pp := math.Exp(lp)
+			sp.PayloadPValue, sp.PayloadClaimed = &pp, lp <= math.Log(alpha)
+		}
+		out = append(out, sp)
+	}
+	for i := range out {
+		out[i].ByteStart, out[i].ByteEnd = -1, -1
+		if offsets != nil && len(offsets) > out[i].TokenEnd {
+			out[i].ByteStart, out[i].ByteEnd = offsets[out[i].TokenStart], offsets[out[i].TokenEnd]
+		}
+	}
+	slices.SortFunc(out, func(x, y Span) int { return x.TokenStart - y.TokenStart })
+	return out
+}
+
+// refine estimates the passage's extent inside the merged windows
+// [lo, hi): the segment with the largest log-likelihood ratio of "marked
+// at the best window's observed rate" against the null (a maximum-sum
+// segment, found in one pass). It changes only the reported extent; the
+// p-values are those of the tested windows.
+func (s *Scanner) refine(w window, lo, hi int) (int, int) {
+	L := float64(w.end - w.start)
+	var lr func(o watermark.Observation) float64
+	switch s.null.Kind {
+	case watermark.BinomialNull:
+		m := float64(s.null.Trials)
+		p := s.null.P
+		p1 := w.res.Score / (L * m)
+		if !(p1 > p && p1 < 1) {
+			return w.start, w.end
+		}
+		hit, miss := math.Log(p1/p), math.Log((1-p1)/(1-p))
+		lr = func(o watermark.Observation) float64 { return o.Score*hit + (m-o.Score)*miss }
+	case watermark.GammaNull:
+		k := 1.0
+		if s.null.Shape > 1 {
+			k = float64(s.null.Shape)
+		}
+		theta := w.res.Score / (L * k)
+		if !(theta > 1) {
+			return w.start, w.end
+		}
+		lt, inv := k*math.Log(theta), 1-1/theta
+		lr = func(o watermark.Observation) float64 { return o.Score*inv - lt }
+	case watermark.PayloadNull:
+		p := 1 / float64(s.null.Radix)
+		p1 := w.res.Score / L
+		if !(p1 > p && p1 < 1) || len(w.res.Symbols) == 0 {
+			return w.start, w.end
+		}
+		hit, miss := math.Log(p1/p), math.Log((1-p1)/(1-p))
+		syms := w.res.Symbols
+		lr = func(o watermark.Observation) float64 {
+			if int(o.Slot) < len(syms) && int(o.Colour) == syms[o.Slot].Value {
+				return hit
+			}
+			return miss
+		}
+	default:
+		return w.start, w.end
+	}
+	bestA, bestB, bestV := w.start, w.end, math.Inf(-1)
+	cur, curA := 0.0, lo
+	for i := lo; i < hi; i++ {
+		if cur <= 0 {
+			cur, curA = 0, i
+		}
+		cur += lr(s.obs[i])
+		if cur > bestV {
+			bestV, bestA, bestB = cur, curA, i+1
+		}
+	}
+	return bestA, bestB
+}
