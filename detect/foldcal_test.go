@@ -47,8 +47,11 @@ func foldCorpora(t *testing.T, n int) map[string][][]uint32 {
 // are uniform and its exact ones super-uniform. The full run makes more
 // than 10^6 tests per scheme.
 func TestFoldTestNullCalibration(t *testing.T) {
-	target := 1_050_000
-	if testing.Short() {
+	target := 250_000
+	switch {
+	case fullCalibration():
+		target = 1_050_000
+	case testing.Short():
 		target = 60_000
 	}
 	corpora := foldCorpora(t, 400)

@@ -81,8 +81,11 @@ func superUniform(p []float64, levels ...float64) (bool, string) {
 }
 
 func TestNullCalibrationOtherSchemes(t *testing.T) {
-	reps := 40
-	if testing.Short() {
+	reps := 24
+	switch {
+	case fullCalibration():
+		reps = 40
+	case testing.Short():
 		reps = 10
 	}
 	corpora := map[string][][]uint32{"Opticks": opticksDocs(t), "Go source": goSourceDocs(t, 600)}

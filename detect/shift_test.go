@@ -92,8 +92,11 @@ func pooledZ(t testing.TB, docs [][]uint32, spec string, keys int, seed uint64) 
 // the documents (default 300, 60 with -short) and TRACEMARK_SHIFT_KINDS a
 // comma-separated list of kinds (default all).
 func TestPooledNullMeanOnTemplatedText(t *testing.T) {
-	keys, docs := 400, 300
-	if testing.Short() {
+	keys, docs := 160, 300
+	switch {
+	case fullCalibration():
+		keys = 400
+	case testing.Short():
 		keys, docs = 100, 60
 	}
 	if v, err := strconv.Atoi(os.Getenv("TRACEMARK_SHIFT_KEYS")); err == nil && v > 1 {
