@@ -155,6 +155,7 @@ func nullKeys() int {
 }
 
 func TestNullCalibrationProse(t *testing.T) {
+	skipCalibrationUnderRace(t)
 	docs := opticksDocs(t)
 	if len(docs) < 400 {
 		t.Fatalf("only %d documents from Opticks", len(docs))
@@ -169,6 +170,7 @@ func TestNullCalibrationProse(t *testing.T) {
 }
 
 func TestNullCalibrationCode(t *testing.T) {
+	skipCalibrationUnderRace(t)
 	docs := goSourceDocs(t, 600)
 	if len(docs) < 400 {
 		t.Fatalf("only %d documents of Go source", len(docs))
@@ -186,6 +188,7 @@ func TestNullCalibrationCode(t *testing.T) {
 // off: repeated tuples in code are counted again and again, the binomial
 // model no longer holds, and calibration must fail.
 func TestNullCalibrationFailsOnCodeWithoutDedup(t *testing.T) {
+	skipCalibrationUnderRace(t)
 	docs := goSourceDocs(t, 600)
 	for i, spec := range []string{watermark.DefaultSpec, "kgw:gamma=0.25,h=1,seeding=lefthash"} {
 		s := scoreNull(t, docs, spec, nullKeys(), true, uint64(300+i))

@@ -89,6 +89,7 @@ func TestCorpusSeenKeepAllocatesNothing(t *testing.T) {
 // Within a replicate the documents' observations are disjoint, so all the
 // tests are independent, as KS and the binomial bounds assume.
 func TestCorpusDocsNullCalibration(t *testing.T) {
+	skipCalibrationUnderRace(t)
 	corpora := map[string][][]uint32{
 		"letters":   templatedDocs(t, templated.Letters, 400, 3),
 		"logs":      templatedDocs(t, templated.Logs, 200, 4),
@@ -165,6 +166,7 @@ func varianceRatio(counts []float64, n int) float64 {
 // in corpus-disjoint mode (within 1.5×), and far more in document mode,
 // where documents sharing a template share tuples (so the test can fail).
 func TestFixedKeyFlaggedCountVariance(t *testing.T) {
+	skipCalibrationUnderRace(t)
 	for _, c := range []struct {
 		kind string
 		n    int

@@ -59,6 +59,7 @@ func engineNull(t *testing.T, docs [][]uint32, spec string, keys int, seed uint6
 // keys, tracemark's p-values for the vLLM schemes are uniform (KS) and at
 // most 1% fall below 0.01 (binomially plausible).
 func TestEngineNullCalibration(t *testing.T) {
+	skipCalibrationUnderRace(t)
 	keys := 6
 	if !testing.Short() {
 		keys = 30

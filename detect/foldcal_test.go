@@ -47,6 +47,7 @@ func foldCorpora(t *testing.T, n int) map[string][][]uint32 {
 // are uniform and its exact ones super-uniform. The full run makes more
 // than 10^6 tests per scheme.
 func TestFoldTestNullCalibration(t *testing.T) {
+	skipCalibrationUnderRace(t)
 	target := 250_000
 	switch {
 	case fullCalibration():
@@ -102,6 +103,7 @@ func TestFoldTestNullCalibration(t *testing.T) {
 // enough that the zero-bit test is the fold test, under random keys: the
 // p-values and the payload p-values stay super-uniform.
 func TestPayloadFoldOnLongHumanText(t *testing.T) {
+	skipCalibrationUnderRace(t)
 	keys := 150
 	if testing.Short() {
 		keys = 20
@@ -165,6 +167,7 @@ func synthPayloadTally(null watermark.Null, n int, eps float64, symbols []int, r
 // and the fold test: never more than twice the old p-value, and more
 // powerful for 64-bit payloads, whose Bonferroni factor 2^64 is large.
 func TestPayloadPowerAtScale(t *testing.T) {
+	skipCalibrationUnderRace(t)
 	reps := 40
 	if testing.Short() {
 		reps = 20

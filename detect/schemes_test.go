@@ -81,6 +81,7 @@ func superUniform(p []float64, levels ...float64) (bool, string) {
 }
 
 func TestNullCalibrationOtherSchemes(t *testing.T) {
+	skipCalibrationUnderRace(t)
 	reps := 24
 	switch {
 	case fullCalibration():

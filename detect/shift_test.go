@@ -92,6 +92,7 @@ func pooledZ(t testing.TB, docs [][]uint32, spec string, keys int, seed uint64) 
 // the documents (default 300, 60 with -short) and TRACEMARK_SHIFT_KINDS a
 // comma-separated list of kinds (default all).
 func TestPooledNullMeanOnTemplatedText(t *testing.T) {
+	skipCalibrationUnderRace(t)
 	keys, docs := 160, 300
 	switch {
 	case fullCalibration():
