@@ -420,19 +420,24 @@ type job struct {
 	who      caller
 }
 
-func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
+// decodeRequest authenticates r, reads its body within the size limit and
+// decodes it into req: the start of every completion request.
+func (s *Server) decodeRequest(w http.ResponseWriter, r *http.Request, req any) (caller, *apiError) {
 	who, e := s.authenticate(r)
 	if e != nil {
-		writeError(w, e)
-		return
+		return who, e
 	}
 	body, e := s.readBody(w, r)
 	if e != nil {
-		writeError(w, e)
-		return
+		return who, e
 	}
+	return who, decodeJSON(body, req)
+}
+
+func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 	var req chatRequest
-	if e := decodeJSON(body, &req); e != nil {
+	who, e := s.decodeRequest(w, r, &req)
+	if e != nil {
 		writeError(w, e)
 		return
 	}
@@ -460,18 +465,9 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) completions(w http.ResponseWriter, r *http.Request) {
-	who, e := s.authenticate(r)
-	if e != nil {
-		writeError(w, e)
-		return
-	}
-	body, e := s.readBody(w, r)
-	if e != nil {
-		writeError(w, e)
-		return
-	}
 	var req completionRequest
-	if e := decodeJSON(body, &req); e != nil {
+	who, e := s.decodeRequest(w, r, &req)
+	if e != nil {
 		writeError(w, e)
 		return
 	}
