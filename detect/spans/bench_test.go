@@ -17,6 +17,7 @@ func BenchmarkSpans(b *testing.B) {
 	for _, c := range []struct{ name, spec string }{
 		{"kgw", watermark.DefaultSpec}, {"gumbel", "gumbel:h=4"}, {"tournament", "tournament:m=30,h=4"},
 		{"synthid", "synthid"}, {"vllm-gumbel", "vllm-gumbel"}, {"payload", "kgw:payload_bits=32"},
+		{"payload8", "kgw:payload_bits=8"}, {"payload16r16", "kgw:payload_bits=16,radix=16"},
 	} {
 		rng := rand.New(rand.NewPCG(1, 1))
 		s := testScheme(b, rng, c.spec)

@@ -109,8 +109,20 @@ type Scanner struct {
 	global  detect.Result
 	levels  []int
 	starts  []int
-	counts  []int        // payload: colour counts of the current window, [slot*radix+colour]
-	moments [][2]float64 // payload: mean and variance of a slot's largest colour count, by slot size
+	// Payload screening: the sliding colour counts of the current window
+	// ([slot*radix+colour]), each slot's size, largest count (an upper
+	// bound while dirty) and the split of bound; tails[n] caches
+	// ln P(M ≥ t) of a slot of n tuples for radix tailRadix.
+	counts    []int32
+	slotN     []int32
+	top       []int32
+	dirty     []bool
+	alloc     []int32
+	tails     [][]float64
+	tailRadix int
+	// evaluated and pruned count the payload windows evaluated exactly
+	// and skipped by their bound, over the scanner's life (tests).
+	evaluated, pruned int
 }
 
 // New returns a Scanner that tests with d (its scheme, key and options).
@@ -255,97 +267,156 @@ func (s *Scanner) Scan(ids []uint32, offsets []int) Result {
 	return res
 }
 
-// payloadEvalCost bounds L²/slots (the cost of the exact payload test's
-// convolution) of the windows evaluated although their screen is not
-// promising.
-const payloadEvalCost = 1 << 15
+// pruneMargin (nats) is the margin by which a window's lower bound on its
+// ln p-value must exceed the detection threshold for the window to be
+// skipped: far above the rounding error of the exact test's arithmetic.
+const pruneMargin = 1e-6
 
 // payloadLevel scans the payload windows of length L starting at st and
 // returns the smallest ln p-value evaluated. The payload p-value is no
-// function of one sum, and its exact law costs a convolution, so each
-// window is screened first: its support (the sum over slots of the largest
-// colour count) is standardized with the exact null mean and variance of
-// each slot's largest count. Exactly evaluated are every window whose
-// screen could be a detection (z at least 3 below the detection
-// threshold's), every window with a slot beyond the exact law's size (its
-// test is cheap), and the level's best-screened window where that costs
-// little. Skipping a window can only raise the reported local p-value:
-// the test stays valid (docs/spans.md).
+// function of one sum, and its exact law (payload-max-exact) costs a
+// convolution, so each window first gets a provable lower bound on its
+// p-value from its slot sizes n_j and largest colour counts t_j, kept by
+// sliding counts: the support S = Σ_j M_j is at least s = Σ_j t_j whenever
+// every slot's largest count M_j is at least t_j, and the slots are
+// independent under the null, so P(S ≥ s) ≥ Π_j P(M_j ≥ t_j), both for the
+// observed t_j and for any other split of s (bound). A window whose bound
+// is above the detection threshold lnThr cannot be a detection and is not
+// evaluated; every other window is evaluated exactly, as are windows with a
+// slot beyond the exact law's size (their fold test is cheap). Skipping a
+// window can only raise the reported local p-value, and no window that is
+// a detection is ever skipped (docs/spans.md).
 func (s *Scanner) payloadLevel(L int, st []int, lnThr float64, ids []uint32) float64 {
 	radix, slots := s.null.Radix, s.null.Slots
-	if need := slots * radix; cap(s.counts) < need {
-		s.counts = make([]int, need)
-	} else {
-		s.counts = s.counts[:need]
-		clear(s.counts)
-	}
-	zDet := stats.ZFromLogP(lnThr) - 3
-	best, bestZ, bestA, bestDone := 0.0, math.Inf(-1), -1, false
+	s.resetPayload(slots, radix)
+	counts, slotN, top, dirty := s.counts, s.slotN, s.top, s.dirty
+	best := 0.0
 	lo, hi := 0, 0
+	cut := lnThr + pruneMargin
 	for _, a := range st {
 		for ; lo < a; lo++ {
 			o := s.obs[lo]
-			s.counts[int(o.Slot)*radix+int(o.Colour)]--
+			j := int(o.Slot)
+			c := &counts[j*radix+int(o.Colour)]
+			if *c == top[j] {
+				dirty[j] = true // the largest count may fall
+			}
+			*c--
+			slotN[j]--
 		}
 		for hi = max(hi, a); hi < a+L; hi++ {
 			o := s.obs[hi]
-			s.counts[int(o.Slot)*radix+int(o.Colour)]++
+			j := int(o.Slot)
+			c := &counts[j*radix+int(o.Colour)]
+			*c++
+			top[j] = max(top[j], *c)
+			slotN[j]++
 		}
-		support, mean, variance, small := 0, 0.0, 0.0, true
+		small, lb := true, 0.0
 		for j := 0; j < slots; j++ {
-			top, n := 0, 0
-			for _, v := range s.counts[j*radix : (j+1)*radix] {
-				n += v
-				top = max(top, v)
+			if dirty[j] {
+				t := int32(0)
+				for _, v := range counts[j*radix : (j+1)*radix] {
+					t = max(t, v)
+				}
+				top[j], dirty[j] = t, false
 			}
+			n := int(slotN[j])
 			if n > stats.MaxCountLimit {
 				small = false
 				break
 			}
-			m := s.moment(n, radix)
-			support, mean, variance = support+top, mean+m[0], variance+m[1]
+			lb += s.tail(n, radix)[top[j]]
 		}
-		z := math.Inf(1)
-		if small && variance > 0 {
-			z = (float64(support) - mean) / math.Sqrt(variance)
+		if small && (lb > cut || s.bound() > cut) {
+			s.pruned++
+			continue // cannot be a detection
 		}
-		if !small || z >= zDet {
-			w := s.evalWindow(a, a+L, ids)
-			best = math.Min(best, w.lnP)
-			if w.lnP <= lnThr {
-				s.found = append(s.found, w)
-			}
-			if a == bestA {
-				bestDone = true
-			}
+		w := s.evalWindow(a, a+L, ids)
+		s.evaluated++
+		best = math.Min(best, w.lnP)
+		if w.lnP <= lnThr {
+			s.found = append(s.found, w)
 		}
-		if small && z > bestZ {
-			bestZ, bestA, bestDone = z, a, !small || z >= zDet
-		}
-	}
-	if bestA >= 0 && !bestDone && L*L/slots <= payloadEvalCost {
-		best = math.Min(best, s.evalWindow(bestA, bestA+L, ids).lnP)
 	}
 	return best
 }
 
-// moment returns the null mean and variance of the largest of radix
-// colour counts among n uniform tuples (cached by n).
-func (s *Scanner) moment(n, radix int) [2]float64 {
-	for len(s.moments) <= n {
-		s.moments = append(s.moments, [2]float64{-1, -1})
+// resetPayload sizes and clears the sliding payload counts.
+func (s *Scanner) resetPayload(slots, radix int) {
+	if need := slots * radix; cap(s.counts) < need {
+		s.counts = make([]int32, need)
+	} else {
+		s.counts = s.counts[:need]
+		clear(s.counts)
 	}
-	if m := s.moments[n]; m[1] >= 0 {
-		return m
+	if cap(s.slotN) < slots {
+		s.slotN, s.top, s.dirty, s.alloc = make([]int32, slots), make([]int32, slots), make([]bool, slots), make([]int32, slots)
 	}
-	var mean, sq float64
-	for k, p := range stats.MaxCountPMF(n, radix) {
-		mean += float64(k) * p
-		sq += float64(k) * float64(k) * p
+	s.slotN, s.top, s.dirty, s.alloc = s.slotN[:slots], s.top[:slots], s.dirty[:slots], s.alloc[:slots]
+	clear(s.slotN)
+	clear(s.top)
+	clear(s.dirty)
+}
+
+// bound returns the largest ln Π_j P(M_j ≥ u_j) that a greedy split u of
+// the current window's support s = Σ_j t_j reaches, with Σ_j u_j ≥ s: a
+// lower bound on the window's exact ln p-value (the event "every M_j ≥ u_j"
+// implies S ≥ s, for any such u). It starts from u_j = ⌈n_j/radix⌉, where
+// P(M_j ≥ u_j) = 1, and raises one u_j at a time where the bound falls
+// least. Any split gives a valid bound; greedy is the best split when the
+// slots' log-tails are concave.
+func (s *Scanner) bound() float64 {
+	radix := s.null.Radix
+	u := s.alloc
+	need := 0
+	for j, n := range s.slotN {
+		u[j] = (n + int32(radix) - 1) / int32(radix)
+		need += int(s.top[j] - u[j])
 	}
-	m := [2]float64{mean, math.Max(0, sq-mean*mean)}
-	s.moments[n] = m
-	return m
+	lb := 0.0
+	for ; need > 0; need-- {
+		arg, gain := -1, math.Inf(-1)
+		for j, n := range s.slotN {
+			if u[j] < n {
+				t := s.tails[n]
+				if g := t[u[j]+1] - t[u[j]]; g > gain {
+					arg, gain = j, g
+				}
+			}
+		}
+		if arg < 0 {
+			return math.Inf(-1) // unreachable: Σ t_j ≤ Σ n_j
+		}
+		u[arg]++
+		lb += gain
+	}
+	return lb
+}
+
+// tail returns ln P(M ≥ t) for t = 0..n, M the largest of radix colour
+// counts among n uniform tuples (cached by n; the cache is dropped when
+// the radix changes).
+func (s *Scanner) tail(n, radix int) []float64 {
+	if s.tailRadix != radix {
+		s.tails, s.tailRadix = s.tails[:0], radix
+	}
+	for len(s.tails) <= n {
+		s.tails = append(s.tails, nil)
+	}
+	if t := s.tails[n]; t != nil {
+		return t
+	}
+	pmf := stats.MaxCountPMF(n, radix)
+	t := make([]float64, n+2)
+	acc := 0.0
+	for k := n; k >= 0; k-- {
+		acc += pmf[k]
+		t[k] = math.Log(min(acc, 1))
+	}
+	t[n+1] = math.Inf(-1)
+	s.tails[n] = t
+	return t
 }
 
 // evalWindow evaluates the observations [a, b) exactly, as detection of
