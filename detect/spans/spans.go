@@ -109,20 +109,30 @@ type Scanner struct {
 	global  detect.Result
 	levels  []int
 	starts  []int
-	// Payload screening: the sliding colour counts of the current window
-	// ([slot*radix+colour]), each slot's size, largest count (an upper
-	// bound while dirty) and the split of bound; tails[n] caches
+	// Payload screening: each observation's slot*radix+colour (code) and
+	// that with its fold (fold*slots*radix+code), the colour counts of blocks of blockLen observations, of the
+	// current window ([slot*radix+colour]) and by fold, each slot's size
+	// and largest count and the split of bound; tails[n] caches
 	// ln P(M ≥ t) of a slot of n tuples for radix tailRadix.
-	counts    []int32
-	slotN     []int32
-	top       []int32
-	dirty     []bool
-	alloc     []int32
-	tails     [][]float64
-	tailRadix int
+	code       []uint16
+	fcode      []uint16
+	zeros      []int32
+	blocks     []int32
+	blockLen   int
+	counts     []int32
+	foldCounts []int32
+	slotN      []int32
+	top        []int32
+	alloc      []int32
+	tails      [][]float64
+	tailRadix  int
 	// evaluated and pruned count the payload windows evaluated exactly
-	// and skipped by their bound, over the scanner's life (tests).
+	// and skipped by their bound, over the scanner's life; exhaustive
+	// evaluates every window, and excess is the largest amount by which a
+	// window's lower bound exceeded its exact ln p-value (tests).
 	evaluated, pruned int
+	exhaustive        bool
+	excess            float64
 }
 
 // New returns a Scanner that tests with d (its scheme, key and options).
@@ -224,6 +234,16 @@ func (s *Scanner) Scan(ids []uint32, offsets []int) Result {
 			s.prefix = append(s.prefix, sum)
 		}
 	}
+	if s.null.Kind == watermark.PayloadNull {
+		s.code, s.fcode = s.code[:0], s.fcode[:0]
+		e := s.null.Slots * s.null.Radix
+		for _, o := range s.obs {
+			c := int(o.Slot)*s.null.Radix + int(o.Colour)
+			s.code = append(s.code, uint16(c))
+			s.fcode = append(s.fcode, uint16(int(o.Bits%watermark.PayloadFolds)*e+c))
+		}
+		s.blockLen = 0
+	}
 	lnThr := math.Log(alpha) - math.Ln2 - lnM // a window is a detection below this
 	s.found = s.found[:0]
 	for L := s.minWin; L < n; L *= 2 {
@@ -276,64 +296,78 @@ const pruneMargin = 1e-6
 // returns the smallest ln p-value evaluated. The payload p-value is no
 // function of one sum, and its exact law (payload-max-exact) costs a
 // convolution, so each window first gets a provable lower bound on its
-// p-value from its slot sizes n_j and largest colour counts t_j, kept by
-// sliding counts: the support S = Σ_j M_j is at least s = Σ_j t_j whenever
-// every slot's largest count M_j is at least t_j, and the slots are
-// independent under the null, so P(S ≥ s) ≥ Π_j P(M_j ≥ t_j), both for the
-// observed t_j and for any other split of s (bound). A window whose bound
-// is above the detection threshold lnThr cannot be a detection and is not
-// evaluated; every other window is evaluated exactly, as are windows with a
-// slot beyond the exact law's size (their fold test is cheap). Skipping a
-// window can only raise the reported local p-value, and no window that is
-// a detection is ever skipped (docs/spans.md).
+// p-value from its slot sizes n_j and largest colour counts t_j: the
+// support S = Σ_j M_j is at least s = Σ_j t_j whenever every slot's
+// largest count M_j is at least t_j, and the slots are independent under
+// the null, so P(S ≥ s) ≥ Π_j P(M_j ≥ t_j), both for the observed t_j and
+// for any other split of s (bound). A window with a slot beyond the exact
+// law's size gets its fold-test p-value itself (foldLnP), which costs one
+// pass over its tuples. A window whose bound is above the detection
+// threshold lnThr cannot be a detection and is not evaluated; every other
+// window is evaluated exactly. Skipping a window can only raise the
+// reported local p-value, and no window that is a detection is ever
+// skipped (docs/spans.md).
+//
+// The colour counts of a window of even length L are the sums of two
+// blocks of L/2 tuples (the windows start at multiples of L/2), and the
+// blocks of L/2 are pairs of the previous level's blocks; the window that
+// ends at the text's end, and every window of an odd length, is counted
+// directly.
 func (s *Scanner) payloadLevel(L int, st []int, lnThr float64, ids []uint32) float64 {
 	radix, slots := s.null.Radix, s.null.Slots
+	e := slots * radix
 	s.resetPayload(slots, radix)
-	counts, slotN, top, dirty := s.counts, s.slotN, s.top, s.dirty
+	h := L / 2
+	nb := 0
+	if L%2 == 0 {
+		nb = s.blocksOf(h, e)
+	}
+	counts := s.counts
 	best := 0.0
-	lo, hi := 0, 0
 	cut := lnThr + pruneMargin
 	for _, a := range st {
-		for ; lo < a; lo++ {
-			o := s.obs[lo]
-			j := int(o.Slot)
-			c := &counts[j*radix+int(o.Colour)]
-			if *c == top[j] {
-				dirty[j] = true // the largest count may fall
+		// x and y are the window's counts as the sum of two rows.
+		var x, y []int32
+		if k := a / h; L%2 == 0 && a%h == 0 && k+1 < nb {
+			x, y = s.blocks[k*e:(k+1)*e], s.blocks[(k+1)*e:(k+2)*e]
+		} else {
+			clear(counts)
+			for _, c := range s.code[a : a+L] {
+				counts[c]++
 			}
-			*c--
-			slotN[j]--
+			x, y = counts, s.zeros[:e]
 		}
-		for hi = max(hi, a); hi < a+L; hi++ {
-			o := s.obs[hi]
-			j := int(o.Slot)
-			c := &counts[j*radix+int(o.Colour)]
-			*c++
-			top[j] = max(top[j], *c)
-			slotN[j]++
-		}
-		small, lb := true, 0.0
+		small, lb, support := true, 0.0, 0
 		for j := 0; j < slots; j++ {
-			if dirty[j] {
-				t := int32(0)
-				for _, v := range counts[j*radix : (j+1)*radix] {
-					t = max(t, v)
-				}
-				top[j], dirty[j] = t, false
+			t, m := int32(0), int32(0)
+			xs, ys := x[j*radix:(j+1)*radix], y[j*radix:(j+1)*radix]
+			for c, v := range xs {
+				v += ys[c]
+				t, m = max(t, v), m+v
 			}
-			n := int(slotN[j])
-			if n > stats.MaxCountLimit {
+			s.top[j], s.slotN[j] = t, m
+			support += int(t)
+			if m > stats.MaxCountLimit {
 				small = false
-				break
+			} else if small {
+				lb += s.tail(int(m), radix)[t]
 			}
-			lb += s.tail(n, radix)[top[j]]
 		}
-		if small && (lb > cut || s.bound() > cut) {
+		// lb is a lower bound on the window's exact ln p-value.
+		if small {
+			if lb <= cut {
+				lb = math.Max(lb, s.bound())
+			}
+		} else {
+			lb = s.foldLnP(a, a+L, support)
+		}
+		if lb > cut && !s.exhaustive {
 			s.pruned++
 			continue // cannot be a detection
 		}
 		w := s.evalWindow(a, a+L, ids)
 		s.evaluated++
+		s.excess = math.Max(s.excess, lb-w.lnP)
 		best = math.Min(best, w.lnP)
 		if w.lnP <= lnThr {
 			s.found = append(s.found, w)
@@ -342,21 +376,111 @@ func (s *Scanner) payloadLevel(L int, st []int, lnThr float64, ids []uint32) flo
 	return best
 }
 
-// resetPayload sizes and clears the sliding payload counts.
+// blocksOf makes s.blocks the colour counts of the consecutive blocks of
+// h tuples (the whole blocks only, e counts each), from the previous
+// level's blocks of h/2 where they are at hand, and returns how many.
+func (s *Scanner) blocksOf(h, e int) int {
+	n := len(s.obs)
+	nb := n / h
+	if s.blockLen == h {
+		return nb
+	}
+	if s.blockLen > 0 && 2*s.blockLen == h {
+		// Pairs of the previous level's blocks, in place (block i reads
+		// blocks 2i and 2i+1, never below i).
+		for i := 0; i < nb; i++ {
+			dst := s.blocks[i*e : (i+1)*e]
+			x, y := s.blocks[2*i*e:(2*i+1)*e], s.blocks[(2*i+1)*e:(2*i+2)*e]
+			for c := range dst {
+				dst[c] = x[c] + y[c]
+			}
+		}
+	} else {
+		if need := nb * e; cap(s.blocks) < need {
+			s.blocks = make([]int32, need)
+		} else {
+			s.blocks = s.blocks[:need]
+			clear(s.blocks)
+		}
+		for k := 0; k < nb; k++ {
+			b := s.blocks[k*e : (k+1)*e]
+			for _, c := range s.code[k*h : (k+1)*h] {
+				b[c]++
+			}
+		}
+	}
+	s.blockLen = h
+	return nb
+}
+
+// foldLnP returns the ln p-value the detector's payload test gives the
+// observations [a, b), whose support is support, when a slot is beyond
+// the exact law's size: twice the smaller of the Bonferroni bound over
+// all messages and the fold test's binomial p-value (detect's
+// foldMatches, recomputed here from per-fold counts in one pass over the
+// window's tuples). It is only compared with the threshold; evaluated
+// windows report the detector's own result.
+func (s *Scanner) foldLnP(a, b, support int) float64 {
+	radix, slots := s.null.Radix, s.null.Slots
+	e := slots * radix
+	if need := watermark.PayloadFolds * e; cap(s.foldCounts) < need {
+		s.foldCounts = make([]int32, need)
+	} else {
+		s.foldCounts = s.foldCounts[:need]
+		clear(s.foldCounts)
+	}
+	fc := s.foldCounts
+	for _, c := range s.fcode[a:b] {
+		fc[c]++
+	}
+	bitsPer := 0
+	for 1<<bitsPer < radix {
+		bitsPer++
+	}
+	matches, trials := 0, 0
+	var seen [16]int32
+	for j := 0; j < slots; j++ {
+		clear(seen[:radix])
+		for f := 0; f < watermark.PayloadFolds; f++ {
+			row := fc[f*e+j*radix : f*e+(j+1)*radix]
+			if f > 0 {
+				pred := 0
+				for c := 1; c < radix; c++ {
+					if seen[c] > seen[pred] {
+						pred = c
+					}
+				}
+				for c, v := range row {
+					trials += int(v)
+					if c == pred {
+						matches += int(v)
+					}
+				}
+			}
+			for c, v := range row {
+				seen[c] += v
+			}
+		}
+	}
+	bonferroni := math.Min(0, float64(slots)*float64(bitsPer)*math.Ln2+stats.LogBinomialTail(support, b-a, 1/float64(radix)))
+	if trials == 0 {
+		return bonferroni
+	}
+	fold := stats.LogBinomialTail(matches, trials, 1/float64(radix))
+	return math.Min(0, math.Min(bonferroni, fold)+math.Ln2)
+}
+
+// resetPayload sizes the payload screen's buffers.
 func (s *Scanner) resetPayload(slots, radix int) {
 	if need := slots * radix; cap(s.counts) < need {
-		s.counts = make([]int32, need)
+		s.counts, s.zeros = make([]int32, need), make([]int32, need)
 	} else {
-		s.counts = s.counts[:need]
-		clear(s.counts)
+		s.counts, s.zeros = s.counts[:need], s.zeros[:need]
 	}
 	if cap(s.slotN) < slots {
-		s.slotN, s.top, s.dirty, s.alloc = make([]int32, slots), make([]int32, slots), make([]bool, slots), make([]int32, slots)
+		s.slotN, s.top, s.alloc = make([]int32, slots), make([]int32, slots), make([]int32, slots)
 	}
-	s.slotN, s.top, s.dirty, s.alloc = s.slotN[:slots], s.top[:slots], s.dirty[:slots], s.alloc[:slots]
-	clear(s.slotN)
-	clear(s.top)
-	clear(s.dirty)
+	s.slotN, s.top, s.alloc = s.slotN[:slots], s.top[:slots], s.alloc[:slots]
 }
 
 // bound returns the largest ln Π_j P(M_j ≥ u_j) that a greedy split u of
