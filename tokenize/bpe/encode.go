@@ -12,6 +12,30 @@ type Scratch struct {
 	prev  []int32
 	heap  []candidate
 	pair  []uint64 // merge of the pair starting at each symbol (Merges)
+	// merged holds two bits per token ID (Merges): whether the merges of
+	// the token's bytes have been run (bit 2*id), and whether they gave
+	// the token itself (bit 2*id+1).
+	merged []uint64
+}
+
+// selfMerge reports whether the merges of token id's bytes have been run
+// with s, and if so whether they gave the token itself; n bounds the IDs.
+func (s *Scratch) selfMerge(id uint32, n int) (known, self bool) {
+	if s.merged == nil {
+		s.merged = make([]uint64, (2*n+63)/64)
+	}
+	w := s.merged[id/32] >> (2 * (id % 32))
+	return w&1 != 0, w&2 != 0
+}
+
+// setSelfMerge records whether the merges of token id's bytes gave the
+// token itself; selfMerge must have been called first.
+func (s *Scratch) setSelfMerge(id uint32, self bool) {
+	bit := uint64(1)
+	if self {
+		bit = 3
+	}
+	s.merged[id/32] |= bit << (2 * (id % 32))
 }
 
 const noRank = ^uint32(0)

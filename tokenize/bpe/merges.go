@@ -135,8 +135,35 @@ func (m *Merges) AppendEncode(dst []uint32, piece string, s *Scratch) []uint32 {
 		return out
 	}
 	start := len(dst)
-	dst = m.encodeBytes(dst, piece, s)
+	dst = m.encodeMissed(dst, piece, s)
 	c.store(piece, dst[start:])
+	return dst
+}
+
+// encodeMissed encodes a piece of 2 to cachedLen bytes that the piece cache
+// did not hold. Most such pieces of prose are rarer words that are tokens
+// themselves, and the merges of a token's bytes nearly always give that
+// token back: s remembers, token by token, whether they do (see
+// Scratch.selfMerge), so that a token whose merges were run once is
+// answered next time by one vocabulary look-up instead of the merges' pair
+// look-ups.
+func (m *Merges) encodeMissed(dst []uint32, piece string, s *Scratch) []uint32 {
+	if m.ignoreMerges {
+		return m.encodeBytes(dst, piece, s)
+	}
+	id, ok := m.vocab.Rank(piece)
+	if !ok {
+		return m.encodeBytes(dst, piece, s)
+	}
+	known, self := s.selfMerge(id, len(m.vocab.start))
+	if known && self {
+		return append(dst, id)
+	}
+	start := len(dst)
+	dst = m.encodeBytes(dst, piece, s)
+	if !known {
+		s.setSelfMerge(id, len(dst)-start == 1 && dst[start] == id)
+	}
 	return dst
 }
 

@@ -22,6 +22,7 @@ package hf
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -655,11 +656,40 @@ func (t *Tokenizer) encodeText(dst []uint32, text string, s *scratch) ([]uint32,
 		return dst, nil
 	}
 	for _, f := range t.normalize {
-		if !f.IsNormalString(text) {
+		if !isNormal(f, text) {
 			text = f.String(text)
 		}
 	}
 	return t.split(dst, text, 0, s)
+}
+
+// isNormal reports whether text is in form f, as f.IsNormalString does,
+// but passes over ASCII eight bytes at a time and checks only the runs of
+// non-ASCII bytes, each with the ASCII byte before it (a base character that
+// a combining mark after it may compose with). ASCII characters are
+// unchanged by every form and nothing composes with or reorders across
+// one that follows, so each ASCII character starts a stretch that
+// normalizes independently of what comes before it.
+func isNormal(f norm.Form, text string) bool {
+	b := unsafe.Slice(unsafe.StringData(text), len(text))
+	for i := 0; ; {
+		for i+8 <= len(b) && binary.LittleEndian.Uint64(b[i:])&0x8080808080808080 == 0 {
+			i += 8
+		}
+		for i < len(b) && b[i] < utf8.RuneSelf {
+			i++
+		}
+		if i == len(b) {
+			return true
+		}
+		j := max(i-1, 0)
+		for i < len(b) && b[i] >= utf8.RuneSelf {
+			i++
+		}
+		if !f.IsNormalString(text[j:i]) {
+			return false
+		}
+	}
 }
 
 // split cuts text with stage k and passes each piece to the next stage, the

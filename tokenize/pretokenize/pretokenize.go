@@ -337,11 +337,11 @@ func (s *Splitter) Next(t string, i int) (start, end int) {
 				e = s.deepseek(t, i)
 			}
 		case Digits3:
-			if i = s.skipTo(t, i, clsNumber); i < len(t) {
+			if i = s.skipTo(t, skipASCII(t, i, true), clsNumber); i < len(t) {
 				e = s.upTo3Numbers(t, i)
 			}
 		case DeepSeekCJK:
-			if i = s.skipTo(t, i, clsCJK); i < len(t) {
+			if i = s.skipTo(t, skipASCII(t, i, false), clsCJK); i < len(t) {
 				e = s.run(t, i, clsCJK)
 			}
 		default:
@@ -358,6 +358,27 @@ func (s *Splitter) Next(t string, i int) (start, end int) {
 		}
 	}
 	return len(t), len(t)
+}
+
+// skipASCII returns the start of the first 8-byte word at or after i that
+// holds a byte that is not ASCII or, if digits, an ASCII digit, or else
+// the first position at or after i with fewer than 8 bytes after it. Neither the CJK class nor \p{N} has an
+// ASCII member but the digits, so skipTo may start there.
+func skipASCII(t string, i int, digits bool) int {
+	const high, lo, hi = 0x8080808080808080, 0x5050505050505050, 0x4646464646464646
+	for ; i+8 <= len(t); i += 8 {
+		w := uint64(t[i]) | uint64(t[i+1])<<8 | uint64(t[i+2])<<16 | uint64(t[i+3])<<24 |
+			uint64(t[i+4])<<32 | uint64(t[i+5])<<40 | uint64(t[i+6])<<48 | uint64(t[i+7])<<56
+		if w&high != 0 {
+			break
+		}
+		// With every byte below 0x80, byte+0x50 has its high bit set
+		// from '0' on and byte+0x46 from ':' on.
+		if digits && (w+lo)&^(w+hi)&high != 0 {
+			break
+		}
+	}
+	return i
 }
 
 // skipTo returns the start of the first rune at or after i that has one of
