@@ -320,7 +320,7 @@ func TestPrismEqualsScan(t *testing.T) {
 		t.Fatalf("fixture: %d flagged, %d failed files, %d errors, pooled detected %v", flagged, mem.sum.FailedFiles, mem.sum.Errors, mem.sum.Detected)
 	}
 	cfg := Config{KeyPaths: []string{keyPath}, Read: read, FDR: fdr, DedupKey: dk}
-	for _, qcap := range []float64{1, 0.2} {
+	for _, qcap := range []float64{0.2, 1} {
 		out := filepath.Join(work, fmt.Sprint("beam-", qcap))
 		p, s := beam.NewPipelineWithRoot()
 		if err := Build(ctx, s, Options{Config: cfg, Inputs: []string{dir}, Output: out, Shards: 3, QCap: qcap}); err != nil {

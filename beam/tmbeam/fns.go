@@ -2,10 +2,11 @@ package tmbeam
 
 import (
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
+	"io"
 	"math"
 	"reflect"
 	"strings"
@@ -19,16 +20,18 @@ import (
 )
 
 func init() {
-	register.DoFn6x1[context.Context, string, func(Record), func(Record), func(FileRec), func(uint64, Obs), error](&scanFileFn{})
-	register.Emitter1[Record]()
+	register.DoFn6x1[context.Context, string, func(int, recBatch), func(FileRec), func(int, tupleBatch), func(bhAcc), error](&scanFileFn{})
+	register.Emitter2[int, recBatch]()
 	register.Emitter1[FileRec]()
-	register.Emitter2[uint64, Obs]()
-	register.Function2x1(sameObs)
-	register.Function2x2(keyObs)
-	register.Combiner3[detect.Tally, Obs, detect.Tally](&tallyFn{})
-	beam.RegisterCoder(reflect.TypeOf(Obs{}), encodeObs, decodeObs)
+	register.Emitter2[int, tupleBatch]()
+	register.Emitter1[bhAcc]()
+	register.DoFn3x1[int, func(*tupleBatch) bool, func(int, detect.Tally), error](&bucketTallyFn{})
+	register.Iter1[tupleBatch]()
+	register.Emitter2[int, detect.Tally]()
+	register.Function2x1(addTallies)
+	beam.RegisterCoder(reflect.TypeOf(tupleBatch{}), encodeTupleBatch, decodeTupleBatch)
+	beam.RegisterCoder(reflect.TypeOf(recBatch{}), encodeRecBatch, decodeRecBatch)
 	beam.RegisterCoder(reflect.TypeOf(detect.Tally{}), encodeTally, decodeTally)
-	beam.RegisterCoder(reflect.TypeOf(Record{}), encodeRecord, decodeRecord)
 	beam.RegisterCoder(reflect.TypeOf(FileRec{}), encodeFileRec, decodeFileRec)
 }
 
@@ -50,33 +53,6 @@ type FileRec struct {
 	Error string            `json:"error,omitempty"`
 }
 
-// Obs is what the pooled test needs of one tuple: which key (K) and the
-// observation's statistics (watermark.Observation without the tuple, which
-// the shuffle key stands for).
-type Obs struct {
-	K            int
-	Score        float64
-	Bits         uint64
-	Slot, Colour uint8
-}
-
-func encodeObs(o Obs) []byte {
-	var b [27]byte
-	binary.LittleEndian.PutUint64(b[0:], uint64(o.K))
-	binary.LittleEndian.PutUint64(b[8:], math.Float64bits(o.Score))
-	binary.LittleEndian.PutUint64(b[16:], o.Bits)
-	b[24], b[25] = o.Slot, o.Colour
-	return b[:26]
-}
-
-func decodeObs(b []byte) (Obs, error) {
-	if len(b) != 26 {
-		return Obs{}, fmt.Errorf("tmbeam: tuple observation of %d bytes (want 26)", len(b))
-	}
-	return Obs{K: int(binary.LittleEndian.Uint64(b[0:])), Score: math.Float64frombits(binary.LittleEndian.Uint64(b[8:])),
-		Bits: binary.LittleEndian.Uint64(b[16:]), Slot: b[24], Colour: b[25]}, nil
-}
-
 // JSON coders, one named function per type: Beam finds coder functions
 // by name, and instances of one generic function share a name.
 
@@ -88,8 +64,6 @@ func decodeJSON[T any](b []byte) (T, error) {
 
 func encodeTally(v detect.Tally) ([]byte, error)   { return json.Marshal(v) }
 func decodeTally(b []byte) (detect.Tally, error)   { return decodeJSON[detect.Tally](b) }
-func encodeRecord(v Record) ([]byte, error)        { return json.Marshal(v) }
-func decodeRecord(b []byte) (Record, error)        { return decodeJSON[Record](b) }
 func encodeFileRec(v FileRec) ([]byte, error)      { return json.Marshal(v) }
 func decodeFileRec(b []byte) (FileRec, error)      { return decodeJSON[FileRec](b) }
 func encodeBHTable(v scan.BHTable) ([]byte, error) { return json.Marshal(v) }
@@ -97,37 +71,49 @@ func decodeBHTable(b []byte) (scan.BHTable, error) { return decodeJSON[scan.BHTa
 func encodeBHAcc(v bhAcc) ([]byte, error)          { return json.Marshal(v) }
 func decodeBHAcc(b []byte) (bhAcc, error)          { return decodeJSON[bhAcc](b) }
 
-// keyStride separates the fingerprints of different keys: key k's
-// fingerprints are XORed with k·keyStride, a bijection per key, so that
-// within a key two tuples share a shuffle key exactly when they share a
-// fingerprint (as in scan's pooled test).
-const keyStride = 0x9e3779b97f4a7c15
-
 // Counters of the job (Beam metrics, shown by the runner and by
 // tracemark-beam at the end): tuples sent to the shuffle after the
-// per-bundle dedup, and documents scored.
+// per-bundle dedup, the batches they travel in, and documents scored.
 var (
 	tuplesShuffled = beam.NewCounter("tracemark", "tuples_shuffled")
+	tupleBatches   = beam.NewCounter("tracemark", "tuple_batches")
 	docsScored     = beam.NewCounter("tracemark", "documents")
 )
 
-// bundleSeenMax bounds the per-bundle set of tuples already emitted; past
-// it the set starts again (it only saves shuffle volume: the engine's
-// shuffle deduplicates exactly either way).
+// bundleSeenMax bounds the per-bundle set of tuples already buffered; past
+// it the set starts again (it only saves shuffle volume: the buckets'
+// merge deduplicates exactly either way).
 const bundleSeenMax = 1 << 20
 
+// Flush thresholds of a bundle's buffers: past them the buffered tuples or
+// records are emitted before the bundle ends, which bounds a worker's
+// memory whatever the bundle's size.
+const (
+	tupleFlushMax  = 1 << 21  // tuples (tupleObs are 32 bytes in memory)
+	recordFlushMax = 16 << 20 // bytes of encoded records
+)
+
 // scanFileFn reads one input with the corpora readers and scores each
-// document as scan does. It emits the document and error records, the
-// input's end, and every distinct tuple of each document under each key,
-// keyed by its fingerprint, for the pooled test. It is deterministic: a
-// retried input gives the same output.
+// document as scan does. Per bundle it gathers its outputs into batches:
+// the document and error records per output shard (recBatch), every
+// distinct tuple of each document per key and fingerprint bucket
+// (tupleBatch, sorted, for the pooled test); it emits them when the bundle
+// ends (or its buffers are full). Each input's end record and its BH
+// candidates (one small element) are emitted when it has been read. It is deterministic: a retried bundle
+// gives the same output.
 type scanFileFn struct {
-	Cfg Config
+	Cfg        Config
+	Shards     int // output shards of the records
+	BucketBits int // log2 of the tuple buckets per key
+	QCap       float64
 
 	ld     *loaded
 	reader *corpora.Reader
 	scorer *scan.DocScorer
-	seen   []*detect.TupleSet // per key, tuples already emitted in this bundle
+	seen   []*detect.TupleSet // per key, tuples already buffered in this bundle
+	tuples tupleBuffers
+	recs   recordBuffers
+	bh     bhAcc // the current input's BH candidates
 }
 
 // Setup loads the keys, tokenizer and scanner on the worker.
@@ -141,23 +127,53 @@ func (f *scanFileFn) Setup(ctx context.Context) error {
 		return fmt.Errorf("tmbeam: %w", err)
 	}
 	f.ld, f.reader, f.scorer = ld, r, ld.scanner.NewDocScorer()
+	f.seen = make([]*detect.TupleSet, len(ld.schemes))
+	f.tuples.buckets = map[int][]tupleObs{}
+	f.recs.shards = make([][]byte, max(1, f.Shards))
 	return nil
 }
 
-// StartBundle starts the bundle's seen sets.
-func (f *scanFileFn) StartBundle(context.Context, func(Record), func(Record), func(FileRec), func(uint64, Obs)) {
-	f.seen = nil
+// StartBundle empties the bundle's buffers and seen sets.
+func (f *scanFileFn) StartBundle(context.Context, func(int, recBatch), func(FileRec), func(int, tupleBatch), func(bhAcc)) {
+	for k := range f.seen {
+		f.seen[k] = nil
+	}
+	clear(f.tuples.buckets)
+	f.tuples.n = 0
+	for i := range f.recs.shards {
+		f.recs.shards[i] = f.recs.shards[i][:0]
+	}
+	f.recs.size = 0
+}
+
+// FinishBundle emits the bundle's batches and BH candidates.
+func (f *scanFileFn) FinishBundle(ctx context.Context, emitRecs func(int, recBatch), _ func(FileRec), emitTuples func(int, tupleBatch), _ func(bhAcc)) error {
+	f.flushTuples(ctx, emitTuples)
+	f.recs.flush(emitRecs)
+	return nil
+}
+
+func (f *scanFileFn) flushTuples(ctx context.Context, emit func(int, tupleBatch)) {
+	batches := int64(0)
+	tuplesShuffled.Inc(ctx, f.tuples.flush(func(k int, b tupleBatch) {
+		batches++
+		emit(k, b)
+	}))
+	tupleBatches.Inc(ctx, batches)
+}
+
+// shardOf is the output shard of an input's records: a hash of its path,
+// so that an input's records go to one shard.
+func shardOf(path string, shards int) int {
+	h := fnv.New64a()
+	io.WriteString(h, path)
+	return int(h.Sum64() % uint64(shards))
 }
 
 // ProcessElement reads and scores one input file. A file that cannot be
 // read gives an end record with the error, as in scan; only a failure to
 // score (which scan also treats as fatal) fails the bundle.
-func (f *scanFileFn) ProcessElement(ctx context.Context, path string, emitDoc func(Record), emitDiag func(Record), emitEnd func(FileRec), emitTuple func(uint64, Obs)) error {
-	if f.seen == nil {
-		for range f.ld.schemes {
-			f.seen = append(f.seen, detect.NewTupleSet(f.Cfg.DedupKey, bundleSeenMax, 0))
-		}
-	}
+func (f *scanFileFn) ProcessElement(ctx context.Context, path string, emitRecs func(int, recBatch), emitEnd func(FileRec), emitTuples func(int, tupleBatch), emitBH func(bhAcc)) error {
 	local, done, err := localCopy(ctx, path)
 	if err != nil {
 		emitEnd(FileRec{File: path, Error: err.Error()})
@@ -171,13 +187,10 @@ func (f *scanFileFn) ProcessElement(ctx context.Context, path string, emitDoc fu
 		return strings.ReplaceAll(s, local, path)
 	}
 	key := f.Cfg.DedupKey
+	shard := shardOf(path, len(f.recs.shards))
 	ord := 0
-	shuffled := int64(0)
-	defer func() {
-		tuplesShuffled.Inc(ctx, shuffled)
-	}()
 	tuples := func(k int, obs []watermark.Observation) error {
-		if f.seen[k].Len() >= bundleSeenMax {
+		if f.seen[k] == nil || f.seen[k].Len() >= bundleSeenMax {
 			f.seen[k] = detect.NewTupleSet(key, bundleSeenMax, 0)
 		}
 		for _, o := range obs {
@@ -188,11 +201,25 @@ func (f *scanFileFn) ProcessElement(ctx context.Context, path string, emitDoc fu
 			if fp == 0 {
 				fp = 1 // as the pooled test's sets store it
 			}
-			shuffled++
-			emitTuple(fp^uint64(k)*keyStride, Obs{K: k, Score: o.Score, Bits: o.Bits, Slot: o.Slot, Colour: o.Colour})
+			b := bucketKey(k, fp, f.BucketBits)
+			f.tuples.buckets[b] = append(f.tuples.buckets[b], tupleObs{FP: fp, Score: math.Float64bits(o.Score), Bits: o.Bits, Slot: o.Slot, Colour: o.Colour})
+			f.tuples.n++
+		}
+		if f.tuples.n >= tupleFlushMax {
+			f.flushTuples(ctx, emitTuples)
 		}
 		return nil
 	}
+	add := func(r Record) error {
+		if err := f.recs.add(shard, r); err != nil {
+			return err
+		}
+		if f.recs.size >= recordFlushMax {
+			f.recs.flush(emitRecs)
+		}
+		return nil
+	}
+	var addErr error
 	st, err := f.reader.ReadFile(ctx, local, func(d corpora.Document) error {
 		d.ID, d.Source = rename(d.ID), path
 		rec, tokens, err := f.scorer.Score(path, d, tuples)
@@ -200,76 +227,88 @@ func (f *scanFileFn) ProcessElement(ctx context.Context, path string, emitDoc fu
 			return err
 		}
 		docsScored.Inc(ctx, 1)
-		emitDoc(Record{File: path, Ord: ord, Tokens: tokens, Doc: &rec})
+		f.bh.add(rec.Log10P, f.QCap)
+		if err := add(Record{File: path, Ord: ord, Tokens: tokens, Doc: &rec}); err != nil {
+			return err
+		}
 		ord++
 		return nil
 	}, func(d corpora.Diagnostic) {
 		d.Err = errors.New(rename(d.Err.Error()))
 		x := scan.NewDiagnostic(path, d)
-		emitDiag(Record{File: path, Ord: ord, Diag: &x})
+		if err := add(Record{File: path, Ord: ord, Diag: &x}); err != nil && addErr == nil {
+			addErr = err
+		}
 		ord++
 	})
 	if ctx.Err() != nil {
 		return ctx.Err()
+	}
+	if addErr != nil {
+		return addErr
 	}
 	end := FileRec{File: path, Stats: st}
 	if err != nil {
 		end.Error = rename(err.Error())
 	}
 	emitEnd(end)
+	// Every input emits its candidates, even none, so that the BH table
+	// exists whatever the corpus.
+	emitBH(f.bh)
+	f.bh = bhAcc{}
 	return nil
 }
 
-// sameObs keeps one observation of a tuple seen several times (they are
-// equal: an observation is a function of the tuple and the key).
-func sameObs(a, _ Obs) Obs { return a }
-
-// keyObs drops a distinct tuple's fingerprint and keys it by its key.
-func keyObs(_ uint64, o Obs) (int, Obs) { return o.K, o }
-
-// tallyFn adds up the distinct tuples of one key into the pooled tally:
-// the input's Obs.K picks the key's null model.
-type tallyFn struct {
-	Specs []string // the keys' scheme specs, for their null models
+// bucketTallyFn merges the batches of one key and bucket into its distinct
+// tuples (exact dedup: each fingerprint once) and adds them up into the
+// key's partial tally.
+type bucketTallyFn struct {
+	Specs      []string // the keys' scheme specs, for their null models
+	BucketBits int
 
 	nulls []watermark.Null
+	obs   []tupleObs
 }
 
-func (t *tallyFn) nullModel(k int) (watermark.Null, error) {
-	if t.nulls == nil {
-		for _, spec := range t.Specs {
-			cfg, err := watermark.ParseSpec(spec)
-			if err != nil {
-				return watermark.Null{}, fmt.Errorf("tmbeam: %w", err)
-			}
-			t.nulls = append(t.nulls, cfg.Null())
+// Setup builds the keys' null models.
+func (t *bucketTallyFn) Setup() error {
+	for _, spec := range t.Specs {
+		cfg, err := watermark.ParseSpec(spec)
+		if err != nil {
+			return fmt.Errorf("tmbeam: %w", err)
+		}
+		t.nulls = append(t.nulls, cfg.Null())
+	}
+	return nil
+}
+
+// ProcessElement tallies one bucket.
+func (t *bucketTallyFn) ProcessElement(bucket int, batches func(*tupleBatch) bool, emit func(int, detect.Tally)) error {
+	k := bucket >> t.BucketBits
+	if k < 0 || k >= len(t.nulls) {
+		return fmt.Errorf("tmbeam: tuple bucket %d of key %d of %d", bucket, k, len(t.nulls))
+	}
+	obs := t.obs[:0]
+	var b tupleBatch
+	for batches(&b) {
+		var err error
+		if obs, err = decodeTuples(obs, b); err != nil {
+			return err
 		}
 	}
-	if k < 0 || k >= len(t.nulls) {
-		return watermark.Null{}, fmt.Errorf("tmbeam: tuple of key %d of %d", k, len(t.nulls))
+	obs = sortUnique(obs)
+	var tally detect.Tally
+	for _, o := range obs {
+		tally.Add(t.nulls[k], o.observation())
 	}
-	return t.nulls[k], nil
+	t.obs = obs[:0]
+	emit(k, tally)
+	return nil
 }
 
-// CreateAccumulator returns an empty tally.
-func (t *tallyFn) CreateAccumulator() detect.Tally { return detect.Tally{} }
-
-// AddInput counts one distinct tuple.
-func (t *tallyFn) AddInput(acc detect.Tally, o Obs) (detect.Tally, error) {
-	null, err := t.nullModel(o.K)
-	if err != nil {
-		return acc, err
-	}
-	acc.Add(null, watermark.Observation{Score: o.Score, Bits: o.Bits, Slot: o.Slot, Colour: o.Colour})
-	return acc, nil
-}
-
-// MergeAccumulators adds two partial tallies.
-func (t *tallyFn) MergeAccumulators(a, b detect.Tally) detect.Tally {
+// addTallies adds two partial tallies of one key.
+func addTallies(a, b detect.Tally) detect.Tally {
 	a = a.Clone()
 	a.AddTally(&b)
 	return a
 }
-
-// ExtractOutput returns the tally.
-func (t *tallyFn) ExtractOutput(acc detect.Tally) detect.Tally { return acc }

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"io"
 	"math"
 	"os"
@@ -26,17 +25,13 @@ import (
 
 func init() {
 	register.Function1x1(metadataPath)
-	register.Function1x1(docLog10P)
-	register.Combiner3[bhAcc, float64, scan.BHTable](&bhFn{})
-	register.DoFn3x1[Record, scan.BHTable, func(Record), error](&finalizeFn{})
-	register.DoFn2x0[Record, func(int, Record)](&shardFn{})
-	register.Emitter2[int, Record]()
-	register.DoFn3x1[context.Context, int, func(*Record) bool, error](&writeShardFn{})
-	register.Iter1[Record]()
+	register.Combiner3[bhAcc, bhAcc, scan.BHTable](&bhFn{})
+	register.DoFn5x1[context.Context, int, func(*recBatch) bool, scan.BHTable, func(Counts), error](&writeShardFn{})
+	register.Iter1[recBatch]()
+	register.Emitter1[Counts]()
 	register.Function1x2(fileKey)
 	register.DoFn3x1[context.Context, int, func(*FileRec) bool, error](&writeFilesFn{})
 	register.Iter1[FileRec]()
-	register.Function1x1(recordCounts)
 	register.Function1x1(fileCounts)
 	register.Function2x1(addCounts)
 	register.DoFn3x1[context.Context, Counts, func(*int, *detect.Tally) bool, error](&summaryFn{})
@@ -69,6 +64,10 @@ type Options struct {
 	// QCap). 1 computes every q-value, at the cost of collecting every
 	// p-value in one place.
 	QCap float64
+	// BucketBits is log2 of the number of buckets per key the pooled
+	// test's tuples are shuffled in (default 10: 1024 buckets). One bucket's
+	// distinct tuples (26 bytes each) are merged in one worker's memory.
+	BucketBits int
 	// Start is when the job started, for the summary's seconds (default:
 	// when the pipeline is built).
 	Start time.Time
@@ -83,6 +82,12 @@ func Build(ctx context.Context, s beam.Scope, opts Options) error {
 	}
 	if opts.Shards <= 0 {
 		opts.Shards = 16
+	}
+	if opts.BucketBits == 0 {
+		opts.BucketBits = 10
+	}
+	if opts.BucketBits < 0 || opts.BucketBits > 24 {
+		return fmt.Errorf("tmbeam: bucket bits must be in [0, 24], got %d", opts.BucketBits)
 	}
 	if opts.QCap == 0 {
 		opts.QCap = 0.05
@@ -136,37 +141,38 @@ func Build(ctx context.Context, s beam.Scope, opts Options) error {
 	}
 	files := beam.Reshuffle(s.Scope("spread inputs"), beam.Flatten(s, parts...))
 
-	docs, diags, ends, tuples := beam.ParDo4(s.Scope("read and score"), &scanFileFn{Cfg: opts.Config}, files)
-
-	// The pooled test: each distinct tuple of the corpus once, deduplicated
-	// by the shuffle (combined within bundles before it), then added up per
-	// key.
-	distinct := beam.CombinePerKey(s.Scope("distinct tuples"), sameObs, tuples)
 	var specs []string
 	for _, sch := range ld.schemes {
 		specs = append(specs, sch.Spec())
 	}
-	tallies := beam.CombinePerKey(s.Scope("pooled tally"), &tallyFn{Specs: specs}, beam.ParDo(s, keyObs, distinct))
+	recs, ends, tuples, bh := beam.ParDo4(s.Scope("read and score"),
+		&scanFileFn{Cfg: opts.Config, Shards: opts.Shards, BucketBits: opts.BucketBits, QCap: opts.QCap}, files)
+
+	// The pooled test: each bundle's distinct tuples in one sorted batch per
+	// key and bucket; the buckets' batches merged (exact dedup) and tallied,
+	// then the buckets' tallies added up per key.
+	bucketTallies := beam.ParDo(s.Scope("distinct tuples"), &bucketTallyFn{Specs: specs, BucketBits: opts.BucketBits},
+		beam.GroupByKey(s, tuples))
+	tallies := beam.CombinePerKey(s.Scope("pooled tally"), addTallies, bucketTallies)
 
 	// Benjamini–Hochberg: the count of documents and the p-values at most
-	// the cap, in one small combine.
-	table := beam.Combine(s.Scope("bh candidates"), &bhFn{Cap: opts.QCap}, beam.ParDo(s, docLog10P, docs))
-	final := beam.ParDo(s.Scope("q-values"), &finalizeFn{FDR: opts.FDR}, docs, beam.SideInput{Input: table})
+	// the cap, gathered per bundle and combined into one small table.
+	table := beam.Combine(s.Scope("bh candidates"), &bhFn{Cap: opts.QCap}, bh)
 
-	records := beam.Flatten(s, final, diags)
-	shards := beam.GroupByKey(s.Scope("shard"), beam.ParDo(s, &shardFn{Shards: opts.Shards}, records))
-	beam.ParDo0(s.Scope("write shards"), &writeShardFn{Prefix: opts.Output, Shards: opts.Shards}, shards)
+	// The records, per output shard, get their q-values as they are
+	// written.
+	shards := beam.GroupByKey(s.Scope("shard"), recs)
+	shardCounts := beam.ParDo(s.Scope("write shards"), &writeShardFn{Prefix: opts.Output, Shards: opts.Shards, FDR: opts.FDR},
+		shards, beam.SideInput{Input: table})
 	beam.ParDo0(s.Scope("write files"), &writeFilesFn{Prefix: opts.Output}, beam.GroupByKey(s, beam.ParDo(s, fileKey, ends)))
 
-	counts := beam.Combine(s.Scope("counts"), addCounts, beam.Flatten(s, beam.ParDo(s, recordCounts, records), beam.ParDo(s, fileCounts, ends)))
+	counts := beam.Combine(s.Scope("counts"), addCounts, beam.Flatten(s, shardCounts, beam.ParDo(s, fileCounts, ends)))
 	beam.ParDo0(s.Scope("summary"), &summaryFn{Cfg: opts.Config, Prefix: opts.Output, Start: opts.Start.UnixNano()},
 		counts, beam.SideInput{Input: tallies})
 	return nil
 }
 
 func metadataPath(m fileio.FileMetadata) string { return m.Path }
-
-func docLog10P(r Record) float64 { return r.Doc.Log10P }
 
 // bhAcc is the BH combine's accumulator: how many documents, and the
 // log10 p-values of those that can have q <= the cap.
@@ -185,14 +191,16 @@ type bhFn struct {
 // CreateAccumulator returns an empty accumulator.
 func (b *bhFn) CreateAccumulator() bhAcc { return bhAcc{} }
 
-// AddInput counts a document and keeps its p-value if it is a candidate.
-func (b *bhFn) AddInput(a bhAcc, lp float64) bhAcc {
+// add counts a document and keeps its p-value if it is a candidate.
+func (a *bhAcc) add(lp, qcap float64) {
 	a.M++
-	if scan.BHCandidates(lp, b.Cap) {
+	if scan.BHCandidates(lp, qcap) {
 		a.Small = append(a.Small, lp)
 	}
-	return a
 }
+
+// AddInput adds a bundle's candidates.
+func (b *bhFn) AddInput(a, x bhAcc) bhAcc { return b.MergeAccumulators(a, x) }
 
 // MergeAccumulators adds two accumulators.
 func (b *bhFn) MergeAccumulators(x, y bhAcc) bhAcc {
@@ -204,58 +212,37 @@ func (b *bhFn) ExtractOutput(a bhAcc) (scan.BHTable, error) {
 	return scan.NewBHTable(a.M, b.Cap, a.Small)
 }
 
-// finalizeFn sets each document's q-value and flag from the BH table.
-type finalizeFn struct {
-	FDR float64
-}
-
-// ProcessElement sets the q-value (null when it is above the table's cap)
-// and the flag, as scan does.
-func (f *finalizeFn) ProcessElement(r Record, t scan.BHTable, emit func(Record)) error {
-	if r.Doc == nil {
-		return errors.New("tmbeam: internal error: a record without document in the q-value step")
-	}
-	d := *r.Doc
+// finalize sets a document's q-value (null when it is above the table's
+// cap) and flag from the BH table, as scan does.
+func finalize(d *scan.Doc, t scan.BHTable, fdr float64) {
 	if lq, ok := t.Lookup(d.Log10P); ok {
-		d.SetQValue(lq, f.FDR)
+		d.SetQValue(lq, fdr)
 	} else {
 		// q > the cap >= FDR: not flagged by q; without an FDR level the
 		// flag is the p-value's.
-		d.Flagged = d.Detected && f.FDR == 0
+		d.Flagged = d.Detected && fdr == 0
 	}
-	r.Doc = &d
-	emit(r)
-	return nil
-}
-
-// shardFn keys a record by its input's output shard.
-type shardFn struct {
-	Shards int
-}
-
-// ProcessElement keys r by a hash of its file, so an input's records go
-// to one shard.
-func (f *shardFn) ProcessElement(r Record, emit func(int, Record)) {
-	h := fnv.New64a()
-	io.WriteString(h, r.File)
-	emit(int(h.Sum64()%uint64(f.Shards)), r)
 }
 
 // writeShardFn writes one shard's records, sorted by input and order within
 // it, to Prefix/docs-SSSSS-of-NNNNN.jsonl: doc and error records as
-// `scan --json` writes them. Rewriting a shard gives the same file.
+// `scan --json` writes them, with the q-values of the BH table. It emits
+// the shard's counts. Rewriting a shard gives the same file.
 type writeShardFn struct {
 	Prefix string
 	Shards int
+	FDR    float64
 }
 
 // ProcessElement writes one shard.
-func (f *writeShardFn) ProcessElement(ctx context.Context, shard int, iter func(*Record) bool) error {
+func (f *writeShardFn) ProcessElement(ctx context.Context, shard int, batches func(*recBatch) bool, t scan.BHTable, emit func(Counts)) error {
 	var recs []Record
-	var r Record
-	for iter(&r) {
-		recs = append(recs, r)
-		r = Record{}
+	var b recBatch
+	for batches(&b) {
+		var err error
+		if recs, err = decodeRecords(recs, b); err != nil {
+			return err
+		}
 	}
 	sort.Slice(recs, func(i, j int) bool {
 		if recs[i].File != recs[j].File {
@@ -263,8 +250,21 @@ func (f *writeShardFn) ProcessElement(ctx context.Context, shard int, iter func(
 		}
 		return recs[i].Ord < recs[j].Ord
 	})
+	var c Counts
+	for _, r := range recs {
+		if r.Doc == nil {
+			c.Errors++
+			continue
+		}
+		finalize(r.Doc, t, f.FDR)
+		c.Documents++
+		c.Tokens += int64(r.Tokens)
+		if r.Doc.Flagged {
+			c.Flagged++
+		}
+	}
 	name := fmt.Sprintf("docs-%05d-of-%05d.jsonl", shard, f.Shards)
-	return writeFile(ctx, joinPath(f.Prefix, name), func(w io.Writer) error {
+	err := writeFile(ctx, joinPath(f.Prefix, name), func(w io.Writer) error {
 		bw := bufio.NewWriterSize(w, 1<<16)
 		enc := json.NewEncoder(bw)
 		for _, r := range recs {
@@ -278,6 +278,11 @@ func (f *writeShardFn) ProcessElement(ctx context.Context, shard int, iter func(
 		}
 		return bw.Flush()
 	})
+	if err != nil {
+		return err
+	}
+	emit(c)
+	return nil
 }
 
 func joinPath(prefix, name string) string {
@@ -337,17 +342,6 @@ func (f *writeFilesFn) ProcessElement(ctx context.Context, _ int, iter func(*Fil
 type Counts struct {
 	Files, Documents, Flagged, Errors, FailedFiles int
 	Bytes, Tokens                                  int64
-}
-
-func recordCounts(r Record) Counts {
-	if r.Doc == nil {
-		return Counts{Errors: 1}
-	}
-	c := Counts{Documents: 1, Tokens: int64(r.Tokens)}
-	if r.Doc.Flagged {
-		c.Flagged = 1
-	}
-	return c
 }
 
 func fileCounts(r FileRec) Counts {

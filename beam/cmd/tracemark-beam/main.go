@@ -12,6 +12,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -57,7 +58,9 @@ var (
 	hidden                                = flag.Bool("hidden", false, "also read hidden files and directories in local directories")
 	output                                = flag.String("output", "", "output `PREFIX` (a local directory, gs://bucket/dir, s3://bucket/dir)")
 	shards                                = flag.Int("shards", 16, "number of document record files")
+	bucketBits                            = flag.Int("bucket-bits", 10, "shuffle the pooled test's tuples in 2^`B` buckets per key (each bucket's distinct tuples, 26 bytes each, are merged in one worker's memory)")
 	dedupKey                              = flag.String("dedup-key", "", "dedup key as two hex words `A:B` (default: random; not secret)")
+	cpuProfile                            = flag.String("cpuprofile", "", "write a CPU profile of the launcher process to `FILE` (with Prism: the runner and the in-process workers)")
 )
 
 func main() {
@@ -68,7 +71,7 @@ func main() {
 	flag.Var(&excludes, "exclude", "in local directories, leave out files matching `GLOB`; repeatable")
 	flag.Parse()
 	beam.Init()
-	if err := run(context.Background()); err != nil {
+	if err := profiled(*cpuProfile, func() error { return run(context.Background()) }); err != nil {
 		fmt.Fprintln(os.Stderr, "tracemark-beam:", err)
 		os.Exit(2)
 	}
@@ -85,7 +88,7 @@ func run(ctx context.Context) error {
 			ExcludeNgrams: *excludeNgrams, Alpha: *alpha, FDR: *fdr, ShowText: max(0, *showText), DedupKey: key},
 		Inputs: append(inputs, flag.Args()...),
 		Walk:   corpora.WalkOptions{Globs: globs, Exclude: excludes, Hidden: *hidden},
-		Output: *output, Shards: *shards, QCap: *qcap, Start: time.Now(),
+		Output: *output, Shards: *shards, QCap: *qcap, BucketBits: *bucketBits, Start: time.Now(),
 	}
 	if len(opts.KeyPaths) == 0 {
 		if k := os.Getenv("TRACEMARK_KEY_FILE"); k != "" {
@@ -112,6 +115,27 @@ func run(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// profiled runs f under a CPU profile written to path ("" = no profile).
+func profiled(path string, f func() error) error {
+	if path == "" {
+		return f()
+	}
+	out, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("--cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(out); err != nil {
+		out.Close()
+		return fmt.Errorf("--cpuprofile: %w", err)
+	}
+	err = f()
+	pprof.StopCPUProfile()
+	if cerr := out.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("--cpuprofile: %w", cerr)
+	}
+	return err
 }
 
 // parseDedupKey parses A:B (hex), or returns a random key for "".
