@@ -1,5 +1,7 @@
 package watermark
 
+import "math"
+
 // This file holds the detection fast paths of the vLLM schemes: the same
 // functions as vllm_prf.go and vllm_gumbel.go, specialized for scoring a
 // token sequence with the Philox PRF (no per-position dispatch, no int64
@@ -14,13 +16,10 @@ package watermark
 // ctxWords returns the four context words of Philox block off (0, 4, 8,
 // ...) of position i's context: the h tokens before i, -1 (0xFFFFFFFF)
 // where the context reaches before the first token, 0xFFFFFFFF-j past its
-// end.
+// end. philoxContextStates inlines the common case (a whole block of
+// tokens) and calls it for the others.
 func ctxWords(tokens []uint32, i, h, off int) [4]uint32 {
 	q := i - h + off
-	if q >= 0 && off+4 <= h {
-		t := tokens[q : q+4 : q+4]
-		return [4]uint32{t[0], t[1], t[2], t[3]}
-	}
 	var x [4]uint32
 	for j := range 4 {
 		switch {
@@ -35,28 +34,40 @@ func ctxWords(tokens []uint32, i, h, off int) [4]uint32 {
 	return x
 }
 
-// philoxGumbelWords computes, for each position pos[l] of tokens, the
-// philox4x32-10-v1 word of its token after its context (vllmPhiloxState
-// then vllmPhiloxWord, under key words k0, k1) into w[l] and, when seeds
-// is not nil, the dedup identity of its context state (vllmUniforms.seed)
-// into seeds[l]. len(pos) <= philoxBatchN; b is scratch.
-func philoxGumbelWords(b *philoxBatch, tokens []uint32, pos []int, h int, k0, k1 uint32, w []uint32, seeds []uint64) {
-	n := len(pos)
+// philoxContextStates puts into lane l of b the philox4x32-10-v1 context
+// state (vllmPhiloxState) under key words k0, k1 of position pos[l] of
+// tokens: its h-entry context, padded on the left with -1.
+// len(pos) <= philoxBatchN.
+func philoxContextStates(b *philoxBatch, tokens []uint32, pos []int, h int, k0, k1 uint32) {
 	for off := 0; off < h; off += 4 {
 		for l, i := range pos {
-			x := ctxWords(tokens, i, h, off)
-			if off == 0 {
-				b.c[0][l], b.c[1][l], b.c[2][l], b.c[3][l] = vllmContextDomain^x[0], uint32(h)^x[1], x[2], x[3]
+			var x0, x1, x2, x3 uint32
+			if q := i - h + off; q >= 0 && off+4 <= h {
+				t := tokens[q : q+4 : q+4]
+				x0, x1, x2, x3 = t[0], t[1], t[2], t[3]
 			} else {
-				b.c[0][l] ^= x[0]
-				b.c[1][l] ^= x[1]
-				b.c[2][l] ^= x[2]
-				b.c[3][l] ^= x[3]
+				x := ctxWords(tokens, i, h, off)
+				x0, x1, x2, x3 = x[0], x[1], x[2], x[3]
+			}
+			if off == 0 {
+				b.c[0][l], b.c[1][l], b.c[2][l], b.c[3][l] = vllmContextDomain^x0, uint32(h)^x1, x2, x3
+			} else {
+				b.c[0][l] ^= x0
+				b.c[1][l] ^= x1
+				b.c[2][l] ^= x2
+				b.c[3][l] ^= x3
 			}
 			b.k[0][l], b.k[1][l] = k0^uint32(off), k1
 		}
-		b.run(n)
+		b.run(len(pos))
 	}
+}
+
+// philoxTokenWords turns the context states in b's first len(pos) lanes
+// (philoxContextStates under k0, k1) into the PRF words of the tokens at
+// pos (vllmPhiloxWord), written to w, and, when seeds is not nil, writes
+// each state's dedup identity (vllmUniforms.seed) to seeds.
+func philoxTokenWords(b *philoxBatch, tokens []uint32, pos []int, k0, k1 uint32, w []uint32, seeds []uint64) {
 	for l, i := range pos {
 		s0, s1, s2, s3 := b.c[0][l], b.c[1][l], b.c[2][l], b.c[3][l]
 		if seeds != nil {
@@ -65,10 +76,19 @@ func philoxGumbelWords(b *philoxBatch, tokens []uint32, pos []int, h int, k0, k1
 		b.c[0][l], b.c[1][l], b.c[2][l], b.c[3][l] = tokens[i]>>2, s0, s1, s2
 		b.k[0][l], b.k[1][l] = k0^s3, k1^vllmTokenDomain
 	}
-	b.run(n)
+	b.run(len(pos))
 	for l, i := range pos {
 		w[l] = b.c[tokens[i]&3][l]
 	}
+}
+
+// philoxGumbelWords computes, for each position pos[l] of tokens, the
+// philox4x32-10-v1 word of its token after its context under key words
+// k0, k1 into w[l] and, when seeds is not nil, the dedup identity of its
+// context state into seeds[l]. len(pos) <= philoxBatchN; b is scratch.
+func philoxGumbelWords(b *philoxBatch, tokens []uint32, pos []int, h int, k0, k1 uint32, w []uint32, seeds []uint64) {
+	philoxContextStates(b, tokens, pos, h, k0, k1)
+	philoxTokenWords(b, tokens, pos, k0, k1, w, seeds)
 }
 
 // appendPhiloxGumbel is VLLMGumbel.AppendObservations for the Philox PRF
@@ -209,38 +229,106 @@ func (s *ctxSet) keep(i0, i1 int, pos []int) []int {
 	return pos
 }
 
+// expSum accumulates vLLM's Gumbel detector sum S = Σ -ln(1-u) with one
+// logarithm per expSumRun terms: -ln of the product of their 1-u. Each
+// factor is exact in float64 and at least 1/(2^24+1), so a product of 32
+// stays above 2^-800 (no underflow); its rounding (at most 32 half-ulps,
+// 3.6e-15 relative) moves the group's sum by at most 3.6e-15 absolute, so
+// the group sums are added with Kahan compensation, so S is within
+// n·1.2e-16 + 6e-16·S of the exact sum (TestExpSumAccuracy), closer than
+// adding the n terms one by one (up to n·1.1e-16·S). The p-value
+// Q(n, S) then moves by at most that much relative, since the Gamma
+// hazard d(-ln Q)/dS is at most 1 for shapes >= 1: about 1e-10 relative
+// at a million tokens of ordinary scores, inside the 1e-9 of the vectors.
+type expSum struct {
+	sum, comp, prod float64 // comp: the Kahan compensation of sum
+	k               int
+}
+
+// expSumRun is how many factors expSum multiplies before taking a log.
+const expSumRun = 32
+
+func newExpSum() expSum { return expSum{prod: 1} }
+
+// add adds -ln(1-u) of PRF word w.
+func (e *expSum) add(w uint32) {
+	e.prod *= 1 - float64(vllmUniform(w))
+	if e.k++; e.k == expSumRun {
+		y := -math.Log(e.prod) - e.comp
+		s := e.sum + y
+		e.comp = (s - e.sum) - y
+		e.sum, e.prod, e.k = s, 1, 0
+	}
+}
+
+// total returns the sum so far.
+func (e *expSum) total() float64 { return e.sum + (-math.Log(e.prod) - e.comp) }
+
+// philoxStateHash is the ctxSet hash of the context state in lane l of b:
+// its first two words (the state is Philox output, uniformly distributed).
+// Equal contexts have equal states; the set compares the contexts
+// themselves (ctxSet.same), so a collision of states never merges two
+// contexts.
+func philoxStateHash(b *philoxBatch, l int) uint64 {
+	return uint64(b.c[0][l]) | uint64(b.c[1][l])<<32
+}
+
 // philoxEngineGumbel is vLLM's Gumbel detector sum for the Philox PRF
 // (EngineDetect's loop without the per-position dispatch): the score of
 // each position vLLM keeps (vllmPositions' rule) under key a, and, when b
-// is not nil, the alpha-weighted sum (1-alpha)·s_a + alpha·s_b of the
-// dual-key detector, added in position order. It returns the score and
-// the number of positions.
+// is not nil, the alpha-weighted sum (1-alpha)·S_a + alpha·S_b of the
+// dual-key detector. It returns the score and the number of positions.
+// Each block's context states under key a are computed for every
+// position first and serve as the hashes of vLLM's context dedup; the
+// kept positions' states are then moved to the front of the batch for the
+// token stage.
 func philoxEngineGumbel(tokens []uint32, h int, a uint64, b *uint64, alpha float64) (float64, int) {
 	seen := newCtxSet(tokens, h)
 	var blk philoxBatch
 	var pos [philoxBatchN]int
-	var wa, wb [philoxBatchN]uint32
-	score, n := 0.0, 0
+	var w [philoxBatchN]uint32
+	ka0, ka1 := uint32(a), uint32(a>>32)
+	sa, sb := newExpSum(), newExpSum()
+	n := 0
 	for i0 := 0; i0 < len(tokens); i0 += philoxBatchN {
-		kept := seen.keep(i0, min(i0+philoxBatchN, len(tokens)), pos[:0])
-		m := len(kept)
-		if m == 0 {
-			continue
+		m := min(philoxBatchN, len(tokens)-i0)
+		for l := range m {
+			pos[l] = i0 + l
 		}
-		n += m
-		philoxGumbelWords(&blk, tokens, kept, h, uint32(a), uint32(a>>32), wa[:m], nil)
-		if b == nil {
-			for _, w := range wa[:m] {
-				score += exponentialScore(vllmUniform(w))
+		philoxContextStates(&blk, tokens, pos[:m], h, ka0, ka1)
+		var x int32 // load every slot first, so that the cache misses overlap
+		for l := range m {
+			x ^= seen.slots[philoxStateHash(&blk, l)&seen.mask]
+		}
+		seen.sink ^= x
+		k := 0
+		for l := range m {
+			if !seen.add(i0+l, philoxStateHash(&blk, l)) {
+				continue
 			}
+			pos[k] = i0 + l
+			blk.c[0][k], blk.c[1][k], blk.c[2][k], blk.c[3][k] = blk.c[0][l], blk.c[1][l], blk.c[2][l], blk.c[3][l]
+			k++
+		}
+		if k == 0 {
 			continue
 		}
-		philoxGumbelWords(&blk, tokens, kept, h, uint32(*b), uint32(*b>>32), wb[:m], nil)
-		for l, w := range wa[:m] {
-			score += exponentialScore(vllmUniform(w))*(1-alpha) + exponentialScore(vllmUniform(wb[l]))*alpha
+		n += k
+		philoxTokenWords(&blk, tokens, pos[:k], ka0, ka1, w[:k], nil)
+		for _, x := range w[:k] {
+			sa.add(x)
+		}
+		if b != nil {
+			philoxGumbelWords(&blk, tokens, pos[:k], h, uint32(*b), uint32(*b>>32), w[:k], nil)
+			for _, x := range w[:k] {
+				sb.add(x)
+			}
 		}
 	}
-	return score, n
+	if b == nil {
+		return sa.total(), n
+	}
+	return (1-alpha)*sa.total() + alpha*sb.total(), n
 }
 
 // sbwBlock scores SBW positions a block at a time: the seed of each
