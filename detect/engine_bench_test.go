@@ -3,10 +3,10 @@ package detect
 import (
 	"bufio"
 	"encoding/json"
-	"strconv"
 	"math/rand/v2"
 	"os"
 	"runtime"
+	"strconv"
 	"testing"
 	"time"
 
