@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
+	"strconv"
 	"testing"
 	"time"
 
@@ -21,7 +22,7 @@ var engineBenchSpecs = []string{"vllm-gumbel", "vllm-dual-gumbel", "vllm-sbw", "
 // benchmarks/vllm_reference_speed.py writes it, so the reference and
 // tracemark score the same IDs), else 5 documents of 20,000 random IDs
 // below 200,000.
-func engineBenchDocs(b *testing.B) [][]uint32 {
+func engineBenchDocs(b testing.TB) [][]uint32 {
 	if path := os.Getenv("TRACEMARK_BENCH_IDS"); path != "" {
 		f, err := os.Open(path)
 		if err != nil {
@@ -111,6 +112,47 @@ func BenchmarkEngineDetection(b *testing.B) {
 		b.ReportMetric(per(r), r.name+"-ns/token")
 		if r != kgw {
 			b.ReportMetric(per(r)/per(kgw), r.name+"/kgw")
+		}
+	}
+}
+
+// TestEngineInstructions runs one detection path over the benchmark's
+// token IDs a given number of times, for counting instructions under
+// valgrind: TRACEMARK_INSTR_SPEC is the scheme (as engineBenchSpecs),
+// TRACEMARK_INSTR_PATH "engine" (EngineDetect) or "tokens"
+// (Detector.Tokens), TRACEMARK_INSTR_PASSES the number of passes. The
+// instructions of 3 passes minus those of 1, divided by twice the tokens,
+// are the instructions per token (docs/engines.md). It skips without the
+// variables.
+func TestEngineInstructions(t *testing.T) {
+	spec, path := os.Getenv("TRACEMARK_INSTR_SPEC"), os.Getenv("TRACEMARK_INSTR_PATH")
+	passes, err := strconv.Atoi(os.Getenv("TRACEMARK_INSTR_PASSES"))
+	if spec == "" || err != nil {
+		t.Skip("TRACEMARK_INSTR_SPEC, TRACEMARK_INSTR_PATH and TRACEMARK_INSTR_PASSES not set")
+	}
+	docs := engineBenchDocs(t)
+	s := anyScheme(t, randomKey(rand.New(rand.NewPCG(5, 5))), spec)
+	var f func([]uint32)
+	switch path {
+	case "engine":
+		e, ok := s.(watermark.EngineDetector)
+		if !ok {
+			t.Fatalf("%s has no engine detector", spec)
+		}
+		f = func(x []uint32) { e.EngineDetect(x) }
+	case "tokens":
+		d, err := New(s, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f = func(x []uint32) { d.Tokens(x) }
+	default:
+		t.Fatalf("TRACEMARK_INSTR_PATH %q: want engine or tokens", path)
+	}
+	f(docs[0]) // grow the buffers outside the counted passes
+	for range passes {
+		for _, x := range docs {
+			f(x)
 		}
 	}
 }

@@ -151,14 +151,15 @@ func (g *VLLMDualGumbel) EngineDetect(tokens []uint32) EngineDetection {
 // the one-sided normal tail of its z-score. Its lefthash rule sums the
 // hashed context tokens, where vLLM's sampler sums the raw ones.
 func (s *VLLMSBW) EngineDetect(tokens []uint32) EngineDetection {
-	var st sbwCtx
-	w := 0
-	n := vllmPositions(tokens, s.cfg.H, func(ctx []int64, t uint32) {
-		s.prepare(&st, ctx, true)
-		if s.green(&st, t) {
-			w++
-		}
-	})
+	seen := newCtxSet(tokens, s.cfg.H)
+	var blk sbwBlock
+	var pos [philoxBatchN]int
+	w, n := 0, 0
+	for i0 := 0; i0 < len(tokens); i0 += philoxBatchN {
+		kept := seen.keep(i0, min(i0+philoxBatchN, len(tokens)), pos[:0])
+		n += len(kept)
+		w += blk.green(s, tokens, i0, kept, true, nil)
+	}
 	r := EngineDetection{Engine: "vllm", Algorithm: "sbw", PValue: 1, NumScoredTokens: n}
 	if n == 0 {
 		return r

@@ -170,3 +170,116 @@ func TestVLLMGammaSurvivalDirect(t *testing.T) {
 	}
 	t.Logf("worst relative difference %.2g", worst)
 }
+
+// checkSBWFastPaths compares SBW's block paths (AppendObservations and
+// EngineDetect through sbwBlock and the vector PRF) with the per-position
+// ones they replace (prepare, seedOf, green).
+func checkSBWFastPaths(t *testing.T, tokens []uint32, h int, key uint64, self bool, gamma float64) {
+	t.Helper()
+	cfg := VLLMSBWConfig{Seeding: SBWLeftHash, Gamma: gamma, Delta: 2, H: h}
+	if self {
+		cfg.Seeding = SBWSelfHash
+	}
+	s := &VLLMSBW{cfg: cfg, key: int64(key), threshold: sbwThreshold(gamma), self: self}
+	var buf [MaxContextWidth]int64
+	var st sbwCtx
+	got := s.AppendObservations(nil, tokens)
+	if want := max(0, len(tokens)-h); len(got) != want {
+		t.Fatalf("%s: %d observations, want %d", cfg, len(got), want)
+	}
+	for i := h; i < len(tokens); i++ {
+		s.prepare(&st, tokensCtx(&buf, tokens[i-h:i]), false)
+		tok := tokens[i]
+		want := Observation{Tuple: Tuple{uint64(s.seedOf(&st, tok)), tok}}
+		if s.green(&st, tok) {
+			want.Score = 1
+		}
+		if got[i-h] != want {
+			t.Fatalf("%s position %d: %+v, want %+v", cfg, i, got[i-h], want)
+		}
+	}
+	w := 0
+	n := vllmPositions(tokens, h, func(ctx []int64, tok uint32) {
+		s.prepare(&st, ctx, true)
+		if s.green(&st, tok) {
+			w++
+		}
+	})
+	e := s.EngineDetect(tokens)
+	if e.NumScoredTokens != n || (n > 0 && e.Score != float64(w)) {
+		t.Fatalf("%s: engine %d green of %d, per position %d of %d", cfg, int(e.Score), e.NumScoredTokens, w, n)
+	}
+}
+
+// TestSBWFastPathsMatch: SBW's block paths give the per-position paths'
+// seeds, green tests and engine counts for both seedings, context widths
+// across the block boundary, padding and repetitive text, over several
+// blocks.
+func TestSBWFastPathsMatch(t *testing.T) {
+	rng := rand.New(rand.NewPCG(17, 17))
+	for _, h := range []int{1, 2, 3, 4, 5, 9, MaxContextWidth} {
+		for _, vocab := range []int{3, 50, 1<<32 - 1} {
+			for _, n := range []int{0, 1, h, 127, 129, 700} {
+				tokens := make([]uint32, n)
+				for i := range tokens {
+					tokens[i] = uint32(rng.Int64N(int64(vocab)))
+				}
+				checkSBWFastPaths(t, tokens, h, rng.Uint64(), true, 0.5)
+				checkSBWFastPaths(t, tokens, h, rng.Uint64(), false, 0.25)
+			}
+		}
+	}
+}
+
+// FuzzSBWFastPaths checks SBW's block paths against the per-position ones
+// on arbitrary token sequences.
+func FuzzSBWFastPaths(f *testing.F) {
+	f.Add([]byte{1, 2, 3, 4, 1, 2, 3, 4, 1, 2, 3, 4, 0, 0, 0, 0, 0}, uint8(4), uint64(42), true)
+	f.Add([]byte{255, 255, 255, 255, 0, 0, 0, 0}, uint8(1), uint64(1<<63), false)
+	f.Fuzz(func(t *testing.T, raw []byte, hb uint8, key uint64, self bool) {
+		h := 1 + int(hb)%MaxContextWidth
+		tokens := make([]uint32, len(raw)/2)
+		for i := range tokens {
+			tokens[i] = uint32(raw[2*i]) | uint32(raw[2*i+1]&3)<<8
+			if raw[2*i+1] == 255 {
+				tokens[i] = 0xFFFFFFFF
+			}
+		}
+		checkSBWFastPaths(t, tokens, h, key, self, 0.5)
+	})
+}
+
+// TestExpSumAccuracy: expSum's grouped sum (one log per 32 factors)
+// agrees with the term-by-term sum of vLLM's -log1p(-u), compensated,
+// within its bound: 4e-15 absolute per group of 32 plus 1e-15 relative,
+// on random words and on runs of the extreme words (u at its largest,
+// where the products are smallest, and at its smallest, where the sum is
+// tiny and the bound is absolute).
+func TestExpSumAccuracy(t *testing.T) {
+	rng := rand.New(rand.NewPCG(18, 18))
+	for _, n := range []int{1, 31, 32, 33, 1000, 100000} {
+		for _, kind := range []string{"random", "max", "min", "mixed"} {
+			e := newExpSum()
+			var sum, comp float64
+			for i := 0; i < n; i++ {
+				w := rng.Uint32()
+				switch {
+				case kind == "max", kind == "mixed" && i%2 == 0:
+					w = 0xFFFFFFFF
+				case kind == "min":
+					w = 0
+				}
+				e.add(w)
+				// Kahan summation of the reference terms
+				y := -math.Log1p(-float64(vllmUniform(w))) - comp
+				s := sum + y
+				comp = (s - sum) - y
+				sum = s
+			}
+			bound := float64((n+expSumRun-1)/expSumRun)*4e-15 + 1e-15*sum
+			if got := e.total(); math.Abs(got-sum) > bound {
+				t.Errorf("n=%d %s: grouped sum %v, term by term %v (relative %.1e)", n, kind, got, sum, math.Abs(got-sum)/sum)
+			}
+		}
+	}
+}

@@ -264,17 +264,22 @@ func (s *VLLMSBW) ArgmaxLogits(ctx []uint32, ids []uint32, logits []float32) (ui
 // preceding tokens, 1 if its token is green under the sampler's rule.
 func (s *VLLMSBW) AppendObservations(dst []Observation, tokens []uint32) []Observation {
 	h := s.cfg.H
-	var buf [MaxContextWidth]int64
-	var st sbwCtx
-	for i := h; i < len(tokens); i++ {
-		s.prepare(&st, tokensCtx(&buf, tokens[i-h:i]), false)
-		t := tokens[i]
-		seed := s.seedOf(&st, t)
-		o := Observation{Tuple: Tuple{uint64(seed), t}}
-		if sbwWord(uint64(seed), t)&sbwInt31 < s.threshold {
-			o.Score = 1
+	var blk sbwBlock
+	var pos [philoxBatchN]int
+	var green [philoxBatchN]bool
+	for i0 := h; i0 < len(tokens); i0 += philoxBatchN {
+		n := min(philoxBatchN, len(tokens)-i0)
+		for l := range n {
+			pos[l] = i0 + l
 		}
-		dst = append(dst, o)
+		blk.green(s, tokens, i0, pos[:n], false, green[:n])
+		for l, t := range tokens[i0 : i0+n] {
+			o := Observation{Tuple: Tuple{uint64(blk.seeds[l]), t}}
+			if green[l] {
+				o.Score = 1
+			}
+			dst = append(dst, o)
+		}
 	}
 	return dst
 }
