@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -22,18 +23,18 @@ func TestProbeCommand(t *testing.T) {
 	prompts := filepath.Join(dir, "prompts.txt")
 	os.WriteFile(prompts, []byte("first question\n{\"prompt\": \"second question\"}\n{broken\n"), 0o644)
 	words := strings.Fields("the a river house old morning light window road quiet evening garden letter friend winter stone")
-	var n int
+	var n atomic.Int64 // the probe sends concurrently
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Authorization") != "Bearer "+apiKey {
 			w.WriteHeader(401)
 			return
 		}
-		n++
+		k := int(n.Add(1))
 		var b strings.Builder
 		for i := 0; i < 300; i++ {
-			b.WriteString(words[(i*7+n*3+i*i)%len(words)] + " ")
+			b.WriteString(words[(i*7+k*3+i*i)%len(words)] + " ")
 		}
-		fmt.Fprintf(w, `{"id": "c%d", "choices": [{"index": 0, "message": {"role": "assistant", "content": %q}, "finish_reason": "stop"}], "usage": {"completion_tokens": 300}}`, n, b.String())
+		fmt.Fprintf(w, `{"id": "c%d", "choices": [{"index": 0, "message": {"role": "assistant", "content": %q}, "finish_reason": "stop"}], "usage": {"completion_tokens": 300}}`, k, b.String())
 	}))
 	defer srv.Close()
 	out := filepath.Join(dir, "out")
