@@ -89,8 +89,8 @@ const bundleSeenMax = 1 << 20
 // records are emitted before the bundle ends, which bounds a worker's
 // memory whatever the bundle's size.
 const (
-	tupleFlushMax  = 1 << 21  // tuples (tupleObs are 32 bytes in memory)
-	recordFlushMax = 16 << 20 // bytes of encoded records
+	tupleFlushMax  = 1 << 19 // tuples (tupleObs are 32 bytes in memory)
+	recordFlushMax = 8 << 20 // bytes of encoded records, before compression
 )
 
 // scanFileFn reads one input with the corpora readers and scores each
@@ -126,11 +126,22 @@ func (f *scanFileFn) Setup(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("tmbeam: %w", err)
 	}
+	codec, err := newBatchCodec()
+	if err != nil {
+		return err
+	}
 	f.ld, f.reader, f.scorer = ld, r, ld.scanner.NewDocScorer()
 	f.seen = make([]*detect.TupleSet, len(ld.schemes))
-	f.tuples.buckets = map[int][]tupleObs{}
-	f.recs.shards = make([][]byte, max(1, f.Shards))
+	f.tuples.buckets, f.tuples.codec = map[int][]tupleObs{}, codec
+	f.recs.shards, f.recs.codec = make([][]byte, max(1, f.Shards)), codec
 	return nil
+}
+
+// Teardown releases the codec.
+func (f *scanFileFn) Teardown() {
+	if f.tuples.codec != nil {
+		f.tuples.codec.Close()
+	}
 }
 
 // StartBundle empties the bundle's buffers and seen sets.
@@ -268,10 +279,15 @@ type bucketTallyFn struct {
 
 	nulls []watermark.Null
 	obs   []tupleObs
+	codec *batchCodec
 }
 
-// Setup builds the keys' null models.
+// Setup builds the keys' null models and the batch codec.
 func (t *bucketTallyFn) Setup() error {
+	var err error
+	if t.codec, err = newBatchCodec(); err != nil {
+		return err
+	}
 	for _, spec := range t.Specs {
 		cfg, err := watermark.ParseSpec(spec)
 		if err != nil {
@@ -280,6 +296,13 @@ func (t *bucketTallyFn) Setup() error {
 		t.nulls = append(t.nulls, cfg.Null())
 	}
 	return nil
+}
+
+// Teardown releases the codec.
+func (t *bucketTallyFn) Teardown() {
+	if t.codec != nil {
+		t.codec.Close()
+	}
 }
 
 // ProcessElement tallies one bucket.
@@ -292,7 +315,7 @@ func (t *bucketTallyFn) ProcessElement(bucket int, batches func(*tupleBatch) boo
 	var b tupleBatch
 	for batches(&b) {
 		var err error
-		if obs, err = decodeTuples(obs, b); err != nil {
+		if obs, err = t.codec.decodeTuples(obs, b); err != nil {
 			return err
 		}
 	}
