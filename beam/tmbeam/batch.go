@@ -51,10 +51,11 @@ type batchCodec struct {
 	scratch []byte
 }
 
-// newBatchCodec returns a codec at zstd's fastest level, single-threaded.
+// newBatchCodec returns a codec at zstd's fastest level, single-threaded,
+// with a 1 MiB window (the runner may run several instances at once).
 func newBatchCodec() (*batchCodec, error) {
 	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1),
-		zstd.WithLowerEncoderMem(true))
+		zstd.WithLowerEncoderMem(true), zstd.WithWindowSize(1<<20))
 	if err != nil {
 		return nil, fmt.Errorf("tmbeam: zstd: %w", err)
 	}

@@ -82,15 +82,17 @@ var (
 
 // bundleSeenMax bounds the per-bundle set of tuples already buffered; past
 // it the set starts again (it only saves shuffle volume: the buckets'
-// merge deduplicates exactly either way).
-const bundleSeenMax = 1 << 20
+// merge deduplicates exactly either way). Its table takes 16 to 32 bytes a
+// tuple, and the runner may run several bundles at once, each in its own
+// DoFn instance.
+const bundleSeenMax = 1 << 19
 
 // Flush thresholds of a bundle's buffers: past them the buffered tuples or
 // records are emitted before the bundle ends, which bounds a worker's
 // memory whatever the bundle's size.
 const (
-	tupleFlushMax  = 1 << 19 // tuples (tupleObs are 32 bytes in memory)
-	recordFlushMax = 8 << 20 // bytes of encoded records, before compression
+	tupleFlushMax  = 1 << 18 // tuples (tupleObs are 32 bytes in memory)
+	recordFlushMax = 4 << 20 // bytes of encoded records, before compression
 )
 
 // scanFileFn reads one input with the corpora readers and scores each
