@@ -85,7 +85,7 @@ var (
 // merge deduplicates exactly either way). Its table takes 16 to 32 bytes a
 // tuple, and the runner may run several bundles at once, each in its own
 // DoFn instance.
-const bundleSeenMax = 1 << 19
+const bundleSeenMax = 1 << 20
 
 // Flush thresholds of a bundle's buffers: past them the buffered tuples or
 // records are emitted before the bundle ends, which bounds a worker's
@@ -159,10 +159,17 @@ func (f *scanFileFn) StartBundle(context.Context, func(int, recBatch), func(File
 	f.recs.size = 0
 }
 
-// FinishBundle emits the bundle's batches and BH candidates.
+// FinishBundle emits the bundle's batches and BH candidates, then lets go
+// of the bundle's buffers and seen sets: the SDK keeps idle DoFn instances
+// for later bundles (one per input read at once), and buffers kept in them
+// would still be held while the later stages run.
 func (f *scanFileFn) FinishBundle(ctx context.Context, emitRecs func(int, recBatch), _ func(FileRec), emitTuples func(int, tupleBatch), _ func(bhAcc)) error {
 	f.flushTuples(ctx, emitTuples)
 	f.recs.flush(emitRecs)
+	clear(f.seen)
+	f.tuples.buckets = map[int][]tupleObs{}
+	clear(f.recs.shards)
+	f.tuples.codec.raw = nil
 	return nil
 }
 
