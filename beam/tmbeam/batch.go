@@ -1,7 +1,6 @@
 package tmbeam
 
 import (
-	"bytes"
 	"cmp"
 	"encoding/binary"
 	"encoding/json"
@@ -10,7 +9,7 @@ import (
 	"math"
 	"slices"
 
-	"github.com/klauspost/compress/s2"
+	"github.com/klauspost/compress/zstd"
 	"github.com/tracemark/tracemark/scan"
 	"github.com/tracemark/tracemark/watermark"
 )
@@ -21,15 +20,71 @@ import (
 // window and bookkeeping; every element crosses the Fn API), so one element
 // per tuple made the shuffle, not the scoring, the cost of the job.
 
-// tupleSize is the encoded size of one tuple observation in a tupleBatch:
-// fingerprint, score bits, Bits (8 bytes each, little-endian), Slot and
-// Colour.
+// tupleSize is the size of one tuple observation in a tupleBatch before
+// compression: fingerprint (as the difference from the previous one),
+// score bits, Bits (8 bytes each), Slot and Colour.
 const tupleSize = 26
 
-// tupleBatch is a run of tuple observations of one key and bucket,
-// tupleSize bytes each, sorted by fingerprint and without repeats (see
-// appendTuples). Its coder is the bytes themselves.
+// tupleBatch is a run of tuple observations of one key and bucket, sorted
+// by fingerprint and without repeats (see appendTuples), compressed by a
+// batchCodec. Its coder is the bytes themselves.
+//
+// A batch is columnar: the count, then byte plane j (byte j of every value)
+// of the fingerprint differences, j = 0..7, then those of the scores and of
+// Bits, then the slots and the colours. The sorted fingerprints' differences
+// have zero high bytes, and a KGW score (0 or 1) or unused Bits give
+// near-constant planes, which zstd's entropy coder shrinks to a bit or less
+// a value: a KGW tuple takes about 6 bytes instead of 26. The compressed
+// size matters more than the CPU: Prism holds every shuffled byte in
+// memory several times over (its element store, the bundle it builds for
+// the consuming stage, the gRPC message to the worker and its decoding), so
+// peak memory grows with the shuffled bytes.
 type tupleBatch struct{ Data []byte }
+
+// batchCodec compresses and decompresses batches with zstd. It is not safe
+// for concurrent use (it keeps a scratch buffer): each DoFn instance has
+// its own.
+type batchCodec struct {
+	enc     *zstd.Encoder
+	dec     *zstd.Decoder
+	raw     []byte
+	scratch []byte
+}
+
+// newBatchCodec returns a codec at zstd's fastest level, single-threaded,
+// with a 1 MiB window (the runner may run several instances at once).
+func newBatchCodec() (*batchCodec, error) {
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1),
+		zstd.WithLowerEncoderMem(true), zstd.WithWindowSize(1<<20))
+	if err != nil {
+		return nil, fmt.Errorf("tmbeam: zstd: %w", err)
+	}
+	dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
+	if err != nil {
+		enc.Close()
+		return nil, fmt.Errorf("tmbeam: zstd: %w", err)
+	}
+	return &batchCodec{enc: enc, dec: dec}, nil
+}
+
+// Close releases the codec's resources.
+func (c *batchCodec) Close() {
+	c.enc.Close()
+	c.dec.Close()
+}
+
+// seal returns the compression of raw in a new slice.
+func (c *batchCodec) seal(raw []byte) []byte {
+	return c.enc.EncodeAll(raw, make([]byte, 0, len(raw)/4+64))
+}
+
+// open decompresses b into the codec's scratch buffer, valid until the
+// next call.
+func (c *batchCodec) open(b []byte) ([]byte, error) {
+	var err error
+	c.scratch, err = c.dec.DecodeAll(b, c.scratch[:0])
+	return c.scratch, err
+}
 
 // tupleObs is one decoded observation of a tupleBatch.
 type tupleObs struct {
@@ -71,28 +126,53 @@ func sortUnique(obs []tupleObs) []tupleObs {
 	return slices.CompactFunc(obs, func(a, b tupleObs) bool { return a.FP == b.FP })
 }
 
-// appendTuples appends the encoding of obs (sorted and unique) to b.
-func appendTuples(b []byte, obs []tupleObs) []byte {
-	b = slices.Grow(b, len(obs)*tupleSize)
-	for _, o := range obs {
-		b = binary.LittleEndian.AppendUint64(b, o.FP)
-		b = binary.LittleEndian.AppendUint64(b, o.Score)
-		b = binary.LittleEndian.AppendUint64(b, o.Bits)
-		b = append(b, o.Slot, o.Colour)
+// sealTuples returns the batch of obs (sorted and unique).
+func (c *batchCodec) sealTuples(obs []tupleObs) tupleBatch {
+	n := len(obs)
+	b := binary.AppendUvarint(c.raw[:0], uint64(n))
+	head := len(b)
+	b = slices.Grow(b, n*tupleSize)[:head+n*tupleSize]
+	fps, scores, bits := b[head:head+8*n], b[head+8*n:head+16*n], b[head+16*n:head+24*n]
+	slots, colours := b[head+24*n:head+25*n], b[head+25*n:]
+	prev := uint64(0)
+	for i, o := range obs {
+		d, sc, bt := o.FP-prev, o.Score, o.Bits
+		prev = o.FP
+		for j := 0; j < 8; j++ {
+			fps[j*n+i], scores[j*n+i], bits[j*n+i] = byte(d), byte(sc), byte(bt)
+			d, sc, bt = d>>8, sc>>8, bt>>8
+		}
+		slots[i], colours[i] = o.Slot, o.Colour
 	}
-	return b
+	c.raw = b
+	return tupleBatch{c.seal(b)}
 }
 
-// decodeTuples appends the observations of b to obs.
-func decodeTuples(obs []tupleObs, batch tupleBatch) ([]tupleObs, error) {
-	b := batch.Data
-	if len(b)%tupleSize != 0 {
-		return obs, fmt.Errorf("tmbeam: tuple batch of %d bytes, not a multiple of %d", len(b), tupleSize)
+// decodeTuples appends the observations of a batch to obs.
+func (c *batchCodec) decodeTuples(obs []tupleObs, batch tupleBatch) ([]tupleObs, error) {
+	b, err := c.open(batch.Data)
+	if err != nil {
+		return obs, fmt.Errorf("tmbeam: tuple batch: %w", err)
 	}
-	obs = slices.Grow(obs, len(b)/tupleSize)
-	for ; len(b) > 0; b = b[tupleSize:] {
-		obs = append(obs, tupleObs{FP: binary.LittleEndian.Uint64(b), Score: binary.LittleEndian.Uint64(b[8:]),
-			Bits: binary.LittleEndian.Uint64(b[16:]), Slot: b[24], Colour: b[25]})
+	count, k := binary.Uvarint(b)
+	if k <= 0 || (len(b)-k)%tupleSize != 0 || count != uint64((len(b)-k)/tupleSize) {
+		return obs, fmt.Errorf("tmbeam: corrupt tuple batch (%d bytes)", len(b))
+	}
+	n := int(count)
+	b = b[k:]
+	fps, scores, bits := b[:8*n], b[8*n:16*n], b[16*n:24*n]
+	slots, colours := b[24*n:25*n], b[25*n:]
+	obs = slices.Grow(obs, n)
+	prev := uint64(0)
+	for i := 0; i < n; i++ {
+		var d, sc, bt uint64
+		for j := 7; j >= 0; j-- {
+			d = d<<8 | uint64(fps[j*n+i])
+			sc = sc<<8 | uint64(scores[j*n+i])
+			bt = bt<<8 | uint64(bits[j*n+i])
+		}
+		prev += d
+		obs = append(obs, tupleObs{FP: prev, Score: sc, Bits: bt, Slot: slots[i], Colour: colours[i]})
 	}
 	return obs, nil
 }
@@ -110,8 +190,8 @@ func bucketKey(k int, fp uint64, bits int) int {
 }
 
 // recBatch is a run of records (documents and errors) of one output
-// shard, encoded by appendRecord and compressed with S2 (the records are
-// JSON, which compresses several-fold). Its coder is the bytes themselves.
+// shard, encoded by appendRecord and compressed by a batchCodec (the
+// records are JSON, which compresses several-fold). Its coder is the bytes themselves.
 type recBatch struct{ Data []byte }
 
 func encodeRecBatch(b recBatch) []byte { return b.Data }
@@ -150,12 +230,9 @@ func appendRecord(b []byte, r Record) ([]byte, error) {
 	return append(b, js...), nil
 }
 
-// sealRecords compresses a run of appendRecord encodings into a recBatch.
-func sealRecords(raw []byte) recBatch { return recBatch{s2.Encode(nil, raw)} }
-
 // decodeRecords appends the records of a recBatch to recs.
-func decodeRecords(recs []Record, b recBatch) ([]Record, error) {
-	raw, err := s2.Decode(nil, b.Data)
+func (c *batchCodec) decodeRecords(recs []Record, b recBatch) ([]Record, error) {
+	raw, err := c.open(b.Data)
 	if err != nil {
 		return recs, fmt.Errorf("tmbeam: record batch: %w", err)
 	}
@@ -209,6 +286,7 @@ func decodeRecords(recs []Record, b recBatch) ([]Record, error) {
 
 // recordBuffers gathers a bundle's records per output shard.
 type recordBuffers struct {
+	codec  *batchCodec
 	shards [][]byte
 	size   int
 }
@@ -229,7 +307,7 @@ func (rb *recordBuffers) add(shard int, r Record) error {
 func (rb *recordBuffers) flush(emit func(int, recBatch)) {
 	for i, raw := range rb.shards {
 		if len(raw) > 0 {
-			emit(i, sealRecords(raw))
+			emit(i, recBatch{rb.codec.seal(raw)})
 			rb.shards[i] = raw[:0]
 		}
 	}
@@ -238,6 +316,7 @@ func (rb *recordBuffers) flush(emit func(int, recBatch)) {
 
 // tupleBuffers gathers a bundle's tuple observations per shuffle bucket.
 type tupleBuffers struct {
+	codec   *batchCodec
 	buckets map[int][]tupleObs
 	n       int
 }
@@ -252,15 +331,13 @@ func (tb *tupleBuffers) flush(emit func(int, tupleBatch)) int64 {
 	}
 	slices.Sort(keys)
 	var sent int64
-	var enc []byte
 	for _, k := range keys {
 		if len(tb.buckets[k]) == 0 {
 			continue
 		}
 		obs := sortUnique(tb.buckets[k])
 		sent += int64(len(obs))
-		enc = appendTuples(enc[:0], obs)
-		emit(k, tupleBatch{bytes.Clone(enc)})
+		emit(k, tb.codec.sealTuples(obs))
 		tb.buckets[k] = obs[:0]
 	}
 	tb.n = 0

@@ -16,8 +16,13 @@ func TestTupleBatchesMergeExactly(t *testing.T) {
 		return tupleObs{FP: fp, Score: math.Float64bits(float64(fp % 2)), Bits: fp >> 7, Slot: uint8(fp >> 3), Colour: uint8(fp >> 11)}
 	}
 	want := map[uint64]bool{}
+	codec, err := newBatchCodec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer codec.Close()
 	var tb tupleBuffers
-	tb.buckets = map[int][]tupleObs{}
+	tb.buckets, tb.codec = map[int][]tupleObs{}, codec
 	var batches []tupleBatch
 	keys := map[int]bool{}
 	for round := 0; round < 3; round++ {
@@ -40,8 +45,7 @@ func TestTupleBatchesMergeExactly(t *testing.T) {
 	}
 	var all []tupleObs
 	for _, b := range batches {
-		var err error
-		if all, err = decodeTuples(all, b); err != nil {
+		if all, err = codec.decodeTuples(all, b); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -54,8 +58,11 @@ func TestTupleBatchesMergeExactly(t *testing.T) {
 			t.Fatalf("merged tuple %d: %+v", i, o)
 		}
 	}
-	if _, err := decodeTuples(nil, tupleBatch{make([]byte, tupleSize+1)}); err == nil {
+	if _, err := codec.decodeTuples(nil, tupleBatch{codec.seal(make([]byte, tupleSize+1))}); err == nil {
 		t.Fatal("a batch of a wrong size decoded")
+	}
+	if _, err := codec.decodeTuples(nil, tupleBatch{[]byte("not zstd")}); err == nil {
+		t.Fatal("a corrupt batch decoded")
 	}
 }
 
@@ -66,8 +73,13 @@ func TestRecordBatchRoundTrip(t *testing.T) {
 		{File: "a.jsonl", Ord: 1, Diag: &scan.Diagnostic{Type: "error", File: "a.jsonl", Location: "line 2", Message: "bad"}},
 		{File: "b/é.txt", Ord: 300, Tokens: 1 << 20, Doc: &scan.Doc{Type: "doc", ID: "b", Detected: true}},
 	}
+	codec, err := newBatchCodec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer codec.Close()
 	var rb recordBuffers
-	rb.shards = make([][]byte, 2)
+	rb.shards, rb.codec = make([][]byte, 2), codec
 	for i, r := range recs {
 		if err := rb.add(i%2, r); err != nil {
 			t.Fatal(err)
@@ -76,7 +88,7 @@ func TestRecordBatchRoundTrip(t *testing.T) {
 	var got []Record
 	rb.flush(func(_ int, b recBatch) {
 		var err error
-		if got, err = decodeRecords(got, b); err != nil {
+		if got, err = codec.decodeRecords(got, b); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -87,7 +99,7 @@ func TestRecordBatchRoundTrip(t *testing.T) {
 	if rb.size != 0 || len(rb.shards[0]) != 0 {
 		t.Fatal("buffers not emptied by flush")
 	}
-	if _, err := decodeRecords(nil, recBatch{[]byte("not s2")}); err == nil {
+	if _, err := codec.decodeRecords(nil, recBatch{[]byte("not zstd")}); err == nil {
 		t.Fatal("a corrupt batch decoded")
 	}
 	if err := rb.add(0, Record{File: "c"}); err == nil {

@@ -82,15 +82,17 @@ var (
 
 // bundleSeenMax bounds the per-bundle set of tuples already buffered; past
 // it the set starts again (it only saves shuffle volume: the buckets'
-// merge deduplicates exactly either way).
+// merge deduplicates exactly either way). Its table takes 16 to 32 bytes a
+// tuple, and the runner may run several bundles at once, each in its own
+// DoFn instance.
 const bundleSeenMax = 1 << 20
 
 // Flush thresholds of a bundle's buffers: past them the buffered tuples or
 // records are emitted before the bundle ends, which bounds a worker's
 // memory whatever the bundle's size.
 const (
-	tupleFlushMax  = 1 << 21  // tuples (tupleObs are 32 bytes in memory)
-	recordFlushMax = 16 << 20 // bytes of encoded records
+	tupleFlushMax  = 1 << 18 // tuples (tupleObs are 32 bytes in memory)
+	recordFlushMax = 4 << 20 // bytes of encoded records, before compression
 )
 
 // scanFileFn reads one input with the corpora readers and scores each
@@ -126,11 +128,22 @@ func (f *scanFileFn) Setup(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("tmbeam: %w", err)
 	}
+	codec, err := newBatchCodec()
+	if err != nil {
+		return err
+	}
 	f.ld, f.reader, f.scorer = ld, r, ld.scanner.NewDocScorer()
 	f.seen = make([]*detect.TupleSet, len(ld.schemes))
-	f.tuples.buckets = map[int][]tupleObs{}
-	f.recs.shards = make([][]byte, max(1, f.Shards))
+	f.tuples.buckets, f.tuples.codec = map[int][]tupleObs{}, codec
+	f.recs.shards, f.recs.codec = make([][]byte, max(1, f.Shards)), codec
 	return nil
+}
+
+// Teardown releases the codec.
+func (f *scanFileFn) Teardown() {
+	if f.tuples.codec != nil {
+		f.tuples.codec.Close()
+	}
 }
 
 // StartBundle empties the bundle's buffers and seen sets.
@@ -146,10 +159,17 @@ func (f *scanFileFn) StartBundle(context.Context, func(int, recBatch), func(File
 	f.recs.size = 0
 }
 
-// FinishBundle emits the bundle's batches and BH candidates.
+// FinishBundle emits the bundle's batches and BH candidates, then lets go
+// of the bundle's buffers and seen sets: the SDK keeps idle DoFn instances
+// for later bundles (one per input read at once), and buffers kept in them
+// would still be held while the later stages run.
 func (f *scanFileFn) FinishBundle(ctx context.Context, emitRecs func(int, recBatch), _ func(FileRec), emitTuples func(int, tupleBatch), _ func(bhAcc)) error {
 	f.flushTuples(ctx, emitTuples)
 	f.recs.flush(emitRecs)
+	clear(f.seen)
+	f.tuples.buckets = map[int][]tupleObs{}
+	clear(f.recs.shards)
+	f.tuples.codec.raw = nil
 	return nil
 }
 
@@ -268,10 +288,15 @@ type bucketTallyFn struct {
 
 	nulls []watermark.Null
 	obs   []tupleObs
+	codec *batchCodec
 }
 
-// Setup builds the keys' null models.
+// Setup builds the keys' null models and the batch codec.
 func (t *bucketTallyFn) Setup() error {
+	var err error
+	if t.codec, err = newBatchCodec(); err != nil {
+		return err
+	}
 	for _, spec := range t.Specs {
 		cfg, err := watermark.ParseSpec(spec)
 		if err != nil {
@@ -280,6 +305,13 @@ func (t *bucketTallyFn) Setup() error {
 		t.nulls = append(t.nulls, cfg.Null())
 	}
 	return nil
+}
+
+// Teardown releases the codec.
+func (t *bucketTallyFn) Teardown() {
+	if t.codec != nil {
+		t.codec.Close()
+	}
 }
 
 // ProcessElement tallies one bucket.
@@ -292,7 +324,7 @@ func (t *bucketTallyFn) ProcessElement(bucket int, batches func(*tupleBatch) boo
 	var b tupleBatch
 	for batches(&b) {
 		var err error
-		if obs, err = decodeTuples(obs, b); err != nil {
+		if obs, err = t.codec.decodeTuples(obs, b); err != nil {
 			return err
 		}
 	}

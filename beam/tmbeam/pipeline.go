@@ -232,6 +232,22 @@ type writeShardFn struct {
 	Prefix string
 	Shards int
 	FDR    float64
+
+	codec *batchCodec
+}
+
+// Setup makes the batch codec.
+func (f *writeShardFn) Setup() error {
+	var err error
+	f.codec, err = newBatchCodec()
+	return err
+}
+
+// Teardown releases the codec.
+func (f *writeShardFn) Teardown() {
+	if f.codec != nil {
+		f.codec.Close()
+	}
 }
 
 // ProcessElement writes one shard.
@@ -240,7 +256,7 @@ func (f *writeShardFn) ProcessElement(ctx context.Context, shard int, batches fu
 	var b recBatch
 	for batches(&b) {
 		var err error
-		if recs, err = decodeRecords(recs, b); err != nil {
+		if recs, err = f.codec.decodeRecords(recs, b); err != nil {
 			return err
 		}
 	}

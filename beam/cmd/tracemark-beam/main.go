@@ -61,6 +61,7 @@ var (
 	bucketBits                            = flag.Int("bucket-bits", 10, "shuffle the pooled test's tuples in 2^`B` buckets per key (each bucket's distinct tuples, 26 bytes each, are merged in one worker's memory)")
 	dedupKey                              = flag.String("dedup-key", "", "dedup key as two hex words `A:B` (default: random; not secret)")
 	cpuProfile                            = flag.String("cpuprofile", "", "write a CPU profile of the launcher process to `FILE` (with Prism: the runner and the in-process workers)")
+	memProfile                            = flag.String("memprofile", "", "write a heap profile of the launcher process to `FILE`, taken when its heap was largest (with Prism: the runner and the in-process workers)")
 )
 
 func main() {
@@ -71,7 +72,10 @@ func main() {
 	flag.Var(&excludes, "exclude", "in local directories, leave out files matching `GLOB`; repeatable")
 	flag.Parse()
 	beam.Init()
-	if err := profiled(*cpuProfile, func() error { return run(context.Background()) }); err != nil {
+	err := profiled(*cpuProfile, func() error {
+		return heapProfiled(*memProfile, func() error { return run(context.Background()) })
+	})
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "tracemark-beam:", err)
 		os.Exit(2)
 	}
