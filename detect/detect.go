@@ -214,7 +214,7 @@ func (d *Detector) observe(ids []uint32, positions bool) int {
 		case n > 0 && d.opts.Exclude.Contains(ids[i:i+n]):
 			excluded++
 			continue
-		case dedup && !d.seen.add(o.Tuple):
+		case dedup && !d.seen.add(o.Tuple, kept):
 			duplicates++
 			continue
 		}

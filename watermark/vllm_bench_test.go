@@ -74,7 +74,8 @@ func BenchmarkVLLMCandidates(b *testing.B) {
 }
 
 // TestVLLMSchemesAllocateNothing: sampling and observations of the vLLM
-// schemes allocate nothing per call (the HMAC state is pooled).
+// schemes allocate nothing per call (the HMAC state and the engine
+// detector's dedup sets are pooled).
 func TestVLLMSchemesAllocateNothing(t *testing.T) {
 	rng := rand.New(rand.NewPCG(11, 11))
 	ids := make([]uint32, 40)
@@ -97,6 +98,7 @@ func TestVLLMSchemesAllocateNothing(t *testing.T) {
 			"SampleProbs k=40":   func() { s.SampleProbs(ctx, ids, logits, rng) },
 			"SampleLogits 2000":  func() { s.SampleLogits(ctx, nil, big, rng) },
 			"AppendObservations": func() { obs = s.AppendObservations(obs[:0], tokens) },
+			"EngineDetect":       func() { s.(EngineDetector).EngineDetect(tokens) },
 		} {
 			if raceEnabled && strings.Contains(spec, "hmac") {
 				continue // its per-goroutine state lives in a sync.Pool, which -race empties at random

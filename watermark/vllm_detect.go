@@ -28,10 +28,10 @@ type EngineDetector interface {
 // vllmPositions calls f for each position vLLM's detector scores: every
 // token, with the context of the h tokens before it padded on the left with
 // -1, skipping a position whose context (the h entries) was seen before.
-// It returns the number of positions scored.
-func vllmPositions(tokens []uint32, h int, f func(ctx []int64, t uint32)) int {
-	seen := newCtxSet(tokens, h)
-	var ctx [MaxContextWidth]int64
+// It returns the number of positions scored. seen is an empty set for
+// tokens (ctxSet.reset).
+func vllmPositions(seen *ctxSet, tokens []uint32, h int, f func(ctx []int64, t uint32)) int {
+	ctx := &seen.ctx // f's argument escapes: a buffer of the pooled set
 	n := 0
 	var hs [ctxBatch]uint64
 	for i, t := range tokens {
@@ -97,12 +97,14 @@ func vllmGammaSurvivalSum(x float64, shape int) float64 {
 func (g *VLLMGumbel) EngineDetect(tokens []uint32) EngineDetection {
 	var score float64
 	var n int
+	seen := g.sets.get(tokens, g.cfg.H)
+	defer g.sets.put(seen)
 	if g.u.prf == VLLMPhilox {
-		score, n = philoxEngineGumbel(tokens, g.cfg.H, g.u.key, nil, 0)
+		score, n = philoxEngineGumbel(seen, tokens, g.cfg.H, g.u.key, nil, 0)
 	} else {
 		var st vllmCtx
 		defer g.u.release(&st)
-		n = vllmPositions(tokens, g.cfg.H, func(ctx []int64, t uint32) {
+		n = vllmPositions(seen, tokens, g.cfg.H, func(ctx []int64, t uint32) {
 			g.u.prepare(&st, ctx)
 			score += exponentialScore(vllmUniform(g.u.word(&st, t)))
 		})
@@ -121,13 +123,15 @@ func (g *VLLMDualGumbel) EngineDetect(tokens []uint32) EngineDetection {
 	alpha := g.cfg.Alpha
 	var score float64
 	var n int
+	seen := g.sets.get(tokens, g.cfg.H)
+	defer g.sets.put(seen)
 	if g.a.prf == VLLMPhilox {
-		score, n = philoxEngineGumbel(tokens, g.cfg.H, g.a.key, &g.b.key, alpha)
+		score, n = philoxEngineGumbel(seen, tokens, g.cfg.H, g.a.key, &g.b.key, alpha)
 	} else {
 		var sa, sb vllmCtx
 		defer g.a.release(&sa)
 		defer g.b.release(&sb)
-		n = vllmPositions(tokens, g.cfg.H, func(ctx []int64, t uint32) {
+		n = vllmPositions(seen, tokens, g.cfg.H, func(ctx []int64, t uint32) {
 			g.a.prepare(&sa, ctx)
 			g.b.prepare(&sb, ctx)
 			score += exponentialScore(vllmUniform(g.a.word(&sa, t)))*(1-alpha) + exponentialScore(vllmUniform(g.b.word(&sb, t)))*alpha
@@ -151,7 +155,8 @@ func (g *VLLMDualGumbel) EngineDetect(tokens []uint32) EngineDetection {
 // the one-sided normal tail of its z-score. Its lefthash rule sums the
 // hashed context tokens, where vLLM's sampler sums the raw ones.
 func (s *VLLMSBW) EngineDetect(tokens []uint32) EngineDetection {
-	seen := newCtxSet(tokens, s.cfg.H)
+	seen := s.sets.get(tokens, s.cfg.H)
+	defer s.sets.put(seen)
 	var blk sbwBlock
 	var pos [philoxBatchN]int
 	w, n := 0, 0

@@ -1,6 +1,9 @@
 package watermark
 
-import "math"
+import (
+	"math"
+	"sync"
+)
 
 // This file holds the detection fast paths of the vLLM schemes: the same
 // functions as vllm_prf.go and vllm_gumbel.go, specialized for scoring a
@@ -121,21 +124,70 @@ func appendPhiloxGumbel(dst []Observation, tokens []uint32, h int, a uint64, b *
 
 // ctxSet is the context-level dedup of vLLM's detector: open addressing
 // over positions of one token sequence, two positions being equal when
-// their h-token windows (padded with -1 on the left) are.
+// their h-token windows (padded with -1 on the left) are. A slot is one
+// word, gen<<48 | tag<<32 | (position+1): the generation stamp makes a
+// new sequence cost nothing (no clearing, so the set is reused from a
+// pool, ctxSets), and the 16-bit tag of the context's hash means the
+// contexts themselves are compared (same) only when the tags match, which
+// is when the contexts are equal or, for unequal ones, once in 2^16
+// probes. The set stays exact: positions are merged only when their
+// contexts are equal.
 type ctxSet struct {
 	tokens []uint32
 	h      int
-	slots  []int32 // position+1, 0 empty
+	slots  []uint64
 	mask   uint64
-	sink   int32 // keeps warm's loads
+	gen    uint64                 // in [1, ctxGens), this sequence's stamp
+	sink   uint64                 // keeps warm's loads
+	ctx    [MaxContextWidth]int64 // vllmPositions' context buffer
 }
 
+// ctxGens is the number of generation stamps of a ctxSet (16 bits).
+const ctxGens = 1 << 16
+
+// newCtxSet returns a set for the positions of tokens.
 func newCtxSet(tokens []uint32, h int) *ctxSet {
+	s := &ctxSet{}
+	s.reset(tokens, h)
+	return s
+}
+
+// reset empties s for the positions of tokens.
+func (s *ctxSet) reset(tokens []uint32, h int) {
 	size := 16
 	for size < 2*len(tokens) {
 		size *= 2
 	}
-	return &ctxSet{tokens: tokens, h: h, slots: make([]int32, size), mask: uint64(size - 1)}
+	if size > len(s.slots) {
+		s.slots = make([]uint64, size)
+		s.gen = 0
+	}
+	s.tokens, s.h, s.mask = tokens, h, uint64(size-1)
+	s.gen++
+	if s.gen == ctxGens { // wrapped: clear the stamps once every 2^16 - 1 sequences
+		clear(s.slots)
+		s.gen = 1
+	}
+}
+
+// ctxSets is a pool of ctxSets, so that a scheme's EngineDetect allocates
+// nothing in the steady state; safe for concurrent use.
+type ctxSets struct{ p sync.Pool }
+
+// get returns an empty set for the positions of tokens; put it back after.
+func (c *ctxSets) get(tokens []uint32, h int) *ctxSet {
+	s, _ := c.p.Get().(*ctxSet)
+	if s == nil {
+		s = &ctxSet{}
+	}
+	s.reset(tokens, h)
+	return s
+}
+
+// put returns s to the pool.
+func (c *ctxSets) put(s *ctxSet) {
+	s.tokens = nil
+	c.p.Put(s)
 }
 
 // entry is entry j of position i's context: a token ID or -1.
@@ -170,7 +222,7 @@ const ctxBatch = 32
 
 // warm hashes positions [i, i+len(hs)) into hs and loads their first slots.
 func (s *ctxSet) warm(i int, hs []uint64) {
-	var x int32
+	var x uint64
 	for j := range hs {
 		hs[j] = s.hash(i + j)
 		x ^= s.slots[hs[j]&s.mask]
@@ -179,15 +231,16 @@ func (s *ctxSet) warm(i int, hs []uint64) {
 }
 
 // add reports whether position i's context, of hash h, is new, and
-// records it.
+// records it. The tag is bits 32-47 of h.
 func (s *ctxSet) add(i int, h uint64) bool {
+	want := s.gen<<48 | (h>>32&0xFFFF)<<32
 	for k := h & s.mask; ; k = (k + 1) & s.mask {
-		p := int(s.slots[k]) - 1
-		if p < 0 {
-			s.slots[k] = int32(i + 1)
+		sl := s.slots[k]
+		if sl>>48 != s.gen {
+			s.slots[k] = want | uint64(i+1)
 			return true
 		}
-		if s.same(p, i) {
+		if sl&^0xFFFFFFFF == want && s.same(int(uint32(sl))-1, i) {
 			return false
 		}
 	}
@@ -254,10 +307,42 @@ func newExpSum() expSum { return expSum{prod: 1} }
 func (e *expSum) add(w uint32) {
 	e.prod *= 1 - float64(vllmUniform(w))
 	if e.k++; e.k == expSumRun {
-		y := -math.Log(e.prod) - e.comp
-		s := e.sum + y
-		e.comp = (s - e.sum) - y
-		e.sum, e.prod, e.k = s, 1, 0
+		e.flush()
+	}
+}
+
+// flush adds -ln of the product so far to the sum and restarts it.
+func (e *expSum) flush() {
+	y := -math.Log(e.prod) - e.comp
+	s := e.sum + y
+	e.comp = (s - e.sum) - y
+	e.sum, e.prod, e.k = s, 1, 0
+}
+
+// addAll adds -ln(1-u) of each word of ws. It multiplies whole runs of
+// expSumRun factors as four interleaved partial products of eight, so that
+// the multiplies do not wait on each other: each run's product takes the
+// same 31 roundings as add's (the bound above holds unchanged), and each
+// partial product of eight stays above 2^-193.
+func (e *expSum) addAll(ws []uint32) {
+	for len(ws) > 0 && e.k != 0 { // finish the current run one by one
+		e.add(ws[0])
+		ws = ws[1:]
+	}
+	for ; len(ws) >= expSumRun; ws = ws[expSumRun:] {
+		r := ws[:expSumRun:expSumRun]
+		p0, p1, p2, p3 := 1.0, 1.0, 1.0, 1.0
+		for j := 0; j < expSumRun; j += 4 {
+			p0 *= 1 - float64(vllmUniform(r[j]))
+			p1 *= 1 - float64(vllmUniform(r[j+1]))
+			p2 *= 1 - float64(vllmUniform(r[j+2]))
+			p3 *= 1 - float64(vllmUniform(r[j+3]))
+		}
+		e.prod = (p0 * p1) * (p2 * p3)
+		e.flush()
+	}
+	for _, w := range ws {
+		e.add(w)
 	}
 }
 
@@ -265,7 +350,8 @@ func (e *expSum) add(w uint32) {
 func (e *expSum) total() float64 { return e.sum + (-math.Log(e.prod) - e.comp) }
 
 // philoxStateHash is the ctxSet hash of the context state in lane l of b:
-// its first two words (the state is Philox output, uniformly distributed).
+// its first two words (the state is Philox output, uniformly distributed;
+// the slot comes from the first word, the tag from the second).
 // Equal contexts have equal states; the set compares the contexts
 // themselves (ctxSet.same), so a collision of states never merges two
 // contexts.
@@ -282,8 +368,7 @@ func philoxStateHash(b *philoxBatch, l int) uint64 {
 // position first and serve as the hashes of vLLM's context dedup; the
 // kept positions' states are then moved to the front of the batch for the
 // token stage.
-func philoxEngineGumbel(tokens []uint32, h int, a uint64, b *uint64, alpha float64) (float64, int) {
-	seen := newCtxSet(tokens, h)
+func philoxEngineGumbel(seen *ctxSet, tokens []uint32, h int, a uint64, b *uint64, alpha float64) (float64, int) {
 	var blk philoxBatch
 	var pos [philoxBatchN]int
 	var w [philoxBatchN]uint32
@@ -296,7 +381,7 @@ func philoxEngineGumbel(tokens []uint32, h int, a uint64, b *uint64, alpha float
 			pos[l] = i0 + l
 		}
 		philoxContextStates(&blk, tokens, pos[:m], h, ka0, ka1)
-		var x int32 // load every slot first, so that the cache misses overlap
+		var x uint64 // load every slot first, so that the cache misses overlap
 		for l := range m {
 			x ^= seen.slots[philoxStateHash(&blk, l)&seen.mask]
 		}
@@ -315,14 +400,10 @@ func philoxEngineGumbel(tokens []uint32, h int, a uint64, b *uint64, alpha float
 		}
 		n += k
 		philoxTokenWords(&blk, tokens, pos[:k], ka0, ka1, w[:k], nil)
-		for _, x := range w[:k] {
-			sa.add(x)
-		}
+		sa.addAll(w[:k])
 		if b != nil {
 			philoxGumbelWords(&blk, tokens, pos[:k], h, uint32(*b), uint32(*b>>32), w[:k], nil)
-			for _, x := range w[:k] {
-				sb.add(x)
-			}
+			sb.addAll(w[:k])
 		}
 	}
 	if b == nil {

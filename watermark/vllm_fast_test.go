@@ -3,6 +3,7 @@ package watermark
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -67,7 +68,7 @@ func checkFastPaths(t *testing.T, tokens []uint32, h int, a, b uint64) {
 		ua, ub := newVLLMUniforms(a, VLLMPhilox), newVLLMUniforms(b, VLLMPhilox)
 		var sa, sb vllmCtx
 		want := 0.0
-		wn := vllmPositions(tokens, h, func(ctx []int64, tok uint32) {
+		wn := vllmPositions(newCtxSet(tokens, h), tokens, h, func(ctx []int64, tok uint32) {
 			ua.prepare(&sa, ctx)
 			s := -math.Log1p(-float64(vllmUniform(ua.word(&sa, tok))))
 			if bp != nil {
@@ -76,13 +77,13 @@ func checkFastPaths(t *testing.T, tokens []uint32, h int, a, b uint64) {
 			}
 			want += s
 		})
-		got, gn := philoxEngineGumbel(tokens, h, a, bp, 0.3)
+		got, gn := philoxEngineGumbel(newCtxSet(tokens, h), tokens, h, a, bp, 0.3)
 		if gn != wn || math.Abs(got-want) > 1e-12*want {
 			t.Fatalf("h=%d dual=%v: engine score %v over %d, generic %v over %d", h, bp != nil, got, gn, want, wn)
 		}
 	}
 	var kept []int
-	n := vllmPositions(tokens, h, func(ctx []int64, tok uint32) { kept = append(kept, len(kept)) })
+	n := vllmPositions(newCtxSet(tokens, h), tokens, h, func(ctx []int64, tok uint32) { kept = append(kept, len(kept)) })
 	want := slowVLLMPositions(tokens, h)
 	if n != len(want) {
 		t.Fatalf("h=%d: vLLM dedup kept %d positions, want %d", h, n, len(want))
@@ -199,7 +200,7 @@ func checkSBWFastPaths(t *testing.T, tokens []uint32, h int, key uint64, self bo
 		}
 	}
 	w := 0
-	n := vllmPositions(tokens, h, func(ctx []int64, tok uint32) {
+	n := vllmPositions(newCtxSet(tokens, h), tokens, h, func(ctx []int64, tok uint32) {
 		s.prepare(&st, ctx, true)
 		if s.green(&st, tok) {
 			w++
@@ -259,8 +260,9 @@ func TestExpSumAccuracy(t *testing.T) {
 	rng := rand.New(rand.NewPCG(18, 18))
 	for _, n := range []int{1, 31, 32, 33, 1000, 100000} {
 		for _, kind := range []string{"random", "max", "min", "mixed"} {
-			e := newExpSum()
+			e, all := newExpSum(), newExpSum()
 			var sum, comp float64
+			ws := make([]uint32, n)
 			for i := 0; i < n; i++ {
 				w := rng.Uint32()
 				switch {
@@ -270,6 +272,7 @@ func TestExpSumAccuracy(t *testing.T) {
 					w = 0
 				}
 				e.add(w)
+				ws[i] = w
 				// Kahan summation of the reference terms
 				y := -math.Log1p(-float64(vllmUniform(w))) - comp
 				s := sum + y
@@ -280,6 +283,54 @@ func TestExpSumAccuracy(t *testing.T) {
 			if got := e.total(); math.Abs(got-sum) > bound {
 				t.Errorf("n=%d %s: grouped sum %v, term by term %v (relative %.1e)", n, kind, got, sum, math.Abs(got-sum)/sum)
 			}
+			for rest := ws; len(rest) > 0; { // addAll over chunks of random lengths
+				c := min(len(rest), 1+rng.IntN(150))
+				all.addAll(rest[:c])
+				rest = rest[c:]
+			}
+			if got := all.total(); math.Abs(got-sum) > bound {
+				t.Errorf("n=%d %s: addAll sum %v, term by term %v (relative %.1e)", n, kind, got, sum, math.Abs(got-sum)/sum)
+			}
+		}
+	}
+}
+
+// TestCtxSetReuse: one ctxSet, reused across sequences of very
+// different lengths (its table grown by a long one and used in part by
+// short ones) and across the wrap of its generation stamp, keeps exactly
+// the positions a map of padded contexts keeps.
+func TestCtxSetReuse(t *testing.T) {
+	rng := rand.New(rand.NewPCG(21, 21))
+	var seen ctxSet
+	for round, n := range []int{3000, 40, 0, 700, 5, 5000, 90, 1, 2500} {
+		h := 1 + round%5
+		tokens := make([]uint32, n)
+		for i := range tokens {
+			tokens[i] = uint32(rng.IntN(6)) // tiny alphabet: many repeated contexts
+		}
+		if round == 4 {
+			seen.gen = ctxGens - 1 // this reset wraps
+		}
+		seen.reset(tokens, h)
+		var got []int
+		for i := range tokens {
+			if seen.add(i, seen.hash(i)) {
+				got = append(got, i)
+			}
+		}
+		if want := slowVLLMPositions(tokens, h); !slices.Equal(got, want) {
+			t.Fatalf("round %d (n=%d, h=%d): kept %v, want %v", round, n, h, got, want)
+		}
+	}
+}
+
+// TestVLLMUniformReciprocal: vllmUniform's multiply by the reciprocal of
+// 2^24+1 gives vLLM's float32 of the float64 quotient for every one of the
+// 2^24 mantissas.
+func TestVLLMUniformReciprocal(t *testing.T) {
+	for m := uint32(0); m < 1<<24; m++ {
+		if got, want := vllmUniform(m<<8|0xA5), float32((float64(m)+1)/(1<<24+1)); got != want {
+			t.Fatalf("m=%d: %v, want %v", m, got, want)
 		}
 	}
 }

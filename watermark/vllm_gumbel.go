@@ -240,6 +240,7 @@ type VLLMGumbel struct {
 	boxed Config
 	keyID string
 	u     *vllmUniforms
+	sets  ctxSets // EngineDetect's dedup sets
 }
 
 // NewVLLMGumbel binds a configuration to a one-word engine key.
@@ -355,6 +356,7 @@ type VLLMDualGumbel struct {
 	boxed Config
 	keyID string
 	a, b  *vllmUniforms
+	sets  ctxSets // EngineDetect's dedup sets
 }
 
 // NewVLLMDualGumbel binds a configuration to a one-word engine key.

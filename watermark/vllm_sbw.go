@@ -109,6 +109,7 @@ type VLLMSBW struct {
 	threshold uint32
 	delta     float32
 	self      bool
+	sets      ctxSets // EngineDetect's dedup sets
 }
 
 // NewVLLMSBW binds a configuration to a one-word engine key. vLLM itself
