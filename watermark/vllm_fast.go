@@ -2,6 +2,7 @@ package watermark
 
 import (
 	"math"
+	"math/bits"
 	"sync"
 )
 
@@ -125,25 +126,24 @@ func appendPhiloxGumbel(dst []Observation, tokens []uint32, h int, a uint64, b *
 // ctxSet is the context-level dedup of vLLM's detector: open addressing
 // over positions of one token sequence, two positions being equal when
 // their h-token windows (padded with -1 on the left) are. A slot is one
-// word, gen<<48 | tag<<32 | (position+1): the generation stamp makes a
-// new sequence cost nothing (no clearing, so the set is reused from a
-// pool, ctxSets), and the 16-bit tag of the context's hash means the
-// contexts themselves are compared (same) only when the tags match, which
-// is when the contexts are equal or, for unequal ones, once in 2^16
-// probes. The set stays exact: positions are merged only when their
-// contexts are equal.
+// 32-bit word, tag<<shift | (position+1), 0 when empty, where shift is
+// the bit length of len(tokens)+1 and the tag is the top 32-shift bits of
+// the context's hash (8 bits or more below 2^24 tokens): the contexts
+// themselves are compared (same) only when the tags match, which is when
+// they are equal or, for unequal ones, once in 2^(32-shift) probes. The
+// set stays exact: positions are merged only when their contexts are
+// equal. It is cleared for each sequence (a sequential write of 4 bytes
+// per slot, which also brings the table into the cache ahead of the
+// random probes) and reused from a pool (ctxSets).
 type ctxSet struct {
 	tokens []uint32
 	h      int
-	slots  []uint64
+	slots  []uint32
 	mask   uint64
-	gen    uint64                 // in [1, ctxGens), this sequence's stamp
-	sink   uint64                 // keeps warm's loads
+	shift  uint                   // bit length of len(tokens)+1
+	sink   uint32                 // keeps warm's loads
 	ctx    [MaxContextWidth]int64 // vllmPositions' context buffer
 }
-
-// ctxGens is the number of generation stamps of a ctxSet (16 bits).
-const ctxGens = 1 << 16
 
 // newCtxSet returns a set for the positions of tokens.
 func newCtxSet(tokens []uint32, h int) *ctxSet {
@@ -159,15 +159,12 @@ func (s *ctxSet) reset(tokens []uint32, h int) {
 		size *= 2
 	}
 	if size > len(s.slots) {
-		s.slots = make([]uint64, size)
-		s.gen = 0
+		s.slots = make([]uint32, size)
+	} else {
+		clear(s.slots[:size])
 	}
 	s.tokens, s.h, s.mask = tokens, h, uint64(size-1)
-	s.gen++
-	if s.gen == ctxGens { // wrapped: clear the stamps once every 2^16 - 1 sequences
-		clear(s.slots)
-		s.gen = 1
-	}
+	s.shift = uint(bits.Len32(uint32(len(tokens) + 1)))
 }
 
 // ctxSets is a pool of ctxSets, so that a scheme's EngineDetect allocates
@@ -222,7 +219,7 @@ const ctxBatch = 32
 
 // warm hashes positions [i, i+len(hs)) into hs and loads their first slots.
 func (s *ctxSet) warm(i int, hs []uint64) {
-	var x uint64
+	var x uint32
 	for j := range hs {
 		hs[j] = s.hash(i + j)
 		x ^= s.slots[hs[j]&s.mask]
@@ -231,16 +228,16 @@ func (s *ctxSet) warm(i int, hs []uint64) {
 }
 
 // add reports whether position i's context, of hash h, is new, and
-// records it. The tag is bits 32-47 of h.
+// records it. The tag is the top bits of h.
 func (s *ctxSet) add(i int, h uint64) bool {
-	want := s.gen<<48 | (h>>32&0xFFFF)<<32
+	tag := uint32(h>>32) >> s.shift
 	for k := h & s.mask; ; k = (k + 1) & s.mask {
 		sl := s.slots[k]
-		if sl>>48 != s.gen {
-			s.slots[k] = want | uint64(i+1)
+		if sl == 0 {
+			s.slots[k] = tag<<s.shift | uint32(i+1)
 			return true
 		}
-		if sl&^0xFFFFFFFF == want && s.same(int(uint32(sl))-1, i) {
+		if sl>>s.shift == tag && s.same(int(sl&(1<<s.shift-1))-1, i) {
 			return false
 		}
 	}
@@ -351,7 +348,7 @@ func (e *expSum) total() float64 { return e.sum + (-math.Log(e.prod) - e.comp) }
 
 // philoxStateHash is the ctxSet hash of the context state in lane l of b:
 // its first two words (the state is Philox output, uniformly distributed;
-// the slot comes from the first word, the tag from the second).
+// the slot comes from the first word, the tag from the top of the second).
 // Equal contexts have equal states; the set compares the contexts
 // themselves (ctxSet.same), so a collision of states never merges two
 // contexts.
@@ -381,7 +378,7 @@ func philoxEngineGumbel(seen *ctxSet, tokens []uint32, h int, a uint64, b *uint6
 			pos[l] = i0 + l
 		}
 		philoxContextStates(&blk, tokens, pos[:m], h, ka0, ka1)
-		var x uint64 // load every slot first, so that the cache misses overlap
+		var x uint32 // load every slot first, so that the cache misses overlap
 		for l := range m {
 			x ^= seen.slots[philoxStateHash(&blk, l)&seen.mask]
 		}
