@@ -245,9 +245,7 @@ func (d *Detector) tokens(ids []uint32, positions bool) Result {
 	}
 	r.Excluded = d.excluded
 	d.tally.Reset()
-	for _, o := range d.obs {
-		d.tally.Add(d.eval.null, o)
-	}
+	d.tally.AddAll(d.eval.null, d.obs)
 	d.eval.evaluate(&d.tally, &r)
 	return r
 }

@@ -35,3 +35,33 @@ func TestSeenSetExactUnderTagCollisions(t *testing.T) {
 		}
 	}
 }
+
+// TestTallyAddAllMatchesAdd: AddAll gives bit for bit the tally that Add
+// gives one observation at a time, for every kind of null.
+func TestTallyAddAllMatchesAdd(t *testing.T) {
+	rng := rand.New(rand.NewPCG(10, 10))
+	obs := make([]watermark.Observation, 1000)
+	for i := range obs {
+		obs[i] = watermark.Observation{Score: rng.ExpFloat64(), Bits: rng.Uint64() & 0x3FF, Slot: uint8(rng.IntN(4)), Colour: uint8(rng.IntN(3))}
+	}
+	for _, null := range []watermark.Null{
+		{Kind: watermark.GammaNull},
+		{Kind: watermark.GammaNull, Shape: 2},
+		{Kind: watermark.BinomialNull, P: 0.25, Trials: 1},
+		{Kind: watermark.BinomialNull, P: 0.5, Trials: 10},
+		{Kind: watermark.PayloadNull, Radix: 3, Slots: 4},
+	} {
+		var one, all Tally
+		one.N, one.Sum = 3, 1.5 // both start from the same non-empty tally
+		all.N, all.Sum = 3, 1.5
+		for _, o := range obs {
+			one.Add(null, o)
+		}
+		all.AddAll(null, obs)
+		a, _ := one.MarshalJSON()
+		b, _ := all.MarshalJSON()
+		if one.N != all.N || one.Sum != all.Sum || one.Weighted != all.Weighted || string(a) != string(b) {
+			t.Errorf("%+v: AddAll %s, Add %s", null, b, a)
+		}
+	}
+}

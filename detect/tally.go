@@ -67,6 +67,24 @@ func (t *Tally) Add(null watermark.Null, o watermark.Observation) {
 	}
 }
 
+// AddAll counts each of obs under the scheme's null model, as Add does one
+// by one (the same sums, in the same order, so bit for bit the same
+// tally), deciding the null's kind once rather than per observation.
+func (t *Tally) AddAll(null watermark.Null, obs []watermark.Observation) {
+	if null.Kind == watermark.PayloadNull || null.Trials > 1 {
+		for _, o := range obs {
+			t.Add(null, o)
+		}
+		return
+	}
+	sum := t.Sum
+	for i := range obs {
+		sum += obs[i].Score
+	}
+	t.N += len(obs)
+	t.Sum = sum
+}
+
 // grow makes room for slots slots of radix colours.
 func (t *Tally) grow(slots, radix int) {
 	if radix > t.radix {

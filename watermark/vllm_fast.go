@@ -3,6 +3,7 @@ package watermark
 import (
 	"math"
 	"math/bits"
+	"slices"
 	"sync"
 )
 
@@ -103,6 +104,7 @@ func appendPhiloxGumbel(dst []Observation, tokens []uint32, h int, a uint64, b *
 	var pos [philoxBatchN]int
 	var wa, wb [philoxBatchN]uint32
 	var seeds [philoxBatchN]uint64
+	dst, out := growObservations(dst, len(tokens)-h)
 	for i0 := h; i0 < len(tokens); i0 += philoxBatchN {
 		n := min(philoxBatchN, len(tokens)-i0)
 		for l := range n {
@@ -112,15 +114,27 @@ func appendPhiloxGumbel(dst []Observation, tokens []uint32, h int, a uint64, b *
 		if b != nil {
 			philoxGumbelWords(&blk, tokens, pos[:n], h, uint32(*b), uint32(*b>>32), wb[:n], nil)
 		}
+		o := out[i0-h : i0-h+n : i0-h+n]
 		for l, t := range tokens[i0 : i0+n] {
 			s := exponentialScore(vllmUniform(wa[l]))
 			if b != nil {
 				s += exponentialScore(vllmUniform(wb[l]))
 			}
-			dst = append(dst, Observation{Tuple: Tuple{seeds[l], t}, Score: s})
+			o[l] = Observation{Tuple: Tuple{seeds[l], t}, Score: s}
 		}
 	}
 	return dst
+}
+
+// growObservations extends dst by n observations (none when n <= 0) and
+// returns it and the n new ones, to be written by index.
+func growObservations(dst []Observation, n int) ([]Observation, []Observation) {
+	if n <= 0 {
+		return dst, nil
+	}
+	dst = slices.Grow(dst, n)
+	dst = dst[:len(dst)+n]
+	return dst, dst[len(dst)-n:]
 }
 
 // ctxSet is the context-level dedup of vLLM's detector: open addressing

@@ -268,18 +268,20 @@ func (s *VLLMSBW) AppendObservations(dst []Observation, tokens []uint32) []Obser
 	var blk sbwBlock
 	var pos [philoxBatchN]int
 	var green [philoxBatchN]bool
+	dst, out := growObservations(dst, len(tokens)-h)
 	for i0 := h; i0 < len(tokens); i0 += philoxBatchN {
 		n := min(philoxBatchN, len(tokens)-i0)
 		for l := range n {
 			pos[l] = i0 + l
 		}
 		blk.green(s, tokens, i0, pos[:n], false, green[:n])
+		o := out[i0-h : i0-h+n : i0-h+n]
 		for l, t := range tokens[i0 : i0+n] {
-			o := Observation{Tuple: Tuple{uint64(blk.seeds[l]), t}}
+			var score float64
 			if green[l] {
-				o.Score = 1
+				score = 1
 			}
-			dst = append(dst, o)
+			o[l] = Observation{Tuple: Tuple{uint64(blk.seeds[l]), t}, Score: score}
 		}
 	}
 	return dst
