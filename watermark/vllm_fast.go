@@ -116,9 +116,9 @@ func appendPhiloxGumbel(dst []Observation, tokens []uint32, h int, a uint64, b *
 		}
 		o := out[i0-h : i0-h+n : i0-h+n]
 		for l, t := range tokens[i0 : i0+n] {
-			s := exponentialScore(vllmUniform(wa[l]))
+			s := negLog(1 - float64(vllmUniform(wa[l])))
 			if b != nil {
-				s += exponentialScore(vllmUniform(wb[l]))
+				s += negLog(1 - float64(vllmUniform(wb[l])))
 			}
 			o[l] = Observation{Tuple: Tuple{seeds[l], t}, Score: s}
 		}

@@ -59,7 +59,7 @@ func checkFastPaths(t *testing.T, tokens []uint32, h int, a, b uint64) {
 			t.Fatalf("h=%d: %d observations, want %d", h, len(fast), len(slow))
 		}
 		for i := range fast {
-			if fast[i].Tuple != slow[i].Tuple || math.Abs(fast[i].Score-slow[i].Score) > 4e-16*slow[i].Score+1e-300 {
+			if fast[i].Tuple != slow[i].Tuple || math.Abs(fast[i].Score-slow[i].Score) > 7e-16*slow[i].Score+1e-300 {
 				t.Fatalf("h=%d position %d: %+v, want %+v", h, i+h, fast[i], slow[i])
 			}
 		}
@@ -104,7 +104,7 @@ func checkFastPaths(t *testing.T, tokens []uint32, h int, a, b uint64) {
 }
 
 // TestVLLMFastPathsMatch: the Philox Gumbel fast path gives the generic
-// path's tuples and scores (to an ulp: ln(1-u) for log1p(-u)), and the
+// path's tuples and scores (to 3 ulp: negLog's ln(1-u) for log1p(-u)), and the
 // context dedup keeps the positions a map of padded contexts keeps, for
 // context widths across the 4-word block boundary and repetitive text.
 func TestVLLMFastPathsMatch(t *testing.T) {
@@ -345,4 +345,21 @@ func TestVLLMUniformReciprocal(t *testing.T) {
 			t.Fatalf("m=%d: %v, want %v", m, got, want)
 		}
 	}
+}
+
+// TestNegLogExhaustive: negLog(1-u) is within 2 units in the last place
+// of math.Log's -ln(1-u) for every one of the 2^24 uniforms vLLM's PRF
+// gives (the bound docs/engines.md and vllm_log.go state).
+func TestNegLogExhaustive(t *testing.T) {
+	worst := 0.0
+	for m := uint32(0); m < 1<<24; m++ {
+		u := vllmUniform(m << 8)
+		got, want := negLog(1-float64(u)), exponentialScore(u)
+		ulps := math.Abs(got-want) / (math.Nextafter(want, math.Inf(1)) - want)
+		worst = max(worst, ulps)
+		if ulps > 2 {
+			t.Fatalf("m=%d u=%v: %v, math.Log %v (%.1f ulp)", m, u, got, want, ulps)
+		}
+	}
+	t.Logf("worst difference from math.Log: %.2f ulp", worst)
 }

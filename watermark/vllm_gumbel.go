@@ -328,7 +328,8 @@ func vllmGumbelSample(u *vllmUniforms, h int, ctx []uint32, ids []uint32, vals [
 }
 
 // AppendObservations appends, for every position with context_width
-// preceding tokens, the score -ln(1-u) of its token.
+// preceding tokens, the score -ln(1-u) of its token (with the Philox PRF
+// computed by negLog, within 3 ulp).
 func (g *VLLMGumbel) AppendObservations(dst []Observation, tokens []uint32) []Observation {
 	h := g.cfg.H
 	if g.u.prf == VLLMPhilox {
