@@ -465,10 +465,13 @@ func (k *sbwBlock) green(s *VLLMSBW, tokens []uint32, i0 int, pos []int, hashed 
 		var seed int64
 		switch {
 		case s.self:
+			// vLLM's key·c·hv and key·hv·hv, with key·hv taken once:
+			// wrapping int64 products commute and associate.
 			hv := k.hh[r+h]
-			seed = key * hv * hv
+			kv := key * hv
+			seed = kv * hv
 			for _, c := range k.hh[r+1 : r+h] {
-				if x := key * c * hv; x < seed {
+				if x := kv * c; x < seed {
 					seed = x
 				}
 			}
