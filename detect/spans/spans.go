@@ -109,23 +109,38 @@ type Scanner struct {
 	global  detect.Result
 	levels  []int
 	starts  []int
-	// Payload screening: each observation's slot*radix+colour (code) and
-	// that with its fold (fold*slots*radix+code), the colour counts of blocks of blockLen observations, of the
-	// current window ([slot*radix+colour]) and by fold, each slot's size
-	// and largest count and the split of bound; tails[n] caches
-	// ln P(M ≥ t) of a slot of n tuples for radix tailRadix.
+	// Payload screening (payloadLevel): each observation's
+	// slot*radix+colour (code) and that with its fold
+	// (fold*slots*radix+code); the colour counts of the blocks of
+	// blockLen observations ([block][slot][colour]) with each block's slot
+	// sizes and largest counts ([block][slot]), the sums G and B of its
+	// slots' log-tails and its largest slot (screen); the fold counts of
+	// the blocks of fblockLen ([block][fold][slot][colour]); a window's
+	// counts and fold counts, zero counts, a window's slot sizes, largest
+	// counts and the split of bound; tails[n] and btails[n] cache
+	// ln P(M ≥ t) and ln P(Bin(n, 1/radix) ≥ t) for a slot of n tuples,
+	// radix tailRadix; lbs holds a window's bounds in exhaustive scans.
 	code       []uint16
 	fcode      []uint16
-	zeros      []int32
 	blocks     []int32
+	blockN     []int32
+	blockTop   []int32
+	blockG     []float64
+	blockB     []float64
+	blockMax   []int32
 	blockLen   int
+	fblocks    []int32
+	fblockLen  int
 	counts     []int32
 	foldCounts []int32
+	zero       []int32
 	slotN      []int32
 	top        []int32
 	alloc      []int32
 	tails      [][]float64
+	btails     [][]float64
 	tailRadix  int
+	lbs        []float64
 	// evaluated and pruned count the payload windows evaluated exactly
 	// and skipped by their bound, over the scanner's life; exhaustive
 	// evaluates every window, and excess is the largest amount by which a
@@ -242,7 +257,7 @@ func (s *Scanner) Scan(ids []uint32, offsets []int) Result {
 			s.code = append(s.code, uint16(c))
 			s.fcode = append(s.fcode, uint16(int(o.Bits%watermark.PayloadFolds)*e+c))
 		}
-		s.blockLen = 0
+		s.blockLen, s.fblockLen = 0, 0
 	}
 	lnThr := math.Log(alpha) - math.Ln2 - lnM // a window is a detection below this
 	s.found = s.found[:0]
@@ -295,79 +310,39 @@ const pruneMargin = 1e-6
 // payloadLevel scans the payload windows of length L starting at st and
 // returns the smallest ln p-value evaluated. The payload p-value is no
 // function of one sum, and its exact law (payload-max-exact) costs a
-// convolution, so each window first gets a provable lower bound on its
-// p-value from its slot sizes n_j and largest colour counts t_j: the
-// support S = Σ_j M_j is at least s = Σ_j t_j whenever every slot's
-// largest count M_j is at least t_j, and the slots are independent under
-// the null, so P(S ≥ s) ≥ Π_j P(M_j ≥ t_j), both for the observed t_j and
-// for any other split of s (bound). A window with a slot beyond the exact
-// law's size gets its fold-test p-value itself (foldLnP), which costs one
-// pass over its tuples. A window whose bound is above the detection
-// threshold lnThr cannot be a detection and is not evaluated; every other
-// window is evaluated exactly. Skipping a window can only raise the
-// reported local p-value, and no window that is a detection is ever
-// skipped (docs/spans.md).
+// convolution, so each window first gets provable lower bounds on its
+// p-value (screen), cheapest first; a window whose bound is above the
+// detection threshold lnThr cannot be a detection and is not evaluated,
+// and every other window is evaluated exactly. Skipping a window can only
+// raise the reported local p-value, and no window that is a detection is
+// ever skipped (docs/spans.md).
 //
-// The colour counts of a window of even length L are the sums of two
-// blocks of L/2 tuples (the windows start at multiples of L/2), and the
-// blocks of L/2 are pairs of the previous level's blocks; the window that
-// ends at the text's end, and every window of an odd length, is counted
-// directly.
+// A window of even length L that starts at a multiple of L/2 is the union
+// of two blocks of L/2 tuples, and the blocks of L/2 are pairs of the
+// previous level's blocks (blocksOf); the window that ends at the text's
+// end, and every window of an odd length, is counted directly.
 func (s *Scanner) payloadLevel(L int, st []int, lnThr float64, ids []uint32) float64 {
 	radix, slots := s.null.Radix, s.null.Slots
-	e := slots * radix
 	s.resetPayload(slots, radix)
 	h := L / 2
 	nb := 0
 	if L%2 == 0 {
-		nb = s.blocksOf(h, e)
+		nb = s.blocksOf(h, slots, radix)
 	}
-	counts := s.counts
 	best := 0.0
 	cut := lnThr + pruneMargin
 	for _, a := range st {
-		// x and y are the window's counts as the sum of two rows.
-		var x, y []int32
-		if k := a / h; L%2 == 0 && a%h == 0 && k+1 < nb {
-			x, y = s.blocks[k*e:(k+1)*e], s.blocks[(k+1)*e:(k+2)*e]
-		} else {
-			clear(counts)
-			for _, c := range s.code[a : a+L] {
-				counts[c]++
-			}
-			x, y = counts, s.zeros[:e]
-		}
-		small, lb, support := true, 0.0, 0
-		for j := 0; j < slots; j++ {
-			t, m := int32(0), int32(0)
-			xs, ys := x[j*radix:(j+1)*radix], y[j*radix:(j+1)*radix]
-			for c, v := range xs {
-				v += ys[c]
-				t, m = max(t, v), m+v
-			}
-			s.top[j], s.slotN[j] = t, m
-			support += int(t)
-			if m > stats.MaxCountLimit {
-				small = false
-			} else if small {
-				lb += s.tail(int(m), radix)[t]
-			}
-		}
-		// lb is a lower bound on the window's exact ln p-value.
-		if small {
-			if lb <= cut {
-				lb = math.Max(lb, s.bound())
-			}
-		} else {
-			lb = s.foldLnP(a, a+L, support)
-		}
-		if lb > cut && !s.exhaustive {
+		s.lbs = s.lbs[:0]
+		k := a / h
+		if s.screen(a, L, k, L%2 == 0 && a%h == 0 && k+1 < nb, cut) && !s.exhaustive {
 			s.pruned++
 			continue // cannot be a detection
 		}
 		w := s.evalWindow(a, a+L, ids)
 		s.evaluated++
-		s.excess = math.Max(s.excess, lb-w.lnP)
+		for _, lb := range s.lbs {
+			s.excess = math.Max(s.excess, lb-w.lnP)
+		}
 		best = math.Min(best, w.lnP)
 		if w.lnP <= lnThr {
 			s.found = append(s.found, w)
@@ -376,111 +351,277 @@ func (s *Scanner) payloadLevel(L int, st []int, lnThr float64, ids []uint32) flo
 	return best
 }
 
+// screen reports whether a lower bound on the exact ln p-value of the
+// window [a, a+L) exceeds cut; aligned says that it is the union of blocks
+// k and k+1 of the current level. Each bound rests on the observed split:
+// with n_j tuples and largest colour count t_j in slot j, the support
+// S = Σ_j M_j is at least s = Σ_j t_j whenever every M_j ≥ t_j, and the
+// slots are independent under the null, so P(S ≥ s) ≥ Π_j P(M_j ≥ t_j),
+// which falls as any t_j grows. In the order tried:
+//
+//  0. From the blocks' summaries alone, O(1): with the window's slot j
+//     made of x tuples of the first block (largest count t') and y of the
+//     second (t”), P(M_j ≥ t_j) ≥ P(M_j ≥ t'+t”) ≥ P(M_x ≥ t')·P(B_y ≥ t”),
+//     B_y ~ Binomial(y, 1/radix): the first block's most frequent colour
+//     gains t” tuples of the second with that chance, independently.
+//     The product over slots is G' + B” (block sums of ln P(M ≥ t) and
+//     ln P(B ≥ t)), or B' + G”.
+//  1. From the blocks' slot sizes and largest counts, O(slots):
+//     Π_j P(M_j ≥ min(t'+t”, n_j)).
+//  2. From the window's counts, O(slots·radix): the observed split and,
+//     if that is not enough, a greedy other split (bound).
+//
+// A window with a slot beyond the exact law's size is tested by the
+// payload test's fold and Bonferroni bounds instead (foldBound), from the
+// blocks' fold counts or its own tuples. In exhaustive scans every bound
+// is recorded in s.lbs for the caller to check against the exact value.
+func (s *Scanner) screen(a, L, k int, aligned bool, cut float64) bool {
+	radix, slots := s.null.Radix, s.null.Slots
+	e := slots * radix
+	pass := func(lb float64) bool {
+		if s.exhaustive {
+			s.lbs = append(s.lbs, lb)
+		}
+		return lb > cut
+	}
+	var x, y []int32 // the window's counts as the sum of two rows
+	if aligned {
+		if s.blockMax[k]+s.blockMax[k+1] <= stats.MaxCountLimit {
+			lb := math.Max(s.blockG[k]+s.blockB[k+1], s.blockB[k]+s.blockG[k+1])
+			if pass(lb) && !s.exhaustive {
+				return true
+			}
+		}
+		small, lb, support := true, 0.0, 0
+		nx, ny := s.blockN[k*slots:(k+1)*slots], s.blockN[(k+1)*slots:(k+2)*slots]
+		tx, ty := s.blockTop[k*slots:(k+1)*slots], s.blockTop[(k+1)*slots:(k+2)*slots]
+		for j := range nx {
+			n := nx[j] + ny[j]
+			t := min(tx[j]+ty[j], n)
+			support += int(t)
+			if n > stats.MaxCountLimit {
+				small = false
+			} else if small {
+				lb += s.tailsOf(int(n))[t]
+			}
+		}
+		if !small {
+			// support is an upper bound on the window's support.
+			s.foldBlocksOf(L/2, e)
+			fe := watermark.PayloadFolds * e
+			fc := s.window(s.foldCounts, s.fblocks[k*fe:(k+1)*fe], s.fblocks[(k+1)*fe:(k+2)*fe])
+			return pass(s.foldBound(fc, support, L))
+		}
+		if pass(lb) && !s.exhaustive {
+			return true
+		}
+		x, y = s.blocks[k*e:(k+1)*e], s.blocks[(k+1)*e:(k+2)*e]
+	} else {
+		clear(s.counts)
+		for _, c := range s.code[a : a+L] {
+			s.counts[c]++
+		}
+		x, y = s.counts, s.zero
+	}
+	small, lb, support := true, 0.0, 0
+	for j := 0; j < slots; j++ {
+		t, m := int32(0), int32(0)
+		xs, ys := x[j*radix:(j+1)*radix], y[j*radix:(j+1)*radix]
+		for c, v := range xs {
+			v += ys[c]
+			t, m = max(t, v), m+v
+		}
+		s.top[j], s.slotN[j] = t, m
+		support += int(t)
+		if m > stats.MaxCountLimit {
+			small = false
+		} else if small {
+			lb += s.tailsOf(int(m))[t]
+		}
+	}
+	if !small {
+		fc := s.foldCounts
+		clear(fc)
+		for _, c := range s.fcode[a : a+L] {
+			fc[c]++
+		}
+		return pass(s.foldBound(fc, support, L))
+	}
+	if lb <= cut || s.exhaustive {
+		lb = math.Max(lb, s.bound())
+	}
+	return pass(lb)
+}
+
+// window returns dst = x + y, elementwise.
+func (s *Scanner) window(dst, x, y []int32) []int32 {
+	dst = dst[:len(x)]
+	for c := range dst {
+		dst[c] = x[c] + y[c]
+	}
+	return dst
+}
+
 // blocksOf makes s.blocks the colour counts of the consecutive blocks of
-// h tuples (the whole blocks only, e counts each), from the previous
-// level's blocks of h/2 where they are at hand, and returns how many.
-func (s *Scanner) blocksOf(h, e int) int {
+// h tuples (the whole blocks only), from the previous level's blocks of
+// h/2 where they are at hand, with each block's summaries (blockN,
+// blockTop, blockG, blockB, blockMax; see screen), and returns how many.
+func (s *Scanner) blocksOf(h, slots, radix int) int {
 	n := len(s.obs)
 	nb := n / h
 	if s.blockLen == h {
 		return nb
 	}
+	e := slots * radix
 	if s.blockLen > 0 && 2*s.blockLen == h {
-		// Pairs of the previous level's blocks, in place (block i reads
-		// blocks 2i and 2i+1, never below i).
+		// Pairs of the previous level's blocks, summed in place (block i
+		// reads blocks 2i and 2i+1, never below i).
 		for i := 0; i < nb; i++ {
 			dst := s.blocks[i*e : (i+1)*e]
 			x, y := s.blocks[2*i*e:(2*i+1)*e], s.blocks[(2*i+1)*e:(2*i+2)*e]
-			for c := range dst {
-				dst[c] = x[c] + y[c]
+			ns, ts := s.blockN[i*slots:(i+1)*slots], s.blockTop[i*slots:(i+1)*slots]
+			for j := range ns {
+				lo, hi := j*radix, (j+1)*radix
+				ts[j], ns[j] = addRows(dst[lo:hi], x[lo:hi], y[lo:hi])
 			}
+			s.summarize(i, ns, ts)
 		}
 	} else {
-		if need := nb * e; cap(s.blocks) < need {
-			s.blocks = make([]int32, need)
-		} else {
-			s.blocks = s.blocks[:need]
-			clear(s.blocks)
-		}
+		// From the tuples: each block's counts, slot sizes and largest
+		// counts in one pass over its tuples.
+		s.blocks = resize(s.blocks, nb*e)
+		clear(s.blocks)
+		s.blockN, s.blockTop = resize(s.blockN, nb*slots), resize(s.blockTop, nb*slots)
+		clear(s.blockN)
+		clear(s.blockTop)
+		s.blockG, s.blockB, s.blockMax = resize(s.blockG, nb), resize(s.blockB, nb), resize(s.blockMax, nb)
 		for k := 0; k < nb; k++ {
 			b := s.blocks[k*e : (k+1)*e]
-			for _, c := range s.code[k*h : (k+1)*h] {
-				b[c]++
+			ns, ts := s.blockN[k*slots:(k+1)*slots], s.blockTop[k*slots:(k+1)*slots]
+			for _, o := range s.obs[k*h : (k+1)*h] {
+				j := int(o.Slot)
+				c := j*radix + int(o.Colour)
+				v := b[c] + 1
+				b[c] = v
+				ns[j]++
+				ts[j] = max(ts[j], v)
 			}
+			s.summarize(k, ns, ts)
 		}
 	}
 	s.blockLen = h
 	return nb
 }
 
-// foldLnP returns the ln p-value the detector's payload test gives the
-// observations [a, b), whose support is support, when a slot is beyond
-// the exact law's size: twice the smaller of the Bonferroni bound over
-// all messages and the fold test's binomial p-value (detect's
-// foldMatches, recomputed here from per-fold counts in one pass over the
-// window's tuples). It is only compared with the threshold; evaluated
-// windows report the detector's own result.
-func (s *Scanner) foldLnP(a, b, support int) float64 {
-	radix, slots := s.null.Radix, s.null.Slots
-	e := slots * radix
-	if need := watermark.PayloadFolds * e; cap(s.foldCounts) < need {
-		s.foldCounts = make([]int32, need)
+// summarize sets block k's bounds from its slot sizes ns and largest
+// counts ts: G = Σ_j ln P(M_j ≥ t_j), B = Σ_j ln P(B_j ≥ t_j) and its
+// largest slot (G and B are partial, and unused, when that is beyond the
+// exact law's size).
+func (s *Scanner) summarize(k int, ns, ts []int32) {
+	g, b, most := 0.0, 0.0, int32(0)
+	for j, m := range ns {
+		most = max(most, m)
+		if m > 0 && most <= stats.MaxCountLimit {
+			g += s.tailsOf(int(m))[ts[j]]
+			b += s.btails[m][ts[j]]
+		}
+	}
+	s.blockG[k], s.blockB[k], s.blockMax[k] = g, b, most
+}
+
+// addRows sets row = x + y elementwise (one slot's colour counts) and
+// returns the largest count and the sum, in independent chains of two or
+// four colours (radix 2, 4, 8 or 16).
+func addRows(row, x, y []int32) (top, sum int32) {
+	if len(row) == 2 {
+		x, y := x[:2], y[:2]
+		a0, a1 := x[0]+y[0], x[1]+y[1]
+		row[0], row[1] = a0, a1
+		return max(a0, a1), a0 + a1
+	}
+	for c := 0; c+4 <= len(row); c += 4 {
+		r, x, y := row[c:c+4], x[c:c+4], y[c:c+4]
+		a0, a1, a2, a3 := x[0]+y[0], x[1]+y[1], x[2]+y[2], x[3]+y[3]
+		r[0], r[1], r[2], r[3] = a0, a1, a2, a3
+		top, sum = max(top, a0, a1, a2, a3), sum+a0+a1+a2+a3
+	}
+	return top, sum
+}
+
+// foldBlocksOf makes s.fblocks the fold counts (fe = PayloadFolds·slots·
+// radix each) of the consecutive blocks of h tuples, from the previous
+// level's where they are at hand, and returns how many.
+func (s *Scanner) foldBlocksOf(h, e int) int {
+	nb := len(s.obs) / h
+	if s.fblockLen == h {
+		return nb
+	}
+	fe := watermark.PayloadFolds * e
+	if s.fblockLen > 0 && 2*s.fblockLen == h {
+		for i := 0; i < nb; i++ {
+			s.window(s.fblocks[i*fe:(i+1)*fe], s.fblocks[2*i*fe:(2*i+1)*fe], s.fblocks[(2*i+1)*fe:(2*i+2)*fe])
+		}
 	} else {
-		s.foldCounts = s.foldCounts[:need]
-		clear(s.foldCounts)
-	}
-	fc := s.foldCounts
-	for _, c := range s.fcode[a:b] {
-		fc[c]++
-	}
-	bitsPer := 0
-	for 1<<bitsPer < radix {
-		bitsPer++
-	}
-	matches, trials := 0, 0
-	var seen [16]int32
-	for j := 0; j < slots; j++ {
-		clear(seen[:radix])
-		for f := 0; f < watermark.PayloadFolds; f++ {
-			row := fc[f*e+j*radix : f*e+(j+1)*radix]
-			if f > 0 {
-				pred := 0
-				for c := 1; c < radix; c++ {
-					if seen[c] > seen[pred] {
-						pred = c
-					}
-				}
-				for c, v := range row {
-					trials += int(v)
-					if c == pred {
-						matches += int(v)
-					}
-				}
-			}
-			for c, v := range row {
-				seen[c] += v
+		s.fblocks = resize(s.fblocks, nb*fe)
+		clear(s.fblocks)
+		for k := 0; k < nb; k++ {
+			b := s.fblocks[k*fe : (k+1)*fe]
+			for _, c := range s.fcode[k*h : (k+1)*h] {
+				b[c]++
 			}
 		}
 	}
-	bonferroni := math.Min(0, float64(slots)*float64(bitsPer)*math.Ln2+stats.LogBinomialTail(support, b-a, 1/float64(radix)))
-	if trials == 0 {
-		return bonferroni
-	}
-	fold := stats.LogBinomialTail(matches, trials, 1/float64(radix))
-	return math.Min(0, math.Min(bonferroni, fold)+math.Ln2)
+	s.fblockLen = h
+	return nb
 }
 
-// resetPayload sizes the payload screen's buffers.
+// foldBound returns a lower bound on the ln p-value the detector's payload
+// test gives n observations with fold counts fc ([fold][slot][colour]) and
+// support at most support, when a slot is beyond the exact law's size:
+// detect.PayloadFoldLnP with each binomial tail bounded below by its
+// point probability (a valid lower bound, as the p-value is nondecreasing
+// in both tails and in neither statistic). It is only compared with the
+// threshold; evaluated windows report the detector's own result.
+func (s *Scanner) foldBound(fc []int32, support, n int) float64 {
+	radix, slots := s.null.Radix, s.null.Slots
+	e := slots * radix
+	matches, trials := detect.FoldMatches(radix, slots, func(f, j int) []int32 {
+		return fc[f*e+j*radix : f*e+(j+1)*radix]
+	})
+	lb, _ := detect.PayloadFoldLnP(support, n, matches, trials, slots, radix, pointTail)
+	return lb
+}
+
+// pointTail returns ln P(X = k) ≤ ln P(X ≥ k) for X ~ Binomial(n, p), and
+// 0 for k ≤ 0: a lower bound on the binomial tail, much cheaper than it.
+func pointTail(k, n int, p float64) float64 {
+	if k <= 0 {
+		return 0
+	}
+	return stats.LogBinomialPMF(k, n, p)
+}
+
+// resize returns b with length n, reusing its array when it is large
+// enough (the contents are not cleared).
+func resize[T any](b []T, n int) []T {
+	if cap(b) < n {
+		return make([]T, n)
+	}
+	return b[:n]
+}
+
+// resetPayload sizes the payload screen's buffers and drops the cached
+// tails when the radix changed.
 func (s *Scanner) resetPayload(slots, radix int) {
-	if need := slots * radix; cap(s.counts) < need {
-		s.counts, s.zeros = make([]int32, need), make([]int32, need)
-	} else {
-		s.counts, s.zeros = s.counts[:need], s.zeros[:need]
+	e := slots * radix
+	s.counts = resize(s.counts, e)
+	s.foldCounts = resize(s.foldCounts, watermark.PayloadFolds*e)
+	s.zero = resize(s.zero, e)
+	clear(s.zero)
+	s.slotN, s.top, s.alloc = resize(s.slotN, slots), resize(s.top, slots), resize(s.alloc, slots)
+	if s.tailRadix != radix {
+		s.tails, s.btails, s.tailRadix = s.tails[:0], s.btails[:0], radix
 	}
-	if cap(s.slotN) < slots {
-		s.slotN, s.top, s.alloc = make([]int32, slots), make([]int32, slots), make([]int32, slots)
-	}
-	s.slotN, s.top, s.alloc = s.slotN[:slots], s.top[:slots], s.alloc[:slots]
 }
 
 // bound returns the largest ln Π_j P(M_j ≥ u_j) that a greedy split u of
@@ -518,28 +659,33 @@ func (s *Scanner) bound() float64 {
 	return lb
 }
 
-// tail returns ln P(M ≥ t) for t = 0..n, M the largest of radix colour
-// counts among n uniform tuples (cached by n; the cache is dropped when
-// the radix changes).
-func (s *Scanner) tail(n, radix int) []float64 {
-	if s.tailRadix != radix {
-		s.tails, s.tailRadix = s.tails[:0], radix
+// tailsOf returns ln P(M ≥ t) for t = 0..n+1, M the largest of radix
+// colour counts among n ≤ stats.MaxCountLimit uniform tuples, and makes
+// s.btails[n] ln P(B ≥ t), B ~ Binomial(n, 1/radix) (both cached by n for
+// the radix of resetPayload).
+func (s *Scanner) tailsOf(n int) []float64 {
+	if n < len(s.tails) && s.tails[n] != nil {
+		return s.tails[n]
 	}
+	return s.fillTails(n)
+}
+
+// fillTails computes the tails of tailsOf.
+func (s *Scanner) fillTails(n int) []float64 {
+	radix := s.tailRadix
 	for len(s.tails) <= n {
-		s.tails = append(s.tails, nil)
-	}
-	if t := s.tails[n]; t != nil {
-		return t
+		s.tails, s.btails = append(s.tails, nil), append(s.btails, nil)
 	}
 	pmf := stats.MaxCountPMF(n, radix)
-	t := make([]float64, n+2)
+	t, b := make([]float64, n+2), make([]float64, n+2)
 	acc := 0.0
 	for k := n; k >= 0; k-- {
 		acc += pmf[k]
 		t[k] = math.Log(min(acc, 1))
+		b[k] = stats.LogBinomialTail(k, n, 1/float64(radix))
 	}
-	t[n+1] = math.Inf(-1)
-	s.tails[n] = t
+	t[n+1], b[n+1] = math.Inf(-1), math.Inf(-1)
+	s.tails[n], s.btails[n] = t, b
 	return t
 }
 
