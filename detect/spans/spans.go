@@ -117,7 +117,7 @@ type Scanner struct {
 	// slots' log-tails and its largest slot (screen); the fold counts of
 	// the blocks of fblockLen ([block][fold][slot][colour]); a window's
 	// counts and fold counts, zero counts, a window's slot sizes, largest
-	// counts and the split of bound; tails[n] and btails[n] cache
+	// counts and the split of bound; tails[n] caches, interleaved,
 	// ln P(M ≥ t) and ln P(Bin(n, 1/radix) ≥ t) for a slot of n tuples,
 	// radix tailRadix; lbs holds a window's bounds in exhaustive scans.
 	code       []uint16
@@ -138,9 +138,13 @@ type Scanner struct {
 	top        []int32
 	alloc      []int32
 	tails      [][]float64
-	btails     [][]float64
 	tailRadix  int
 	lbs        []float64
+	// noSums: the blocks of this level get no G and B, as the bound from
+	// them pruned under half of the previous level's windows (the bound
+	// only weakens as windows grow); tried and cleared count its use.
+	noSums         bool
+	tried, cleared int
 	// evaluated and pruned count the payload windows evaluated exactly
 	// and skipped by their bound, over the scanner's life; exhaustive
 	// evaluates every window, and excess is the largest amount by which a
@@ -257,7 +261,7 @@ func (s *Scanner) Scan(ids []uint32, offsets []int) Result {
 			s.code = append(s.code, uint16(c))
 			s.fcode = append(s.fcode, uint16(int(o.Bits%watermark.PayloadFolds)*e+c))
 		}
-		s.blockLen, s.fblockLen = 0, 0
+		s.blockLen, s.fblockLen, s.noSums = 0, 0, false
 	}
 	lnThr := math.Log(alpha) - math.Ln2 - lnM // a window is a detection below this
 	s.found = s.found[:0]
@@ -331,6 +335,7 @@ func (s *Scanner) payloadLevel(L int, st []int, lnThr float64, ids []uint32) flo
 	}
 	best := 0.0
 	cut := lnThr + pruneMargin
+	s.tried, s.cleared = 0, 0
 	for _, a := range st {
 		s.lbs = s.lbs[:0]
 		k := a / h
@@ -348,6 +353,7 @@ func (s *Scanner) payloadLevel(L int, st []int, lnThr float64, ids []uint32) flo
 			s.found = append(s.found, w)
 		}
 	}
+	s.noSums = 2*s.cleared < s.tried && !s.exhaustive
 	return best
 }
 
@@ -388,8 +394,12 @@ func (s *Scanner) screen(a, L, k int, aligned bool, cut float64) bool {
 	if aligned {
 		if s.blockMax[k]+s.blockMax[k+1] <= stats.MaxCountLimit {
 			lb := math.Max(s.blockG[k]+s.blockB[k+1], s.blockB[k]+s.blockG[k+1])
-			if pass(lb) && !s.exhaustive {
-				return true
+			s.tried++
+			if pass(lb) {
+				s.cleared++
+				if !s.exhaustive {
+					return true
+				}
 			}
 		}
 		small, lb, support := true, 0.0, 0
@@ -402,7 +412,7 @@ func (s *Scanner) screen(a, L, k int, aligned bool, cut float64) bool {
 			if n > stats.MaxCountLimit {
 				small = false
 			} else if small {
-				lb += s.tailsOf(int(n))[t]
+				lb += s.tailsOf(int(n))[2*t]
 			}
 		}
 		if !small {
@@ -436,7 +446,7 @@ func (s *Scanner) screen(a, L, k int, aligned bool, cut float64) bool {
 		if m > stats.MaxCountLimit {
 			small = false
 		} else if small {
-			lb += s.tailsOf(int(m))[t]
+			lb += s.tailsOf(int(m))[2*t]
 		}
 	}
 	if !small {
@@ -518,12 +528,16 @@ func (s *Scanner) blocksOf(h, slots, radix int) int {
 // largest slot (G and B are partial, and unused, when that is beyond the
 // exact law's size).
 func (s *Scanner) summarize(k int, ns, ts []int32) {
+	if s.noSums {
+		s.blockMax[k] = math.MaxInt32 / 2 // no bound from the sums
+		return
+	}
 	g, b, most := 0.0, 0.0, int32(0)
 	for j, m := range ns {
 		most = max(most, m)
 		if m > 0 && most <= stats.MaxCountLimit {
-			g += s.tailsOf(int(m))[ts[j]]
-			b += s.btails[m][ts[j]]
+			tv := s.tailsOf(int(m))[2*ts[j]:]
+			g, b = g+tv[0], b+tv[1]
 		}
 	}
 	s.blockG[k], s.blockB[k], s.blockMax[k] = g, b, most
@@ -620,7 +634,7 @@ func (s *Scanner) resetPayload(slots, radix int) {
 	clear(s.zero)
 	s.slotN, s.top, s.alloc = resize(s.slotN, slots), resize(s.top, slots), resize(s.alloc, slots)
 	if s.tailRadix != radix {
-		s.tails, s.btails, s.tailRadix = s.tails[:0], s.btails[:0], radix
+		s.tails, s.tailRadix = s.tails[:0], radix
 	}
 }
 
@@ -644,8 +658,8 @@ func (s *Scanner) bound() float64 {
 		arg, gain := -1, math.Inf(-1)
 		for j, n := range s.slotN {
 			if u[j] < n {
-				t := s.tails[n]
-				if g := t[u[j]+1] - t[u[j]]; g > gain {
+				t := s.tails[n][2*u[j]:]
+				if g := t[2] - t[0]; g > gain {
 					arg, gain = j, g
 				}
 			}
@@ -659,10 +673,10 @@ func (s *Scanner) bound() float64 {
 	return lb
 }
 
-// tailsOf returns ln P(M ≥ t) for t = 0..n+1, M the largest of radix
-// colour counts among n ≤ stats.MaxCountLimit uniform tuples, and makes
-// s.btails[n] ln P(B ≥ t), B ~ Binomial(n, 1/radix) (both cached by n for
-// the radix of resetPayload).
+// tailsOf returns, for t = 0..n+1, ln P(M ≥ t) at 2t and ln P(B ≥ t) at
+// 2t+1, M the largest of radix colour counts among n ≤
+// stats.MaxCountLimit uniform tuples and B ~ Binomial(n, 1/radix) (cached
+// by n for the radix of resetPayload).
 func (s *Scanner) tailsOf(n int) []float64 {
 	if n < len(s.tails) && s.tails[n] != nil {
 		return s.tails[n]
@@ -674,18 +688,18 @@ func (s *Scanner) tailsOf(n int) []float64 {
 func (s *Scanner) fillTails(n int) []float64 {
 	radix := s.tailRadix
 	for len(s.tails) <= n {
-		s.tails, s.btails = append(s.tails, nil), append(s.btails, nil)
+		s.tails = append(s.tails, nil)
 	}
 	pmf := stats.MaxCountPMF(n, radix)
-	t, b := make([]float64, n+2), make([]float64, n+2)
+	t := make([]float64, 2*(n+2))
 	acc := 0.0
 	for k := n; k >= 0; k-- {
 		acc += pmf[k]
-		t[k] = math.Log(min(acc, 1))
-		b[k] = stats.LogBinomialTail(k, n, 1/float64(radix))
+		t[2*k] = math.Log(min(acc, 1))
+		t[2*k+1] = stats.LogBinomialTail(k, n, 1/float64(radix))
 	}
-	t[n+1], b[n+1] = math.Inf(-1), math.Inf(-1)
-	s.tails[n], s.btails[n] = t, b
+	t[2*n+2], t[2*n+3] = math.Inf(-1), math.Inf(-1)
+	s.tails[n] = t
 	return t
 }
 
