@@ -110,25 +110,15 @@ type Scanner struct {
 	levels  []int
 	starts  []int
 	// Payload screening (payloadLevel): each observation's
-	// slot*radix+colour (code) and that with its fold
-	// (fold*slots*radix+code); the colour counts of the blocks of
-	// blockLen observations ([block][slot][colour]) with each block's slot
-	// sizes and largest counts ([block][slot]), the sums G and B of its
-	// slots' log-tails and its largest slot (screen); the fold counts of
-	// the blocks of fblockLen ([block][fold][slot][colour]); a window's
-	// counts and fold counts, zero counts, a window's slot sizes, largest
-	// counts and the split of bound; tails[n] caches, interleaved,
-	// ln P(M ≥ t) and ln P(Bin(n, 1/radix) ≥ t) for a slot of n tuples,
-	// radix tailRadix; lbs holds a window's bounds in exhaustive scans.
+	// slot*radix+colour (code); the blocks of the current level and of the
+	// next (blockSet); the fold counts of the blocks of fblockLen
+	// ([block][fold][slot][colour]); a window's counts and fold counts,
+	// zero counts, a window's slot sizes, largest counts and the split of
+	// bound; tails[n] caches, interleaved, ln P(M ≥ t) and
+	// ln P(Bin(n, 1/radix) ≥ t) for a slot of n tuples, radix tailRadix;
+	// lbs holds a window's bounds in exhaustive scans.
 	code       []uint16
-	fcode      []uint16
-	blocks     []int32
-	blockN     []int32
-	blockTop   []int32
-	blockG     []float64
-	blockB     []float64
-	blockMax   []int32
-	blockLen   int
+	cur, next  blockSet
 	fblocks    []int32
 	fblockLen  int
 	counts     []int32
@@ -140,9 +130,9 @@ type Scanner struct {
 	tails      [][]float64
 	tailRadix  int
 	lbs        []float64
-	// noSums: the blocks of this level get no G and B, as the bound from
-	// them pruned under half of the previous level's windows (the bound
-	// only weakens as windows grow); tried and cleared count its use.
+	// noSums: the next level's blocks get no B, as the bound from G and
+	// B pruned under half of the windows it was tried on (it only
+	// weakens as windows grow); tried and cleared count its use.
 	noSums         bool
 	tried, cleared int
 	// evaluated and pruned count the payload windows evaluated exactly
@@ -254,14 +244,11 @@ func (s *Scanner) Scan(ids []uint32, offsets []int) Result {
 		}
 	}
 	if s.null.Kind == watermark.PayloadNull {
-		s.code, s.fcode = s.code[:0], s.fcode[:0]
-		e := s.null.Slots * s.null.Radix
+		s.code = s.code[:0]
 		for _, o := range s.obs {
-			c := int(o.Slot)*s.null.Radix + int(o.Colour)
-			s.code = append(s.code, uint16(c))
-			s.fcode = append(s.fcode, uint16(int(o.Bits%watermark.PayloadFolds)*e+c))
+			s.code = append(s.code, uint16(int(o.Slot)*s.null.Radix+int(o.Colour)))
 		}
-		s.blockLen, s.fblockLen, s.noSums = 0, 0, false
+		s.cur.size, s.next.size, s.fblockLen, s.noSums = 0, 0, 0, false
 	}
 	lnThr := math.Log(alpha) - math.Ln2 - lnM // a window is a detection below this
 	s.found = s.found[:0]
@@ -322,24 +309,25 @@ const pruneMargin = 1e-6
 // ever skipped (docs/spans.md).
 //
 // A window of even length L that starts at a multiple of L/2 is the union
-// of two blocks of L/2 tuples, and the blocks of L/2 are pairs of the
-// previous level's blocks (blocksOf); the window that ends at the text's
-// end, and every window of an odd length, is counted directly.
+// of two consecutive blocks of L/2 tuples (s.cur), and when it starts at
+// a multiple of L it is a block of L (s.next); each level's blocks are
+// pairs of the previous level's (levelBlocks). The window that ends at
+// the text's end, and every window of an odd length, is counted directly.
 func (s *Scanner) payloadLevel(L int, st []int, lnThr float64, ids []uint32) float64 {
 	radix, slots := s.null.Radix, s.null.Slots
 	s.resetPayload(slots, radix)
 	h := L / 2
-	nb := 0
 	if L%2 == 0 {
-		nb = s.blocksOf(h, slots, radix)
+		s.levelBlocks(h, slots, radix)
+	} else {
+		s.cur.size, s.next.size = 0, 0
 	}
 	best := 0.0
 	cut := lnThr + pruneMargin
 	s.tried, s.cleared = 0, 0
 	for _, a := range st {
 		s.lbs = s.lbs[:0]
-		k := a / h
-		if s.screen(a, L, k, L%2 == 0 && a%h == 0 && k+1 < nb, cut) && !s.exhaustive {
+		if s.screen(a, L, cut) && !s.exhaustive {
 			s.pruned++
 			continue // cannot be a detection
 		}
@@ -358,30 +346,32 @@ func (s *Scanner) payloadLevel(L int, st []int, lnThr float64, ids []uint32) flo
 }
 
 // screen reports whether a lower bound on the exact ln p-value of the
-// window [a, a+L) exceeds cut; aligned says that it is the union of blocks
-// k and k+1 of the current level. Each bound rests on the observed split:
+// window [a, a+L) exceeds cut. Each bound rests on the observed split:
 // with n_j tuples and largest colour count t_j in slot j, the support
 // S = Σ_j M_j is at least s = Σ_j t_j whenever every M_j ≥ t_j, and the
 // slots are independent under the null, so P(S ≥ s) ≥ Π_j P(M_j ≥ t_j),
 // which falls as any t_j grows. In the order tried:
 //
-//  0. From the blocks' summaries alone, O(1): with the window's slot j
-//     made of x tuples of the first block (largest count t') and y of the
-//     second (t”), P(M_j ≥ t_j) ≥ P(M_j ≥ t'+t”) ≥ P(M_x ≥ t')·P(B_y ≥ t”),
-//     B_y ~ Binomial(y, 1/radix): the first block's most frequent colour
-//     gains t” tuples of the second with that chance, independently.
-//     The product over slots is G' + B” (block sums of ln P(M ≥ t) and
-//     ln P(B ≥ t)), or B' + G”.
-//  1. From the blocks' slot sizes and largest counts, O(slots):
+//   - A window that is a block of s.next: its own Π_j P(M_j ≥ t_j) (the
+//     block's G), O(1).
+//   - A window that is two blocks of s.cur, from their sums alone, O(1):
+//     with the window's slot j made of x tuples of the first block
+//     (largest count t') and y of the second (t”), P(M_j ≥ t_j) ≥
+//     P(M_j ≥ t'+t”) ≥ P(M_x ≥ t')·P(B_y ≥ t”), B_y ~ Binomial(y,
+//     1/radix): the first block's most frequent colour gains t” tuples
+//     of the second with that chance, independently. The product over
+//     slots is G' + B” (the blocks' sums of ln P(M ≥ t) and ln P(B ≥ t)),
+//     or B' + G”.
+//   - From the two blocks' slot sizes and largest counts, O(slots):
 //     Π_j P(M_j ≥ min(t'+t”, n_j)).
-//  2. From the window's counts, O(slots·radix): the observed split and,
-//     if that is not enough, a greedy other split (bound).
+//   - From the window's counts, O(slots·radix): the observed split.
+//   - If that is not enough, a greedy other split (bound).
 //
 // A window with a slot beyond the exact law's size is tested by the
 // payload test's fold and Bonferroni bounds instead (foldBound), from the
 // blocks' fold counts or its own tuples. In exhaustive scans every bound
 // is recorded in s.lbs for the caller to check against the exact value.
-func (s *Scanner) screen(a, L, k int, aligned bool, cut float64) bool {
+func (s *Scanner) screen(a, L int, cut float64) bool {
 	radix, slots := s.null.Radix, s.null.Slots
 	e := slots * radix
 	pass := func(lb float64) bool {
@@ -390,10 +380,29 @@ func (s *Scanner) screen(a, L, k int, aligned bool, cut float64) bool {
 		}
 		return lb > cut
 	}
+	h := L / 2
+	cur, next := &s.cur, &s.next
+	k := 0
+	aligned := cur.size == h && h > 0 && a%h == 0
+	if aligned {
+		k = a / h
+		aligned = k+1 < cur.nb
+	}
+	if aligned && k%2 == 0 && next.size == L && k/2 < next.nb && next.most[k/2] <= stats.MaxCountLimit {
+		// The window is block k/2 of the next level: its exact
+		// observed-split bound, then the greedy split.
+		i := k / 2
+		if pass(next.g[i]) && !s.exhaustive {
+			return true
+		}
+		copy(s.slotN, next.n[i*slots:(i+1)*slots])
+		copy(s.top, next.top[i*slots:(i+1)*slots])
+		return pass(math.Max(next.g[i], s.bound()))
+	}
 	var x, y []int32 // the window's counts as the sum of two rows
 	if aligned {
-		if s.blockMax[k]+s.blockMax[k+1] <= stats.MaxCountLimit {
-			lb := math.Max(s.blockG[k]+s.blockB[k+1], s.blockB[k]+s.blockG[k+1])
+		if cur.sums && cur.most[k]+cur.most[k+1] <= stats.MaxCountLimit {
+			lb := math.Max(cur.g[k]+cur.b[k+1], cur.b[k]+cur.g[k+1])
 			s.tried++
 			if pass(lb) {
 				s.cleared++
@@ -403,8 +412,8 @@ func (s *Scanner) screen(a, L, k int, aligned bool, cut float64) bool {
 			}
 		}
 		small, lb, support := true, 0.0, 0
-		nx, ny := s.blockN[k*slots:(k+1)*slots], s.blockN[(k+1)*slots:(k+2)*slots]
-		tx, ty := s.blockTop[k*slots:(k+1)*slots], s.blockTop[(k+1)*slots:(k+2)*slots]
+		nx, ny := cur.n[k*slots:(k+1)*slots], cur.n[(k+1)*slots:(k+2)*slots]
+		tx, ty := cur.top[k*slots:(k+1)*slots], cur.top[(k+1)*slots:(k+2)*slots]
 		for j := range nx {
 			n := nx[j] + ny[j]
 			t := min(tx[j]+ty[j], n)
@@ -417,7 +426,7 @@ func (s *Scanner) screen(a, L, k int, aligned bool, cut float64) bool {
 		}
 		if !small {
 			// support is an upper bound on the window's support.
-			s.foldBlocksOf(L/2, e)
+			s.foldBlocksOf(h, e)
 			fe := watermark.PayloadFolds * e
 			fc := s.window(s.foldCounts, s.fblocks[k*fe:(k+1)*fe], s.fblocks[(k+1)*fe:(k+2)*fe])
 			return pass(s.foldBound(fc, support, L))
@@ -425,7 +434,7 @@ func (s *Scanner) screen(a, L, k int, aligned bool, cut float64) bool {
 		if pass(lb) && !s.exhaustive {
 			return true
 		}
-		x, y = s.blocks[k*e:(k+1)*e], s.blocks[(k+1)*e:(k+2)*e]
+		x, y = cur.counts[k*e:(k+1)*e], cur.counts[(k+1)*e:(k+2)*e]
 	} else {
 		clear(s.counts)
 		for _, c := range s.code[a : a+L] {
@@ -452,15 +461,15 @@ func (s *Scanner) screen(a, L, k int, aligned bool, cut float64) bool {
 	if !small {
 		fc := s.foldCounts
 		clear(fc)
-		for _, c := range s.fcode[a : a+L] {
-			fc[c]++
+		for i, c := range s.code[a : a+L] {
+			fc[int(s.obs[a+i].Bits%watermark.PayloadFolds)*e+int(c)]++
 		}
 		return pass(s.foldBound(fc, support, L))
 	}
-	if lb <= cut || s.exhaustive {
-		lb = math.Max(lb, s.bound())
+	if pass(lb) && !s.exhaustive {
+		return true
 	}
-	return pass(lb)
+	return pass(math.Max(lb, s.bound()))
 }
 
 // window returns dst = x + y, elementwise.
@@ -472,75 +481,106 @@ func (s *Scanner) window(dst, x, y []int32) []int32 {
 	return dst
 }
 
-// blocksOf makes s.blocks the colour counts of the consecutive blocks of
-// h tuples (the whole blocks only), from the previous level's blocks of
-// h/2 where they are at hand, with each block's summaries (blockN,
-// blockTop, blockG, blockB, blockMax; see screen), and returns how many.
-func (s *Scanner) blocksOf(h, slots, radix int) int {
-	n := len(s.obs)
-	nb := n / h
-	if s.blockLen == h {
-		return nb
-	}
-	e := slots * radix
-	if s.blockLen > 0 && 2*s.blockLen == h {
-		// Pairs of the previous level's blocks, summed in place (block i
-		// reads blocks 2i and 2i+1, never below i).
-		for i := 0; i < nb; i++ {
-			dst := s.blocks[i*e : (i+1)*e]
-			x, y := s.blocks[2*i*e:(2*i+1)*e], s.blocks[(2*i+1)*e:(2*i+2)*e]
-			ns, ts := s.blockN[i*slots:(i+1)*slots], s.blockTop[i*slots:(i+1)*slots]
-			for j := range ns {
-				lo, hi := j*radix, (j+1)*radix
-				ts[j], ns[j] = addRows(dst[lo:hi], x[lo:hi], y[lo:hi])
-			}
-			s.summarize(i, ns, ts)
-		}
-	} else {
-		// From the tuples: each block's counts, slot sizes and largest
-		// counts in one pass over its tuples.
-		s.blocks = resize(s.blocks, nb*e)
-		clear(s.blocks)
-		s.blockN, s.blockTop = resize(s.blockN, nb*slots), resize(s.blockTop, nb*slots)
-		clear(s.blockN)
-		clear(s.blockTop)
-		s.blockG, s.blockB, s.blockMax = resize(s.blockG, nb), resize(s.blockB, nb), resize(s.blockMax, nb)
-		for k := 0; k < nb; k++ {
-			b := s.blocks[k*e : (k+1)*e]
-			ns, ts := s.blockN[k*slots:(k+1)*slots], s.blockTop[k*slots:(k+1)*slots]
-			for _, o := range s.obs[k*h : (k+1)*h] {
-				j := int(o.Slot)
-				c := j*radix + int(o.Colour)
-				v := b[c] + 1
-				b[c] = v
-				ns[j]++
-				ts[j] = max(ts[j], v)
-			}
-			s.summarize(k, ns, ts)
-		}
-	}
-	s.blockLen = h
-	return nb
+// blockSet holds the colour counts of the consecutive blocks of size
+// tuples of a text ([block][slot][colour], the whole blocks only, nb of
+// them) with each block's slot sizes and largest counts ([block][slot]),
+// its largest slot, and (screen) G = Σ_j ln P(M_j ≥ t_j) and
+// B = Σ_j ln P(B_j ≥ t_j) over its slots (when its largest slot is within
+// the exact law's size; B only when sums).
+type blockSet struct {
+	size, nb  int
+	counts    []int32
+	n, top    []int32
+	most      []int32
+	g, b      []float64
+	sums      bool
+	slots, rd int
 }
 
-// summarize sets block k's bounds from its slot sizes ns and largest
-// counts ts: G = Σ_j ln P(M_j ≥ t_j), B = Σ_j ln P(B_j ≥ t_j) and its
-// largest slot (G and B are partial, and unused, when that is beyond the
-// exact law's size).
-func (s *Scanner) summarize(k int, ns, ts []int32) {
-	if s.noSums {
-		s.blockMax[k] = math.MaxInt32 / 2 // no bound from the sums
-		return
+// reset sizes the set for nb blocks of size tuples.
+func (bs *blockSet) reset(size, nb, slots, radix int, sums bool) {
+	e := slots * radix
+	bs.size, bs.nb, bs.slots, bs.rd, bs.sums = size, nb, slots, radix, sums
+	bs.counts = resize(bs.counts, nb*e)
+	bs.n, bs.top = resize(bs.n, nb*slots), resize(bs.top, nb*slots)
+	bs.most, bs.g, bs.b = resize(bs.most, nb), resize(bs.g, nb), resize(bs.b, nb)
+}
+
+// levelBlocks makes s.cur the blocks of h tuples and s.next those of 2h,
+// reusing the previous level's s.next as s.cur where it is at hand.
+func (s *Scanner) levelBlocks(h, slots, radix int) {
+	n := len(s.obs)
+	if s.next.size == h && s.next.slots == slots && s.next.rd == radix {
+		s.cur, s.next = s.next, s.cur
+	} else {
+		s.cur.reset(h, n/h, slots, radix, !s.noSums)
+		s.fromTuples(&s.cur)
 	}
+	s.next.reset(2*h, n/(2*h), slots, radix, !s.noSums)
+	s.pairs(&s.next, &s.cur)
+}
+
+// fromTuples counts the blocks of bs from the tuples, with their slot
+// sizes and largest counts in the same pass over each block's tuples.
+func (s *Scanner) fromTuples(bs *blockSet) {
+	e, slots, radix, h := bs.slots*bs.rd, bs.slots, bs.rd, bs.size
+	clear(bs.counts)
+	clear(bs.n)
+	clear(bs.top)
+	for k := 0; k < bs.nb; k++ {
+		b := bs.counts[k*e : (k+1)*e]
+		ns, ts := bs.n[k*slots:(k+1)*slots], bs.top[k*slots:(k+1)*slots]
+		for _, c := range s.code[k*h : (k+1)*h] {
+			j := int(c) / radix
+			v := b[c] + 1
+			b[c] = v
+			ns[j]++
+			ts[j] = max(ts[j], v)
+		}
+		s.summarize(bs, k)
+	}
+}
+
+// pairs makes the blocks of dst the sums of pairs of src's.
+func (s *Scanner) pairs(dst, src *blockSet) {
+	e, radix, slots := src.slots*src.rd, src.rd, src.slots
+	for i := 0; i < dst.nb; i++ {
+		d := dst.counts[i*e : (i+1)*e]
+		x, y := src.counts[2*i*e:(2*i+1)*e], src.counts[(2*i+1)*e:(2*i+2)*e]
+		ns, ts := dst.n[i*slots:(i+1)*slots], dst.top[i*slots:(i+1)*slots]
+		if radix == 4 {
+			for j := range ns {
+				r, x, y := d[4*j:4*j+4], x[4*j:4*j+4], y[4*j:4*j+4]
+				a0, a1, a2, a3 := x[0]+y[0], x[1]+y[1], x[2]+y[2], x[3]+y[3]
+				r[0], r[1], r[2], r[3] = a0, a1, a2, a3
+				ts[j], ns[j] = max(a0, a1, a2, a3), a0+a1+a2+a3
+			}
+		} else {
+			for j := range ns {
+				lo, hi := j*radix, (j+1)*radix
+				ts[j], ns[j] = addRows(d[lo:hi], x[lo:hi], y[lo:hi])
+			}
+		}
+		s.summarize(dst, i)
+	}
+}
+
+// summarize sets block k's largest slot, G and B (blockSet).
+func (s *Scanner) summarize(bs *blockSet, k int) {
 	g, b, most := 0.0, 0.0, int32(0)
-	for j, m := range ns {
+	ns, ts := bs.n[k*bs.slots:(k+1)*bs.slots], bs.top[k*bs.slots:(k+1)*bs.slots]
+	for _, m := range ns {
 		most = max(most, m)
-		if m > 0 && most <= stats.MaxCountLimit {
-			tv := s.tailsOf(int(m))[2*ts[j]:]
-			g, b = g+tv[0], b+tv[1]
+	}
+	if most <= stats.MaxCountLimit {
+		for j, m := range ns {
+			if m > 0 {
+				tv := s.tailsOf(int(m))[2*ts[j]:]
+				g, b = g+tv[0], b+tv[1]
+			}
 		}
 	}
-	s.blockG[k], s.blockB[k], s.blockMax[k] = g, b, most
+	bs.g[k], bs.b[k], bs.most[k] = g, b, most
 }
 
 // addRows sets row = x + y elementwise (one slot's colour counts) and
@@ -580,8 +620,8 @@ func (s *Scanner) foldBlocksOf(h, e int) int {
 		clear(s.fblocks)
 		for k := 0; k < nb; k++ {
 			b := s.fblocks[k*fe : (k+1)*fe]
-			for _, c := range s.fcode[k*h : (k+1)*h] {
-				b[c]++
+			for i, c := range s.code[k*h : (k+1)*h] {
+				b[int(s.obs[k*h+i].Bits%watermark.PayloadFolds)*e+int(c)]++
 			}
 		}
 	}
