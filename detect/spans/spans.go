@@ -109,15 +109,13 @@ type Scanner struct {
 	global  detect.Result
 	levels  []int
 	starts  []int
-	// Payload screening (payloadLevel): each observation's
-	// slot*radix+colour (code); the blocks of the current level and of the
+	// Payload screening (payloadLevel): the blocks of the current level and of the
 	// next (blockSet); the fold counts of the blocks of fblockLen
 	// ([block][fold][slot][colour]); a window's counts and fold counts,
 	// zero counts, a window's slot sizes, largest counts and the split of
 	// bound; tails[n] caches, interleaved, ln P(M ≥ t) and
 	// ln P(Bin(n, 1/radix) ≥ t) for a slot of n tuples, radix tailRadix;
 	// lbs holds a window's bounds in exhaustive scans.
-	code       []uint16
 	cur, next  blockSet
 	fblocks    []int32
 	fblockLen  int
@@ -165,7 +163,8 @@ func (s *Scanner) Detector() *detect.Detector { return s.det }
 func (s *Scanner) Global() detect.Result { return s.global }
 
 // Observations returns the counted observations of the last scan and, for
-// each, the index of its token (both reused by the next scan).
+// each, the index of its token (the detector's own observations, valid
+// until the next scan or the detector's next use).
 func (s *Scanner) Observations() ([]watermark.Observation, []int) { return s.obs, s.pos }
 
 // Text tokenizes text with tok and scans it, with byte offsets into text
@@ -216,7 +215,7 @@ func starts(n, L int, dst []int) []int {
 func (s *Scanner) Scan(ids []uint32, offsets []int) Result {
 	d := s.det
 	s.global, s.pos = d.TokensPositions(ids, s.pos)
-	s.obs = append(s.obs[:0], d.Observations()...)
+	s.obs = d.Observations()
 	alpha := d.Alpha()
 	n := len(s.obs)
 	gln := s.global.Log10P * math.Ln10
@@ -244,10 +243,6 @@ func (s *Scanner) Scan(ids []uint32, offsets []int) Result {
 		}
 	}
 	if s.null.Kind == watermark.PayloadNull {
-		s.code = s.code[:0]
-		for _, o := range s.obs {
-			s.code = append(s.code, uint16(int(o.Slot)*s.null.Radix+int(o.Colour)))
-		}
 		s.cur.size, s.next.size, s.fblockLen, s.noSums = 0, 0, 0, false
 	}
 	lnThr := math.Log(alpha) - math.Ln2 - lnM // a window is a detection below this
@@ -437,8 +432,8 @@ func (s *Scanner) screen(a, L int, cut float64) bool {
 		x, y = cur.counts[k*e:(k+1)*e], cur.counts[(k+1)*e:(k+2)*e]
 	} else {
 		clear(s.counts)
-		for _, c := range s.code[a : a+L] {
-			s.counts[c]++
+		for _, o := range s.obs[a : a+L] {
+			s.counts[int(o.Slot)*radix+int(o.Colour)]++
 		}
 		x, y = s.counts, s.zero
 	}
@@ -461,8 +456,8 @@ func (s *Scanner) screen(a, L int, cut float64) bool {
 	if !small {
 		fc := s.foldCounts
 		clear(fc)
-		for i, c := range s.code[a : a+L] {
-			fc[int(s.obs[a+i].Bits%watermark.PayloadFolds)*e+int(c)]++
+		for _, o := range s.obs[a : a+L] {
+			fc[int(o.Bits%watermark.PayloadFolds)*e+int(o.Slot)*radix+int(o.Colour)]++
 		}
 		return pass(s.foldBound(fc, support, L))
 	}
@@ -530,8 +525,9 @@ func (s *Scanner) fromTuples(bs *blockSet) {
 	for k := 0; k < bs.nb; k++ {
 		b := bs.counts[k*e : (k+1)*e]
 		ns, ts := bs.n[k*slots:(k+1)*slots], bs.top[k*slots:(k+1)*slots]
-		for _, c := range s.code[k*h : (k+1)*h] {
-			j := int(c) / radix
+		for _, o := range s.obs[k*h : (k+1)*h] {
+			j := int(o.Slot)
+			c := j*radix + int(o.Colour)
 			v := b[c] + 1
 			b[c] = v
 			ns[j]++
@@ -610,7 +606,7 @@ func (s *Scanner) foldBlocksOf(h, e int) int {
 	if s.fblockLen == h {
 		return nb
 	}
-	fe := watermark.PayloadFolds * e
+	fe, radix := watermark.PayloadFolds*e, s.null.Radix
 	if s.fblockLen > 0 && 2*s.fblockLen == h {
 		for i := 0; i < nb; i++ {
 			s.window(s.fblocks[i*fe:(i+1)*fe], s.fblocks[2*i*fe:(2*i+1)*fe], s.fblocks[(2*i+1)*fe:(2*i+2)*fe])
@@ -620,8 +616,8 @@ func (s *Scanner) foldBlocksOf(h, e int) int {
 		clear(s.fblocks)
 		for k := 0; k < nb; k++ {
 			b := s.fblocks[k*fe : (k+1)*fe]
-			for i, c := range s.code[k*h : (k+1)*h] {
-				b[int(s.obs[k*h+i].Bits%watermark.PayloadFolds)*e+int(c)]++
+			for _, o := range s.obs[k*h : (k+1)*h] {
+				b[int(o.Bits%watermark.PayloadFolds)*e+int(o.Slot)*radix+int(o.Colour)]++
 			}
 		}
 	}
