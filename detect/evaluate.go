@@ -162,23 +162,23 @@ func (e *evaluator) payload(t *Tally, r *Result) float64 {
 }
 
 // FoldMatches returns the statistic of the payload fold test: matches
-// out of trials, from per-fold colour counts, where row(f, j) holds the
-// counts of slot j's radix colours among the tuples of fold f (or nothing,
-// for no tuples). Visiting the folds in order, each tuple of fold f ≥ 1
-// predicts that its colour is the most frequent one of its slot among the
-// tuples of folds 0..f-1 (ties: the smallest colour); matches counts the
-// correct predictions among the trials tuples of folds 1.. . Under the
-// null a tuple's colour is uniform and independent of the earlier folds
-// (and of the folds, which a keyed hash of the seed picks), so each
-// prediction is right with probability exactly 1/radix given everything
-// before it, and matches is exactly Binomial(trials, 1/radix) whatever the
-// slot sizes: the test needs no correction for decoding and scales to any
-// number of tuples.
-func FoldMatches[T ~int | ~int32](radix, slots int, row func(f, slot int) []T) (matches, trials int) {
+// out of trials, from per-fold colour counts, where the count of colour c
+// of slot j among the tuples of fold f is
+// counts[f*foldStride+j*slotStride+c]. Visiting the folds in order, each
+// tuple of fold f ≥ 1 predicts that its colour is the most frequent one
+// of its slot among the tuples of folds 0..f-1 (ties: the smallest
+// colour); matches counts the correct predictions among the trials tuples
+// of folds 1.. . Under the null a tuple's colour is uniform and
+// independent of the earlier folds (and of the folds, which a keyed hash
+// of the seed picks), so each prediction is right with probability exactly
+// 1/radix given everything before it, and matches is exactly
+// Binomial(trials, 1/radix) whatever the slot sizes: the test needs no
+// correction for decoding and scales to any number of tuples.
+func FoldMatches[T ~int | ~int32](counts []T, radix, slots, slotStride, foldStride int) (matches, trials int) {
 	for j := 0; j < slots; j++ {
 		var seen [maxRadix]int
 		for f := 0; f < watermark.PayloadFolds; f++ {
-			counts := row(f, j)
+			row := counts[f*foldStride+j*slotStride:][:radix]
 			if f > 0 {
 				best := 0
 				for c := 1; c < radix; c++ {
@@ -186,14 +186,14 @@ func FoldMatches[T ~int | ~int32](radix, slots int, row func(f, slot int) []T) (
 						best = c
 					}
 				}
-				for c, v := range counts {
+				for c, v := range row {
 					trials += int(v)
 					if c == best {
 						matches += int(v)
 					}
 				}
 			}
-			for c, v := range counts {
+			for c, v := range row {
 				seen[c] += int(v)
 			}
 		}
@@ -225,9 +225,10 @@ func PayloadFoldLnP(support, n, matches, trials, slots, radix int, tail func(k, 
 	return math.Min(0, math.Min(bonferroni, fold)+math.Ln2), bonferroni
 }
 
-// foldMatches is FoldMatches of t's fold counts.
+// foldMatches is FoldMatches of t's fold counts (slots beyond the
+// tally's have none).
 func foldMatches(t *Tally, radix, slots int) (matches, trials int) {
-	return FoldMatches(radix, slots, func(f, j int) []int { return t.foldRow(f, j, radix) })
+	return FoldMatches(t.folds, min(radix, maxRadix), min(slots, t.foldSlots), maxRadix, t.foldSlots*maxRadix)
 }
 
 func (e *evaluator) maxCountPMF(n, radix int) []float64 {

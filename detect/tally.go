@@ -93,16 +93,6 @@ func (t *Tally) FoldCount(f, slot, colour int) int {
 	return t.folds[(f*t.foldSlots+slot)*maxRadix+colour]
 }
 
-// foldRow returns the payload counts of colours 0..radix-1 of slot among
-// the tuples of fold f (for FoldMatches), nothing outside the tally.
-func (t *Tally) foldRow(f, slot, radix int) []int {
-	if f < 0 || f >= watermark.PayloadFolds || slot < 0 || slot >= t.foldSlots || radix > maxRadix {
-		return nil
-	}
-	i := (f*t.foldSlots + slot) * maxRadix
-	return t.folds[i : i+radix]
-}
-
 // WithoutFolds returns a copy of t without its fold counts, as a tally
 // written before they existed reads: the payload null then falls back to
 // the tests that need only the slot counts (payload-max-exact where every

@@ -635,9 +635,7 @@ func (s *Scanner) foldBlocksOf(h, e int) int {
 func (s *Scanner) foldBound(fc []int32, support, n int) float64 {
 	radix, slots := s.null.Radix, s.null.Slots
 	e := slots * radix
-	matches, trials := detect.FoldMatches(radix, slots, func(f, j int) []int32 {
-		return fc[f*e+j*radix : f*e+(j+1)*radix]
-	})
+	matches, trials := detect.FoldMatches(fc, radix, slots, radix, e)
 	lb, _ := detect.PayloadFoldLnP(support, n, matches, trials, slots, radix, pointTail)
 	return lb
 }
