@@ -429,8 +429,6 @@ func (s *Scanner) screen(a, L int, cut float64) bool {
 		if pass(lb) && !s.exhaustive {
 			return true
 		}
-	}
-	if aligned && cur.dense {
 		x, y = cur.counts[k*e:(k+1)*e], cur.counts[(k+1)*e:(k+2)*e]
 	} else {
 		clear(s.counts)
@@ -486,7 +484,6 @@ func (s *Scanner) window(dst, x, y []int32) []int32 {
 // the exact law's size; B only when sums).
 type blockSet struct {
 	size, nb  int
-	dense     bool // counts holds the colour counts (else only the summaries)
 	counts    []int32
 	n, top    []int32
 	most      []int32
@@ -512,51 +509,29 @@ func (s *Scanner) levelBlocks(h, slots, radix int) {
 		s.cur, s.next = s.next, s.cur
 	} else {
 		s.cur.reset(h, n/h, slots, radix, !s.noSums)
-		// Blocks much smaller than their slots·radix counts get their
-		// summaries alone, and the next level its counts from the tuples.
-		s.fromTuples(&s.cur, slots*radix <= 2*h)
+		s.fromTuples(&s.cur)
 	}
 	s.next.reset(2*h, n/(2*h), slots, radix, !s.noSums)
-	if s.cur.dense {
-		s.pairs(&s.next, &s.cur)
-	} else {
-		s.fromTuples(&s.next, true)
-	}
+	s.pairs(&s.next, &s.cur)
 }
 
 // fromTuples counts the blocks of bs from the tuples, with their slot
-// sizes and largest counts in the same pass over each block's tuples;
-// without dense, in the zero scratch s.counts, cleared again after each
-// block, and bs keeps only the summaries.
-func (s *Scanner) fromTuples(bs *blockSet, dense bool) {
+// sizes and largest counts in the same pass over each block's tuples.
+func (s *Scanner) fromTuples(bs *blockSet) {
 	e, slots, radix, h := bs.slots*bs.rd, bs.slots, bs.rd, bs.size
-	bs.dense = dense
-	if dense {
-		clear(bs.counts)
-	} else {
-		clear(s.counts)
-	}
+	clear(bs.counts)
 	clear(bs.n)
 	clear(bs.top)
 	for k := 0; k < bs.nb; k++ {
-		b := s.counts
-		if dense {
-			b = bs.counts[k*e : (k+1)*e]
-		}
+		b := bs.counts[k*e : (k+1)*e]
 		ns, ts := bs.n[k*slots:(k+1)*slots], bs.top[k*slots:(k+1)*slots]
-		block := s.obs[k*h : (k+1)*h]
-		for _, o := range block {
+		for _, o := range s.obs[k*h : (k+1)*h] {
 			j := int(o.Slot)
 			c := j*radix + int(o.Colour)
 			v := b[c] + 1
 			b[c] = v
 			ns[j]++
 			ts[j] = max(ts[j], v)
-		}
-		if !dense {
-			for _, o := range block {
-				b[int(o.Slot)*radix+int(o.Colour)] = 0
-			}
 		}
 		s.summarize(bs, k)
 	}
