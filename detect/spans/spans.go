@@ -395,6 +395,7 @@ func (s *Scanner) screen(a, L int, cut float64) bool {
 		return pass(math.Max(next.g[i], s.bound()))
 	}
 	var x, y []int32 // the window's counts as the sum of two rows
+	folded := false  // s.foldCounts holds the window's fold counts
 	if aligned {
 		if cur.sums && cur.most[k]+cur.most[k+1] <= stats.MaxCountLimit {
 			lb := math.Max(cur.g[k]+cur.b[k+1], cur.b[k]+cur.g[k+1])
@@ -430,6 +431,21 @@ func (s *Scanner) screen(a, L int, cut float64) bool {
 			return true
 		}
 		x, y = cur.counts[k*e:(k+1)*e], cur.counts[(k+1)*e:(k+2)*e]
+	} else if L > stats.MaxCountLimit {
+		// A slot may be beyond the exact law: count by fold in one pass,
+		// and the counts from the fold counts.
+		fc := s.foldCounts
+		clear(fc)
+		for _, o := range s.obs[a : a+L] {
+			fc[int(o.Bits%watermark.PayloadFolds)*e+int(o.Slot)*radix+int(o.Colour)]++
+		}
+		copy(s.counts, fc[:e])
+		for f := 1; f < watermark.PayloadFolds; f++ {
+			for c, v := range fc[f*e : (f+1)*e] {
+				s.counts[c] += v
+			}
+		}
+		x, y, folded = s.counts, s.zero, true
 	} else {
 		clear(s.counts)
 		for _, o := range s.obs[a : a+L] {
@@ -455,9 +471,11 @@ func (s *Scanner) screen(a, L int, cut float64) bool {
 	}
 	if !small {
 		fc := s.foldCounts
-		clear(fc)
-		for _, o := range s.obs[a : a+L] {
-			fc[int(o.Bits%watermark.PayloadFolds)*e+int(o.Slot)*radix+int(o.Colour)]++
+		if !folded {
+			clear(fc)
+			for _, o := range s.obs[a : a+L] {
+				fc[int(o.Bits%watermark.PayloadFolds)*e+int(o.Slot)*radix+int(o.Colour)]++
+			}
 		}
 		return pass(s.foldBound(fc, support, L))
 	}
