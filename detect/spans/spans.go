@@ -135,11 +135,13 @@ type Scanner struct {
 	tried, cleared int
 	// evaluated and pruned count the payload windows evaluated exactly
 	// and skipped by their bound, over the scanner's life; exhaustive
-	// evaluates every window, and excess is the largest amount by which a
-	// window's lower bound exceeded its exact ln p-value (tests).
+	// evaluates every window, computes all its bounds, and excess is the
+	// largest amount by which a window's lower bound exceeded its exact
+	// ln p-value, over checked bounds (tests).
 	evaluated, pruned int
 	exhaustive        bool
 	excess            float64
+	checked           int
 }
 
 // New returns a Scanner that tests with d (its scheme, key and options).
@@ -331,6 +333,7 @@ func (s *Scanner) payloadLevel(L int, st []int, lnThr float64, ids []uint32) flo
 		for _, lb := range s.lbs {
 			s.excess = math.Max(s.excess, lb-w.lnP)
 		}
+		s.checked += len(s.lbs)
 		best = math.Min(best, w.lnP)
 		if w.lnP <= lnThr {
 			s.found = append(s.found, w)
