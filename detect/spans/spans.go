@@ -410,20 +410,15 @@ func (s *Scanner) screen(a, L int, cut float64) bool {
 				}
 			}
 		}
-		small, lb, support := true, 0.0, 0
+		acc := splitBound{small: true}
 		nx, ny := cur.n[k*slots:(k+1)*slots], cur.n[(k+1)*slots:(k+2)*slots]
 		tx, ty := cur.top[k*slots:(k+1)*slots], cur.top[(k+1)*slots:(k+2)*slots]
 		for j := range nx {
 			n := nx[j] + ny[j]
-			t := min(tx[j]+ty[j], n)
-			support += int(t)
-			if n > stats.MaxCountLimit {
-				small = false
-			} else if small {
-				lb += s.tailsOf(int(n))[2*t]
-			}
+			s.addSlot(&acc, n, min(tx[j]+ty[j], n))
 		}
-		if !small {
+		support, lb := acc.support, acc.lb
+		if !acc.small {
 			// support is an upper bound on the window's support.
 			s.foldBlocksOf(h, e)
 			fe := watermark.PayloadFolds * e
@@ -456,7 +451,7 @@ func (s *Scanner) screen(a, L int, cut float64) bool {
 		}
 		x, y = s.counts, s.zero
 	}
-	small, lb, support := true, 0.0, 0
+	acc := splitBound{small: true}
 	for j := 0; j < slots; j++ {
 		t, m := int32(0), int32(0)
 		xs, ys := x[j*radix:(j+1)*radix], y[j*radix:(j+1)*radix]
@@ -465,14 +460,10 @@ func (s *Scanner) screen(a, L int, cut float64) bool {
 			t, m = max(t, v), m+v
 		}
 		s.top[j], s.slotN[j] = t, m
-		support += int(t)
-		if m > stats.MaxCountLimit {
-			small = false
-		} else if small {
-			lb += s.tailsOf(int(m))[2*t]
-		}
+		s.addSlot(&acc, m, t)
 	}
-	if !small {
+	support, lb := acc.support, acc.lb
+	if !acc.small {
 		fc := s.foldCounts
 		if !folded {
 			clear(fc)
@@ -486,6 +477,25 @@ func (s *Scanner) screen(a, L int, cut float64) bool {
 		return true
 	}
 	return pass(math.Max(lb, s.bound()))
+}
+
+// splitBound accumulates the observed-split bound over a window's slots:
+// lb = Σ_j ln P(M_j ≥ t_j) while small (every slot so far within the exact
+// law's size), and the support Σ_j t_j.
+type splitBound struct {
+	small   bool
+	lb      float64
+	support int
+}
+
+// addSlot adds a slot of n tuples with largest count (or bound on it) t.
+func (s *Scanner) addSlot(acc *splitBound, n, t int32) {
+	acc.support += int(t)
+	if n > stats.MaxCountLimit {
+		acc.small = false
+	} else if acc.small {
+		acc.lb += s.tailsOf(int(n))[2*t]
+	}
 }
 
 // window returns dst = x + y, elementwise.
