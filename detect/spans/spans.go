@@ -429,6 +429,29 @@ func (s *Scanner) screen(a, L int, cut float64) bool {
 			return true
 		}
 		x, y = cur.counts[k*e:(k+1)*e], cur.counts[(k+1)*e:(k+2)*e]
+	} else if k0 := (a + h - 1) / h; cur.size == h && h > 0 && (k0+1)*h <= len(s.obs) && L > stats.MaxCountLimit {
+		// The window ending at the text's end holds block k0 whole:
+		// its counts (by fold where the level has fold blocks) and the
+		// tuples before and after it, half the window.
+		if s.fblockLen == h {
+			fe := watermark.PayloadFolds * e
+			copy(s.foldCounts, s.fblocks[k0*fe:(k0+1)*fe])
+			for _, part := range [2][]watermark.Observation{s.obs[a : k0*h], s.obs[(k0+1)*h : a+L]} {
+				for _, o := range part {
+					s.foldCounts[int(o.Bits%watermark.PayloadFolds)*e+int(o.Slot)*radix+int(o.Colour)]++
+				}
+			}
+			s.sumFolds()
+			folded = true
+		} else {
+			copy(s.counts, cur.counts[k0*e:(k0+1)*e])
+			for _, part := range [2][]watermark.Observation{s.obs[a : k0*h], s.obs[(k0+1)*h : a+L]} {
+				for _, o := range part {
+					s.counts[int(o.Slot)*radix+int(o.Colour)]++
+				}
+			}
+		}
+		x, y = s.counts, s.zero
 	} else if L > stats.MaxCountLimit {
 		// A slot may be beyond the exact law: count by fold in one pass,
 		// and the counts from the fold counts.
@@ -437,12 +460,7 @@ func (s *Scanner) screen(a, L int, cut float64) bool {
 		for _, o := range s.obs[a : a+L] {
 			fc[int(o.Bits%watermark.PayloadFolds)*e+int(o.Slot)*radix+int(o.Colour)]++
 		}
-		copy(s.counts, fc[:e])
-		for f := 1; f < watermark.PayloadFolds; f++ {
-			for c, v := range fc[f*e : (f+1)*e] {
-				s.counts[c] += v
-			}
-		}
+		s.sumFolds()
 		x, y, folded = s.counts, s.zero, true
 	} else {
 		clear(s.counts)
@@ -477,6 +495,17 @@ func (s *Scanner) screen(a, L int, cut float64) bool {
 		return true
 	}
 	return pass(math.Max(lb, s.bound()))
+}
+
+// sumFolds sets s.counts to the sums over folds of s.foldCounts.
+func (s *Scanner) sumFolds() {
+	e := len(s.counts)
+	copy(s.counts, s.foldCounts[:e])
+	for f := 1; f < watermark.PayloadFolds; f++ {
+		for c, v := range s.foldCounts[f*e : (f+1)*e] {
+			s.counts[c] += v
+		}
+	}
 }
 
 // splitBound accumulates the observed-split bound over a window's slots:
