@@ -92,7 +92,7 @@ func (e *evaluator) tooShort(n int) bool {
 // zero-bit ln p-value: the exact null tail of the best message's support
 // S = Σ_slots max colour count while every slot fits the exact
 // distribution; beyond, twice the smaller of the Bonferroni bound over all
-// messages and the fold test's exact binomial p-value (foldMatches), or
+// messages and the fold test's exact binomial p-value (FoldMatches), or
 // the Bonferroni bound alone for a tally without fold counts.
 func (e *evaluator) payload(t *Tally, r *Result) float64 {
 	radix, slots := e.null.Radix, e.null.Slots
@@ -132,20 +132,18 @@ func (e *evaluator) payload(t *Tally, r *Result) float64 {
 		}
 		r.Symbols[j] = Symbol{Value: best, Count: nj, Top: top, Second: max(second, 0), Log10P: stats.Log10(lnSym) + 0}
 	}
-	n := t.N
-	bonferroni := math.Min(0, float64(slots)*float64(bitsPer)*math.Ln2+stats.LogBinomialTail(support, n, 1/float64(radix)))
-	lnP := bonferroni
+	matches, trials := 0, 0
+	if !exact && t.Split() {
+		matches, trials = foldMatches(t, radix, slots)
+	}
+	lnP, bonferroni := PayloadFoldLnP(support, t.N, matches, trials, slots, radix, stats.LogBinomialTail)
 	r.Test = TestPayloadBonferro
 	if exact {
 		if v := stats.LogTailOfSum(e.pmfs, support); !math.IsInf(v, -1) {
 			lnP, r.Test = math.Min(v, bonferroni), TestPayloadExact
 		}
-	} else if matches, trials := foldMatches(t, radix, slots); trials > 0 && t.Split() {
-		// Slots too large for the exact law: the better of the Bonferroni
-		// bound and the fold test, with Bonferroni's factor 2 for taking
-		// the better of two valid p-values.
-		fold := stats.LogBinomialTail(matches, trials, 1/float64(radix))
-		lnP, r.Test = math.Min(0, math.Min(bonferroni, fold)+math.Ln2), TestPayloadFold
+	} else if trials > 0 {
+		r.Test = TestPayloadFold
 	}
 	// The payload is claimed only where the text is detected too: the
 	// payload p-value is the larger of the two, still a valid bound on
@@ -163,20 +161,24 @@ func (e *evaluator) payload(t *Tally, r *Result) float64 {
 	return lnP
 }
 
-// foldMatches is the statistic of the fold test. Visiting the folds in
-// order, each tuple of fold f ≥ 1 predicts that its colour is the most
-// frequent one of its slot among the tuples of folds 0..f-1 (ties: the
-// smallest colour); matches counts the correct predictions among the
-// trials tuples of folds 1.. . Under the null a tuple's colour is uniform
-// and independent of the earlier folds (and of the folds, which a keyed
-// hash of the seed picks), so each prediction is right with probability
-// exactly 1/radix given everything before it, and matches is exactly
+// FoldMatches returns the statistic of the payload fold test: matches
+// out of trials, from per-fold colour counts, where the count of colour c
+// of slot j among the tuples of fold f is
+// counts[f*foldStride+j*slotStride+c]. Visiting the folds in order, each
+// tuple of fold f ≥ 1 predicts that its colour is the most frequent one
+// of its slot among the tuples of folds 0..f-1 (ties: the smallest
+// colour); matches counts the correct predictions among the trials tuples
+// of folds 1.. . Under the null a tuple's colour is uniform and
+// independent of the earlier folds (and of the folds, which a keyed hash
+// of the seed picks), so each prediction is right with probability exactly
+// 1/radix given everything before it, and matches is exactly
 // Binomial(trials, 1/radix) whatever the slot sizes: the test needs no
 // correction for decoding and scales to any number of tuples.
-func foldMatches(t *Tally, radix, slots int) (matches, trials int) {
+func FoldMatches[T ~int | ~int32](counts []T, radix, slots, slotStride, foldStride int) (matches, trials int) {
 	for j := 0; j < slots; j++ {
 		var seen [maxRadix]int
 		for f := 0; f < watermark.PayloadFolds; f++ {
+			row := counts[f*foldStride+j*slotStride:][:radix]
 			if f > 0 {
 				best := 0
 				for c := 1; c < radix; c++ {
@@ -184,20 +186,49 @@ func foldMatches(t *Tally, radix, slots int) (matches, trials int) {
 						best = c
 					}
 				}
-				for c := 0; c < radix; c++ {
-					v := t.FoldCount(f, j, c)
-					trials += v
+				for c, v := range row {
+					trials += int(v)
 					if c == best {
-						matches += v
+						matches += int(v)
 					}
 				}
 			}
-			for c := 0; c < radix; c++ {
-				seen[c] += t.FoldCount(f, j, c)
+			for c, v := range row {
+				seen[c] += int(v)
 			}
 		}
 	}
 	return matches, trials
+}
+
+// PayloadFoldLnP returns the zero-bit payload test's ln p-value for
+// slots too large for its exact law, and its Bonferroni bound over all
+// messages: bonferroni = min(0, slots·log2(radix)·ln 2 + tail(support, n,
+// 1/radix)) for the best message's support among n tuples, and lnP =
+// min(0, min(bonferroni, tail(matches, trials, 1/radix)) + ln 2), twice
+// the better of the two valid p-values, with the fold test's statistic
+// (FoldMatches), or lnP = bonferroni when trials is 0. tail must return
+// ln P(X ≥ k) for X ~ Binomial(n, p), or a lower bound on it:
+// stats.LogBinomialTail gives the test's p-values, and as both results are
+// nondecreasing in tail, a lower bound on the tail gives lower bounds on
+// both (as the span scan's screen uses them).
+func PayloadFoldLnP(support, n, matches, trials, slots, radix int, tail func(k, n int, p float64) float64) (lnP, bonferroni float64) {
+	bitsPer := 0
+	for 1<<bitsPer < radix {
+		bitsPer++
+	}
+	bonferroni = math.Min(0, float64(slots)*float64(bitsPer)*math.Ln2+tail(support, n, 1/float64(radix)))
+	if trials == 0 {
+		return bonferroni, bonferroni
+	}
+	fold := tail(matches, trials, 1/float64(radix))
+	return math.Min(0, math.Min(bonferroni, fold)+math.Ln2), bonferroni
+}
+
+// foldMatches is FoldMatches of t's fold counts (slots beyond the
+// tally's have none).
+func foldMatches(t *Tally, radix, slots int) (matches, trials int) {
+	return FoldMatches(t.folds, min(radix, maxRadix), min(slots, t.foldSlots), maxRadix, t.foldSlots*maxRadix)
 }
 
 func (e *evaluator) maxCountPMF(n, radix int) []float64 {

@@ -1,16 +1,18 @@
 package detect
 
 // TokensPositions is Tokens that also reports where the counted
-// observations are: pos (reused from the argument's backing array) gets,
-// for each observation of Observations(), the index in ids of its token.
+// observations are: pos (reused from the argument's backing array, which
+// the detector fills directly) gets, for each observation of
+// Observations(), the index in ids of its token.
 // Localized detection (package detect/spans) scores windows of these
 // observations.
 func (d *Detector) TokensPositions(ids []uint32, pos []int) (Result, []int) {
+	d.positions = pos[:0]
 	r := d.tokens(ids, true)
 	h := d.scheme.ContextWidth()
-	pos = pos[:0]
-	for _, p := range d.positions {
-		pos = append(pos, p+h)
+	pos, d.positions = d.positions, nil
+	for i := range pos {
+		pos[i] += h
 	}
 	return r, pos
 }

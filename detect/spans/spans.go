@@ -109,30 +109,39 @@ type Scanner struct {
 	global  detect.Result
 	levels  []int
 	starts  []int
-	// Payload screening: each observation's slot*radix+colour (code) and
-	// that with its fold (fold*slots*radix+code), the colour counts of blocks of blockLen observations, of the
-	// current window ([slot*radix+colour]) and by fold, each slot's size
-	// and largest count and the split of bound; tails[n] caches
-	// ln P(M ≥ t) of a slot of n tuples for radix tailRadix.
-	code       []uint16
-	fcode      []uint16
-	zeros      []int32
-	blocks     []int32
-	blockLen   int
+	// Payload screening (payloadLevel): the blocks of the current level and of the
+	// next (blockSet); the fold counts of the blocks of fblockLen
+	// ([block][fold][slot][colour]); a window's counts and fold counts,
+	// zero counts, a window's slot sizes, largest counts and the split of
+	// bound; tails[n] caches, interleaved, ln P(M ≥ t) and
+	// ln P(Bin(n, 1/radix) ≥ t) for a slot of n tuples, radix tailRadix;
+	// lbs holds a window's bounds in exhaustive scans.
+	cur, next  blockSet
+	fblocks    []int32
+	fblockLen  int
 	counts     []int32
 	foldCounts []int32
+	zero       []int32
 	slotN      []int32
 	top        []int32
 	alloc      []int32
 	tails      [][]float64
 	tailRadix  int
+	lbs        []float64
+	// noSums: the next level's blocks get no B, as the bound from G and
+	// B pruned under half of the windows it was tried on (it only
+	// weakens as windows grow); tried and cleared count its use.
+	noSums         bool
+	tried, cleared int
 	// evaluated and pruned count the payload windows evaluated exactly
 	// and skipped by their bound, over the scanner's life; exhaustive
-	// evaluates every window, and excess is the largest amount by which a
-	// window's lower bound exceeded its exact ln p-value (tests).
+	// evaluates every window, computes all its bounds, and excess is the
+	// largest amount by which a window's lower bound exceeded its exact
+	// ln p-value, over checked bounds (tests).
 	evaluated, pruned int
 	exhaustive        bool
 	excess            float64
+	checked           int
 }
 
 // New returns a Scanner that tests with d (its scheme, key and options).
@@ -156,7 +165,8 @@ func (s *Scanner) Detector() *detect.Detector { return s.det }
 func (s *Scanner) Global() detect.Result { return s.global }
 
 // Observations returns the counted observations of the last scan and, for
-// each, the index of its token (both reused by the next scan).
+// each, the index of its token (the detector's own observations, valid
+// until the next scan or the detector's next use).
 func (s *Scanner) Observations() ([]watermark.Observation, []int) { return s.obs, s.pos }
 
 // Text tokenizes text with tok and scans it, with byte offsets into text
@@ -207,7 +217,7 @@ func starts(n, L int, dst []int) []int {
 func (s *Scanner) Scan(ids []uint32, offsets []int) Result {
 	d := s.det
 	s.global, s.pos = d.TokensPositions(ids, s.pos)
-	s.obs = append(s.obs[:0], d.Observations()...)
+	s.obs = d.Observations()
 	alpha := d.Alpha()
 	n := len(s.obs)
 	gln := s.global.Log10P * math.Ln10
@@ -235,14 +245,7 @@ func (s *Scanner) Scan(ids []uint32, offsets []int) Result {
 		}
 	}
 	if s.null.Kind == watermark.PayloadNull {
-		s.code, s.fcode = s.code[:0], s.fcode[:0]
-		e := s.null.Slots * s.null.Radix
-		for _, o := range s.obs {
-			c := int(o.Slot)*s.null.Radix + int(o.Colour)
-			s.code = append(s.code, uint16(c))
-			s.fcode = append(s.fcode, uint16(int(o.Bits%watermark.PayloadFolds)*e+c))
-		}
-		s.blockLen = 0
+		s.cur.size, s.next.size, s.fblockLen, s.noSums = 0, 0, 0, false
 	}
 	lnThr := math.Log(alpha) - math.Ln2 - lnM // a window is a detection below this
 	s.found = s.found[:0]
@@ -295,192 +298,438 @@ const pruneMargin = 1e-6
 // payloadLevel scans the payload windows of length L starting at st and
 // returns the smallest ln p-value evaluated. The payload p-value is no
 // function of one sum, and its exact law (payload-max-exact) costs a
-// convolution, so each window first gets a provable lower bound on its
-// p-value from its slot sizes n_j and largest colour counts t_j: the
-// support S = Σ_j M_j is at least s = Σ_j t_j whenever every slot's
-// largest count M_j is at least t_j, and the slots are independent under
-// the null, so P(S ≥ s) ≥ Π_j P(M_j ≥ t_j), both for the observed t_j and
-// for any other split of s (bound). A window with a slot beyond the exact
-// law's size gets its fold-test p-value itself (foldLnP), which costs one
-// pass over its tuples. A window whose bound is above the detection
-// threshold lnThr cannot be a detection and is not evaluated; every other
-// window is evaluated exactly. Skipping a window can only raise the
-// reported local p-value, and no window that is a detection is ever
-// skipped (docs/spans.md).
+// convolution, so each window first gets provable lower bounds on its
+// p-value (screen), cheapest first; a window whose bound is above the
+// detection threshold lnThr cannot be a detection and is not evaluated,
+// and every other window is evaluated exactly. Skipping a window can only
+// raise the reported local p-value, and no window that is a detection is
+// ever skipped (docs/spans.md).
 //
-// The colour counts of a window of even length L are the sums of two
-// blocks of L/2 tuples (the windows start at multiples of L/2), and the
-// blocks of L/2 are pairs of the previous level's blocks; the window that
-// ends at the text's end, and every window of an odd length, is counted
-// directly.
+// A window of even length L that starts at a multiple of L/2 is the union
+// of two consecutive blocks of L/2 tuples (s.cur), and when it starts at
+// a multiple of L it is a block of L (s.next); each level's blocks are
+// pairs of the previous level's (levelBlocks). The window that ends at
+// the text's end, and every window of an odd length, is counted directly.
 func (s *Scanner) payloadLevel(L int, st []int, lnThr float64, ids []uint32) float64 {
 	radix, slots := s.null.Radix, s.null.Slots
-	e := slots * radix
 	s.resetPayload(slots, radix)
 	h := L / 2
-	nb := 0
 	if L%2 == 0 {
-		nb = s.blocksOf(h, e)
+		s.levelBlocks(h, slots, radix)
+	} else {
+		s.cur.size, s.next.size = 0, 0
 	}
-	counts := s.counts
 	best := 0.0
 	cut := lnThr + pruneMargin
+	s.tried, s.cleared = 0, 0
 	for _, a := range st {
-		// x and y are the window's counts as the sum of two rows.
-		var x, y []int32
-		if k := a / h; L%2 == 0 && a%h == 0 && k+1 < nb {
-			x, y = s.blocks[k*e:(k+1)*e], s.blocks[(k+1)*e:(k+2)*e]
-		} else {
-			clear(counts)
-			for _, c := range s.code[a : a+L] {
-				counts[c]++
-			}
-			x, y = counts, s.zeros[:e]
-		}
-		small, lb, support := true, 0.0, 0
-		for j := 0; j < slots; j++ {
-			t, m := int32(0), int32(0)
-			xs, ys := x[j*radix:(j+1)*radix], y[j*radix:(j+1)*radix]
-			for c, v := range xs {
-				v += ys[c]
-				t, m = max(t, v), m+v
-			}
-			s.top[j], s.slotN[j] = t, m
-			support += int(t)
-			if m > stats.MaxCountLimit {
-				small = false
-			} else if small {
-				lb += s.tail(int(m), radix)[t]
-			}
-		}
-		// lb is a lower bound on the window's exact ln p-value.
-		if small {
-			if lb <= cut {
-				lb = math.Max(lb, s.bound())
-			}
-		} else {
-			lb = s.foldLnP(a, a+L, support)
-		}
-		if lb > cut && !s.exhaustive {
+		s.lbs = s.lbs[:0]
+		if s.screen(a, L, cut) && !s.exhaustive {
 			s.pruned++
 			continue // cannot be a detection
 		}
 		w := s.evalWindow(a, a+L, ids)
 		s.evaluated++
-		s.excess = math.Max(s.excess, lb-w.lnP)
+		for _, lb := range s.lbs {
+			s.excess = math.Max(s.excess, lb-w.lnP)
+		}
+		s.checked += len(s.lbs)
 		best = math.Min(best, w.lnP)
 		if w.lnP <= lnThr {
 			s.found = append(s.found, w)
 		}
 	}
+	s.noSums = 2*s.cleared < s.tried && !s.exhaustive
 	return best
 }
 
-// blocksOf makes s.blocks the colour counts of the consecutive blocks of
-// h tuples (the whole blocks only, e counts each), from the previous
-// level's blocks of h/2 where they are at hand, and returns how many.
-func (s *Scanner) blocksOf(h, e int) int {
+// screen reports whether a lower bound on the exact ln p-value of the
+// window [a, a+L) exceeds cut. Each bound rests on the observed split:
+// with n_j tuples and largest colour count t_j in slot j, the support
+// S = Σ_j M_j is at least s = Σ_j t_j whenever every M_j ≥ t_j, and the
+// slots are independent under the null, so P(S ≥ s) ≥ Π_j P(M_j ≥ t_j),
+// which falls as any t_j grows. In the order tried:
+//
+//   - A window that is a block of s.next: its own Π_j P(M_j ≥ t_j) (the
+//     block's G), O(1).
+//   - A window that is two blocks of s.cur, from their sums alone, O(1):
+//     with the window's slot j made of x tuples of the first block
+//     (largest count t') and y of the second (t”), P(M_j ≥ t_j) ≥
+//     P(M_j ≥ t'+t”) ≥ P(M_x ≥ t')·P(B_y ≥ t”), B_y ~ Binomial(y,
+//     1/radix): the first block's most frequent colour gains t” tuples
+//     of the second with that chance, independently. The product over
+//     slots is G' + B” (the blocks' sums of ln P(M ≥ t) and ln P(B ≥ t)),
+//     or B' + G”.
+//   - From the two blocks' slot sizes and largest counts, O(slots):
+//     Π_j P(M_j ≥ min(t'+t”, n_j)).
+//   - From the window's counts, O(slots·radix): the observed split.
+//   - If that is not enough, a greedy other split (bound).
+//
+// A window with a slot beyond the exact law's size is tested by the
+// payload test's fold and Bonferroni bounds instead (foldBound), from the
+// blocks' fold counts or its own tuples. In exhaustive scans every bound
+// is recorded in s.lbs for the caller to check against the exact value.
+func (s *Scanner) screen(a, L int, cut float64) bool {
+	radix, slots := s.null.Radix, s.null.Slots
+	e := slots * radix
+	pass := func(lb float64) bool {
+		if s.exhaustive {
+			s.lbs = append(s.lbs, lb)
+		}
+		return lb > cut
+	}
+	h := L / 2
+	cur, next := &s.cur, &s.next
+	k := 0
+	aligned := cur.size == h && h > 0 && a%h == 0
+	if aligned {
+		k = a / h
+		aligned = k+1 < cur.nb
+	}
+	if aligned && k%2 == 0 && next.size == L && k/2 < next.nb && next.most[k/2] <= stats.MaxCountLimit {
+		// The window is block k/2 of the next level: its exact
+		// observed-split bound, then the greedy split.
+		i := k / 2
+		if pass(next.g[i]) && !s.exhaustive {
+			return true
+		}
+		copy(s.slotN, next.n[i*slots:(i+1)*slots])
+		copy(s.top, next.top[i*slots:(i+1)*slots])
+		return pass(math.Max(next.g[i], s.bound()))
+	}
+	var x, y []int32 // the window's counts as the sum of two rows
+	folded := false  // s.foldCounts holds the window's fold counts
+	if aligned {
+		if cur.sums && cur.most[k]+cur.most[k+1] <= stats.MaxCountLimit {
+			lb := math.Max(cur.g[k]+cur.b[k+1], cur.b[k]+cur.g[k+1])
+			s.tried++
+			if pass(lb) {
+				s.cleared++
+				if !s.exhaustive {
+					return true
+				}
+			}
+		}
+		acc := splitBound{small: true}
+		nx, ny := cur.n[k*slots:(k+1)*slots], cur.n[(k+1)*slots:(k+2)*slots]
+		tx, ty := cur.top[k*slots:(k+1)*slots], cur.top[(k+1)*slots:(k+2)*slots]
+		for j := range nx {
+			n := nx[j] + ny[j]
+			s.addSlot(&acc, n, min(tx[j]+ty[j], n))
+		}
+		support, lb := acc.support, acc.lb
+		if !acc.small {
+			// support is an upper bound on the window's support.
+			s.foldBlocksOf(h, e)
+			fe := watermark.PayloadFolds * e
+			fc := s.window(s.foldCounts, s.fblocks[k*fe:(k+1)*fe], s.fblocks[(k+1)*fe:(k+2)*fe])
+			return pass(s.foldBound(fc, support, L))
+		}
+		if pass(lb) && !s.exhaustive {
+			return true
+		}
+		x, y = cur.counts[k*e:(k+1)*e], cur.counts[(k+1)*e:(k+2)*e]
+	} else if k0 := (a + h - 1) / h; cur.size == h && h > 0 && (k0+1)*h <= len(s.obs) && L > stats.MaxCountLimit {
+		// The window ending at the text's end holds block k0 whole:
+		// its counts (by fold where the level has fold blocks) and the
+		// tuples before and after it, half the window.
+		if s.fblockLen == h {
+			fe := watermark.PayloadFolds * e
+			copy(s.foldCounts, s.fblocks[k0*fe:(k0+1)*fe])
+			for _, part := range [2][]watermark.Observation{s.obs[a : k0*h], s.obs[(k0+1)*h : a+L]} {
+				for _, o := range part {
+					s.foldCounts[int(o.Bits%watermark.PayloadFolds)*e+int(o.Slot)*radix+int(o.Colour)]++
+				}
+			}
+			s.sumFolds()
+			folded = true
+		} else {
+			copy(s.counts, cur.counts[k0*e:(k0+1)*e])
+			for _, part := range [2][]watermark.Observation{s.obs[a : k0*h], s.obs[(k0+1)*h : a+L]} {
+				for _, o := range part {
+					s.counts[int(o.Slot)*radix+int(o.Colour)]++
+				}
+			}
+		}
+		x, y = s.counts, s.zero
+	} else if L > stats.MaxCountLimit {
+		// A slot may be beyond the exact law: count by fold in one pass,
+		// and the counts from the fold counts.
+		fc := s.foldCounts
+		clear(fc)
+		for _, o := range s.obs[a : a+L] {
+			fc[int(o.Bits%watermark.PayloadFolds)*e+int(o.Slot)*radix+int(o.Colour)]++
+		}
+		s.sumFolds()
+		x, y, folded = s.counts, s.zero, true
+	} else {
+		clear(s.counts)
+		for _, o := range s.obs[a : a+L] {
+			s.counts[int(o.Slot)*radix+int(o.Colour)]++
+		}
+		x, y = s.counts, s.zero
+	}
+	acc := splitBound{small: true}
+	for j := 0; j < slots; j++ {
+		t, m := int32(0), int32(0)
+		xs, ys := x[j*radix:(j+1)*radix], y[j*radix:(j+1)*radix]
+		for c, v := range xs {
+			v += ys[c]
+			t, m = max(t, v), m+v
+		}
+		s.top[j], s.slotN[j] = t, m
+		s.addSlot(&acc, m, t)
+	}
+	support, lb := acc.support, acc.lb
+	if !acc.small {
+		fc := s.foldCounts
+		if !folded {
+			clear(fc)
+			for _, o := range s.obs[a : a+L] {
+				fc[int(o.Bits%watermark.PayloadFolds)*e+int(o.Slot)*radix+int(o.Colour)]++
+			}
+		}
+		return pass(s.foldBound(fc, support, L))
+	}
+	if pass(lb) && !s.exhaustive {
+		return true
+	}
+	return pass(math.Max(lb, s.bound()))
+}
+
+// sumFolds sets s.counts to the sums over folds of s.foldCounts.
+func (s *Scanner) sumFolds() {
+	e := len(s.counts)
+	copy(s.counts, s.foldCounts[:e])
+	for f := 1; f < watermark.PayloadFolds; f++ {
+		for c, v := range s.foldCounts[f*e : (f+1)*e] {
+			s.counts[c] += v
+		}
+	}
+}
+
+// splitBound accumulates the observed-split bound over a window's slots:
+// lb = Σ_j ln P(M_j ≥ t_j) while small (every slot so far within the exact
+// law's size), and the support Σ_j t_j.
+type splitBound struct {
+	small   bool
+	lb      float64
+	support int
+}
+
+// addSlot adds a slot of n tuples with largest count (or bound on it) t.
+func (s *Scanner) addSlot(acc *splitBound, n, t int32) {
+	acc.support += int(t)
+	if n > stats.MaxCountLimit {
+		acc.small = false
+	} else if acc.small {
+		acc.lb += s.tailsOf(int(n))[2*t]
+	}
+}
+
+// window returns dst = x + y, elementwise.
+func (s *Scanner) window(dst, x, y []int32) []int32 {
+	dst = dst[:len(x)]
+	for c := range dst {
+		dst[c] = x[c] + y[c]
+	}
+	return dst
+}
+
+// blockSet holds the colour counts of the consecutive blocks of size
+// tuples of a text ([block][slot][colour], the whole blocks only, nb of
+// them) with each block's slot sizes and largest counts ([block][slot]),
+// its largest slot, and (screen) G = Σ_j ln P(M_j ≥ t_j) and
+// B = Σ_j ln P(B_j ≥ t_j) over its slots (when its largest slot is within
+// the exact law's size; B only when sums).
+type blockSet struct {
+	size, nb  int
+	counts    []int32
+	n, top    []int32
+	most      []int32
+	g, b      []float64
+	sums      bool
+	slots, rd int
+}
+
+// reset sizes the set for nb blocks of size tuples.
+func (bs *blockSet) reset(size, nb, slots, radix int, sums bool) {
+	e := slots * radix
+	bs.size, bs.nb, bs.slots, bs.rd, bs.sums = size, nb, slots, radix, sums
+	bs.counts = resize(bs.counts, nb*e)
+	bs.n, bs.top = resize(bs.n, nb*slots), resize(bs.top, nb*slots)
+	bs.most, bs.g, bs.b = resize(bs.most, nb), resize(bs.g, nb), resize(bs.b, nb)
+}
+
+// levelBlocks makes s.cur the blocks of h tuples and s.next those of 2h,
+// reusing the previous level's s.next as s.cur where it is at hand.
+func (s *Scanner) levelBlocks(h, slots, radix int) {
 	n := len(s.obs)
-	nb := n / h
-	if s.blockLen == h {
+	if s.next.size == h && s.next.slots == slots && s.next.rd == radix {
+		s.cur, s.next = s.next, s.cur
+	} else {
+		s.cur.reset(h, n/h, slots, radix, !s.noSums)
+		s.fromTuples(&s.cur)
+	}
+	s.next.reset(2*h, n/(2*h), slots, radix, !s.noSums)
+	s.pairs(&s.next, &s.cur)
+}
+
+// fromTuples counts the blocks of bs from the tuples, with their slot
+// sizes and largest counts in the same pass over each block's tuples.
+func (s *Scanner) fromTuples(bs *blockSet) {
+	e, slots, radix, h := bs.slots*bs.rd, bs.slots, bs.rd, bs.size
+	clear(bs.counts)
+	clear(bs.n)
+	clear(bs.top)
+	for k := 0; k < bs.nb; k++ {
+		b := bs.counts[k*e : (k+1)*e]
+		ns, ts := bs.n[k*slots:(k+1)*slots], bs.top[k*slots:(k+1)*slots]
+		for _, o := range s.obs[k*h : (k+1)*h] {
+			j := int(o.Slot)
+			c := j*radix + int(o.Colour)
+			v := b[c] + 1
+			b[c] = v
+			ns[j]++
+			ts[j] = max(ts[j], v)
+		}
+		s.summarize(bs, k)
+	}
+}
+
+// pairs makes the blocks of dst the sums of pairs of src's.
+func (s *Scanner) pairs(dst, src *blockSet) {
+	e, radix, slots := src.slots*src.rd, src.rd, src.slots
+	for i := 0; i < dst.nb; i++ {
+		d := dst.counts[i*e : (i+1)*e]
+		x, y := src.counts[2*i*e:(2*i+1)*e], src.counts[(2*i+1)*e:(2*i+2)*e]
+		ns, ts := dst.n[i*slots:(i+1)*slots], dst.top[i*slots:(i+1)*slots]
+		if radix == 4 {
+			for j := range ns {
+				r, x, y := d[4*j:4*j+4], x[4*j:4*j+4], y[4*j:4*j+4]
+				a0, a1, a2, a3 := x[0]+y[0], x[1]+y[1], x[2]+y[2], x[3]+y[3]
+				r[0], r[1], r[2], r[3] = a0, a1, a2, a3
+				ts[j], ns[j] = max(a0, a1, a2, a3), a0+a1+a2+a3
+			}
+		} else {
+			for j := range ns {
+				lo, hi := j*radix, (j+1)*radix
+				ts[j], ns[j] = addRows(d[lo:hi], x[lo:hi], y[lo:hi])
+			}
+		}
+		s.summarize(dst, i)
+	}
+}
+
+// summarize sets block k's largest slot, G and B (blockSet).
+func (s *Scanner) summarize(bs *blockSet, k int) {
+	g, b, most := 0.0, 0.0, int32(0)
+	ns, ts := bs.n[k*bs.slots:(k+1)*bs.slots], bs.top[k*bs.slots:(k+1)*bs.slots]
+	for _, m := range ns {
+		most = max(most, m)
+	}
+	if most <= stats.MaxCountLimit {
+		for j, m := range ns {
+			if m > 0 {
+				tv := s.tailsOf(int(m))[2*ts[j]:]
+				g, b = g+tv[0], b+tv[1]
+			}
+		}
+	}
+	bs.g[k], bs.b[k], bs.most[k] = g, b, most
+}
+
+// addRows sets row = x + y elementwise (one slot's colour counts) and
+// returns the largest count and the sum, in independent chains of two or
+// four colours (radix 2, 4, 8 or 16).
+func addRows(row, x, y []int32) (top, sum int32) {
+	if len(row) == 2 {
+		x, y := x[:2], y[:2]
+		a0, a1 := x[0]+y[0], x[1]+y[1]
+		row[0], row[1] = a0, a1
+		return max(a0, a1), a0 + a1
+	}
+	for c := 0; c+4 <= len(row); c += 4 {
+		r, x, y := row[c:c+4], x[c:c+4], y[c:c+4]
+		a0, a1, a2, a3 := x[0]+y[0], x[1]+y[1], x[2]+y[2], x[3]+y[3]
+		r[0], r[1], r[2], r[3] = a0, a1, a2, a3
+		top, sum = max(top, a0, a1, a2, a3), sum+a0+a1+a2+a3
+	}
+	return top, sum
+}
+
+// foldBlocksOf makes s.fblocks the fold counts (fe = PayloadFolds·slots·
+// radix each) of the consecutive blocks of h tuples, from the previous
+// level's where they are at hand, and returns how many.
+func (s *Scanner) foldBlocksOf(h, e int) int {
+	nb := len(s.obs) / h
+	if s.fblockLen == h {
 		return nb
 	}
-	if s.blockLen > 0 && 2*s.blockLen == h {
-		// Pairs of the previous level's blocks, in place (block i reads
-		// blocks 2i and 2i+1, never below i).
+	fe, radix := watermark.PayloadFolds*e, s.null.Radix
+	if s.fblockLen > 0 && 2*s.fblockLen == h {
 		for i := 0; i < nb; i++ {
-			dst := s.blocks[i*e : (i+1)*e]
-			x, y := s.blocks[2*i*e:(2*i+1)*e], s.blocks[(2*i+1)*e:(2*i+2)*e]
-			for c := range dst {
-				dst[c] = x[c] + y[c]
-			}
+			s.window(s.fblocks[i*fe:(i+1)*fe], s.fblocks[2*i*fe:(2*i+1)*fe], s.fblocks[(2*i+1)*fe:(2*i+2)*fe])
 		}
 	} else {
-		if need := nb * e; cap(s.blocks) < need {
-			s.blocks = make([]int32, need)
-		} else {
-			s.blocks = s.blocks[:need]
-			clear(s.blocks)
-		}
+		s.fblocks = resize(s.fblocks, nb*fe)
+		clear(s.fblocks)
 		for k := 0; k < nb; k++ {
-			b := s.blocks[k*e : (k+1)*e]
-			for _, c := range s.code[k*h : (k+1)*h] {
-				b[c]++
+			b := s.fblocks[k*fe : (k+1)*fe]
+			for _, o := range s.obs[k*h : (k+1)*h] {
+				b[int(o.Bits%watermark.PayloadFolds)*e+int(o.Slot)*radix+int(o.Colour)]++
 			}
 		}
 	}
-	s.blockLen = h
+	s.fblockLen = h
 	return nb
 }
 
-// foldLnP returns the ln p-value the detector's payload test gives the
-// observations [a, b), whose support is support, when a slot is beyond
-// the exact law's size: twice the smaller of the Bonferroni bound over
-// all messages and the fold test's binomial p-value (detect's
-// foldMatches, recomputed here from per-fold counts in one pass over the
-// window's tuples). It is only compared with the threshold; evaluated
-// windows report the detector's own result.
-func (s *Scanner) foldLnP(a, b, support int) float64 {
+// foldBound returns a lower bound on the ln p-value the detector's payload
+// test gives n observations with fold counts fc ([fold][slot][colour]) and
+// support at most support, when a slot is beyond the exact law's size:
+// detect.PayloadFoldLnP with each binomial tail bounded below by its
+// point probability (a valid lower bound, as the p-value is nondecreasing
+// in both tails and in neither statistic). It is only compared with the
+// threshold; evaluated windows report the detector's own result.
+func (s *Scanner) foldBound(fc []int32, support, n int) float64 {
 	radix, slots := s.null.Radix, s.null.Slots
 	e := slots * radix
-	if need := watermark.PayloadFolds * e; cap(s.foldCounts) < need {
-		s.foldCounts = make([]int32, need)
-	} else {
-		s.foldCounts = s.foldCounts[:need]
-		clear(s.foldCounts)
-	}
-	fc := s.foldCounts
-	for _, c := range s.fcode[a:b] {
-		fc[c]++
-	}
-	bitsPer := 0
-	for 1<<bitsPer < radix {
-		bitsPer++
-	}
-	matches, trials := 0, 0
-	var seen [16]int32
-	for j := 0; j < slots; j++ {
-		clear(seen[:radix])
-		for f := 0; f < watermark.PayloadFolds; f++ {
-			row := fc[f*e+j*radix : f*e+(j+1)*radix]
-			if f > 0 {
-				pred := 0
-				for c := 1; c < radix; c++ {
-					if seen[c] > seen[pred] {
-						pred = c
-					}
-				}
-				for c, v := range row {
-					trials += int(v)
-					if c == pred {
-						matches += int(v)
-					}
-				}
-			}
-			for c, v := range row {
-				seen[c] += v
-			}
-		}
-	}
-	bonferroni := math.Min(0, float64(slots)*float64(bitsPer)*math.Ln2+stats.LogBinomialTail(support, b-a, 1/float64(radix)))
-	if trials == 0 {
-		return bonferroni
-	}
-	fold := stats.LogBinomialTail(matches, trials, 1/float64(radix))
-	return math.Min(0, math.Min(bonferroni, fold)+math.Ln2)
+	matches, trials := detect.FoldMatches(fc, radix, slots, radix, e)
+	lb, _ := detect.PayloadFoldLnP(support, n, matches, trials, slots, radix, pointTail)
+	return lb
 }
 
-// resetPayload sizes the payload screen's buffers.
+// pointTail returns ln P(X = k) ≤ ln P(X ≥ k) for X ~ Binomial(n, p), and
+// 0 for k ≤ 0: a lower bound on the binomial tail, much cheaper than it.
+func pointTail(k, n int, p float64) float64 {
+	if k <= 0 {
+		return 0
+	}
+	return stats.LogBinomialPMF(k, n, p)
+}
+
+// resize returns b with length n, reusing its array when it is large
+// enough (the contents are not cleared).
+func resize[T any](b []T, n int) []T {
+	if cap(b) < n {
+		return make([]T, n)
+	}
+	return b[:n]
+}
+
+// resetPayload sizes the payload screen's buffers and drops the cached
+// tails when the radix changed.
 func (s *Scanner) resetPayload(slots, radix int) {
-	if need := slots * radix; cap(s.counts) < need {
-		s.counts, s.zeros = make([]int32, need), make([]int32, need)
-	} else {
-		s.counts, s.zeros = s.counts[:need], s.zeros[:need]
+	e := slots * radix
+	s.counts = resize(s.counts, e)
+	s.foldCounts = resize(s.foldCounts, watermark.PayloadFolds*e)
+	s.zero = resize(s.zero, e)
+	clear(s.zero)
+	s.slotN, s.top, s.alloc = resize(s.slotN, slots), resize(s.top, slots), resize(s.alloc, slots)
+	if s.tailRadix != radix {
+		s.tails, s.tailRadix = s.tails[:0], radix
 	}
-	if cap(s.slotN) < slots {
-		s.slotN, s.top, s.alloc = make([]int32, slots), make([]int32, slots), make([]int32, slots)
-	}
-	s.slotN, s.top, s.alloc = s.slotN[:slots], s.top[:slots], s.alloc[:slots]
 }
 
 // bound returns the largest ln Π_j P(M_j ≥ u_j) that a greedy split u of
@@ -503,8 +752,8 @@ func (s *Scanner) bound() float64 {
 		arg, gain := -1, math.Inf(-1)
 		for j, n := range s.slotN {
 			if u[j] < n {
-				t := s.tails[n]
-				if g := t[u[j]+1] - t[u[j]]; g > gain {
+				t := s.tails[n][2*u[j]:]
+				if g := t[2] - t[0]; g > gain {
 					arg, gain = j, g
 				}
 			}
@@ -518,27 +767,32 @@ func (s *Scanner) bound() float64 {
 	return lb
 }
 
-// tail returns ln P(M ≥ t) for t = 0..n, M the largest of radix colour
-// counts among n uniform tuples (cached by n; the cache is dropped when
-// the radix changes).
-func (s *Scanner) tail(n, radix int) []float64 {
-	if s.tailRadix != radix {
-		s.tails, s.tailRadix = s.tails[:0], radix
+// tailsOf returns, for t = 0..n+1, ln P(M ≥ t) at 2t and ln P(B ≥ t) at
+// 2t+1, M the largest of radix colour counts among n ≤
+// stats.MaxCountLimit uniform tuples and B ~ Binomial(n, 1/radix) (cached
+// by n for the radix of resetPayload).
+func (s *Scanner) tailsOf(n int) []float64 {
+	if n < len(s.tails) && s.tails[n] != nil {
+		return s.tails[n]
 	}
+	return s.fillTails(n)
+}
+
+// fillTails computes the tails of tailsOf.
+func (s *Scanner) fillTails(n int) []float64 {
+	radix := s.tailRadix
 	for len(s.tails) <= n {
 		s.tails = append(s.tails, nil)
 	}
-	if t := s.tails[n]; t != nil {
-		return t
-	}
 	pmf := stats.MaxCountPMF(n, radix)
-	t := make([]float64, n+2)
+	t := make([]float64, 2*(n+2))
 	acc := 0.0
 	for k := n; k >= 0; k-- {
 		acc += pmf[k]
-		t[k] = math.Log(min(acc, 1))
+		t[2*k] = math.Log(min(acc, 1))
+		t[2*k+1] = stats.LogBinomialTail(k, n, 1/float64(radix))
 	}
-	t[n+1] = math.Inf(-1)
+	t[2*n+2], t[2*n+3] = math.Inf(-1), math.Inf(-1)
 	s.tails[n] = t
 	return t
 }
