@@ -31,7 +31,9 @@ func init() {
 	register.Emitter1[FileRec]()
 	register.Emitter2[int, tupleBatch]()
 	register.Emitter1[bhAcc]()
-	register.DoFn3x1[int, func(*tupleBatch) bool, func(int, detect.Tally), error](&bucketTallyFn{})
+	register.DoFn4x1[int, func(*tupleBatch) bool, func(*int, *detect.Tally) bool, func(int, detect.Tally), error](&bucketTallyFn{})
+	register.DoFn3x0[int, tupleBatch, func(int, tupleBatch)](&groupFilterFn{})
+	register.Function2x0(noTallies)
 	register.Iter1[tupleBatch]()
 	register.Emitter2[int, detect.Tally]()
 	register.Function2x1(addTallies)
@@ -544,8 +546,9 @@ func (t *bucketTallyFn) Teardown() {
 	}
 }
 
-// ProcessElement tallies one bucket.
-func (t *bucketTallyFn) ProcessElement(bucket int, batches func(*tupleBatch) bool, emit func(int, detect.Tally)) error {
+// ProcessElement tallies one bucket. The side input (the previous tally
+// group's tallies, unread) only orders the groups: see Build.
+func (t *bucketTallyFn) ProcessElement(bucket int, batches func(*tupleBatch) bool, _ func(*int, *detect.Tally) bool, emit func(int, detect.Tally)) error {
 	k := bucket >> t.BucketBits
 	if k < 0 || k >= len(t.nulls) {
 		return fmt.Errorf("tmbeam: tuple bucket %d of key %d of %d", bucket, k, len(t.nulls))
@@ -567,6 +570,22 @@ func (t *bucketTallyFn) ProcessElement(bucket int, batches func(*tupleBatch) boo
 	emit(k, tally)
 	return nil
 }
+
+// groupFilterFn passes the tuple batches of one tally group: the buckets
+// b with b mod Groups == Group.
+type groupFilterFn struct {
+	Group, Groups int
+}
+
+// ProcessElement passes a batch of the group.
+func (g *groupFilterFn) ProcessElement(bucket int, b tupleBatch, emit func(int, tupleBatch)) {
+	if bucket%g.Groups == g.Group {
+		emit(bucket, b)
+	}
+}
+
+// noTallies emits nothing: the side input of the first tally group.
+func noTallies(_ []byte, _ func(int, detect.Tally)) {}
 
 // addTallies adds two partial tallies of one key.
 func addTallies(a, b detect.Tally) detect.Tally {

@@ -28,7 +28,7 @@ import (
 func init() {
 	register.Function1x1(metadataPath)
 	register.Combiner3[bhAcc, bhAcc, scan.BHTable](&bhFn{})
-	register.DoFn5x1[context.Context, int, func(*recBatch) bool, scan.BHTable, func(Counts), error](&writeShardFn{})
+	register.DoFn6x1[context.Context, int, func(*recBatch) bool, scan.BHTable, func(*int, *detect.Tally) bool, func(Counts), error](&writeShardFn{})
 	register.Iter1[recBatch]()
 	register.Emitter1[Counts]()
 	register.Function1x2(fileKey)
@@ -70,6 +70,11 @@ type Options struct {
 	// test's tuples are shuffled in (default 10: 1024 buckets). One bucket's
 	// distinct tuples (26 bytes each) are merged in one worker's memory.
 	BucketBits int
+	// TallyGroups is the number of groups the pooled test's buckets are
+	// shuffled and tallied in, one group after another (default 8): it
+	// bounds a runner's memory when it holds a stage's whole input at once
+	// (Prism).
+	TallyGroups int
 	// SplitBytes is the size of the byte ranges a local plain JSON Lines
 	// file larger than it is read in, in parallel (default 64 MiB; < 0:
 	// every file is read whole).
@@ -101,6 +106,9 @@ func Build(ctx context.Context, s beam.Scope, opts Options) error {
 	opts.QCap = math.Max(opts.QCap, opts.FDR)
 	if !(opts.QCap > 0 && opts.QCap <= 1) {
 		return fmt.Errorf("tmbeam: q-value cap must be in (0, 1], got %v", opts.QCap)
+	}
+	if opts.TallyGroups <= 0 {
+		opts.TallyGroups = 8
 	}
 	if opts.SplitBytes == 0 {
 		opts.SplitBytes = DefaultSplitBytes
@@ -161,10 +169,22 @@ func Build(ctx context.Context, s beam.Scope, opts Options) error {
 
 	// The pooled test: each bundle's distinct tuples in one sorted batch per
 	// key and bucket; the buckets' batches merged (exact dedup) and tallied,
-	// then the buckets' tallies added up per key.
-	bucketTallies := beam.ParDo(s.Scope("distinct tuples"), &bucketTallyFn{Specs: specs, BucketBits: opts.BucketBits},
-		beam.GroupByKey(s, tuples))
-	tallies := beam.CombinePerKey(s.Scope("pooled tally"), addTallies, bucketTallies)
+	// then the buckets' tallies added up per key. The buckets are shuffled
+	// in TallyGroups groups, each group's tally stage waiting for the
+	// previous one's output (an unread side input): Prism hands the stage
+	// after a GroupByKey its whole input as one bundle and holds several
+	// copies of it at once (its bundle, the gRPC message to the worker and
+	// its decoding), so one group's copies at a time bound its memory.
+	prev := beam.ParDo(s.Scope("no tallies"), noTallies, beam.Impulse(s))
+	var groupTallies []beam.PCollection
+	for g := 0; g < opts.TallyGroups; g++ {
+		gs := s.Scope(fmt.Sprintf("tally group %d", g))
+		group := beam.ParDo(gs, &groupFilterFn{Group: g, Groups: opts.TallyGroups}, tuples)
+		prev = beam.ParDo(gs, &bucketTallyFn{Specs: specs, BucketBits: opts.BucketBits},
+			beam.GroupByKey(gs, group), beam.SideInput{Input: prev})
+		groupTallies = append(groupTallies, prev)
+	}
+	tallies := beam.CombinePerKey(s.Scope("pooled tally"), addTallies, beam.Flatten(s, groupTallies...))
 
 	// Benjamini–Hochberg: the count of documents and the p-values at most
 	// the cap, gathered per bundle and combined into one small table.
@@ -173,8 +193,9 @@ func Build(ctx context.Context, s beam.Scope, opts Options) error {
 	// The records, per output shard, get their q-values as they are
 	// written.
 	shards := beam.GroupByKey(s.Scope("shard"), recs)
+	// After the last tally group (for the same reason as the groups).
 	shardCounts := beam.ParDo(s.Scope("write shards"), &writeShardFn{Prefix: opts.Output, Shards: opts.Shards, FDR: opts.FDR, Read: opts.Read},
-		shards, beam.SideInput{Input: table})
+		shards, beam.SideInput{Input: table}, beam.SideInput{Input: prev})
 	beam.ParDo0(s.Scope("write files"), &writeFilesFn{Prefix: opts.Output}, beam.GroupByKey(s, beam.ParDo(s, fileKey, ends)))
 
 	counts := beam.Combine(s.Scope("counts"), addCounts, beam.Flatten(s, shardCounts, beam.ParDo(s, fileCounts, ends)))
@@ -271,7 +292,7 @@ func (f *writeShardFn) Teardown() {
 }
 
 // ProcessElement writes one shard.
-func (f *writeShardFn) ProcessElement(ctx context.Context, shard int, batches func(*recBatch) bool, t scan.BHTable, emit func(Counts)) error {
+func (f *writeShardFn) ProcessElement(ctx context.Context, shard int, batches func(*recBatch) bool, t scan.BHTable, _ func(*int, *detect.Tally) bool, emit func(Counts)) error {
 	var recs []Record
 	var b recBatch
 	for batches(&b) {
