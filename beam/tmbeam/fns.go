@@ -435,12 +435,17 @@ type planFn struct {
 }
 
 // Setup makes the reader.
-func (p *planFn) Setup() error {
-	var err error
-	if p.reader, err = corpora.NewReader(p.Read); err != nil {
-		return fmt.Errorf("tmbeam: %w", err)
+func (p *planFn) Setup() (err error) {
+	p.reader, err = newReader(p.Read)
+	return err
+}
+
+func newReader(opts corpora.ReadOptions) (*corpora.Reader, error) {
+	r, err := corpora.NewReader(opts)
+	if err != nil {
+		return nil, fmt.Errorf("tmbeam: %w", err)
 	}
-	return nil
+	return r, nil
 }
 
 // ProcessElement plans one input.
@@ -471,12 +476,9 @@ type mergeEndsFn struct {
 }
 
 // Setup makes the reader.
-func (m *mergeEndsFn) Setup() error {
-	var err error
-	if m.reader, err = corpora.NewReader(m.Read); err != nil {
-		return fmt.Errorf("tmbeam: %w", err)
-	}
-	return nil
+func (m *mergeEndsFn) Setup() (err error) {
+	m.reader, err = newReader(m.Read)
+	return err
 }
 
 // ProcessElement merges the end records of one input.
