@@ -3,7 +3,8 @@
 # .jsonl.zst files, in one session: wall and CPU seconds, peak RSS
 # (/usr/bin/time -v), tuples shuffled. Usage (from the repository root):
 #
-#   benchmarks/beam-prism.sh [MB]    # MB of JSONL before compression (default 500)
+#   benchmarks/beam-prism.sh [MB]    # MB of JSONL before compression (default 500;
+#                                    # 1400 gives the ~500 MB of .jsonl.zst of issue 19)
 #
 # The data is generated under ${TMPDIR:-/tmp}/tm-beam-bench (random
 # Opticks words, 8 files), never in the repository.

@@ -218,18 +218,10 @@ func NewReader(opts ReadOptions) (*Reader, error) {
 // diagnostics, the rest are counted and announced in one last diagnostic.
 func (r *Reader) ReadFile(ctx context.Context, path string, emit func(Document) error, diag func(Diagnostic)) (FileStats, error) {
 	var st FileStats
-	limit := r.opts.MaxDiagnostics
-	count := func(d Diagnostic) {
-		st.Diagnostics++
-		if limit >= 0 && st.Diagnostics > limit {
-			st.ErrorsNotShown++
-			return
-		}
-		diag(d)
-	}
+	count := r.limitDiagnostics(&st, diag)
 	defer func() {
 		if st.ErrorsNotShown > 0 {
-			diag(Diagnostic{path, "", fmt.Errorf("and %s more errors in this file (not shown; %s in all)", thousands(st.ErrorsNotShown), thousands(st.Diagnostics))})
+			diag(MoreErrors(path, st))
 		}
 	}()
 	if err := ctx.Err(); err != nil {
@@ -260,22 +252,9 @@ func (r *Reader) ReadFile(ctx context.Context, path string, emit func(Document) 
 		st.Skipped = "empty"
 		return st, nil
 	}
-	switch format {
-	case "":
-		if in.compression == NoCompression && bytes.HasPrefix(head, []byte("PAR1")) && path != "-" {
-			in.Close()
-			return r.readParquet(ctx, path, emit, count, &st)
-		}
-		format = sniffFormat(head)
-	case "json":
-		if r.opts.Format == "auto" && !bytes.HasPrefix(bytes.TrimLeft(head, " \t\r\n\ufeff"), []byte("[")) {
-			format = "jsonl"
-		}
-	}
-	if format == "text" {
-		if _, bin := looksBinary(head); bin {
-			format = "binary"
-		}
+	if format = r.contentFormat(path, format, in.compression, head); format == "parquet" {
+		in.Close()
+		return r.readParquet(ctx, path, emit, count, &st)
 	}
 	st.Format = format
 	if format == "binary" {
@@ -308,6 +287,52 @@ func (r *Reader) ReadFile(ctx context.Context, path string, emit func(Document) 
 		err = ctx.Err()
 	}
 	return st, err
+}
+
+// limitDiagnostics returns diag counting into st and passing on only the
+// first opts.MaxDiagnostics diagnostics of an input.
+func (r *Reader) limitDiagnostics(st *FileStats, diag func(Diagnostic)) func(Diagnostic) {
+	limit := r.opts.MaxDiagnostics
+	return func(d Diagnostic) {
+		st.Diagnostics++
+		if limit >= 0 && st.Diagnostics > limit {
+			st.ErrorsNotShown++
+			return
+		}
+		diag(d)
+	}
+}
+
+// MoreErrors is the last diagnostic of an input whose stats st count
+// diagnostics that were not shown (st.ErrorsNotShown > 0).
+func MoreErrors(path string, st FileStats) Diagnostic {
+	return Diagnostic{path, "", fmt.Errorf("and %s more errors in this file (not shown; %s in all)", thousands(st.ErrorsNotShown), thousands(st.Diagnostics))}
+}
+
+// contentFormat is the format ReadFile reads an opened input in, given
+// the format from the options or the file name ("" when neither names
+// one), its compression and the head of its content: "parquet" for an
+// uncompressed Parquet file not named so, the sniffed format of other
+// unnamed inputs, "jsonl" for a .json file that is not an array (under
+// auto), "binary" for text that is not.
+func (r *Reader) contentFormat(path, format string, comp Compression, head []byte) string {
+	switch format {
+	case "":
+		if comp == NoCompression && bytes.HasPrefix(head, []byte("PAR1")) && path != "-" {
+			return "parquet"
+		}
+		format = sniffFormat(head)
+	case "json":
+		if r.opts.Format == "auto" && !bytes.HasPrefix(bytes.TrimLeft(head, " \t\r\n\ufeff"), []byte("[")) {
+			format = "jsonl"
+		}
+	}
+	if format == "text" {
+		if _, bin := looksBinary(head); bin {
+			format = "binary"
+		}
+	}
+	return format
 }
 
 func (r *Reader) newFileCtx(ctx context.Context, path string, emit func(Document) error, diag func(Diagnostic), st *FileStats, raw *countingReader) *fileCtx {
@@ -356,10 +381,9 @@ type fileCtx struct {
 	// fields are the text fields: the given ones, or (nil until a record
 	// decides) the detected one.
 	fields []field
-	// keys are key paths of the first records without text, for the
-	// error when the file gives no document.
-	keys       []string
-	keySamples int
+	// samples are the key paths of the first records without text (see
+	// noText), for the error when the file gives no document.
+	samples [][]string
 }
 
 // send emits a document, fixing invalid UTF-8 (with a diagnostic).
@@ -535,12 +559,9 @@ type fieldText struct {
 // document at all.
 func (c *fileCtx) record(raw []byte, where string) (texts []fieldText, id string, err error) {
 	if c.fields == nil { // auto: this record may decide
-		for _, f := range c.r.auto {
-			if got, err := c.r.extract(raw, f.path, nil, nil); err == nil && len(got) > 0 {
-				c.fields = []field{f}
-				c.st.Field = f.name
-				break
-			}
+		if f, ok := c.r.autoField(raw); ok {
+			c.fields = []field{f}
+			c.st.Field = f.name
 		}
 		if c.fields == nil {
 			if _, err := objectKey(raw, ""); err != nil {
@@ -574,6 +595,17 @@ func (c *fileCtx) record(raw []byte, where string) (texts []fieldText, id string
 	return texts, id, nil
 }
 
+// autoField is the first of AutoFields that the record raw has text in:
+// the first such record of a file decides its field.
+func (r *Reader) autoField(raw []byte) (field, bool) {
+	for _, f := range r.auto {
+		if got, err := r.extract(raw, f.path, nil, nil); err == nil && len(got) > 0 {
+			return f, true
+		}
+	}
+	return field{}, false
+}
+
 // sendTexts emits the documents of one record: one per field, the field
 // named in the ID and location when there are several.
 func (c *fileCtx) sendTexts(texts []fieldText, id, where string) error {
@@ -599,15 +631,34 @@ const (
 // first few such records (raw is JSON; nil for other formats).
 func (c *fileCtx) noText(raw []byte) {
 	c.st.NoText++
-	if raw == nil || c.keySamples >= maxKeySamples {
+	if raw == nil || len(c.samples) >= maxKeySamples {
 		return
 	}
-	c.keySamples++
+	// A record's first maxKeys distinct paths are all it can add to the
+	// keys (see sampledKeys): a later one finds maxKeys keys already.
+	var sample []string
 	keyPaths(raw, "", 0, func(p string) {
-		if len(c.keys) < maxKeys && !slices.Contains(c.keys, p) {
-			c.keys = append(c.keys, p)
+		if len(sample) < maxKeys && !slices.Contains(sample, p) {
+			sample = append(sample, p)
 		}
 	})
+	c.samples = append(c.samples, sample)
+}
+
+// sampledKeys are the key paths of the samples of noText (each sample a
+// record's paths), in order, each once, at most maxKeys: when one record's
+// i-th distinct path comes, at least i-1 keys are there, so no record
+// adds its (maxKeys+1)-th.
+func sampledKeys(samples [][]string) []string {
+	var keys []string
+	for _, sample := range samples {
+		for _, p := range sample {
+			if len(keys) < maxKeys && !slices.Contains(keys, p) {
+				keys = append(keys, p)
+			}
+		}
+	}
+	return keys
 }
 
 // keyPaths calls f with the path of every leaf under the JSON value raw,
@@ -664,7 +715,7 @@ func (c *fileCtx) noDocuments(keys []string) error {
 		what += ", in a turn of role " + c.r.opts.Role
 	}
 	if keys == nil {
-		keys = c.keys
+		keys = sampledKeys(c.samples)
 	}
 	found := "none"
 	if len(keys) > 0 {
@@ -756,12 +807,25 @@ func (r *Reader) extractAny(raw []byte, path []segment) ([]string, error) {
 }
 
 // jsonl reads one JSON object per line.
-func (c *fileCtx) jsonl(br *bufio.Reader) error {
+func (c *fileCtx) jsonl(br *bufio.Reader) error { return c.jsonlLines(br, 1, nil) }
+
+// jsonlLines reads JSON Lines from br, whose first line is line lineNo of
+// the input. With next set (a byte range of a file: see ReadJSONLRange),
+// next is asked before each line whether it is to be read, and the end of
+// the range is not the end of the file: it does not decide whether the
+// file gave no document.
+func (c *fileCtx) jsonlLines(br *bufio.Reader, lineNo int, next func() bool) error {
 	empty := true
 	var lineBuf []byte
-	for lineNo := 1; ; lineNo++ {
+	for ; ; lineNo++ {
 		if err := c.ctx.Err(); err != nil {
 			return err
+		}
+		if next != nil && !next() {
+			if empty {
+				c.st.Skipped = "empty"
+			}
+			return nil
 		}
 		line, tooLong, err := readLimitedLine(br, c.r.opts.MaxRecord, &lineBuf)
 		where := fmt.Sprintf("line %d", lineNo)
@@ -788,6 +852,9 @@ func (c *fileCtx) jsonl(br *bufio.Reader) error {
 		if err == io.EOF {
 			if empty {
 				c.st.Skipped = "empty"
+			}
+			if next != nil {
+				return nil
 			}
 			return c.noDocuments(nil)
 		}

@@ -199,12 +199,13 @@ func decodeRecBatch(b []byte) recBatch { return recBatch{b} }
 
 // Record kinds in a recBatch.
 const (
-	kindDoc  = 'd'
-	kindDiag = 'e'
+	kindDoc   = 'd'
+	kindDiag  = 'e'
+	kindRange = 'r'
 )
 
-// appendRecord appends r's encoding to b: file, order and tokens, then the
-// document's or diagnostic's JSON (the scan --json record, which the
+// appendRecord appends r's encoding to b: file, part, order and tokens,
+// then the document's, diagnostic's or range tail's JSON (the scan --json record, which the
 // output writes again after filling the q-value).
 func appendRecord(b []byte, r Record) ([]byte, error) {
 	var v any
@@ -214,6 +215,8 @@ func appendRecord(b []byte, r Record) ([]byte, error) {
 		v = r.Doc
 	case r.Diag != nil:
 		v, kind = r.Diag, kindDiag
+	case r.Range != nil:
+		v, kind = r.Range, kindRange
 	default:
 		return b, errors.New("tmbeam: internal error: a record with neither document nor error")
 	}
@@ -223,6 +226,7 @@ func appendRecord(b []byte, r Record) ([]byte, error) {
 	}
 	b = binary.AppendUvarint(b, uint64(len(r.File)))
 	b = append(b, r.File...)
+	b = binary.AppendUvarint(b, uint64(r.Part))
 	b = binary.AppendUvarint(b, uint64(r.Ord))
 	b = binary.AppendUvarint(b, uint64(r.Tokens))
 	b = append(b, kind)
@@ -252,9 +256,10 @@ func (c *batchCodec) decodeRecords(recs []Record, b recBatch) ([]Record, error) 
 			return recs, bad
 		}
 		r.File, raw = string(raw[:n]), raw[n:]
+		part, ok0 := next()
 		ord, ok1 := next()
 		tokens, ok2 := next()
-		if !ok1 || !ok2 || len(raw) == 0 {
+		if !ok0 || !ok1 || !ok2 || len(raw) == 0 {
 			return recs, bad
 		}
 		kind := raw[0]
@@ -265,7 +270,7 @@ func (c *batchCodec) decodeRecords(recs []Record, b recBatch) ([]Record, error) 
 		}
 		js := raw[:n]
 		raw = raw[n:]
-		r.Ord, r.Tokens = int(ord), int(tokens)
+		r.Part, r.Ord, r.Tokens = int64(part), int(ord), int(tokens)
 		switch kind {
 		case kindDoc:
 			r.Doc = new(scan.Doc)
@@ -273,6 +278,9 @@ func (c *batchCodec) decodeRecords(recs []Record, b recBatch) ([]Record, error) 
 		case kindDiag:
 			r.Diag = new(scan.Diagnostic)
 			err = json.Unmarshal(js, r.Diag)
+		case kindRange:
+			r.Range = new(rangeTail)
+			err = json.Unmarshal(js, r.Range)
 		default:
 			return recs, bad
 		}

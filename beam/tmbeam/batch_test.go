@@ -72,6 +72,8 @@ func TestRecordBatchRoundTrip(t *testing.T) {
 		{File: "a.jsonl", Ord: 0, Tokens: 17, Doc: &scan.Doc{Type: "doc", File: "a.jsonl", ID: "x", PValue: 0.5, Log10P: math.Log10(0.5), QValue: &q, Matched: []string{}}},
 		{File: "a.jsonl", Ord: 1, Diag: &scan.Diagnostic{Type: "error", File: "a.jsonl", Location: "line 2", Message: "bad"}},
 		{File: "b/é.txt", Ord: 300, Tokens: 1 << 20, Doc: &scan.Doc{Type: "doc", ID: "b", Detected: true}},
+		{File: "c.jsonl", Part: 1 << 40, Ord: 7, Diag: &scan.Diagnostic{Type: "error", File: "c.jsonl", Location: "line 9", Message: "bad"}},
+		{File: "c.jsonl", Part: 1 << 40, Ord: 8, Range: &rangeTail{Diagnostics: 12}},
 	}
 	codec, err := newBatchCodec()
 	if err != nil {
@@ -92,7 +94,7 @@ func TestRecordBatchRoundTrip(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
-	want := []Record{recs[0], recs[2], recs[1]} // shard 0, then shard 1
+	want := []Record{recs[0], recs[2], recs[4], recs[1], recs[3]} // shard 0, then shard 1
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("round trip:\n got %+v\nwant %+v", got, want)
 	}

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strings"
 	"testing"
@@ -263,7 +264,10 @@ func compare(t *testing.T, name string, want *collector, got []scan.Doc, gotDiag
 
 // TestPrismEqualsScan runs the pipeline on Prism over a mixed corpus and
 // checks it against `scan` in memory and against `scan --out` + `merge`.
-func TestPrismEqualsScan(t *testing.T) {
+// testKey returns the tests' key, its scheme and tokenizer, and the key
+// file written in work.
+func testKey(t *testing.T, work string) (watermark.Scheme, tokenize.Tokenizer, string) {
+	t.Helper()
 	tok, err := tokenize.Get(tokenize.Default)
 	if err != nil {
 		t.Fatal(err)
@@ -277,12 +281,17 @@ func TestPrismEqualsScan(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := writeCorpus(t, sch, tok)
-	work := t.TempDir()
 	keyPath := filepath.Join(work, "k.key")
 	if err := k.WriteKeyFile(keyPath, false); err != nil {
 		t.Fatal(err)
 	}
+	return sch, tok, keyPath
+}
+
+func TestPrismEqualsScan(t *testing.T) {
+	work := t.TempDir()
+	sch, tok, keyPath := testKey(t, work)
+	dir := writeCorpus(t, sch, tok)
 	dk := detect.DedupKey{0x1234, 0x5678}
 	const fdr = 0.1
 	ctx := context.Background()
@@ -344,6 +353,145 @@ func TestPrismEqualsScan(t *testing.T) {
 			if e.File != w.File || e.Bytes != w.Bytes || e.Documents != w.Documents || e.Format != w.Format || e.Error != w.Error || e.Diagnostics != w.Diagnostics {
 				t.Errorf("end record %+v, scan %+v", e, w)
 			}
+		}
+	}
+}
+
+// writeSplitCorpus writes JSON Lines files of several hundred KB, to be
+// read in many ranges: records without an ID (named by their line), bad
+// JSON (more errors than a file shows), blank and CRLF lines, records
+// without text and non-objects before the first record with text (which
+// decides the field), repeated watermarked documents; and a .jsonl.zst,
+// read whole.
+func writeSplitCorpus(t *testing.T, sch watermark.Scheme, tok tokenize.Tokenizer) string {
+	doc, err := refcorpus.Opticks()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var human []string
+	for _, p := range strings.Split(refcorpus.UnwrapParagraphs(doc.Text), "\n\n") {
+		if len(p) > 200 {
+			human = append(human, p)
+		}
+	}
+	words := testtext.SingleTokenWords(tok, doc.Text)
+	rng := rand.New(rand.NewPCG(9, 10))
+	var marked []string
+	for i := 0; i < 10; i++ {
+		_, text, err := testtext.Watermarked(sch, tok, words, 40+20*(i%4), rng)
+		if err != nil {
+			t.Fatal(err)
+		}
+		marked = append(marked, strings.TrimSpace(text))
+	}
+	dir := t.TempDir()
+	jsonl := func(field string, n, seed int) []byte {
+		var b bytes.Buffer
+		b.WriteString("[1, 2]\n{\"title\": \"no text\"}\n\n")
+		for i := 0; i < n; i++ {
+			text := human[(i*7+seed)%len(human)]
+			if i%9 == 4 {
+				text = marked[(i/9+seed)%len(marked)]
+			}
+			rec := map[string]string{"id": fmt.Sprint(field, seed, "-", i), field: text}
+			switch {
+			case i%7 == 3:
+				delete(rec, "id")
+			case i%23 == 5:
+				b.WriteString("{\"id\": broken\n")
+			case i%29 == 6:
+				rec = map[string]string{"title": "no text here"}
+			}
+			line, _ := json.Marshal(rec)
+			b.Write(line)
+			if i%13 == 0 {
+				b.WriteString("\r\n\n")
+			} else {
+				b.WriteString("\n")
+			}
+		}
+		return b.Bytes()
+	}
+	put(t, dir, "big1.jsonl", jsonl("text", 700, 1))
+	put(t, dir, "big2.jsonl", jsonl("content", 500, 2))
+	put(t, dir, "c.jsonl.zst", zstdBytes(t, jsonl("text", 200, 3)))
+	return dir
+}
+
+// TestPrismSplitEqualsScan reads JSON Lines files in 16 KiB ranges (tens
+// per file) on Prism and checks every document, error record, end record,
+// q-value and the pooled tally against scan, and each file's records in
+// scan's order.
+func TestPrismSplitEqualsScan(t *testing.T) {
+	work := t.TempDir()
+	sch, tok, keyPath := testKey(t, work)
+	dir := writeSplitCorpus(t, sch, tok)
+	dk := detect.DedupKey{0x9abc, 0xdef0}
+	ctx := context.Background()
+	walked, err := corpora.Walk(ctx, []string{dir}, corpora.WalkOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := corpora.ReadOptions{Format: "auto", IDField: "id"}
+	const split = 16 << 10
+	r, err := corpora.NewReader(read)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range walked.Files {
+		idx, err := r.IndexJSONL(ctx, f, split)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasSuffix(f, ".zst") != (idx == nil) || (idx != nil && idx.Size < 10*split) {
+			t.Fatalf("%s: index %v: the fixture must split the plain files in at least 10 ranges", f, idx)
+		}
+	}
+	sc, err := scan.New(scan.Config{Schemes: []watermark.Scheme{sch}, Tokenizer: tok, Read: read, DedupKey: &dk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mem := &collector{}
+	if _, err := sc.Run(ctx, walked.Files, mem); err != nil {
+		t.Fatal(err)
+	}
+	detected := 0
+	for _, d := range mem.docs {
+		if d.Detected {
+			detected++
+		}
+	}
+	if mem.sum.Errors < 25 || detected < 10 || mem.sum.Documents < 1000 {
+		t.Fatalf("fixture: %d errors, %d documents, %d detected", mem.sum.Errors, mem.sum.Documents, detected)
+	}
+	out := filepath.Join(work, "beam")
+	p, s := beam.NewPipelineWithRoot()
+	cfg := Config{KeyPaths: []string{keyPath}, Read: read, DedupKey: dk}
+	if err := Build(ctx, s, Options{Config: cfg, Inputs: []string{dir}, Output: out, Shards: 2, QCap: 1, SplitBytes: split}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := prism.Execute(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	docs, diags, ends, sum := readBeam(t, out)
+	compare(t, "split beam vs scan", mem, docs, diags, sum, 1)
+	order := func(ds []scan.Doc) map[string][]string {
+		m := map[string][]string{}
+		for _, d := range ds {
+			m[d.File] = append(m[d.File], d.Location+" "+d.ID)
+		}
+		return m
+	}
+	if got, want := order(docs), order(mem.docs); !reflect.DeepEqual(got, want) {
+		t.Errorf("records not in scan's order")
+	}
+	if len(ends) != len(mem.ends) {
+		t.Fatalf("%d end records, scan %d", len(ends), len(mem.ends))
+	}
+	for i, e := range ends {
+		w := mem.ends[i]
+		if e.File != w.File || !reflect.DeepEqual(e.FileStats, w.FileStats) || e.Error != w.Error {
+			t.Errorf("end record %+v, scan %+v", e, w)
 		}
 	}
 }

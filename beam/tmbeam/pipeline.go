@@ -2,6 +2,7 @@ package tmbeam
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"math"
 	"os"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -26,7 +28,7 @@ import (
 func init() {
 	register.Function1x1(metadataPath)
 	register.Combiner3[bhAcc, bhAcc, scan.BHTable](&bhFn{})
-	register.DoFn5x1[context.Context, int, func(*recBatch) bool, scan.BHTable, func(Counts), error](&writeShardFn{})
+	register.DoFn6x1[context.Context, int, func(*recBatch) bool, scan.BHTable, func(*int, *detect.Tally) bool, func(Counts), error](&writeShardFn{})
 	register.Iter1[recBatch]()
 	register.Emitter1[Counts]()
 	register.Function1x2(fileKey)
@@ -68,6 +70,15 @@ type Options struct {
 	// test's tuples are shuffled in (default 10: 1024 buckets). One bucket's
 	// distinct tuples (26 bytes each) are merged in one worker's memory.
 	BucketBits int
+	// TallyGroups is the number of groups the pooled test's buckets are
+	// shuffled and tallied in, one group after another (default 8): it
+	// bounds a runner's memory when it holds a stage's whole input at once
+	// (Prism).
+	TallyGroups int
+	// SplitBytes is the size of the byte ranges a local plain JSON Lines
+	// file larger than it is read in, in parallel (default 64 MiB; < 0:
+	// every file is read whole).
+	SplitBytes int64
 	// Start is when the job started, for the summary's seconds (default:
 	// when the pipeline is built).
 	Start time.Time
@@ -95,6 +106,12 @@ func Build(ctx context.Context, s beam.Scope, opts Options) error {
 	opts.QCap = math.Max(opts.QCap, opts.FDR)
 	if !(opts.QCap > 0 && opts.QCap <= 1) {
 		return fmt.Errorf("tmbeam: q-value cap must be in (0, 1], got %v", opts.QCap)
+	}
+	if opts.TallyGroups <= 0 {
+		opts.TallyGroups = 8
+	}
+	if opts.SplitBytes == 0 {
+		opts.SplitBytes = DefaultSplitBytes
 	}
 	if opts.Start.IsZero() {
 		opts.Start = time.Now()
@@ -145,15 +162,29 @@ func Build(ctx context.Context, s beam.Scope, opts Options) error {
 	for _, sch := range ld.schemes {
 		specs = append(specs, sch.Spec())
 	}
-	recs, ends, tuples, bh := beam.ParDo4(s.Scope("read and score"),
-		&scanFileFn{Cfg: opts.Config, Shards: opts.Shards, BucketBits: opts.BucketBits, QCap: opts.QCap}, files)
+	plans := beam.ParDo(s.Scope("plan inputs"), &planFn{Read: opts.Read, SplitBytes: opts.SplitBytes}, files)
+	recs, rangeEnds, tuples, bh := beam.ParDo4(s.Scope("read and score"),
+		&scanFileFn{Cfg: opts.Config, Shards: opts.Shards, BucketBits: opts.BucketBits, QCap: opts.QCap}, plans)
+	ends := beam.ParDo(s.Scope("file ends"), &mergeEndsFn{Read: opts.Read}, beam.GroupByKey(s, beam.ParDo(s, endKey, rangeEnds)))
 
 	// The pooled test: each bundle's distinct tuples in one sorted batch per
 	// key and bucket; the buckets' batches merged (exact dedup) and tallied,
-	// then the buckets' tallies added up per key.
-	bucketTallies := beam.ParDo(s.Scope("distinct tuples"), &bucketTallyFn{Specs: specs, BucketBits: opts.BucketBits},
-		beam.GroupByKey(s, tuples))
-	tallies := beam.CombinePerKey(s.Scope("pooled tally"), addTallies, bucketTallies)
+	// then the buckets' tallies added up per key. The buckets are shuffled
+	// in TallyGroups groups, each group's tally stage waiting for the
+	// previous one's output (an unread side input): Prism hands the stage
+	// after a GroupByKey its whole input as one bundle and holds several
+	// copies of it at once (its bundle, the gRPC message to the worker and
+	// its decoding), so one group's copies at a time bound its memory.
+	prev := beam.ParDo(s.Scope("no tallies"), noTallies, beam.Impulse(s))
+	var groupTallies []beam.PCollection
+	for g := 0; g < opts.TallyGroups; g++ {
+		gs := s.Scope(fmt.Sprintf("tally group %d", g))
+		group := beam.ParDo(gs, &groupFilterFn{Group: g, Groups: opts.TallyGroups}, tuples)
+		prev = beam.ParDo(gs, &bucketTallyFn{Specs: specs, BucketBits: opts.BucketBits},
+			beam.GroupByKey(gs, group), beam.SideInput{Input: prev})
+		groupTallies = append(groupTallies, prev)
+	}
+	tallies := beam.CombinePerKey(s.Scope("pooled tally"), addTallies, beam.Flatten(s, groupTallies...))
 
 	// Benjamini–Hochberg: the count of documents and the p-values at most
 	// the cap, gathered per bundle and combined into one small table.
@@ -162,8 +193,9 @@ func Build(ctx context.Context, s beam.Scope, opts Options) error {
 	// The records, per output shard, get their q-values as they are
 	// written.
 	shards := beam.GroupByKey(s.Scope("shard"), recs)
-	shardCounts := beam.ParDo(s.Scope("write shards"), &writeShardFn{Prefix: opts.Output, Shards: opts.Shards, FDR: opts.FDR},
-		shards, beam.SideInput{Input: table})
+	// After the last tally group (for the same reason as the groups).
+	shardCounts := beam.ParDo(s.Scope("write shards"), &writeShardFn{Prefix: opts.Output, Shards: opts.Shards, FDR: opts.FDR, Read: opts.Read},
+		shards, beam.SideInput{Input: table}, beam.SideInput{Input: prev})
 	beam.ParDo0(s.Scope("write files"), &writeFilesFn{Prefix: opts.Output}, beam.GroupByKey(s, beam.ParDo(s, fileKey, ends)))
 
 	counts := beam.Combine(s.Scope("counts"), addCounts, beam.Flatten(s, shardCounts, beam.ParDo(s, fileCounts, ends)))
@@ -171,6 +203,9 @@ func Build(ctx context.Context, s beam.Scope, opts Options) error {
 		counts, beam.SideInput{Input: tallies})
 	return nil
 }
+
+// DefaultSplitBytes is the default of Options.SplitBytes.
+const DefaultSplitBytes = 64 << 20
 
 func metadataPath(m fileio.FileMetadata) string { return m.Path }
 
@@ -232,13 +267,19 @@ type writeShardFn struct {
 	Prefix string
 	Shards int
 	FDR    float64
+	Read   corpora.ReadOptions // for the cap on diagnostics shown per input
 
 	codec *batchCodec
+	limit int
 }
 
 // Setup makes the batch codec.
 func (f *writeShardFn) Setup() error {
-	var err error
+	r, err := corpora.NewReader(f.Read)
+	if err != nil {
+		return fmt.Errorf("tmbeam: %w", err)
+	}
+	f.limit = r.DiagnosticLimit()
 	f.codec, err = newBatchCodec()
 	return err
 }
@@ -251,7 +292,7 @@ func (f *writeShardFn) Teardown() {
 }
 
 // ProcessElement writes one shard.
-func (f *writeShardFn) ProcessElement(ctx context.Context, shard int, batches func(*recBatch) bool, t scan.BHTable, emit func(Counts)) error {
+func (f *writeShardFn) ProcessElement(ctx context.Context, shard int, batches func(*recBatch) bool, t scan.BHTable, _ func(*int, *detect.Tally) bool, emit func(Counts)) error {
 	var recs []Record
 	var b recBatch
 	for batches(&b) {
@@ -260,12 +301,10 @@ func (f *writeShardFn) ProcessElement(ctx context.Context, shard int, batches fu
 			return err
 		}
 	}
-	sort.Slice(recs, func(i, j int) bool {
-		if recs[i].File != recs[j].File {
-			return recs[i].File < recs[j].File
-		}
-		return recs[i].Ord < recs[j].Ord
+	slices.SortFunc(recs, func(a, b Record) int {
+		return cmp.Or(strings.Compare(a.File, b.File), cmp.Compare(a.Part, b.Part), cmp.Compare(a.Ord, b.Ord))
 	})
+	recs = capDiagnostics(recs, f.limit)
 	var c Counts
 	for _, r := range recs {
 		if r.Doc == nil {
@@ -299,6 +338,40 @@ func (f *writeShardFn) ProcessElement(ctx context.Context, shard int, batches fu
 	}
 	emit(c)
 	return nil
+}
+
+// capDiagnostics applies to each split input's records (recs sorted by
+// input, part and order) the cap on diagnostics shown that ReadFile
+// applies to a whole file: the first limit of its ranges' diagnostics,
+// in order, then one announcing the rest (the ranges' tails count them).
+// Other inputs' records pass as they are.
+func capDiagnostics(recs []Record, limit int) []Record {
+	out := make([]Record, 0, len(recs))
+	for i := 0; i < len(recs); {
+		file := recs[i].File
+		j, total, split := i, 0, false
+		for ; j < len(recs) && recs[j].File == file; j++ {
+			if recs[j].Range != nil {
+				total, split = total+recs[j].Range.Diagnostics, true
+			}
+		}
+		shown := 0
+		for _, r := range recs[i:j] {
+			if r.Range != nil || (r.Diag != nil && split && limit >= 0 && shown >= limit) {
+				continue
+			}
+			if r.Diag != nil {
+				shown++
+			}
+			out = append(out, r)
+		}
+		if split && limit >= 0 && total > limit {
+			d := scan.NewDiagnostic(file, corpora.MoreErrors(file, corpora.FileStats{Diagnostics: total, ErrorsNotShown: total - limit}))
+			out = append(out, Record{File: file, Diag: &d})
+		}
+		i = j
+	}
+	return out
 }
 
 func joinPath(prefix, name string) string {

@@ -59,6 +59,8 @@ var (
 	output                                = flag.String("output", "", "output `PREFIX` (a local directory, gs://bucket/dir, s3://bucket/dir)")
 	shards                                = flag.Int("shards", 16, "number of document record files")
 	bucketBits                            = flag.Int("bucket-bits", 10, "shuffle the pooled test's tuples in 2^`B` buckets per key (each bucket's distinct tuples, 26 bytes each, are merged in one worker's memory)")
+	tallyGroups                           = flag.Int("tally-groups", 8, "shuffle and tally the pooled test's buckets in `N` groups, one after another (bounds Prism's memory)")
+	splitBytes                            = flag.Int64("split-bytes", tmbeam.DefaultSplitBytes, "read local plain JSON Lines files larger than `N` bytes in ranges of N bytes, in parallel (0: never)")
 	dedupKey                              = flag.String("dedup-key", "", "dedup key as two hex words `A:B` (default: random; not secret)")
 	cpuProfile                            = flag.String("cpuprofile", "", "write a CPU profile of the launcher process to `FILE` (with Prism: the runner and the in-process workers)")
 	memProfile                            = flag.String("memprofile", "", "write a heap profile of the launcher process to `FILE`, taken when its heap was largest (with Prism: the runner and the in-process workers)")
@@ -93,6 +95,10 @@ func run(ctx context.Context) error {
 		Inputs: append(inputs, flag.Args()...),
 		Walk:   corpora.WalkOptions{Globs: globs, Exclude: excludes, Hidden: *hidden},
 		Output: *output, Shards: *shards, QCap: *qcap, BucketBits: *bucketBits, Start: time.Now(),
+		SplitBytes: *splitBytes, TallyGroups: *tallyGroups,
+	}
+	if *splitBytes == 0 {
+		opts.SplitBytes = -1
 	}
 	if len(opts.KeyPaths) == 0 {
 		if k := os.Getenv("TRACEMARK_KEY_FILE"); k != "" {
