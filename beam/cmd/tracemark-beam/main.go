@@ -63,6 +63,7 @@ var (
 	splitBytes                            = flag.Int64("split-bytes", tmbeam.DefaultSplitBytes, "read local plain JSON Lines files larger than `N` bytes in ranges of N bytes, in parallel (0: never)")
 	dedupKey                              = flag.String("dedup-key", "", "dedup key as two hex words `A:B` (default: random; not secret)")
 	cpuProfile                            = flag.String("cpuprofile", "", "write a CPU profile of the launcher process to `FILE` (with Prism: the runner and the in-process workers)")
+	memoryLimit                           = flag.String("memory-limit", "auto", "Go soft memory `LIMIT` of this process (e.g. 1536MiB, 2GiB; off: none; auto: 1536MiB with Prism unless GOMEMLIMIT is set, none with other runners)")
 	memProfile                            = flag.String("memprofile", "", "write a heap profile of the launcher process to `FILE`, taken when its heap was largest (with Prism: the runner and the in-process workers)")
 )
 
@@ -112,6 +113,9 @@ func run(ctx context.Context) error {
 	runner := *runners.Runner
 	if runner == "" {
 		runner = "prism"
+	}
+	if _, err := applyMemoryLimit(*memoryLimit, runner); err != nil {
+		return fmt.Errorf("--memory-limit: %w", err)
 	}
 	res, err := beam.Run(ctx, runner, p)
 	if err != nil {
