@@ -82,6 +82,7 @@ type scratch struct {
 	bpe     bpe.Scratch
 	valid   []byte
 	matches [][][]int // regexp2 matches, by stage
+	norm    norm.Iter // for isNormal
 }
 
 // Behavior is how a Split pre-tokenizer treats the pattern's matches.
@@ -656,7 +657,7 @@ func (t *Tokenizer) encodeText(dst []uint32, text string, s *scratch) ([]uint32,
 		return dst, nil
 	}
 	for _, f := range t.normalize {
-		if !isNormal(f, text) {
+		if !isNormal(f, text, &s.norm) {
 			text = f.String(text)
 		}
 	}
@@ -669,8 +670,11 @@ func (t *Tokenizer) encodeText(dst []uint32, text string, s *scratch) ([]uint32,
 // a combining mark after it may compose with). ASCII characters are
 // unchanged by every form and nothing composes with or reorders across
 // one that follows, so each ASCII character starts a stretch that
-// normalizes independently of what comes before it.
-func isNormal(f norm.Form, text string) bool {
+// normalizes independently of what comes before it. It does not allocate:
+// a run is normal if f.QuickSpanString passes all of it, and otherwise if
+// it reads back unchanged through it, an iterator kept by the caller
+// (IsNormalString allocates on every call).
+func isNormal(f norm.Form, text string, it *norm.Iter) bool {
 	b := unsafe.Slice(unsafe.StringData(text), len(text))
 	for i := 0; ; {
 		for i+8 <= len(b) && binary.LittleEndian.Uint64(b[i:])&0x8080808080808080 == 0 {
@@ -686,10 +690,28 @@ func isNormal(f norm.Form, text string) bool {
 		for i < len(b) && b[i] >= utf8.RuneSelf {
 			i++
 		}
-		if !f.IsNormalString(text[j:i]) {
+		if run := text[j:i]; f.QuickSpanString(run) != len(run) && !unchanged(f, run, it) {
 			return false
 		}
 	}
+}
+
+// unchanged reports whether f leaves s as it is, reading f's output of s
+// segment by segment through it.
+func unchanged(f norm.Form, s string, it *norm.Iter) bool {
+	// InitString leaves the reorder buffer of an iteration that was
+	// abandoned (below) as it was: start from a zero iterator.
+	*it = norm.Iter{}
+	it.InitString(f, s)
+	p := 0
+	for !it.Done() {
+		seg := it.Next()
+		if len(seg) > len(s)-p || string(seg) != s[p:p+len(seg)] {
+			return false
+		}
+		p += len(seg)
+	}
+	return p == len(s)
 }
 
 // split cuts text with stage k and passes each piece to the next stage, the
