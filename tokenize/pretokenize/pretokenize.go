@@ -23,6 +23,7 @@ package pretokenize
 
 import (
 	"fmt"
+	"math/bits"
 	"unicode"
 	"unicode/utf8"
 )
@@ -424,15 +425,41 @@ func wordASCII(t string, i int) int {
 	if t[j] == ' ' {
 		j++
 	}
-	if j >= len(t) || !asciiLetter[t[j]] {
-		return -1
-	}
-	for j++; j < len(t) && asciiLetter[t[j]]; j++ {
-	}
-	if j < len(t) && t[j] >= utf8.RuneSelf {
-		return -1 // the letter run may go on
+	start := j
+	j = asciiLetterRun(t, j)
+	if j == start || j < len(t) && t[j] >= utf8.RuneSelf {
+		return -1 // no letter, or the letter run may go on
 	}
 	return j
+}
+
+// asciiLetterRun returns the end of the run of ASCII letters from i,
+// testing eight bytes at a time.
+func asciiLetterRun(t string, i int) int {
+	for ; i+8 <= len(t); i += 8 {
+		w := uint64(t[i]) | uint64(t[i+1])<<8 | uint64(t[i+2])<<16 | uint64(t[i+3])<<24 |
+			uint64(t[i+4])<<32 | uint64(t[i+5])<<40 | uint64(t[i+6])<<48 | uint64(t[i+7])<<56
+		if m := notLetters(w); m != 0 {
+			return i + bits.TrailingZeros64(m)>>3
+		}
+	}
+	for i < len(t) && asciiLetter[t[i]] {
+		i++
+	}
+	return i
+}
+
+// notLetters returns the high bit of each byte of w that is not an ASCII
+// letter. A byte is a letter if it is below 0x80 and, with bit 5 set (the
+// case bit), from 'a' to 'z'; on the low seven bits of each byte (x below)
+// the two additions cannot carry into the next byte.
+func notLetters(w uint64) uint64 {
+	const high = 0x8080808080808080
+	x := (w | 0x2020202020202020) &^ high
+	geA := x + 0x1f1f1f1f1f1f1f1f // high bit set from 'a' (0x61) on
+	gtZ := x + 0x0505050505050505 // from '{' (0x7b) on
+	letters := geA &^ gtZ &^ w & high
+	return letters ^ high
 }
 
 // o200kASCII is the same fast path for the O200k pattern, whose letter
