@@ -25,10 +25,11 @@ package bpe
 // than an entry holds is not cached; neither is a one-byte piece (its byte's
 // token).
 const (
-	cachedLen = 24
+	cachedLen = 64
 	smallBits = 12 // sets of the small table
 	midBits   = 11
 	longBits  = 8
+	xlBits    = 7
 	ways      = 4
 	idBits    = 28 // IDs packed in small and mid entries
 	idMask    = 1<<idBits - 1
@@ -38,6 +39,7 @@ type pieceCache struct {
 	small [1 << smallBits][ways]smallEntry
 	mid   [1 << midBits][ways]midEntry
 	long  [1 << longBits][ways]longEntry
+	xl    [1 << xlBits][2]xlEntry
 }
 
 // smallEntry holds a piece of 2 to 8 bytes (key: its bytes, see smallKey)
@@ -62,6 +64,14 @@ type longEntry struct {
 	len, n     uint8
 	ids        [6]uint32
 	_          [6]byte
+}
+
+// xlEntry holds a piece of 25 to cachedLen bytes and its tokens.
+type xlEntry struct {
+	text   [cachedLen]byte
+	len, n uint8
+	ids    [30]uint32
+	_      [6]byte
 }
 
 // smallKey determines a piece of 2 to 8 bytes, given its length.
@@ -146,10 +156,19 @@ func (c *pieceCache) appendCached(dst []uint32, piece string) ([]uint32, bool) {
 			}
 		}
 	}
-	k0, k1, k2 := longKey(piece)
-	set := &c.long[mix3(k0, k1, k2, n)>>(64-longBits)]
+	if n <= 24 {
+		k0, k1, k2 := longKey(piece)
+		set := &c.long[mix3(k0, k1, k2, n)>>(64-longBits)]
+		for w := range set {
+			if e := &set[w]; e.k0 == k0 && e.k1 == k1 && e.k2 == k2 && int(e.len) == n {
+				return append(dst, e.ids[:e.n]...), true
+			}
+		}
+		return dst, false
+	}
+	set := &c.xl[hashString(piece)>>(64-xlBits)]
 	for w := range set {
-		if e := &set[w]; e.k0 == k0 && e.k1 == k1 && e.k2 == k2 && int(e.len) == n {
+		if e := &set[w]; int(e.len) == n && string(e.text[:n]) == piece {
 			return append(dst, e.ids[:e.n]...), true
 		}
 	}
@@ -189,6 +208,15 @@ func (c *pieceCache) store(piece string, ids []uint32) {
 		set[0] = midEntry{k0: k0, k1: k1,
 			meta: uint64(n) | uint64(len(ids))<<5 | id[0]<<8 | id[1]<<36,
 			ids:  id[2] | id[3]<<28}
+	case n > 24:
+		if len(ids) > len(xlEntry{}.ids) {
+			return
+		}
+		set := &c.xl[hashString(piece)>>(64-xlBits)]
+		set[1] = set[0]
+		set[0] = xlEntry{len: uint8(n), n: uint8(len(ids))}
+		copy(set[0].text[:], piece)
+		copy(set[0].ids[:], ids)
 	case len(ids) <= len(longEntry{}.ids):
 		k0, k1, k2 := longKey(piece)
 		set := &c.long[mix3(k0, k1, k2, n)>>(64-longBits)]

@@ -140,6 +140,47 @@ func (m *Merges) AppendEncode(dst []uint32, piece string, s *Scratch) []uint32 {
 	return dst
 }
 
+// AppendEncodePieces appends the tokens of the pieces text[start:ends[0]],
+// text[ends[0]:ends[1]], ... to dst, as AppendEncode of each would: the
+// ends must be increasing, and no piece empty. A batch saves a call per
+// piece, and the commonest cases (a one-byte piece, a piece of up to 8
+// bytes in the cache's small table) are answered in the loop. Empty
+// pieces are not allowed.
+func (m *Merges) AppendEncodePieces(dst []uint32, text string, start int, ends []int, s *Scratch) []uint32 {
+	c := s.pieceCache()
+	for _, end := range ends {
+		piece := text[start:end]
+		start = end
+		switch n := len(piece); {
+		case n == 1:
+			dst = append(dst, m.vocab.byByte[piece[0]])
+			continue
+		case n <= 8:
+			// appendCached's small table, written out.
+			var k uint64
+			if n >= 4 {
+				k = uint64(load32(piece)) | uint64(load32(piece[n-4:]))<<32
+			} else {
+				k = uint64(piece[0]) | uint64(piece[n/2])<<8 | uint64(piece[n-1])<<16
+			}
+			set := &c.small[mix(k, n)>>(64-smallBits)]
+			for w := range set {
+				if e := &set[w]; e.key == k && e.meta&15 == uint64(n) {
+					if e.meta&(3<<4) == 1<<4 {
+						dst = append(dst, uint32(e.meta>>6)&idMask)
+					} else {
+						dst = append(dst, uint32(e.meta>>6)&idMask, uint32(e.meta>>34)&idMask)
+					}
+					goto next
+				}
+			}
+		}
+		dst = m.AppendEncode(dst, piece, s)
+	next:
+	}
+	return dst
+}
+
 // encodeMissed encodes a piece of 2 to cachedLen bytes that the piece cache
 // did not hold. Most such pieces of prose are rarer words that are tokens
 // themselves, and the merges of a token's bytes nearly always give that

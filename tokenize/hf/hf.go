@@ -83,6 +83,7 @@ type scratch struct {
 	valid   []byte
 	matches [][][]int // regexp2 matches, by stage
 	norm    norm.Iter // for isNormal
+	ends    []int     // a batch of piece ends (last stage)
 }
 
 // Behavior is how a Split pre-tokenizer treats the pattern's matches.
@@ -725,19 +726,15 @@ func (t *Tokenizer) split(dst []uint32, text string, k int, s *scratch) ([]uint3
 	}
 	st := &t.stages[k]
 	if st.split != nil && st.behavior == isolated && !st.invert && k+1 == len(t.stages) {
-		// The most common case: the last stage, whose spans are all
-		// pieces for the model (Next returns no gap for the patterns
-		// that match every character).
+		// The most common case: the last stage, whose spans (matches
+		// and gaps) are all pieces for the model, taken in batches.
+		if s.ends == nil {
+			s.ends = make([]int, 0, 256)
+		}
 		for i := 0; i < len(text); {
-			a, b := st.split.Next(text, i)
-			if a > i {
-				dst = t.model.AppendEncode(dst, text[i:a], &s.bpe)
-			}
-			if a == b {
-				break
-			}
-			dst = t.model.AppendEncode(dst, text[a:b], &s.bpe)
-			i = b
+			ends, next := st.split.AppendEnds(s.ends[:0], text, i)
+			dst = t.model.AppendEncodePieces(dst, text, i, ends, &s.bpe)
+			i = next
 		}
 		return dst, nil
 	}

@@ -489,6 +489,55 @@ func o200kASCII(t string, i int) int {
 	return e
 }
 
+// AppendEnds appends to ends the end offsets of the pieces of t from i on,
+// in order, as long as ends has room for two more (it does not grow ends),
+// and returns them with the offset where the next piece starts (len(t) at
+// the end). Text that matches no alternative (a gap, see DeepSeekV3) is a
+// piece of its own, as under Isolated: the pieces tile t[i:]. It gives the
+// pieces of Next, in a loop that tests the commonest piece (an ASCII word,
+// see wordASCII) before calling Next, for encoders that take pieces in
+// batches.
+func (s *Splitter) AppendEnds(ends []int, t string, i int) ([]int, int) {
+	words := s.pattern == Cl100k || s.pattern == Qwen2 || s.pattern == DeepSeekV3 || s.pattern == GPT2
+	for i < len(t) && len(ends)+2 <= cap(ends) {
+		if words {
+			// wordASCII, written out so that it stays in the loop.
+			j := i
+			if t[j] == ' ' {
+				j++
+			}
+			start := j
+			for ; j+8 <= len(t); j += 8 {
+				w := uint64(t[j]) | uint64(t[j+1])<<8 | uint64(t[j+2])<<16 | uint64(t[j+3])<<24 |
+					uint64(t[j+4])<<32 | uint64(t[j+5])<<40 | uint64(t[j+6])<<48 | uint64(t[j+7])<<56
+				if m := notLetters(w); m != 0 {
+					j += bits.TrailingZeros64(m) >> 3
+					goto end
+				}
+			}
+			for j < len(t) && asciiLetter[t[j]] {
+				j++
+			}
+		end:
+			if j > start && (j == len(t) || t[j] < utf8.RuneSelf) {
+				ends = append(ends, j)
+				i = j
+				continue
+			}
+		}
+		a, b := s.Next(t, i)
+		if a > i {
+			ends = append(ends, a)
+		}
+		if a == b {
+			return ends, len(t)
+		}
+		ends = append(ends, b)
+		i = b
+	}
+	return ends, i
+}
+
 // AppendPieces appends the pieces of t to dst, in order. It is a convenience
 // for tests and tools; encoders call Next, which does not allocate.
 func (s *Splitter) AppendPieces(dst []string, t string) []string {
