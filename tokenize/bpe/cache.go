@@ -9,7 +9,7 @@ package bpe
 // in all, so that it stays in a core's L2 cache beside the vocabulary's hot
 // part:
 //
-//   - small: pieces of 2 to 8 bytes (most words with their space) of one or
+//   - small: pieces of 1 to 8 bytes (most words with their space) of one or
 //     two tokens, in 16-byte entries: the piece's bytes as one word, and
 //     its length, token count and two 28-bit IDs packed in another;
 //   - mid: pieces of 9 to 16 bytes, or shorter ones of three or four
@@ -22,8 +22,9 @@ package bpe
 // Qwen's pattern) the misses per pass fell from about 2,500 with the
 // former two-way tables (8,192 + 4,096 entries) to about 250. A store puts
 // the piece first in its set and drops the last. A piece with more tokens
-// than an entry holds is not cached; neither is a one-byte piece (its byte's
-// token).
+// than an entry holds is not cached. AppendEncode answers a one-byte piece
+// from its byte's token; AppendEncodePieces caches it too, so that its
+// loop has one path for every piece of up to 8 bytes.
 const (
 	cachedLen = 64
 	smallBits = 12 // sets of the small table
@@ -42,7 +43,7 @@ type pieceCache struct {
 	xl    [1 << xlBits][2]xlEntry
 }
 
-// smallEntry holds a piece of 2 to 8 bytes (key: its bytes, see smallKey)
+// smallEntry holds a piece of 1 to 8 bytes (key: its bytes, see smallKey)
 // and meta: its length (bits 0-3), token count (bits 4-5: 1 or 2) and
 // tokens (bits 6-33 and 34-61). meta == 0 marks an empty entry.
 type smallEntry struct {
@@ -74,15 +75,26 @@ type xlEntry struct {
 	_      [6]byte
 }
 
-// smallKey determines a piece of 2 to 8 bytes, given its length.
+// smallKey returns the bytes of a piece of 1 to 8 bytes as a little-endian
+// word, zero above them: with the length, it determines the piece. Where
+// eight bytes from the piece's start can be read,
+// load64(text) & lowBytes(n) gives the same.
 func smallKey(s string) uint64 {
-	if n := len(s); n >= 4 {
-		return uint64(load32(s)) | uint64(load32(s[n-4:]))<<32
+	n := len(s)
+	if n >= 4 {
+		return uint64(load32(s)) | uint64(load32(s[n-4:])>>(64-8*n))<<32
 	}
-	return uint64(s[0]) | uint64(s[len(s)/2])<<8 | uint64(s[len(s)-1])<<16
+	k := uint64(0)
+	for i := range n {
+		k |= uint64(s[i]) << (8 * i)
+	}
+	return k
 }
 
-// midKey determines a piece of 2 to 16 bytes, given its length.
+// lowBytes returns the mask of the low n bytes of a word, 1 <= n <= 8.
+func lowBytes(n int) uint64 { return ^uint64(0) >> (64 - 8*n) }
+
+// midKey determines a piece of 1 to 16 bytes, given its length.
 func midKey(s string) (uint64, uint64) {
 	if n := len(s); n >= 8 {
 		return load64(s), load64(s[n-8:])

@@ -56,3 +56,29 @@ func TestPieceCacheReturnsWhatWasStored(t *testing.T) {
 		t.Fatal("no hits")
 	}
 }
+
+// TestSmallKeyIsPaddedBytes checks that smallKey of every piece of 1 to 8
+// bytes is its bytes, little-endian and zero-padded, as AppendEncodePieces
+// reads them from the text (load64 masked by lowBytes).
+func TestSmallKeyIsPaddedBytes(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for range 10000 {
+		b := make([]byte, 16)
+		for k := range b {
+			b[k] = byte(rng.IntN(256))
+		}
+		text := string(b)
+		for n := 1; n <= 8; n++ {
+			want := uint64(0)
+			for i := range n {
+				want |= uint64(text[i]) << (8 * i)
+			}
+			if got := smallKey(text[:n]); got != want {
+				t.Fatalf("smallKey(%q) = %#x, want %#x", text[:n], got, want)
+			}
+			if got := load64(text) & lowBytes(n); got != want {
+				t.Fatalf("load64 & lowBytes(%d) of %q = %#x, want %#x", n, text, got, want)
+			}
+		}
+	}
+}

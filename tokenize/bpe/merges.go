@@ -143,26 +143,15 @@ func (m *Merges) AppendEncode(dst []uint32, piece string, s *Scratch) []uint32 {
 // AppendEncodePieces appends the tokens of the pieces text[start:ends[0]],
 // text[ends[0]:ends[1]], ... to dst, as AppendEncode of each would: the
 // ends must be increasing, and no piece empty. A batch saves a call per
-// piece, and the commonest cases (a one-byte piece, a piece of up to 8
-// bytes in the cache's small table) are answered in the loop. Empty
-// pieces are not allowed.
+// piece, and the commonest case, a piece of up to 8 bytes in the cache's
+// small table (one-byte pieces too), is answered in the loop, its key one
+// load of eight bytes of text, masked.
 func (m *Merges) AppendEncodePieces(dst []uint32, text string, start int, ends []int, s *Scratch) []uint32 {
 	c := s.pieceCache()
 	for _, end := range ends {
-		piece := text[start:end]
-		start = end
-		switch n := len(piece); {
-		case n == 1:
-			dst = append(dst, m.vocab.byByte[piece[0]])
-			continue
-		case n <= 8:
-			// appendCached's small table, written out.
-			var k uint64
-			if n >= 4 {
-				k = uint64(load32(piece)) | uint64(load32(piece[n-4:]))<<32
-			} else {
-				k = uint64(piece[0]) | uint64(piece[n/2])<<8 | uint64(piece[n-1])<<16
-			}
+		n := end - start
+		if n <= 8 && start+8 <= len(text) {
+			k := load64(text[start:]) & lowBytes(n)
 			set := &c.small[mix(k, n)>>(64-smallBits)]
 			for w := range set {
 				if e := &set[w]; e.key == k && e.meta&15 == uint64(n) {
@@ -174,9 +163,16 @@ func (m *Merges) AppendEncodePieces(dst []uint32, text string, start int, ends [
 					goto next
 				}
 			}
+			if n == 1 {
+				b := text[start]
+				dst = append(dst, m.vocab.byByte[b])
+				c.store(text[start:end], dst[len(dst)-1:])
+				goto next
+			}
 		}
-		dst = m.AppendEncode(dst, piece, s)
+		dst = m.AppendEncode(dst, text[start:end], s)
 	next:
+		start = end
 	}
 	return dst
 }
