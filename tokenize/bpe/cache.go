@@ -58,6 +58,20 @@ type midEntry struct {
 	k0, k1, meta, ids uint64
 }
 
+// appendIDs appends e's tokens to dst.
+func (e *midEntry) appendIDs(dst []uint32) []uint32 {
+	m := e.meta
+	switch m >> 5 & 7 {
+	case 1:
+		return append(dst, uint32(m>>8)&idMask)
+	case 2:
+		return append(dst, uint32(m>>8)&idMask, uint32(m>>36)&idMask)
+	case 3:
+		return append(dst, uint32(m>>8)&idMask, uint32(m>>36)&idMask, uint32(e.ids)&idMask)
+	}
+	return append(dst, uint32(m>>8)&idMask, uint32(m>>36)&idMask, uint32(e.ids)&idMask, uint32(e.ids>>28)&idMask)
+}
+
 // longEntry holds a piece of 2 to cachedLen bytes (overlapping loads of its
 // bytes, with its length: they determine it) and its tokens.
 type longEntry struct {
@@ -155,16 +169,7 @@ func (c *pieceCache) appendCached(dst []uint32, piece string) ([]uint32, bool) {
 		set := &c.mid[mix2(k0, k1, n)>>(64-midBits)]
 		for w := range set {
 			if e := &set[w]; e.k0 == k0 && e.k1 == k1 && e.meta&31 == uint64(n) {
-				m := e.meta
-				switch m >> 5 & 7 {
-				case 1:
-					return append(dst, uint32(m>>8)&idMask), true
-				case 2:
-					return append(dst, uint32(m>>8)&idMask, uint32(m>>36)&idMask), true
-				case 3:
-					return append(dst, uint32(m>>8)&idMask, uint32(m>>36)&idMask, uint32(e.ids)&idMask), true
-				}
-				return append(dst, uint32(m>>8)&idMask, uint32(m>>36)&idMask, uint32(e.ids)&idMask, uint32(e.ids>>28)&idMask), true
+				return e.appendIDs(dst), true
 			}
 		}
 	}

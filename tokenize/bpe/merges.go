@@ -143,9 +143,10 @@ func (m *Merges) AppendEncode(dst []uint32, piece string, s *Scratch) []uint32 {
 // AppendEncodePieces appends the tokens of the pieces text[start:ends[0]],
 // text[ends[0]:ends[1]], ... to dst, as AppendEncode of each would: the
 // ends must be increasing, and no piece empty. A batch saves a call per
-// piece, and the commonest case, a piece of up to 8 bytes in the cache's
-// small table (one-byte pieces too), is answered in the loop, its key one
-// load of eight bytes of text, masked.
+// piece, and the commonest cases, a piece of up to 8 bytes in the cache's
+// small table (one-byte pieces too), its key one load of eight bytes of
+// text, masked, and one of 9 to 16 bytes in the mid table, are answered in
+// the loop.
 func (m *Merges) AppendEncodePieces(dst []uint32, text string, start int, ends []int, s *Scratch) []uint32 {
 	c := s.pieceCache()
 	for _, end := range ends {
@@ -168,6 +169,16 @@ func (m *Merges) AppendEncodePieces(dst []uint32, text string, start int, ends [
 				dst = append(dst, m.vocab.byByte[b])
 				c.store(text[start:end], dst[len(dst)-1:])
 				goto next
+			}
+		} else if n > 8 && n <= 16 {
+			// The mid table, written out (midKey).
+			k0, k1 := load64(text[start:]), load64(text[end-8:])
+			set := &c.mid[mix2(k0, k1, n)>>(64-midBits)]
+			for w := range set {
+				if e := &set[w]; e.k0 == k0 && e.k1 == k1 && e.meta&31 == uint64(n) {
+					dst = e.appendIDs(dst)
+					goto next
+				}
 			}
 		}
 		dst = m.AppendEncode(dst, text[start:end], s)

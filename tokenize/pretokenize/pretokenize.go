@@ -411,6 +411,15 @@ var asciiLetter, asciiUpper, asciiLower = func() (l, u, w [256]bool) {
 	return
 }()
 
+// asciiPunctNotQuote marks the ASCII punctuation and symbols but the
+// apostrophe: [^\s\p{L}\p{N}] and [\p{P}\p{S}] on printable ASCII.
+var asciiPunctNotQuote = func() (p [256]bool) {
+	for b := '!'; b <= '~'; b++ {
+		p[b] = !asciiLetter[b] && !('0' <= b && b <= '9') && b != '\''
+	}
+	return
+}()
+
 // wordASCII is the fast path, for the Cl100k, Qwen2, GPT2 and DeepSeekV3
 // patterns, of their most frequent piece: an ASCII word, with or without
 // one space before it, followed by an ASCII byte that is not a letter (or
@@ -522,6 +531,17 @@ func (s *Splitter) AppendEnds(ends []int, t string, i int) ([]int, int) {
 			if j > start && (j == len(t) || t[j] < utf8.RuneSelf) {
 				ends = append(ends, j)
 				i = j
+				continue
+			}
+			// An ASCII punctuation mark (but the apostrophe of the
+			// contractions) before a space, and a line break before an
+			// ASCII letter, are pieces of one byte in these four
+			// patterns: the punctuation alternative stops at the space
+			// (and no letter alternative can start), the line-break
+			// alternative at the letter.
+			if i+1 < len(t) && (t[i+1] == ' ' && asciiPunctNotQuote[t[i]] || t[i] == '\n' && asciiLetter[t[i+1]]) {
+				i++
+				ends = append(ends, i)
 				continue
 			}
 		}
