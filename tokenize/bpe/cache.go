@@ -21,7 +21,11 @@ package bpe
 // from evicting each other: on Opticks (6,841 distinct pieces under
 // Qwen's pattern) the misses per pass fell from about 2,500 with the
 // former two-way tables (8,192 + 4,096 entries) to about 250. A store puts
-// the piece first in its set and drops the last. A piece with more tokens
+// the piece first in its set and drops the last; a hit in the small and
+// mid tables moves the piece to the front of its set, so that a set's
+// most frequent piece is found in its first way and the processor
+// predicts the way loop's branches (this made the hit path about a fifth
+// faster on Opticks). A piece with more tokens
 // than an entry holds is not cached. AppendEncode answers a one-byte piece
 // from its byte's token; AppendEncodePieces caches it too, so that its
 // loop has one path for every piece of up to 8 bytes.
@@ -156,7 +160,8 @@ func (c *pieceCache) appendCached(dst []uint32, piece string) ([]uint32, bool) {
 		k := smallKey(piece)
 		set := &c.small[mix(k, n)>>(64-smallBits)]
 		for w := range set {
-			if e := &set[w]; e.key == k && e.meta&15 == uint64(n) {
+			if e := set[w]; e.key == k && e.meta&15 == uint64(n) {
+				set[w], set[0] = set[0], e
 				if e.meta&(3<<4) == 1<<4 {
 					return append(dst, uint32(e.meta>>6)&idMask), true
 				}
@@ -168,7 +173,8 @@ func (c *pieceCache) appendCached(dst []uint32, piece string) ([]uint32, bool) {
 		k0, k1 := midKey(piece)
 		set := &c.mid[mix2(k0, k1, n)>>(64-midBits)]
 		for w := range set {
-			if e := &set[w]; e.k0 == k0 && e.k1 == k1 && e.meta&31 == uint64(n) {
+			if e := set[w]; e.k0 == k0 && e.k1 == k1 && e.meta&31 == uint64(n) {
+				set[w], set[0] = set[0], e
 				return e.appendIDs(dst), true
 			}
 		}

@@ -155,11 +155,16 @@ func (m *Merges) AppendEncodePieces(dst []uint32, text string, start int, ends [
 			k := load64(text[start:]) & lowBytes(n)
 			set := &c.small[mix(k, n)>>(64-smallBits)]
 			for w := range set {
-				if e := &set[w]; e.key == k && e.meta&15 == uint64(n) {
+				if e := set[w]; e.key == k && e.meta&15 == uint64(n) {
 					if e.meta&(3<<4) == 1<<4 {
 						dst = append(dst, uint32(e.meta>>6)&idMask)
 					} else {
 						dst = append(dst, uint32(e.meta>>6)&idMask, uint32(e.meta>>34)&idMask)
+					}
+					if w > 0 {
+						// Move the hit to the front: a set's most
+						// frequent piece is then found first.
+						set[w], set[0] = set[0], e
 					}
 					goto next
 				}
@@ -175,8 +180,11 @@ func (m *Merges) AppendEncodePieces(dst []uint32, text string, start int, ends [
 			k0, k1 := load64(text[start:]), load64(text[end-8:])
 			set := &c.mid[mix2(k0, k1, n)>>(64-midBits)]
 			for w := range set {
-				if e := &set[w]; e.k0 == k0 && e.k1 == k1 && e.meta&31 == uint64(n) {
+				if e := set[w]; e.k0 == k0 && e.k1 == k1 && e.meta&31 == uint64(n) {
 					dst = e.appendIDs(dst)
+					if w > 0 {
+						set[w], set[0] = set[0], e
+					}
 					goto next
 				}
 			}
