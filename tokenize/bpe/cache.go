@@ -1,21 +1,24 @@
 package bpe
 
-// The piece cache maps recent pieces of 2 to cachedLen bytes to their
+// The piece cache maps recent pieces of 1 to cachedLen bytes to their
 // tokens. Words follow Zipf's law: most pieces of a text are among a few
 // thousand frequent ones, and a hit costs a few loads and one comparison
 // instead of the merges' probes of the vocabulary and merge tables, each
 // likely a miss of the processor's caches. It has three four-way
-// set-associative tables, each set one or two 64-byte cache lines, 544 KiB
-// in all, so that it stays in a core's L2 cache beside the vocabulary's hot
-// part:
+// set-associative tables, each set one to four 64-byte cache lines, and a
+// two-way one for long pieces, 624 KiB in all, of which a text touches only
+// the sets its pieces fall in, so that it stays in a core's L2 cache beside
+// the vocabulary's hot part:
 //
 //   - small: pieces of 1 to 8 bytes (most words with their space) of one or
 //     two tokens, in 16-byte entries: the piece's bytes as one word, and
 //     its length, token count and two 28-bit IDs packed in another;
 //   - mid: pieces of 9 to 16 bytes, or shorter ones of three or four
 //     tokens, in 32-byte entries (two words of bytes, four 28-bit IDs);
-//   - long: the others (17 to cachedLen bytes, up to six tokens, any IDs),
-//     in 64-byte entries.
+//   - long: the others of up to 24 bytes (up to six tokens, any IDs), in
+//     64-byte entries;
+//   - xl: pieces of 25 to cachedLen bytes (runs of spaces or dashes in
+//     tables) of up to 30 tokens, in 192-byte entries, two ways.
 //
 // Four ways per set keep up to four frequent pieces whose hashes collide
 // from evicting each other: on Opticks (6,841 distinct pieces under
@@ -90,7 +93,7 @@ type xlEntry struct {
 	text   [cachedLen]byte
 	len, n uint8
 	ids    [30]uint32
-	_      [6]byte
+	_      [4]byte // to 192 bytes
 }
 
 // smallKey returns the bytes of a piece of 1 to 8 bytes as a little-endian
