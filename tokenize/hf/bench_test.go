@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"testing"
 
+	"github.com/tracemark/tracemark/internal/threadcpu"
 	"github.com/tracemark/tracemark/tokenize/hf"
 	"github.com/tracemark/tracemark/tokenize/pretokenize"
 )
@@ -47,11 +48,11 @@ func BenchmarkEncode(b *testing.B) {
 				ids, _ := tok.AppendEncode(nil, text)
 				b.SetBytes(int64(len(text)))
 				b.ReportAllocs()
-				cpu := threadCPU()
+				cpu := threadcpu.Now()
 				for b.Loop() {
 					ids, _ = tok.AppendEncode(ids[:0], text)
 				}
-				b.ReportMetric(float64(threadCPU()-cpu)/float64(b.N), "cpu-ns/op")
+				b.ReportMetric(float64(threadcpu.Now()-cpu)/float64(b.N), "cpu-ns/op")
 			})
 		}
 	}
