@@ -82,6 +82,8 @@ type scratch struct {
 	bpe     bpe.Scratch
 	valid   []byte
 	matches [][][]int // regexp2 matches, by stage
+	norm    norm.Iter // for isNormal
+	ends    []int     // a batch of piece ends (last stage)
 }
 
 // Behavior is how a Split pre-tokenizer treats the pattern's matches.
@@ -656,7 +658,7 @@ func (t *Tokenizer) encodeText(dst []uint32, text string, s *scratch) ([]uint32,
 		return dst, nil
 	}
 	for _, f := range t.normalize {
-		if !isNormal(f, text) {
+		if !isNormal(f, text, &s.norm) {
 			text = f.String(text)
 		}
 	}
@@ -669,8 +671,11 @@ func (t *Tokenizer) encodeText(dst []uint32, text string, s *scratch) ([]uint32,
 // a combining mark after it may compose with). ASCII characters are
 // unchanged by every form and nothing composes with or reorders across
 // one that follows, so each ASCII character starts a stretch that
-// normalizes independently of what comes before it.
-func isNormal(f norm.Form, text string) bool {
+// normalizes independently of what comes before it. It does not allocate:
+// a run is normal if f.QuickSpanString passes all of it, and otherwise if
+// it reads back unchanged through it, an iterator kept by the caller
+// (IsNormalString allocates on every call).
+func isNormal(f norm.Form, text string, it *norm.Iter) bool {
 	b := unsafe.Slice(unsafe.StringData(text), len(text))
 	for i := 0; ; {
 		for i+8 <= len(b) && binary.LittleEndian.Uint64(b[i:])&0x8080808080808080 == 0 {
@@ -686,10 +691,28 @@ func isNormal(f norm.Form, text string) bool {
 		for i < len(b) && b[i] >= utf8.RuneSelf {
 			i++
 		}
-		if !f.IsNormalString(text[j:i]) {
+		if run := text[j:i]; f.QuickSpanString(run) != len(run) && !unchanged(f, run, it) {
 			return false
 		}
 	}
+}
+
+// unchanged reports whether f leaves s as it is, reading f's output of s
+// segment by segment through it.
+func unchanged(f norm.Form, s string, it *norm.Iter) bool {
+	// InitString leaves the reorder buffer of an iteration that was
+	// abandoned (below) as it was: start from a zero iterator.
+	*it = norm.Iter{}
+	it.InitString(f, s)
+	p := 0
+	for !it.Done() {
+		seg := it.Next()
+		if len(seg) > len(s)-p || string(seg) != s[p:p+len(seg)] {
+			return false
+		}
+		p += len(seg)
+	}
+	return p == len(s)
 }
 
 // split cuts text with stage k and passes each piece to the next stage, the
@@ -703,19 +726,15 @@ func (t *Tokenizer) split(dst []uint32, text string, k int, s *scratch) ([]uint3
 	}
 	st := &t.stages[k]
 	if st.split != nil && st.behavior == isolated && !st.invert && k+1 == len(t.stages) {
-		// The most common case: the last stage, whose spans are all
-		// pieces for the model (Next returns no gap for the patterns
-		// that match every character).
+		// The most common case: the last stage, whose spans (matches
+		// and gaps) are all pieces for the model, taken in batches.
+		if s.ends == nil {
+			s.ends = make([]int, 0, 256)
+		}
 		for i := 0; i < len(text); {
-			a, b := st.split.Next(text, i)
-			if a > i {
-				dst = t.model.AppendEncode(dst, text[i:a], &s.bpe)
-			}
-			if a == b {
-				break
-			}
-			dst = t.model.AppendEncode(dst, text[a:b], &s.bpe)
-			i = b
+			ends, next := st.split.AppendEnds(s.ends[:0], text, i)
+			dst = t.model.AppendEncodePieces(dst, text, i, ends, &s.bpe)
+			i = next
 		}
 		return dst, nil
 	}

@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/text/unicode/norm"
 
+	"github.com/tracemark/tracemark/internal/refcorpus"
 	"github.com/tracemark/tracemark/tokenize"
 	"github.com/tracemark/tracemark/tokenize/hf"
 )
@@ -196,6 +197,36 @@ func TestKnownPatternsUseScanners(t *testing.T) {
 		tok := loadKnown(t, name, hf.Options{})
 		if fb := tok.Fallbacks(); len(fb) > 0 {
 			t.Errorf("%s: regexp2 runs %q", name, fb)
+		}
+	}
+}
+
+// TestEncodeDoesNotAllocate checks that encoding allocates nothing once
+// warm, for every known tokenizer, on Opticks (ASCII with a few accented
+// letters) followed by the test texts that are in NFC (mixes of scripts,
+// marks, emoji, CJK, digits) and invalid UTF-8: a text that is not in its
+// normal form must be copied to be normalized, but one that is must not be.
+func TestEncodeDoesNotAllocate(t *testing.T) {
+	op, err := refcorpus.Opticks()
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := op.Text[:200000]
+	for _, s := range texts(t) {
+		if norm.NFC.IsNormalString(s) {
+			text += s
+		}
+	}
+	for _, name := range []string{"llama3", "qwen3", "deepseek-v3", "gpt2"} {
+		tok := loadKnown(t, name, hf.Options{})
+		for _, in := range []string{text, text + "\xff\xfe invalid UTF-8"} {
+			ids, err := tok.AppendEncode(nil, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := testing.AllocsPerRun(5, func() { ids, _ = tok.AppendEncode(ids[:0], in) }); n != 0 {
+				t.Errorf("%s: AppendEncode allocates %v times per call", name, n)
+			}
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -108,4 +109,54 @@ func FuzzOpenPatternsMatchRegexp(f *testing.F) {
 			compare(t, sp[p], res[p], "fuzz", text)
 		}
 	})
+}
+
+// TestAppendEndsMatchesNext checks that the batches of AppendEnds, with
+// room for 2 to 256 ends, give the pieces and gaps of Next, in every
+// pattern, on Opticks, the fmt sources and random mixes.
+func TestAppendEndsMatchesNext(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	opticks, err := os.ReadFile(filepath.Join(runtime.GOROOT(), "src", "testdata", "Isaac.Newton-Opticks.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	texts := []string{string(opticks[:min(len(opticks), 200000)])}
+	for _, text := range readTree(t, filepath.Join(runtime.GOROOT(), "src", "fmt"), 1) {
+		texts = append(texts, text)
+	}
+	for range 5000 {
+		texts = append(texts, randomText(rng, 1+rng.IntN(60)))
+	}
+	for p := range Regexes {
+		s, err := New(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k, text := range texts {
+			var want []int
+			for i := 0; i < len(text); {
+				a, b := s.Next(text, i)
+				if a > i {
+					want = append(want, a)
+				}
+				if a == b {
+					break
+				}
+				want = append(want, b)
+				i = b
+			}
+			var got []int
+			ends := make([]int, 0, []int{2, 3, 7, 256}[k%4])
+			for i := 0; i < len(text); {
+				ends, i = s.AppendEnds(ends[:0], text, i)
+				if len(ends) == 0 {
+					t.Fatalf("%v: text %d: no progress at %d", p, k, i)
+				}
+				got = append(got, ends...)
+			}
+			if !slices.Equal(got, want) {
+				t.Fatalf("%v: text %d (%q...): AppendEnds gave %d ends, Next %d", p, k, text[:min(len(text), 40)], len(got), len(want))
+			}
+		}
+	}
 }

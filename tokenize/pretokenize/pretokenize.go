@@ -23,6 +23,7 @@ package pretokenize
 
 import (
 	"fmt"
+	"math/bits"
 	"unicode"
 	"unicode/utf8"
 )
@@ -410,6 +411,15 @@ var asciiLetter, asciiUpper, asciiLower = func() (l, u, w [256]bool) {
 	return
 }()
 
+// asciiPunctNotQuote marks the ASCII punctuation and symbols but the
+// apostrophe: [^\s\p{L}\p{N}] and [\p{P}\p{S}] on printable ASCII.
+var asciiPunctNotQuote = func() (p [256]bool) {
+	for b := '!'; b <= '~'; b++ {
+		p[b] = !asciiLetter[b] && !('0' <= b && b <= '9') && b != '\''
+	}
+	return
+}()
+
 // wordASCII is the fast path, for the Cl100k, Qwen2, GPT2 and DeepSeekV3
 // patterns, of their most frequent piece: an ASCII word, with or without
 // one space before it, followed by an ASCII byte that is not a letter (or
@@ -424,15 +434,41 @@ func wordASCII(t string, i int) int {
 	if t[j] == ' ' {
 		j++
 	}
-	if j >= len(t) || !asciiLetter[t[j]] {
-		return -1
-	}
-	for j++; j < len(t) && asciiLetter[t[j]]; j++ {
-	}
-	if j < len(t) && t[j] >= utf8.RuneSelf {
-		return -1 // the letter run may go on
+	start := j
+	j = asciiLetterRun(t, j)
+	if j == start || j < len(t) && t[j] >= utf8.RuneSelf {
+		return -1 // no letter, or the letter run may go on
 	}
 	return j
+}
+
+// asciiLetterRun returns the end of the run of ASCII letters from i,
+// testing eight bytes at a time.
+func asciiLetterRun(t string, i int) int {
+	for ; i+8 <= len(t); i += 8 {
+		w := uint64(t[i]) | uint64(t[i+1])<<8 | uint64(t[i+2])<<16 | uint64(t[i+3])<<24 |
+			uint64(t[i+4])<<32 | uint64(t[i+5])<<40 | uint64(t[i+6])<<48 | uint64(t[i+7])<<56
+		if m := notLetters(w); m != 0 {
+			return i + bits.TrailingZeros64(m)>>3
+		}
+	}
+	for i < len(t) && asciiLetter[t[i]] {
+		i++
+	}
+	return i
+}
+
+// notLetters returns the high bit of each byte of w that is not an ASCII
+// letter. A byte is a letter if it is below 0x80 and, with bit 5 set (the
+// case bit), from 'a' to 'z'; on the low seven bits of each byte (x below)
+// the two additions cannot carry into the next byte.
+func notLetters(w uint64) uint64 {
+	const high = 0x8080808080808080
+	x := (w | 0x2020202020202020) &^ high
+	geA := x + 0x1f1f1f1f1f1f1f1f // high bit set from 'a' (0x61) on
+	gtZ := x + 0x0505050505050505 // from '{' (0x7b) on
+	letters := geA &^ gtZ &^ w & high
+	return letters ^ high
 }
 
 // o200kASCII is the same fast path for the O200k pattern, whose letter
@@ -460,6 +496,66 @@ func o200kASCII(t string, i int) int {
 		return -1
 	}
 	return e
+}
+
+// AppendEnds appends to ends the end offsets of the pieces of t from i on,
+// in order, as long as ends has room for two more (it does not grow ends),
+// and returns them with the offset where the next piece starts (len(t) at
+// the end). Text that matches no alternative (a gap, see DeepSeekV3) is a
+// piece of its own, as under Isolated: the pieces tile t[i:]. It gives the
+// pieces of Next, in a loop that tests the commonest piece (an ASCII word,
+// see wordASCII) before calling Next, for encoders that take pieces in
+// batches.
+func (s *Splitter) AppendEnds(ends []int, t string, i int) ([]int, int) {
+	words := s.pattern == Cl100k || s.pattern == Qwen2 || s.pattern == DeepSeekV3 || s.pattern == GPT2
+	for i < len(t) && len(ends)+2 <= cap(ends) {
+		if words {
+			// wordASCII, written out so that it stays in the loop.
+			j := i
+			if t[j] == ' ' {
+				j++
+			}
+			start := j
+			for ; j+8 <= len(t); j += 8 {
+				w := uint64(t[j]) | uint64(t[j+1])<<8 | uint64(t[j+2])<<16 | uint64(t[j+3])<<24 |
+					uint64(t[j+4])<<32 | uint64(t[j+5])<<40 | uint64(t[j+6])<<48 | uint64(t[j+7])<<56
+				if m := notLetters(w); m != 0 {
+					j += bits.TrailingZeros64(m) >> 3
+					goto end
+				}
+			}
+			for j < len(t) && asciiLetter[t[j]] {
+				j++
+			}
+		end:
+			if j > start && (j == len(t) || t[j] < utf8.RuneSelf) {
+				ends = append(ends, j)
+				i = j
+				continue
+			}
+			// An ASCII punctuation mark (but the apostrophe of the
+			// contractions) before a space, and a line break before an
+			// ASCII letter, are pieces of one byte in these four
+			// patterns: the punctuation alternative stops at the space
+			// (and no letter alternative can start), the line-break
+			// alternative at the letter.
+			if i+1 < len(t) && (t[i+1] == ' ' && asciiPunctNotQuote[t[i]] || t[i] == '\n' && asciiLetter[t[i+1]]) {
+				i++
+				ends = append(ends, i)
+				continue
+			}
+		}
+		a, b := s.Next(t, i)
+		if a > i {
+			ends = append(ends, a)
+		}
+		if a == b {
+			return ends, len(t)
+		}
+		ends = append(ends, b)
+		i = b
+	}
+	return ends, i
 }
 
 // AppendPieces appends the pieces of t to dst, in order. It is a convenience

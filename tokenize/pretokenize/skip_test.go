@@ -30,3 +30,34 @@ func TestSkipASCII(t *testing.T) {
 		}
 	}
 }
+
+// TestASCIILetterRun checks the eight-bytes-at-a-time letter run against a
+// byte loop, from every offset of random texts of letters, the bytes around
+// them ('@', '[', '`', '{'), digits, spaces and bytes at and above 0x80.
+func TestASCIILetterRun(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	alphabet := "azAZmq@[`{ 0\x7f\x80\xc1\xe1\xfa\xff"
+	for range 5000 {
+		b := make([]byte, rng.IntN(40))
+		for k := range b {
+			if rng.IntN(3) == 0 {
+				b[k] = alphabet[rng.IntN(len(alphabet))]
+			} else {
+				b[k] = byte(rng.IntN(256))
+			}
+			if rng.IntN(2) == 0 {
+				b[k] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"[rng.IntN(52)]
+			}
+		}
+		text := string(b)
+		for i := range len(text) + 1 {
+			want := i
+			for want < len(text) && ('a' <= text[want] && text[want] <= 'z' || 'A' <= text[want] && text[want] <= 'Z') {
+				want++
+			}
+			if got := asciiLetterRun(text, i); got != want {
+				t.Fatalf("asciiLetterRun(%q, %d) = %d, want %d", text, i, got, want)
+			}
+		}
+	}
+}
