@@ -8,16 +8,42 @@ import "unicode/utf8"
 // decoders follow. Both tokenizers use it to decode token bytes to text.
 func AppendReplacingInvalid(dst []byte, s string) []byte {
 	for len(s) > 0 {
-		r, n := utf8.DecodeRuneInString(s)
-		if r != utf8.RuneError || n > 1 {
-			dst = append(dst, s[:n]...)
-			s = s[n:]
-			continue
+		i := validPrefix(s)
+		dst = append(dst, s[:i]...)
+		if s = s[i:]; len(s) == 0 {
+			break
 		}
 		dst = utf8.AppendRune(dst, utf8.RuneError)
 		s = s[maximalSubpart(s):]
 	}
 	return dst
+}
+
+// validPrefix returns the length of the longest prefix of s that is valid
+// UTF-8, stepping over ASCII eight bytes at a time, so that a long text
+// with one ill-formed sequence is copied in a few large appends.
+func validPrefix(s string) int {
+	i := 0
+	for i < len(s) {
+		if i+8 <= len(s) {
+			w := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+				uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+			if w&0x8080808080808080 == 0 {
+				i += 8
+				continue
+			}
+		}
+		if s[i] < utf8.RuneSelf {
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n == 1 {
+			return i
+		}
+		i += n
+	}
+	return i
 }
 
 // maximalSubpart returns the length of the longest prefix of s that starts a
