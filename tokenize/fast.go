@@ -65,9 +65,6 @@ func (e *Encoder) begin(text string) (*encodeScratch, string) {
 		s = new(encodeScratch)
 	}
 	if !utf8.ValidString(text) {
-		if need := len(text) + len(text)/16 + 64; cap(s.valid) < need {
-			s.valid = make([]byte, 0, need) // no regrowth copies on a long text
-		}
 		s.valid = bpe.AppendReplacingInvalid(s.valid[:0], text)
 		text = unsafe.String(unsafe.SliceData(s.valid), len(s.valid))
 	}

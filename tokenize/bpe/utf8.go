@@ -1,12 +1,17 @@
 package bpe
 
-import "unicode/utf8"
+import (
+	"slices"
+	"unicode/utf8"
+)
 
 // AppendReplacingInvalid appends s to dst with every maximal ill-formed
 // subsequence replaced by U+FFFD, the replacement practice of the Unicode
 // standard (section 3.9) that Python's, tiktoken's and Hugging Face's
 // decoders follow. Both tokenizers use it to decode token bytes to text.
 func AppendReplacingInvalid(dst []byte, s string) []byte {
+	// Room for s and a few replacements at once: no regrowth copies.
+	dst = slices.Grow(dst, len(s)+len(s)/16+64)
 	for len(s) > 0 {
 		i := validPrefix(s)
 		dst = append(dst, s[:i]...)
