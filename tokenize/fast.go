@@ -24,7 +24,7 @@ type Encoder struct {
 
 type encodeScratch struct {
 	bpe   bpe.Scratch
-	valid []byte   // input with invalid UTF-8 replaced
+	valid []byte   // a part of the input with ill-formed UTF-8 replaced
 	piece []uint32 // tokens of one piece, for Count
 }
 
@@ -43,49 +43,108 @@ func (e *Encoder) Ranks() *bpe.Ranks { return e.ranks }
 
 // AppendEncode appends the token IDs of text to dst. It never fails.
 func (e *Encoder) AppendEncode(dst []uint32, text string) ([]uint32, error) {
-	s, text := e.begin(text)
-	for i := 0; i < len(text); {
-		start, end := e.split.Next(text, i)
-		if start == end {
-			break
+	s := e.getScratch()
+	for len(text) > 0 {
+		var part string
+		part, text = s.nextValid(text)
+		for i := 0; i < len(part); {
+			start, end := e.split.Next(part, i)
+			if start == end {
+				break
+			}
+			dst = e.ranks.AppendEncode(dst, part[start:end], &s.bpe)
+			i = end
 		}
-		dst = e.ranks.AppendEncode(dst, text[start:end], &s.bpe)
-		i = end
 	}
 	e.scratch.Put(s)
 	return dst, nil
 }
 
-// begin takes a scratch from the pool (the caller puts it back) and returns
-// text with invalid UTF-8 replaced by U+FFFD, as tiktoken does before
-// splitting; the replaced copy lives in the scratch.
-func (e *Encoder) begin(text string) (*encodeScratch, string) {
+// Count returns the number of tokens of text without storing them.
+func (e *Encoder) Count(text string) int {
+	s := e.getScratch()
+	n := 0
+	for len(text) > 0 {
+		var part string
+		part, text = s.nextValid(text)
+		for i := 0; i < len(part); {
+			start, end := e.split.Next(part, i)
+			if start == end {
+				break
+			}
+			s.piece = e.ranks.AppendEncode(s.piece[:0], part[start:end], &s.bpe)
+			n += len(s.piece)
+			i = end
+		}
+	}
+	e.scratch.Put(s)
+	return n
+}
+
+// getScratch takes a scratch from the pool; the caller puts it back.
+func (e *Encoder) getScratch() *encodeScratch {
 	s, _ := e.scratch.Get().(*encodeScratch)
 	if s == nil {
 		s = new(encodeScratch)
 	}
-	if !utf8.ValidString(text) {
-		s.valid = bpe.AppendReplacingInvalid(s.valid[:0], text)
-		text = unsafe.String(unsafe.SliceData(s.valid), len(s.valid))
-	}
-	return s, text
+	return s
 }
 
-// Count returns the number of tokens of text without storing them.
-func (e *Encoder) Count(text string) int {
-	s, text := e.begin(text)
-	n := 0
-	for i := 0; i < len(text); {
-		start, end := e.split.Next(text, i)
-		if start == end {
-			break
-		}
-		s.piece = e.ranks.AppendEncode(s.piece[:0], text[start:end], &s.bpe)
-		n += len(s.piece)
-		i = end
+// nextValid returns the next part of text to encode, valid UTF-8, and the
+// text after it. tiktoken replaces every ill-formed UTF-8 sequence by U+FFFD
+// before splitting; rather than copying a whole text for one bad byte, text
+// is cut at CutPoint places (whose tokens, encoded apart, are the whole
+// text's, and which lie between valid characters, so the replacement does not
+// move them): a part is either a valid stretch of text as it is, or the
+// stretch between the cut places around ill-formed sequences, copied into
+// s.valid with the replacements (valid until the next call).
+func (s *encodeScratch) nextValid(text string) (part, rest string) {
+	i := bpe.ValidPrefix(text)
+	if i == len(text) {
+		return text, ""
 	}
-	e.scratch.Put(s)
-	return n
+	if c := cutBefore(text, i); c > 0 {
+		return text[:c], text[c:]
+	}
+	k := cutAfter(text, i)
+	s.valid = bpe.AppendReplacingInvalid(s.valid[:0], text[:k])
+	return unsafe.String(unsafe.SliceData(s.valid), len(s.valid)), text[k:]
+}
+
+// cutWindow is the first span cutBefore and cutAfter look at for a cut
+// place; it grows fourfold until one is found.
+const cutWindow = 512
+
+// cutBefore returns a CutPoint place at or before i, as near as it finds,
+// or 0.
+func cutBefore(text string, i int) int {
+	b := unsafe.Slice(unsafe.StringData(text), len(text))
+	for w := cutWindow; ; w *= 4 {
+		lo := max(0, i-w)
+		// CutPoint looks only at the bytes around a place, so a place it
+		// finds in b[lo:i] is one in text.
+		if p := CutPoint(b[lo:i]); p >= 0 {
+			return lo + p
+		}
+		if lo == 0 {
+			return 0
+		}
+	}
+}
+
+// cutAfter returns a CutPoint place after i, within a few windows of it
+// (the nearest is not needed), or len(text).
+func cutAfter(text string, i int) int {
+	b := unsafe.Slice(unsafe.StringData(text), len(text))
+	for w := cutWindow; ; w *= 4 {
+		hi := i + 1 + w
+		if hi >= len(text) {
+			return len(text)
+		}
+		if p := CutPoint(b[i+1 : hi]); p >= 0 {
+			return i + 1 + p
+		}
+	}
 }
 
 // Decode returns the text of ids, with U+FFFD for bytes that are not valid

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/tracemark/tracemark/internal/refcorpus"
@@ -141,4 +143,94 @@ func ExampleCountParallel() {
 	n, err := tokenize.CountParallel(context.Background(), tok, "Light is refracted.", 0)
 	fmt.Println(n, err)
 	// Output: 5 <nil>
+}
+
+// illFormedCases returns long texts with ill-formed UTF-8 in the places the
+// cut-around path of Encoder treats differently: one bad byte in a long
+// text, a few far apart, bad bytes dense, next to line breaks and spaces
+// (where cut places are), at the start and the end, and random mixes.
+func illFormedCases(t testing.TB) map[string]string {
+	op, err := refcorpus.Opticks()
+	if err != nil {
+		t.Fatal(err)
+	}
+	prose := op.Text[:120000]
+	rng := rand.New(rand.NewPCG(3, 5))
+	insert := func(text string, n int, bad string) string {
+		b := []byte(text)
+		for range n {
+			i := rng.IntN(len(b) + 1)
+			b = slices.Insert(b, i, []byte(bad)...)
+		}
+		return string(b)
+	}
+	cases := map[string]string{
+		"one byte":        insert(prose, 1, "\xff"),
+		"seven far apart": insert(prose, 7, "\xfe"),
+		"dense":           insert(prose[:20000], 2000, "\x80"),
+		"split sequences": insert(prose, 50, "\xe2\x82"),
+		"at the start":    "\xff" + prose,
+		"at the end":      prose + "\xf0\x9f",
+		"around breaks": strings.Repeat("word\n\xffWord end.\xff\nNext \xff line\n\n\xffA ", 400) +
+			strings.Repeat("a \xffb\n", 300),
+	}
+	var mix strings.Builder
+	for mix.Len() < 60000 {
+		mix.WriteString(randomText(rng, 1+rng.IntN(400)))
+		mix.WriteString([]string{"\n", " ", "\nThe ", " word "}[rng.IntN(4)])
+	}
+	cases["random mixes"] = mix.String()
+	return cases
+}
+
+// TestIllFormedUTF8PartsKeepTokens checks that encoding text with ill-formed
+// UTF-8 (which Encoder cuts around and copies only near the bad bytes) gives
+// exactly the tokens of the text with every ill-formed sequence replaced by
+// U+FFFD first, the way tiktoken defines it.
+func TestIllFormedUTF8PartsKeepTokens(t *testing.T) {
+	cases := illFormedCases(t)
+	for _, name := range tokenize.Names() {
+		for _, get := range []func(string) (*tokenize.Encoder, error){tokenize.Builtin, tokenize.GetTiktokenGoCompatible} {
+			enc, err := get(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for what, text := range cases {
+				replaced := string(bpe.AppendReplacingInvalid(nil, text))
+				want, _ := enc.AppendEncode(nil, replaced)
+				got, _ := enc.AppendEncode(nil, text)
+				if !slices.Equal(got, want) {
+					t.Errorf("%s, %s: %s", name, what, firstDifference(enc, got, want))
+				}
+				if n := enc.Count(text); n != len(want) {
+					t.Errorf("%s, %s: Count %d, want %d", name, what, n, len(want))
+				}
+			}
+		}
+	}
+}
+
+// FuzzIllFormedUTF8PartsKeepTokens checks the same property on fuzzed text
+// placed among prose long enough for cut places to be looked for.
+func FuzzIllFormedUTF8PartsKeepTokens(f *testing.F) {
+	for _, s := range []string{"\xff", "a\n\xffB", "x\xff\nY z", "\xe2\x82 \n\n\xf0A", "\r\n\xc3\t"} {
+		f.Add(s)
+	}
+	op, err := refcorpus.Opticks()
+	if err != nil {
+		f.Fatal(err)
+	}
+	prose := op.Text[:3000]
+	enc, err := tokenize.Builtin("o200k_base")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		text := prose[:1000] + s + prose[1000:2200] + s + s + prose[2200:]
+		want, _ := enc.AppendEncode(nil, string(bpe.AppendReplacingInvalid(nil, text)))
+		got, _ := enc.AppendEncode(nil, text)
+		if !slices.Equal(got, want) {
+			t.Fatalf("%q: %s", s, firstDifference(enc, got, want))
+		}
+	})
 }

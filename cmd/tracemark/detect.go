@@ -15,6 +15,7 @@ import (
 	"github.com/tracemark/tracemark/corpora"
 	"github.com/tracemark/tracemark/detect"
 	"github.com/tracemark/tracemark/detect/spans"
+	"github.com/tracemark/tracemark/internal/bigbuf"
 	"github.com/tracemark/tracemark/tokenize"
 	"github.com/tracemark/tracemark/watermark"
 	"github.com/urfave/cli/v2"
@@ -198,24 +199,56 @@ func openInput(ctx context.Context, e *env, name string) (io.ReadCloser, string,
 	return in, display, err
 }
 
-// readInput reads a whole named input.
+// readInput reads a whole named input into memory the Go heap owns.
 func readInput(ctx context.Context, e *env, name string) (string, []byte, error) {
+	display, data, _, err := readWholeInput(ctx, e, name, false)
+	return display, data, err
+}
+
+// readWholeInput reads a whole named input. A regular file's size is the
+// capacity to start from (exact for plain text, a floor for compressed
+// input): one buffer, no regrowth copies. With outsideHeap, that buffer is
+// taken outside the Go heap (package bigbuf) and release frees it: data
+// must not be used after release is called.
+func readWholeInput(ctx context.Context, e *env, name string, outsideHeap bool) (display string, data []byte, release func(), err error) {
 	in, display, err := openInput(ctx, e, name)
 	if err != nil {
-		return display, nil, err
+		return display, nil, func() {}, err
 	}
 	defer in.Close()
-	// A regular file's size is the capacity to start from (exact for plain
-	// text, a floor for compressed input): one buffer, no regrowth copies.
-	var hint int64
+	hint := bytes.MinRead
 	if fi, err := os.Stat(name); name != "-" && err == nil && fi.Mode().IsRegular() {
-		hint = fi.Size()
+		// One byte more than the file, to see the end without growing.
+		hint = int(min(fi.Size(), 1<<40)) + 1
 	}
-	buf := bytes.NewBuffer(make([]byte, 0, hint+bytes.MinRead))
-	if _, err := buf.ReadFrom(in); err != nil {
-		return display, nil, fmt.Errorf("%s: %w", display, err)
+	var buf []byte
+	release = func() {}
+	if outsideHeap {
+		buf, release = bigbuf.Alloc(hint)
+	} else {
+		buf = make([]byte, hint)
 	}
-	return display, buf.Bytes(), nil
+	n := 0
+	for {
+		if n == len(buf) {
+			// Longer than its size said (compressed, or growing): go on
+			// in an ordinary slice.
+			grown := make([]byte, 2*len(buf)+bytes.MinRead)
+			copy(grown, buf[:n])
+			release()
+			buf, release = grown, func() {}
+		}
+		m, err := in.Read(buf[n:])
+		n += m
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			release()
+			return display, nil, func() {}, fmt.Errorf("%s: %w", display, err)
+		}
+	}
+	return display, buf[:n], release, nil
 }
 
 // input tests one named input ("-" is standard input).

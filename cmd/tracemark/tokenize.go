@@ -39,7 +39,9 @@ func tokenizeCommand(e *env) *cli.Command {
 			var line []byte
 			failed := false
 			for _, name := range inputs {
-				display, data, err := readInput(c.Context, e, name)
+				// The input is released once counted or encoded: the IDs
+				// keep nothing of it.
+				display, data, release, err := readWholeInput(c.Context, e, name, true)
 				n := 0
 				if err == nil {
 					// data is not changed or kept: view it as the text.
@@ -50,6 +52,7 @@ func tokenizeCommand(e *env) *cli.Command {
 						ids, err = tokenize.AppendEncodeParallel(c.Context, tok, ids[:0], text, 0)
 					}
 				}
+				release()
 				if err != nil {
 					failed = true
 					out.Flush()

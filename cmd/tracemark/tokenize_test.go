@@ -1,7 +1,12 @@
 package main
 
 import (
+	"bytes"
+	"compress/gzip"
+	"context"
 	"encoding/json"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -94,5 +99,47 @@ func TestTokenizeWithTokenizerJSON(t *testing.T) {
 	}
 	if code, _, errs = cliRun(t, "hello there", "detect", "--key", key, "--tokenizer", path); code > 1 || strings.Contains(errs, "warning") {
 		t.Errorf("detect with the file: code %d, err %q", code, errs)
+	}
+}
+
+// TestReadWholeInput reads a large plain file (into a buffer outside the Go
+// heap, and into an ordinary one), a compressed file longer than its size
+// says (the buffer grows), an empty file and standard input, and checks
+// every byte; and tokenize --count of the large file equals the count of
+// the same text from standard input.
+func TestReadWholeInput(t *testing.T) {
+	dir := t.TempDir()
+	var text strings.Builder
+	for k := 0; text.Len() < 3<<20; k++ {
+		fmt.Fprintf(&text, "line %d of a long input, \xff with one bad byte in many\n", k)
+	}
+	plain := filepath.Join(dir, "big.txt")
+	os.WriteFile(plain, []byte(text.String()), 0o644)
+	var gz bytes.Buffer
+	w := gzip.NewWriter(&gz)
+	w.Write([]byte(text.String()))
+	w.Close()
+	packed := filepath.Join(dir, "big.txt.gz")
+	os.WriteFile(packed, gz.Bytes(), 0o644)
+	empty := filepath.Join(dir, "empty.txt")
+	os.WriteFile(empty, nil, 0o644)
+	e := &env{stdin: strings.NewReader(text.String()), stdout: io.Discard, stderr: io.Discard}
+	for _, outside := range []bool{true, false} {
+		for name, want := range map[string]string{plain: text.String(), packed: text.String(), empty: "", "-": text.String()} {
+			if name == "-" {
+				e.stdin = strings.NewReader(text.String())
+			}
+			_, data, release, err := readWholeInput(context.Background(), e, name, outside)
+			if err != nil || string(data) != want {
+				t.Errorf("%s (outside the heap %v): %d bytes, want %d (%v)", name, outside, len(data), len(want), err)
+			}
+			release()
+		}
+	}
+	_, fromFile, _ := cliRun(t, "", "tokenize", "--count", plain, packed)
+	_, fromStdin, _ := cliRun(t, text.String(), "tokenize", "--count")
+	n := strings.TrimSpace(fromStdin)
+	if want := n + "\t" + plain + "\n" + n + "\t" + packed + "\n"; fromFile != want || n == "" {
+		t.Errorf("tokenize --count of the file %q, of standard input %q", fromFile, fromStdin)
 	}
 }

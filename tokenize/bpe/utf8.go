@@ -13,7 +13,7 @@ func AppendReplacingInvalid(dst []byte, s string) []byte {
 	// Room for s and a few replacements at once: no regrowth copies.
 	dst = slices.Grow(dst, len(s)+len(s)/16+64)
 	for len(s) > 0 {
-		i := validPrefix(s)
+		i := ValidPrefix(s)
 		dst = append(dst, s[:i]...)
 		if s = s[i:]; len(s) == 0 {
 			break
@@ -24,10 +24,11 @@ func AppendReplacingInvalid(dst []byte, s string) []byte {
 	return dst
 }
 
-// validPrefix returns the length of the longest prefix of s that is valid
-// UTF-8, stepping over ASCII eight bytes at a time, so that a long text
-// with one ill-formed sequence is copied in a few large appends.
-func validPrefix(s string) int {
+// ValidPrefix returns the length of the longest prefix of s that is valid
+// UTF-8 (len(s) if s is valid), stepping over ASCII eight bytes at a time,
+// so that a long text with one ill-formed sequence is copied in a few large
+// appends.
+func ValidPrefix(s string) int {
 	i := 0
 	for i < len(s) {
 		if i+8 <= len(s) {

@@ -1,0 +1,16 @@
+package bigbuf
+
+import "syscall"
+
+func mapAnonymous(n int) ([]byte, bool) {
+	b, err := syscall.Mmap(-1, 0, n, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
+	if err != nil {
+		return nil, false
+	}
+	// Advice only: where transparent huge pages are off, the buffer is
+	// faulted in 4 KiB at a time, as the Go heap's would be.
+	_ = syscall.Madvise(b, syscall.MADV_HUGEPAGE)
+	return b, true
+}
+
+func unmap(b []byte) { _ = syscall.Munmap(b) }
