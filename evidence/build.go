@@ -38,6 +38,10 @@ func NewBuilder(kind string, command []string) *Builder {
 	return b
 }
 
+// SetStartedAt records when the run started, for a run that began before
+// its Builder was made (a distributed job's launch).
+func (b *Builder) SetStartedAt(t time.Time) { b.f.StartedAt = timestamp(t) }
+
 // ToolInfo describes the running program from its build information.
 func ToolInfo() Tool {
 	t := Tool{Name: "tracemark", Version: "unknown"}
@@ -71,10 +75,12 @@ func HashFile(path string) (int64, string, error) {
 		return 0, "", err
 	}
 	defer f.Close()
-	return hashReader(f)
+	return HashReader(f)
 }
 
-func hashReader(r io.Reader) (int64, string, error) {
+// HashReader returns the number and lower-case hex SHA-256 of the bytes
+// read from r until its end.
+func HashReader(r io.Reader) (int64, string, error) {
 	h := sha256.New()
 	n, err := io.Copy(h, r)
 	if err != nil {
@@ -92,6 +98,13 @@ func (b *Builder) AddInputFile(path string) error {
 	b.f.Inputs = append(b.f.Inputs, Input{Name: path, Size: n, SHA256: sum})
 	return nil
 }
+
+// AddHashedInput records an input hashed elsewhere (e.g. by the workers
+// of a distributed scan, with HashReader).
+func (b *Builder) AddHashedInput(in Input) { b.f.Inputs = append(b.f.Inputs, in) }
+
+// AddHashedExclusion records an exclusion file hashed elsewhere.
+func (b *Builder) AddHashedExclusion(x Exclusion) { b.f.Exclusions = append(b.f.Exclusions, x) }
 
 // AddInput records an input given by its bytes (e.g. a stored answer).
 func (b *Builder) AddInput(name string, data []byte) {

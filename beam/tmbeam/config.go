@@ -47,6 +47,7 @@ type Config struct {
 
 // loaded is a Config made ready on a worker (or the launcher).
 type loaded struct {
+	keys    []*watermark.Key // keys[i] is schemes[i]'s
 	schemes []watermark.Scheme
 	tok     tokenize.Tokenizer
 	scanner *scan.Scanner
@@ -95,6 +96,7 @@ func (c Config) load(ctx context.Context) (*loaded, error) {
 		if err != nil {
 			return nil, fmt.Errorf("tmbeam: key %s: %w", k.ID(), err)
 		}
+		l.keys = append(l.keys, k)
 		l.schemes = append(l.schemes, s)
 	}
 	name := c.Tokenizer

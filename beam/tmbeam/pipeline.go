@@ -28,7 +28,8 @@ import (
 func init() {
 	register.Function1x1(metadataPath)
 	register.Combiner3[bhAcc, bhAcc, scan.BHTable](&bhFn{})
-	register.DoFn6x1[context.Context, int, func(*recBatch) bool, scan.BHTable, func(*int, *detect.Tally) bool, func(Counts), error](&writeShardFn{})
+	register.DoFn7x1[context.Context, int, func(*recBatch) bool, scan.BHTable, func(*int, *detect.Tally) bool, func(Counts), func(FlaggedDoc), error](&writeShardFn{})
+	register.Emitter1[FlaggedDoc]()
 	register.Iter1[recBatch]()
 	register.Emitter1[Counts]()
 	register.Function1x2(fileKey)
@@ -82,6 +83,12 @@ type Options struct {
 	// Start is when the job started, for the summary's seconds (default:
 	// when the pipeline is built).
 	Start time.Time
+	// Evidence also writes what an evidence file of the scan needs
+	// (WriteEvidence): inputs.jsonl, every input's size and SHA-256 (each
+	// file read once more, by the workers), and flagged.jsonl, the flagged
+	// documents' records in input order. It needs FDR > 0 or QCap 1 (every
+	// flagged document's q-value must be exact).
+	Evidence bool
 }
 
 // Build adds the scan to the pipeline's root scope. It loads the keys on
@@ -115,6 +122,11 @@ func Build(ctx context.Context, s beam.Scope, opts Options) error {
 	}
 	if opts.Start.IsZero() {
 		opts.Start = time.Now()
+	}
+	if opts.Evidence && opts.FDR == 0 && opts.QCap < 1 {
+		// Flagged by p-value, a document's q-value is recorded only as
+		// information, but scan records it exactly, however large.
+		return errors.New("tmbeam: an evidence file needs a false discovery rate (FDR > 0) or every q-value (q-value cap 1)")
 	}
 	ld, err := opts.Config.load(ctx)
 	if err != nil {
@@ -194,8 +206,11 @@ func Build(ctx context.Context, s beam.Scope, opts Options) error {
 	// written.
 	shards := beam.GroupByKey(s.Scope("shard"), recs)
 	// After the last tally group (for the same reason as the groups).
-	shardCounts := beam.ParDo(s.Scope("write shards"), &writeShardFn{Prefix: opts.Output, Shards: opts.Shards, FDR: opts.FDR, Read: opts.Read},
+	shardCounts, flagged := beam.ParDo2(s.Scope("write shards"), &writeShardFn{Prefix: opts.Output, Shards: opts.Shards, FDR: opts.FDR, Read: opts.Read, Evidence: opts.Evidence},
 		shards, beam.SideInput{Input: table}, beam.SideInput{Input: prev})
+	if opts.Evidence {
+		addEvidenceOutputs(s.Scope("evidence"), opts.Output, files, flagged)
+	}
 	beam.ParDo0(s.Scope("write files"), &writeFilesFn{Prefix: opts.Output}, beam.GroupByKey(s, beam.ParDo(s, fileKey, ends)))
 
 	counts := beam.Combine(s.Scope("counts"), addCounts, beam.Flatten(s, shardCounts, beam.ParDo(s, fileCounts, ends)))
@@ -264,10 +279,11 @@ func finalize(d *scan.Doc, t scan.BHTable, fdr float64) {
 // `scan --json` writes them, with the q-values of the BH table. It emits
 // the shard's counts. Rewriting a shard gives the same file.
 type writeShardFn struct {
-	Prefix string
-	Shards int
-	FDR    float64
-	Read   corpora.ReadOptions // for the cap on diagnostics shown per input
+	Prefix   string
+	Shards   int
+	FDR      float64
+	Read     corpora.ReadOptions // for the cap on diagnostics shown per input
+	Evidence bool                // also emit the flagged documents
 
 	codec *batchCodec
 	limit int
@@ -292,7 +308,7 @@ func (f *writeShardFn) Teardown() {
 }
 
 // ProcessElement writes one shard.
-func (f *writeShardFn) ProcessElement(ctx context.Context, shard int, batches func(*recBatch) bool, t scan.BHTable, _ func(*int, *detect.Tally) bool, emit func(Counts)) error {
+func (f *writeShardFn) ProcessElement(ctx context.Context, shard int, batches func(*recBatch) bool, t scan.BHTable, _ func(*int, *detect.Tally) bool, emit func(Counts), emitFlagged func(FlaggedDoc)) error {
 	var recs []Record
 	var b recBatch
 	for batches(&b) {
@@ -316,6 +332,13 @@ func (f *writeShardFn) ProcessElement(ctx context.Context, shard int, batches fu
 		c.Tokens += int64(r.Tokens)
 		if r.Doc.Flagged {
 			c.Flagged++
+			if f.Evidence {
+				doc, err := json.Marshal(r.Doc)
+				if err != nil {
+					return err
+				}
+				emitFlagged(FlaggedDoc{File: r.File, Part: r.Part, Ord: r.Ord, Doc: doc})
+			}
 		}
 	}
 	name := fmt.Sprintf("docs-%05d-of-%05d.jsonl", shard, f.Shards)

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tracemark/tracemark/corpora"
 	"github.com/tracemark/tracemark/detect"
 	ev "github.com/tracemark/tracemark/evidence"
 	"github.com/tracemark/tracemark/scan"
@@ -43,6 +44,7 @@ type evidenceRun struct {
 	path   string
 	signer ed25519.PrivateKey
 	alpha  float64
+	fdr    float64 // scan: flagged by q-value <= fdr when > 0
 	keys   int
 	docs   []ev.Statistic // flagged documents of a scan
 	texts  int            // texts recorded (detect)
@@ -70,6 +72,9 @@ func newEvidenceRun(c *cli.Context, e *env, kind string, schemes []watermark.Sch
 		return nil, errors.New("--evidence does not record span tests yet: run it without --spans and --html")
 	}
 	r := &evidenceRun{b: ev.NewBuilder(kind, redactCommand(e.args)), path: path, alpha: c.Float64("alpha"), keys: len(schemes)}
+	if kind == ev.KindScan {
+		r.fdr = c.Float64("fdr")
+	}
 	if p := c.String("signing-key"); p != "" {
 		var err error
 		if r.signer, err = loadSigningKey(e, p); err != nil {
@@ -107,20 +112,16 @@ func newEvidenceRun(c *cli.Context, e *env, kind string, schemes []watermark.Sch
 	if err := r.b.SetTokenizer(tok); err != nil {
 		return nil, err
 	}
-	dedup := "tuple"
+	opts := ev.Options{Alpha: c.Float64("alpha"), Dedup: "tuple", Normalize: c.Bool("normalize"), Read: map[string]string{}}
 	if c.Bool("no-dedup") {
-		dedup = "none"
+		opts.Dedup = "none"
 	}
-	opts := ev.Options{Alpha: c.Float64("alpha"), Dedup: dedup, Normalize: c.Bool("normalize"), Read: map[string]string{}}
 	switch kind {
 	case ev.KindDetect:
 		opts.IDs = c.Bool("ids")
 	case ev.KindScan:
-		opts.FDR, opts.DocDedup, opts.PooledDedup = c.Float64("fdr"), c.String("doc-dedup"), "corpus-tuple"
-		for _, name := range []string{"format", "id-field", "role", "split"} {
-			opts.Read[name] = c.String(name)
-		}
-		opts.Read["field"] = strings.Join(c.StringSlice("field"), "\n")
+		opts = ev.ScanOptions(c.Float64("alpha"), c.Float64("fdr"), scan.DocDedup(c.String("doc-dedup")), c.Bool("normalize"), c.Bool("no-dedup"),
+			corpora.ReadOptions{Format: c.String("format"), IDField: c.String("id-field"), Role: c.String("role"), Split: c.String("split"), Fields: c.StringSlice("field")})
 	}
 	// Other front ends (probe) complete the options with r.b.SetOptions.
 	r.b.SetOptions(opts)
@@ -198,16 +199,7 @@ type evidenceSink struct {
 
 func (s *evidenceSink) Doc(d scan.Doc) error {
 	if d.Flagged {
-		st := ev.Statistic{Unit: ev.UnitDocument, Input: d.File, ID: d.ID, Location: d.Location, Tokens: d.Tokens, Scored: d.Scored,
-			Detected: d.Detected, Flagged: d.Flagged, PValue: d.PValue, Log10P: d.Log10P, KeyID: d.KeyID, Payload: d.Payload,
-			PayloadClaimed: d.PayloadClaimed, PayloadLog10P: d.PayloadLog10P}
-		if s.r.keys > 1 {
-			st.Corrections = append(st.Corrections, ev.Correction{Method: ev.CorrectionHolm, Over: "keys", Family: s.r.keys, AdjustedLog10P: d.Log10P})
-		}
-		if d.Log10Q != nil {
-			st.Corrections = append(st.Corrections, ev.Correction{Method: ev.CorrectionBH, Over: "documents", AdjustedLog10P: *d.Log10Q})
-		}
-		s.r.docs = append(s.r.docs, st)
+		s.r.docs = append(s.r.docs, ev.ScanDocument(d, s.r.keys, s.r.fdr > 0))
 	}
 	return s.Sink.Doc(d)
 }
@@ -217,36 +209,7 @@ func (r *evidenceRun) scanSummary(sum scan.Summary) {
 	if r == nil {
 		return
 	}
-	for _, d := range r.docs {
-		for i := range d.Corrections {
-			if d.Corrections[i].Method == ev.CorrectionBH {
-				d.Corrections[i].Family = sum.Documents
-			}
-		}
-		r.b.AddStatistic(d)
-	}
-	pooled := ev.Statistic{Unit: ev.UnitCorpus, Input: "all inputs", Tokens: int(sum.Tokens), Detected: sum.Detected, Flagged: sum.Detected,
-		PValue: sum.PooledPValue, Log10P: sum.PooledLog10P, KeyID: sum.PooledKeyID}
-	for _, k := range sum.PerKey {
-		ks := ev.KeyStatistic{KeyID: k.KeyID, Scheme: k.Scheme, Test: k.Test, Scored: k.Scored, Score: k.Score,
-			PValue: k.PValue, Log10P: k.Log10P, DedupExact: k.DedupExact, Payload: k.Payload}
-		if k.Payload != "" {
-			v := k.PayloadLog10P
-			ks.PayloadLog10P = &v
-		}
-		pooled.PerKey = append(pooled.PerKey, ks)
-		if k.KeyID == sum.PooledKeyID {
-			pooled.Scored, pooled.Payload = k.Scored, k.Payload
-		}
-	}
-	if len(sum.PerKey) > 1 {
-		pooled.Corrections = append(pooled.Corrections, ev.Correction{Method: ev.CorrectionHolm, Over: "keys", Family: len(sum.PerKey), AdjustedLog10P: sum.PooledLog10P})
-	}
-	r.b.AddStatistic(pooled)
-	for name, v := range map[string]int64{"files": int64(sum.Files), "documents": int64(sum.Documents), "flagged": int64(sum.Flagged),
-		"errors": int64(sum.Errors), "failed_files": int64(sum.FailedFiles), "tokens": sum.Tokens, "bytes": sum.Bytes} {
-		r.b.SetSummary(name, v)
-	}
+	r.b.AddScan(sum, r.docs)
 }
 
 // write finishes, signs (with --signing-key) and writes the evidence file.

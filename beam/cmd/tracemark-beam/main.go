@@ -7,8 +7,10 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/binary"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -21,6 +23,7 @@ import (
 	"github.com/tracemark/tracemark/beam/tmbeam"
 	"github.com/tracemark/tracemark/corpora"
 	"github.com/tracemark/tracemark/detect"
+	ev "github.com/tracemark/tracemark/evidence"
 
 	// Filesystems: local paths, Google Cloud Storage, Amazon S3.
 	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem/gcs"
@@ -64,6 +67,9 @@ var (
 	dedupKey                              = flag.String("dedup-key", "", "dedup key as two hex words `A:B` (default: random; not secret)")
 	cpuProfile                            = flag.String("cpuprofile", "", "write a CPU profile of the launcher process to `FILE` (with Prism: the runner and the in-process workers)")
 	memoryLimit                           = flag.String("memory-limit", "auto", "Go soft memory `LIMIT` of this process (e.g. 1536MiB, 2GiB; off: none; auto: 1536MiB with Prism unless GOMEMLIMIT is set, none with other runners)")
+	evidenceOut                           = flag.String("evidence", "", "after the run, write an evidence file of it to `FILE`, as tracemark scan --evidence (needs --fdr or --q-cap 1; docs/evidence.md)")
+	signingKey                            = flag.String("signing-key", "", "sign the evidence file with the Ed25519 key in `FILE` (tracemark evidence keygen)")
+	calibration                           = flag.String("calibration", "", "cite the calibration result in `FILE` (tracemark calibrate --out) in the evidence file")
 	memProfile                            = flag.String("memprofile", "", "write a heap profile of the launcher process to `FILE`, taken when its heap was largest (with Prism: the runner and the in-process workers)")
 )
 
@@ -106,6 +112,11 @@ func run(ctx context.Context) error {
 			opts.KeyPaths = []string{k}
 		}
 	}
+	opts.Evidence = *evidenceOut != ""
+	eo, err := evidenceOptions(opts.Start)
+	if err != nil {
+		return err
+	}
 	p, s := beam.NewPipelineWithRoot()
 	if err := tmbeam.Build(ctx, s, opts); err != nil {
 		return err
@@ -128,7 +139,48 @@ func run(ctx context.Context) error {
 			}
 		}
 	}
+	if opts.Evidence {
+		if err := tmbeam.WriteEvidence(ctx, opts, eo); err != nil {
+			return fmt.Errorf("--evidence: %w", err)
+		}
+		signed := "unsigned"
+		if eo.Signer != nil {
+			signed = "signed by public key " + ev.PublicKeyID(eo.Signer.Public().(ed25519.PublicKey))
+		}
+		fmt.Fprintf(os.Stderr, "tracemark-beam: evidence written to %s (%s)\n", eo.Path, signed)
+	}
 	return nil
+}
+
+// evidenceOptions reads --signing-key and --calibration (before the run,
+// so that a bad one fails before any work).
+func evidenceOptions(started time.Time) (tmbeam.EvidenceOptions, error) {
+	eo := tmbeam.EvidenceOptions{Path: *evidenceOut, Command: os.Args, Started: started}
+	if eo.Path == "" {
+		if *signingKey != "" || *calibration != "" {
+			return eo, errors.New("--signing-key and --calibration go with --evidence FILE")
+		}
+		return eo, nil
+	}
+	if *signingKey != "" {
+		data, err := os.ReadFile(*signingKey)
+		if err != nil {
+			return eo, fmt.Errorf("--signing-key: %w", err)
+		}
+		if eo.Signer, err = ev.ParsePrivateKey(data); err != nil {
+			return eo, fmt.Errorf("--signing-key %s: %w", *signingKey, err)
+		}
+	}
+	if *calibration != "" {
+		data, err := os.ReadFile(*calibration)
+		if err != nil {
+			return eo, fmt.Errorf("--calibration: %w", err)
+		}
+		if eo.Calibration, err = ev.CiteCalibration(*calibration, data); err != nil {
+			return eo, fmt.Errorf("--calibration: %w", err)
+		}
+	}
+	return eo, nil
 }
 
 // profiled runs f under a CPU profile written to path ("" = no profile).
