@@ -207,6 +207,15 @@ func fileSHA256(path string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
+// FileSHA256 returns the SHA-256 (lower-case hex) of the tokenizer.json tok
+// was loaded from, or "" for a built-in encoding (its name fixes it).
+func FileSHA256(tok Tokenizer) string {
+	if f, ok := tok.(interface{ SHA256() string }); ok {
+		return f.SHA256()
+	}
+	return ""
+}
+
 // getHF loads a tokenizer.json (through its compiled form, cached by hash) by registry name or by path (a name that
 // ends in ".json" or holds a path separator), with AddedTokensSuffix
 // honoured. A known name's file must be at KnownPath with the registry's

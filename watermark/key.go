@@ -46,11 +46,15 @@ type Key struct {
 	secret    [SecretSize]byte
 	engine    []uint64 // engine key words; nil for a 32-byte secret key
 	id        string
-	Scheme    Config      // default scheme for this key
-	Tokenizer string      // tokenizer of the model whose IDs are marked
-	Created   time.Time   // when the key was made
-	source    string      // file it was loaded from, if any
-	mode      fs.FileMode // that file's permission bits
+	Scheme    Config // default scheme for this key
+	Tokenizer string // tokenizer of the model whose IDs are marked
+	// TokenizerSHA256 is the SHA-256 (lower-case hex) of the tokenizer's
+	// file (a Hugging Face tokenizer.json), "" for the built-in encodings,
+	// whose name fixes them, and for keys made before it was recorded.
+	TokenizerSHA256 string
+	Created         time.Time   // when the key was made
+	source          string      // file it was loaded from, if any
+	mode            fs.FileMode // that file's permission bits
 }
 
 // GenerateKey makes a new key from crypto/rand.
@@ -221,11 +225,12 @@ func (k *Key) MarshalJSON() ([]byte, error) {
 		kind = "engine"
 	}
 	return json.Marshal(struct {
-		ID        string `json:"id"`
-		Kind      string `json:"kind,omitempty"`
-		Scheme    string `json:"scheme"`
-		Tokenizer string `json:"tokenizer"`
-	}{k.id, kind, specString(k.Scheme), k.Tokenizer})
+		ID              string `json:"id"`
+		Kind            string `json:"kind,omitempty"`
+		Scheme          string `json:"scheme"`
+		Tokenizer       string `json:"tokenizer"`
+		TokenizerSHA256 string `json:"tokenizer_sha256,omitempty"`
+	}{k.id, kind, specString(k.Scheme), k.Tokenizer, k.TokenizerSHA256})
 }
 
 func specString(c Config) string {
@@ -245,18 +250,22 @@ type keyFile struct {
 	EngineKey []string `json:"engine_key,omitempty"`
 	Scheme    string   `json:"scheme"`
 	Tokenizer string   `json:"tokenizer"`
-	Created   string   `json:"created"`
+	// TokenizerSHA256 is the tokenizer file's SHA-256 (absent for the
+	// built-in encodings and in older key files).
+	TokenizerSHA256 string `json:"tokenizer_sha256,omitempty"`
+	Created         string `json:"created"`
 }
 
 // EncodeKeyFile returns the key file contents, secret included (base64, or
 // an engine key's words in decimal).
 func (k *Key) EncodeKeyFile() []byte {
 	kf := keyFile{
-		Version:   KeyFileVersion,
-		ID:        k.id,
-		Scheme:    specString(k.Scheme),
-		Tokenizer: k.Tokenizer,
-		Created:   k.Created.UTC().Format(time.RFC3339),
+		Version:         KeyFileVersion,
+		ID:              k.id,
+		Scheme:          specString(k.Scheme),
+		Tokenizer:       k.Tokenizer,
+		TokenizerSHA256: k.TokenizerSHA256,
+		Created:         k.Created.UTC().Format(time.RFC3339),
 	}
 	if k.engine != nil {
 		kf.EngineKey = make([]string, len(k.engine))
@@ -390,10 +399,52 @@ func ParseKeyFile(data []byte) (*Key, error) {
 	if err != nil {
 		return nil, errors.New("key file created time is not RFC 3339")
 	}
-	if engine != nil {
-		return NewEngineKey(engine, scheme, kf.Tokenizer, created), nil
+	if !validSHA256Hex(kf.TokenizerSHA256) {
+		return nil, errors.New("key file tokenizer_sha256 must be 64 lower-case hex digits")
 	}
-	return NewKey(s, scheme, kf.Tokenizer, created), nil
+	var k *Key
+	if engine != nil {
+		k = NewEngineKey(engine, scheme, kf.Tokenizer, created)
+	} else {
+		k = NewKey(s, scheme, kf.Tokenizer, created)
+	}
+	k.TokenizerSHA256 = kf.TokenizerSHA256
+	return k, nil
+}
+
+// TokenizerMismatch says how a tokenizer named name, loaded from a file
+// with SHA-256 fileSHA256 ("" for a built-in encoding), differs from the
+// one k was made for: another name, or, where k recorded it, another file.
+// It returns "" when they agree. Text re-tokenized by another tokenizer
+// has other IDs, so a test of it is not a test of k's watermark.
+func (k *Key) TokenizerMismatch(name, fileSHA256 string) string {
+	switch {
+	case k.Tokenizer != name:
+		want := k.Tokenizer
+		if k.TokenizerSHA256 != "" {
+			want += " (file SHA-256 " + k.TokenizerSHA256 + ")"
+		}
+		return fmt.Sprintf("made for tokenizer %s, but the tokenizer given is %s", want, name)
+	case k.TokenizerSHA256 != "" && fileSHA256 != k.TokenizerSHA256:
+		return fmt.Sprintf("made for tokenizer %s with file SHA-256 %s, but the file given has SHA-256 %s", k.Tokenizer, k.TokenizerSHA256, fileSHA256)
+	}
+	return ""
+}
+
+// validSHA256Hex reports whether s is "" or 64 lower-case hex digits.
+func validSHA256Hex(s string) bool {
+	if s == "" {
+		return true
+	}
+	if len(s) != 64 {
+		return false
+	}
+	for _, c := range s {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // parseEngineWords parses an engine key's decimal words. Errors give the

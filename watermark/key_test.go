@@ -61,6 +61,19 @@ func TestKeyFileRoundTripAndMode(t *testing.T) {
 		got.Tokenizer != k.Tokenizer || !got.Created.Equal(k.Created) {
 		t.Errorf("round trip changed the key: %v -> %v", k, got)
 	}
+	// A key for a tokenizer.json records its file hash, and keeps it.
+	k.TokenizerSHA256 = strings.Repeat("0123456789abcdef", 4)
+	got, err = ParseKeyFile(k.EncodeKeyFile())
+	if err != nil || got.TokenizerSHA256 != k.TokenizerSHA256 {
+		t.Errorf("tokenizer hash round trip: %q, %v", got.TokenizerSHA256, err)
+	}
+	if j, _ := json.Marshal(k); !strings.Contains(string(j), `"tokenizer_sha256":"`+k.TokenizerSHA256+`"`) {
+		t.Errorf("key JSON lacks the tokenizer hash: %s", j)
+	}
+	k.TokenizerSHA256 = ""
+	if strings.Contains(string(k.EncodeKeyFile()), "tokenizer_sha256") {
+		t.Error("a built-in tokenizer's key file records a file hash")
+	}
 	var fields map[string]any
 	if err := json.Unmarshal(k.EncodeKeyFile(), &fields); err != nil {
 		t.Fatal(err)
@@ -134,14 +147,16 @@ func TestParseKeyFileErrors(t *testing.T) {
 		"[1,2]":     "wrong type",
 		"{}":        "version 0",
 		good + "{}": "data after",
-		strings.Replace(good, `"version": 1`, `"version": 2`, 1):          "version 2",
-		strings.Replace(good, secret, secret[:20], 1):                     "32 bytes",
-		strings.Replace(good, secret, "!!"+secret[2:], 1):                 "32 bytes",
-		strings.Replace(good, k.ID(), "0000000000000000", 1):              "does not match",
-		strings.Replace(good, DefaultSpec, "kgw:gamma=7", 1):              "gamma must be",
-		strings.Replace(good, `"o200k_base"`, `""`, 1):                    "no tokenizer",
-		strings.Replace(good, `"2026-11-28T00:00:00Z"`, `"yesterday"`, 1): "RFC 3339",
-		strings.Replace(good, `"version": 1`, `"version": "1"`, 1):        "wrong type",
+		strings.Replace(good, `"version": 1`, `"version": 2`, 1):                                                                              "version 2",
+		strings.Replace(good, secret, secret[:20], 1):                                                                                         "32 bytes",
+		strings.Replace(good, secret, "!!"+secret[2:], 1):                                                                                     "32 bytes",
+		strings.Replace(good, k.ID(), "0000000000000000", 1):                                                                                  "does not match",
+		strings.Replace(good, DefaultSpec, "kgw:gamma=7", 1):                                                                                  "gamma must be",
+		strings.Replace(good, `"o200k_base"`, `""`, 1):                                                                                        "no tokenizer",
+		strings.Replace(good, `"2026-11-28T00:00:00Z"`, `"yesterday"`, 1):                                                                     "RFC 3339",
+		strings.Replace(good, `"version": 1`, `"version": "1"`, 1):                                                                            "wrong type",
+		strings.Replace(good, `"tokenizer": "o200k_base"`, `"tokenizer": "o200k_base", "tokenizer_sha256": "ABC"`, 1):                         "tokenizer_sha256",
+		strings.Replace(good, `"tokenizer": "o200k_base"`, `"tokenizer": "o200k_base", "tokenizer_sha256": "`+strings.Repeat("A", 64)+`"`, 1): "tokenizer_sha256",
 	}
 	for in, want := range cases {
 		_, err := ParseKeyFile([]byte(in))
@@ -178,7 +193,8 @@ func FuzzParseKeyFile(f *testing.F) {
 		// Whatever parses must survive a round trip unchanged.
 		again, err := ParseKeyFile(got.EncodeKeyFile())
 		if err != nil || again.secret != got.secret || again.Scheme.String() != got.Scheme.String() ||
-			again.ID() != got.ID() || !slices.Equal(again.engine, got.engine) || again.IsEngine() != got.IsEngine() {
+			again.ID() != got.ID() || !slices.Equal(again.engine, got.engine) || again.IsEngine() != got.IsEngine() ||
+			again.TokenizerSHA256 != got.TokenizerSHA256 || again.Tokenizer != got.Tokenizer {
 			t.Fatalf("round trip failed: %v", err)
 		}
 	})

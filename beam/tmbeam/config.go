@@ -29,11 +29,15 @@ import (
 // secret: keys are named by path (a local file, or a gs://, s3:// object
 // the workers can read) and loaded on each worker in Setup.
 type Config struct {
-	KeyPaths  []string            // key files (local paths may be directories of key files)
-	Scheme    string              // scheme spec overriding each key's; "" = the key's
-	Tokenizer string              // "" = the keys' (which must agree)
-	Normalize bool                // fold look-alikes and drop zero-width characters before tokenizing
-	Read      corpora.ReadOptions // format, fields, role, split, ID field
+	KeyPaths  []string // key files (local paths may be directories of key files)
+	Scheme    string   // scheme spec overriding each key's; "" = the key's
+	Tokenizer string   // "" = the keys' (which must agree)
+	// TokenizerMismatchOK lets Tokenizer differ from a key's tokenizer (by
+	// name, or by the file hash the key records); the verdict is then not
+	// the key's. Otherwise such a Config is refused.
+	TokenizerMismatchOK bool
+	Normalize           bool                // fold look-alikes and drop zero-width characters before tokenizing
+	Read                corpora.ReadOptions // format, fields, role, split, ID field
 	// ExcludeNgrams is a text file (local or remote) whose paragraphs'
 	// (h+1)-grams are not scored, as scan --exclude-ngrams.
 	ExcludeNgrams string
@@ -111,6 +115,13 @@ func (c Config) load(ctx context.Context) (*loaded, error) {
 	tok, err := tokenize.Get(name)
 	if err != nil {
 		return nil, fmt.Errorf("tmbeam: %w", err)
+	}
+	if !c.TokenizerMismatchOK {
+		for _, k := range keys {
+			if why := k.TokenizerMismatch(tok.Name(), tokenize.FileSHA256(tok)); why != "" {
+				return nil, fmt.Errorf("tmbeam: key %s: %s (text re-tokenized into other IDs is not a test of the key's watermark)", k.ID(), why)
+			}
+		}
 	}
 	if c.Normalize {
 		tok = normalize.Tokenizer(tok)

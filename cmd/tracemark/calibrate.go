@@ -33,6 +33,7 @@ func calibrateCommand(e *env) *cli.Command {
 			&cli.StringSliceFlag{Name: "key", Aliases: []string{"k"}, Usage: "the deployed key `FILE` (exactly one; default: $TRACEMARK_KEY)"},
 			&cli.StringFlag{Name: "scheme", Usage: "scheme `SPEC` (default: the key's)"},
 			&cli.StringFlag{Name: "tokenizer", Usage: "tokenizer `NAME` (default: the key's)"},
+			tokenizerMismatchOK(),
 			normalizeFlag(),
 			&cli.StringFlag{Name: "format", Value: "auto", Usage: "input format: " + strings.Join(corpora.Formats, ", ")},
 			&cli.StringSliceFlag{Name: "field", Usage: "JSON `PATH` or CSV column of the text (as scan)"},

@@ -38,6 +38,7 @@ func detectCommand(e *env) *cli.Command {
 			&cli.StringSliceFlag{Name: "key", Aliases: []string{"k"}, Usage: "key `FILE` or directory of key files; repeat for several keys (default: the contents of $TRACEMARK_KEY)"},
 			&cli.StringFlag{Name: "scheme", Usage: "scheme `SPEC` (default: the scheme stored with each key)"},
 			&cli.StringFlag{Name: "tokenizer", Usage: "tokenizer `NAME` (default: the key's; known: o200k_base, cl100k_base, p50k_base, r50k_base)"},
+			tokenizerMismatchOK(),
 			normalizeFlag(),
 			&cli.Float64Flag{Name: "alpha", Value: detect.DefaultAlpha, Usage: "significance level: call a text watermarked when p <= `A`"},
 			&cli.BoolFlag{Name: "json", Usage: "print one JSON object per input"},

@@ -47,6 +47,7 @@ func keygenCommand(e *env) *cli.Command {
 			if err != nil {
 				return err
 			}
+			key.TokenizerSHA256 = tokenize.FileSHA256(tok)
 			if p := c.String("engine-config"); p != "" {
 				if looksLikeKeyMaterial(p) {
 					return errKeyMaterial("--engine-config")
@@ -152,7 +153,10 @@ func keyCommand(e *env) *cli.Command {
 				if looksLikeKeyMaterial(c.String("out")) {
 					return errKeyMaterial("--out")
 				}
-				if _, err := tokenize.Get(c.String("tokenizer")); err != nil {
+				// The key records the tokenizer's name (a tokenizer.json
+				// by its registry name or hash, not its path) and file hash.
+				tok, err := loadTokenizer(e, c.String("tokenizer"))
+				if err != nil {
 					return err
 				}
 				data, err := readConfig(e, src)
@@ -162,13 +166,14 @@ func keyCommand(e *env) *cli.Command {
 				now := time.Now().UTC().Truncate(time.Second)
 				var key *watermark.Key
 				if isSynthIDConfig(data) {
-					key, _, err = watermark.ImportSynthIDConfig(data, c.String("synthid-impl"), c.String("tokenizer"), now)
+					key, _, err = watermark.ImportSynthIDConfig(data, c.String("synthid-impl"), tok.Name(), now)
 				} else {
-					key, err = watermark.ParseVLLMConfig(data, c.String("tokenizer"), now)
+					key, err = watermark.ParseVLLMConfig(data, tok.Name(), now)
 				}
 				if err != nil {
 					return fmt.Errorf("%s: %w", displayName(src), err)
 				}
+				key.TokenizerSHA256 = tokenize.FileSHA256(tok)
 				if err := key.WriteKeyFile(c.String("out"), c.Bool("force")); err != nil {
 					if errors.Is(err, watermark.ErrKeyExists) {
 						return fmt.Errorf("%w (use --force to overwrite)", err)

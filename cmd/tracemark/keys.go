@@ -90,8 +90,9 @@ func loadKeys(e *env, paths []string) ([]*watermark.Key, error) {
 
 // keysFor loads the --key keys, binds them to their schemes and picks the
 // tokenizer: --tokenizer, else the keys' (which must agree). A --scheme or
-// --tokenizer other than a key's changes the verdict, so it is warned
-// about on stderr. --no-dedup is warned about too.
+// --tokenizer other than a key's changes the verdict: the first is warned
+// about on stderr, the second refused unless --tokenizer-mismatch-ok.
+// --no-dedup is warned about too.
 func keysFor(c *cli.Context, e *env) ([]watermark.Scheme, tokenize.Tokenizer, error) {
 	schemes, tok, _, err := keysAndDefaults(c, e)
 	return schemes, tok, err
@@ -148,8 +149,11 @@ func bindKeys(c *cli.Context, e *env) ([]watermark.Scheme, tokenize.Tokenizer, [
 		return nil, nil, nil, err
 	}
 	for i, k := range keys {
-		if k.Tokenizer != tok.Name() {
-			fmt.Fprintf(e.stderr, "tracemark: warning: key %s marks %s token IDs but --tokenizer is %s: text is re-tokenized differently, so the verdict is not the key's\n", k.ID(), k.Tokenizer, tok.Name())
+		if why := k.TokenizerMismatch(tok.Name(), tokenize.FileSHA256(tok)); why != "" {
+			if !c.Bool(tokenizerMismatchFlag) {
+				return nil, nil, nil, fmt.Errorf("key %s: %s: its text would be re-tokenized into other IDs, so the test would not be the key's; give the key's tokenizer (--tokenizer), or pass --%s to test anyway", k.ID(), why, tokenizerMismatchFlag)
+			}
+			fmt.Fprintf(e.stderr, "tracemark: warning: key %s: %s: text is re-tokenized differently, so the verdict is not the key's\n", k.ID(), why)
 		}
 		if k.Scheme != nil && schemes[i].Spec() != k.Scheme.String() {
 			fmt.Fprintf(e.stderr, "tracemark: warning: key %s was made for scheme %s but --scheme is %s: the verdict is for that scheme\n", k.ID(), k.Scheme, schemes[i].Spec())
@@ -162,6 +166,16 @@ func bindKeys(c *cli.Context, e *env) ([]watermark.Scheme, tokenize.Tokenizer, [
 		tok = normalize.Tokenizer(tok)
 	}
 	return schemes, tok, keys, nil
+}
+
+// tokenizerMismatchFlag is the flag of the commands that bind keys to a
+// tokenizer (detect, scan, calibrate, probe) that lets an expert test with
+// a tokenizer other than the key's.
+const tokenizerMismatchFlag = "tokenizer-mismatch-ok"
+
+// tokenizerMismatchOK is the flag named tokenizerMismatchFlag.
+func tokenizerMismatchOK() cli.Flag {
+	return &cli.BoolFlag{Name: tokenizerMismatchFlag, Usage: "test with a tokenizer other than the key's (name or file hash): the verdict is then not the key's (experts only)"}
 }
 
 // checkLevels validates --alpha and --fdr (where the command has them):

@@ -56,8 +56,14 @@ func TestKeyWarnings(t *testing.T) {
 	if !strings.Contains(stderr, "--no-dedup") || !strings.Contains(stderr, "INVALID") {
 		t.Errorf("--no-dedup not warned about: %q", stderr)
 	}
-	_, _, stderr = cliRun(t, "", "detect", "--key", path, "--scheme", "gumbel", "--tokenizer", "cl100k_base", text)
-	if !strings.Contains(stderr, "was made for scheme") || !strings.Contains(stderr, "--tokenizer is cl100k_base") {
+	// Another tokenizer is refused (its IDs are not the key's) unless the
+	// expert flag is given; then it, and another scheme, are warned about.
+	code, _, stderr := cliRun(t, "", "detect", "--key", path, "--tokenizer", "cl100k_base", text)
+	if code != exitError || !strings.Contains(stderr, "made for tokenizer o200k_base, but the tokenizer given is cl100k_base") || !strings.Contains(stderr, "--tokenizer-mismatch-ok") {
+		t.Errorf("tokenizer mismatch not refused: %d %q", code, stderr)
+	}
+	_, _, stderr = cliRun(t, "", "detect", "--key", path, "--scheme", "gumbel", "--tokenizer", "cl100k_base", "--tokenizer-mismatch-ok", text)
+	if !strings.Contains(stderr, "was made for scheme") || !strings.Contains(stderr, "warning: key") || !strings.Contains(stderr, "the tokenizer given is cl100k_base") {
 		t.Errorf("mismatches not warned about: %q", stderr)
 	}
 	_, _, stderr = cliRun(t, "", "detect", "--key", path, text)
@@ -65,7 +71,7 @@ func TestKeyWarnings(t *testing.T) {
 		t.Errorf("warnings without cause: %q", stderr)
 	}
 	t.Setenv("TRACEMARK_KEY", "")
-	code, _, stderr := cliRun(t, "", "detect", text)
+	code, _, stderr = cliRun(t, "", "detect", text)
 	if code != exitError || !strings.Contains(stderr, "pass --key FILE") {
 		t.Errorf("no key: %d %q", code, stderr)
 	}

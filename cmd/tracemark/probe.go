@@ -42,6 +42,7 @@ func probeCommand(e *env) *cli.Command {
 			&cli.StringSliceFlag{Name: "key", Aliases: []string{"k"}, Usage: "watermark key `FILE` or directory of key files; repeatable (default: $TRACEMARK_KEY)"},
 			&cli.StringFlag{Name: "scheme", Usage: "scheme `SPEC` (default: each key's)"},
 			&cli.StringFlag{Name: "tokenizer", Usage: "tokenizer `NAME` (default: the key's)"},
+			tokenizerMismatchOK(),
 			normalizeFlag(),
 			&cli.IntFlag{Name: "max-tokens", Value: 256, Usage: "max_tokens of every request (0: not sent)"},
 			&cli.Float64Flag{Name: "temperature", Usage: "temperature of every request (default: not sent)"},

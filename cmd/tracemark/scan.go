@@ -40,6 +40,7 @@ func scanCommand(e *env) *cli.Command {
 			&cli.StringSliceFlag{Name: "key", Aliases: []string{"k"}, Usage: "key `FILE` or directory of key files; repeat for several keys (default: $TRACEMARK_KEY)"},
 			&cli.StringFlag{Name: "scheme", Usage: "scheme `SPEC` (default: each key's)"},
 			&cli.StringFlag{Name: "tokenizer", Usage: "tokenizer `NAME` (default: the key's)"},
+			tokenizerMismatchOK(),
 			normalizeFlag(),
 			&cli.StringFlag{Name: "format", Value: "auto", Usage: "input format: " + strings.Join(corpora.Formats, ", ")},
 			&cli.StringSliceFlag{Name: "field", Usage: "JSON `PATH` or CSV column of the text, e.g. raw_content, conversation[].content, conversations[].value; repeat for several (a document from each); default: per file, the first found of " + strings.Join(corpora.AutoFields(), ", ")},

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,6 +13,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tracemark/tracemark/watermark"
 )
 
 func TestTokenizeCommand(t *testing.T) {
@@ -99,6 +103,22 @@ func TestTokenizeWithTokenizerJSON(t *testing.T) {
 	}
 	if code, _, errs = cliRun(t, "hello there", "detect", "--key", key, "--tokenizer", path); code > 1 || strings.Contains(errs, "warning") {
 		t.Errorf("detect with the file: code %d, err %q", code, errs)
+	}
+	// The key records the file's SHA-256; another file is refused, naming
+	// the one expected, unless the expert flag is given.
+	data, _ := os.ReadFile(path)
+	sum := sha256.Sum256(data)
+	k, err := watermark.LoadKeys([]string{key})
+	if err != nil || k[0].TokenizerSHA256 != hex.EncodeToString(sum[:]) {
+		t.Fatalf("key's tokenizer hash %q, want the file's %x (%v)", k[0].TokenizerSHA256, sum, err)
+	}
+	other := toyTokenizerJSON(t, true)
+	code, _, errs = cliRun(t, "hello there", "detect", "--key", key, "--tokenizer", other)
+	if code != 2 || !strings.Contains(errs, k[0].TokenizerSHA256) || !strings.Contains(errs, "--tokenizer-mismatch-ok") {
+		t.Errorf("detect with another file: code %d, err %q", code, errs)
+	}
+	if code, _, errs = cliRun(t, "hello there", "scan", "--key", key, "--tokenizer", other, "--tokenizer-mismatch-ok", "-"); code == 2 || !strings.Contains(errs, "warning") {
+		t.Errorf("scan with another file and the expert flag: code %d, err %q", code, errs)
 	}
 }
 

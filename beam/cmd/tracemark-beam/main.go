@@ -70,6 +70,7 @@ var (
 	evidenceOut                           = flag.String("evidence", "", "after the run, write an evidence file of it to `FILE`, as tracemark scan --evidence (needs --fdr or --q-cap 1; docs/evidence.md)")
 	signingKey                            = flag.String("signing-key", "", "sign the evidence file with the Ed25519 key in `FILE` (tracemark evidence keygen)")
 	calibration                           = flag.String("calibration", "", "cite the calibration result in `FILE` (tracemark calibrate --out) in the evidence file")
+	tokenizerMismatchOK                   = flag.Bool("tokenizer-mismatch-ok", false, "test with a --tokenizer other than the keys' (by name or file hash): the verdict is then not the key's (experts only)")
 	memProfile                            = flag.String("memprofile", "", "write a heap profile of the launcher process to `FILE`, taken when its heap was largest (with Prism: the runner and the in-process workers)")
 )
 
@@ -96,7 +97,7 @@ func run(ctx context.Context) error {
 		return err
 	}
 	opts := tmbeam.Options{
-		Config: tmbeam.Config{KeyPaths: keys, Scheme: *scheme, Tokenizer: *tokenizer, Normalize: *normalizeText,
+		Config: tmbeam.Config{KeyPaths: keys, Scheme: *scheme, Tokenizer: *tokenizer, TokenizerMismatchOK: *tokenizerMismatchOK, Normalize: *normalizeText,
 			Read:          corpora.ReadOptions{Format: *format, Fields: fields, IDField: *idField, Role: *role, Split: *split},
 			ExcludeNgrams: *excludeNgrams, Alpha: *alpha, FDR: *fdr, ShowText: max(0, *showText), DedupKey: key},
 		Inputs: append(inputs, flag.Args()...),
