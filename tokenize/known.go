@@ -89,12 +89,8 @@ func loadCompiled(path, sum, name string, opts hf.Options) (*hf.Tokenizer, error
 	root, rootErr := cacheRoot()
 	compiled := filepath.Join(root, "tokenizers", "compiled", sum+".tmhf")
 	if rootErr == nil {
-		if data, err := os.ReadFile(compiled); err == nil {
-			if s, err := hf.SHA256Compiled(data); err == nil && s == sum {
-				if t, err := hf.UnmarshalBinary(data, name, opts); err == nil {
-					return t, nil
-				}
-			}
+		if t, err := hf.LoadCompiledFile(compiled, name, opts); err == nil && t.SHA256() == sum {
+			return t, nil
 		}
 	}
 	t, err := hf.LoadFile(path, name, opts)

@@ -7,6 +7,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tracemark/tracemark/tokenize"
 )
 
 // BenchmarkStartup runs the built tracemark binary as a whole process
@@ -15,7 +17,9 @@ import (
 // (testdata/tiktokencount), in one run: the ratio of their ns/op is the
 // start-up ratio. It reports the processes' peak RSS (max-RSS-KB). It
 // also runs detect of the 2 kB text under a new key, reporting its CPU time
-// (cpu-ms/run) too, which a loaded machine inflates less than wall time.
+// (cpu-ms/run) too, which a loaded machine inflates less than wall time,
+// and the count of the 2 kB text by each known tokenizer.json the cache
+// holds.
 func BenchmarkStartup(b *testing.B) {
 	dir := b.TempDir()
 	bins := map[string]string{"tracemark": filepath.Join(dir, "tracemark"), "tiktoken-go": filepath.Join(dir, "tiktokencount")}
@@ -61,22 +65,20 @@ func BenchmarkStartup(b *testing.B) {
 		b.Fatalf("keygen: %v\n%s", err, out)
 	}
 	b.Run("input=2kB/impl=tracemark-detect", func(b *testing.B) {
-		var rss int64
-		var cpu time.Duration
-		for b.Loop() {
-			cmd := exec.Command(bins["tracemark"], "detect", "-k", key, small)
-			if out, err := cmd.CombinedOutput(); err != nil && cmd.ProcessState.ExitCode() != 1 {
-				b.Fatalf("detect: %v\n%s", err, out)
-			}
-			cpu += cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
-			if u, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-				rss = max(rss, u.Maxrss)
-			}
-		}
-		b.ReportMetric(float64(rss), "max-RSS-KB")
-		b.ReportMetric(float64(b.Elapsed())/float64(b.N)/float64(time.Millisecond), "ms/run")
-		b.ReportMetric(float64(cpu)/float64(b.N)/float64(time.Millisecond), "cpu-ms/run")
+		runProcesses(b, bins["tracemark"], "detect", "-k", key, small)
 	})
+	// A tokenizer.json from its compiled form in the cache (mapped, used
+	// in place), for each known one the tests have fetched.
+	for _, k := range tokenize.KnownTokenizers() {
+		b.Run("input=2kB/impl=tracemark-"+k.Name, func(b *testing.B) {
+			if _, err := tokenize.Get(k.Name); err != nil {
+				b.Skipf("%s: %v", k.Name, err)
+			}
+			// The first run writes the compiled form if it is missing.
+			exec.Command(bins["tracemark"], "tokenize", "--count", "--tokenizer", k.Name, small).Run()
+			runProcesses(b, bins["tracemark"], "tokenize", "--count", "--tokenizer", k.Name, small)
+		})
+	}
 	b.Run("input=none/impl=tracemark-help", func(b *testing.B) {
 		for b.Loop() {
 			if out, err := exec.Command(bins["tracemark"], "--help").CombinedOutput(); err != nil {
@@ -84,4 +86,26 @@ func BenchmarkStartup(b *testing.B) {
 			}
 		}
 	})
+}
+
+// runProcesses runs bin with args once per benchmark iteration (exit
+// status 0, or 1 for detect's "not watermarked") and reports the peak RSS
+// (max-RSS-KB), the wall time (ms/run) and the CPU time (cpu-ms/run) of a
+// run.
+func runProcesses(b *testing.B, bin string, args ...string) {
+	var rss int64
+	var cpu time.Duration
+	for b.Loop() {
+		cmd := exec.Command(bin, args...)
+		if out, err := cmd.CombinedOutput(); err != nil && cmd.ProcessState.ExitCode() != 1 {
+			b.Fatalf("%s: %v\n%s", args[0], err, out)
+		}
+		cpu += cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+		if u, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+			rss = max(rss, u.Maxrss)
+		}
+	}
+	b.ReportMetric(float64(rss), "max-RSS-KB")
+	b.ReportMetric(float64(b.Elapsed())/float64(b.N)/float64(time.Millisecond), "ms/run")
+	b.ReportMetric(float64(cpu)/float64(b.N)/float64(time.Millisecond), "cpu-ms/run")
 }

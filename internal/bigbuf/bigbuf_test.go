@@ -1,6 +1,9 @@
 package bigbuf
 
 import (
+	"bytes"
+	"os"
+	"path/filepath"
 	"runtime"
 	"testing"
 )
@@ -37,4 +40,29 @@ func TestAllocMapsLargeBuffersOnLinux(t *testing.T) {
 		t.Errorf("a 64 MiB buffer grew the Go heap by %d bytes", grew)
 	}
 	b[len(b)-1] = 1
+}
+
+// TestMapFile: MapFile gives the file's bytes (mapped or read), which stay
+// valid after the file is closed; an empty size gives nothing.
+func TestMapFile(t *testing.T) {
+	want := bytes.Repeat([]byte("tracemark "), MinSize/5)
+	p := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(p, want, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := MapFile(f, len(want))
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Error("mapped bytes differ from the file's")
+	}
+	if b, err := MapFile(f, 0); err != nil || len(b) != 0 {
+		t.Errorf("size 0: %d bytes, %v", len(b), err)
+	}
 }

@@ -120,6 +120,21 @@ func (rk *Ranks) Check() error {
 			return fmt.Errorf("offsets out of order at rank %d", r)
 		}
 	}
+	// The index first: Rank trusts its slots, and needs an empty one to
+	// end a look-up that fails.
+	used := 0
+	for _, slot := range rk.index {
+		if slot == 0 {
+			continue
+		}
+		used++
+		if r := slot&rk.rankMask - 1; int(r) >= n || rk.start[r] == rk.start[r+1] {
+			return fmt.Errorf("index slot names rank %d, which has no token", r)
+		}
+	}
+	if used == len(rk.index) {
+		return errors.New("index has no empty slot")
+	}
 	count := 0
 	for r := range n {
 		t, ok := rk.Token(uint32(r))
@@ -143,16 +158,6 @@ func (rk *Ranks) Check() error {
 	}
 	if count != rk.count {
 		return fmt.Errorf("%d tokens, header says %d", count, rk.count)
-	}
-	used := 0
-	for _, slot := range rk.index {
-		if slot == 0 {
-			continue
-		}
-		used++
-		if r := slot&rk.rankMask - 1; int(r) >= n || rk.start[r] == rk.start[r+1] {
-			return fmt.Errorf("index slot names rank %d, which has no token", r)
-		}
 	}
 	if used != count {
 		return fmt.Errorf("index holds %d tokens, want %d", used, count)

@@ -57,7 +57,10 @@ func NewMerges(tokens [][]byte, merges [][2]uint32, byteLevel, ignoreMerges bool
 		return nil, err
 	}
 	m := &Merges{vocab: rk, ignoreMerges: ignoreMerges}
-	slots := 1 << bits.Len(uint(2*len(merges)+1))
+	// At most two thirds full (a look-up that fails probes about three
+	// slots, mostly in one cache line): half the memory of a table at most
+	// a third full, and the pages a text touches are fewer.
+	slots := 1 << bits.Len(uint(len(merges)+len(merges)/2+1))
 	m.pairs = make([]pairSlot, slots)
 	m.shift = uint(64 - bits.TrailingZeros(uint(slots)))
 	mask := uint64(slots - 1)
@@ -110,6 +113,10 @@ func (m *Merges) lookup(l, r uint32) uint64 {
 		}
 	}
 }
+
+// IgnoreMerges reports whether a piece that is a token encodes as that
+// token without merging (Hugging Face's ignore_merges).
+func (m *Merges) IgnoreMerges() bool { return m.ignoreMerges }
 
 // Vocabulary returns the model's tokens: bytes by ID.
 func (m *Merges) Vocabulary() *Ranks { return m.vocab }

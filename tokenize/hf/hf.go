@@ -68,7 +68,6 @@ type Tokenizer struct {
 	addedByID map[uint32]string
 	firstByte [256]bool // some added token starts with this byte
 	fallback  []string  // patterns run by regexp2
-	merges    [][2]uint32
 	settings  []byte    // the file without vocab and merges, for MarshalBinary
 	scratch   sync.Pool // of *scratch
 }
@@ -194,7 +193,8 @@ func Load(data []byte, name string, opts Options) (*Tokenizer, error) {
 		return nil, err
 	}
 	sum := sha256.Sum256(data)
-	return build(&f, tokens, merges, hex.EncodeToString(sum[:]), name, opts)
+	model := func() (*bpe.Merges, error) { return bpe.NewMerges(tokens, merges, true, f.Model.IgnoreMerges) }
+	return build(&f, model, hex.EncodeToString(sum[:]), name, opts)
 }
 
 // checkModel refuses model settings that this package does not implement.
@@ -303,7 +303,7 @@ func vocabAndMerges(f *file) ([][]byte, [][2]uint32, error) {
 
 // build makes the tokenizer from the file's settings (f, whose vocab and
 // merges are no longer read) and its model.
-func build(f *file, tokens [][]byte, merges [][2]uint32, sum, name string, opts Options) (*Tokenizer, error) {
+func build(f *file, newModel func() (*bpe.Merges, error), sum, name string, opts Options) (*Tokenizer, error) {
 	t := &Tokenizer{name: name, sha256: sum, opts: opts}
 	m := f.Model
 	var err error
@@ -323,10 +323,12 @@ func build(f *file, tokens [][]byte, merges [][2]uint32, sum, name string, opts 
 	if err := checkDecoder(f.Decoder, 0); err != nil {
 		return nil, fmt.Errorf("tokenizer.json: decoder: %w", err)
 	}
-	if t.model, err = bpe.NewMerges(tokens, merges, true, m.IgnoreMerges); err != nil {
+	if t.model, err = newModel(); err != nil {
 		return nil, fmt.Errorf("tokenizer.json: model: %w", err)
 	}
-	t.merges = merges
+	if t.model.IgnoreMerges() != m.IgnoreMerges {
+		return nil, errors.New("tokenizer.json: model: ignore_merges differs from the settings")
+	}
 	t.addedByID = map[uint32]string{}
 	for k, a := range f.AddedTokens {
 		if a.ID == nil || *a.ID < 0 || *a.ID > bpe.MaxRank {
