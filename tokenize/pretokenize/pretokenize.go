@@ -485,6 +485,16 @@ func notLetters(w uint64) uint64 {
 	return letters ^ high
 }
 
+// notLower returns the high bit of each byte of w that is not a small
+// ASCII letter (a-z), as notLetters does for letters of either case.
+func notLower(w uint64) uint64 {
+	const high = 0x8080808080808080
+	x := w &^ high
+	geA := x + 0x1f1f1f1f1f1f1f1f // high bit set from 'a' (0x61) on
+	gtZ := x + 0x0505050505050505 // from '{' (0x7b) on
+	return (geA &^ gtZ &^ w & high) ^ high
+}
+
 // o200kASCII is the same fast path for the O200k pattern, whose letter
 // alternatives are [^\r\n\p{L}\p{N}]?U*L+C? and [^\r\n\p{L}\p{N}]?U+L*C? (U
 // upper, L lower case, C a contraction): on ASCII, an optional space, then
@@ -526,6 +536,9 @@ func o200kASCII(t string, i int, contractions bool) int {
 // see wordASCII) before calling Next, for encoders that take pieces in
 // batches.
 func (s *Splitter) AppendEnds(ends []int, t string, i int) ([]int, int) {
+	if s.pattern == Tekken {
+		return s.appendEndsTekken(ends, t, i)
+	}
 	words := s.pattern == Cl100k || s.pattern == Qwen2 || s.pattern == DeepSeekV3 || s.pattern == GPT2
 	for i < len(t) && len(ends)+2 <= cap(ends) {
 		if words {
@@ -567,6 +580,58 @@ func (s *Splitter) AppendEnds(ends []int, t string, i int) ([]int, int) {
 		a, b := s.Next(t, i)
 		if a > i {
 			ends = append(ends, a)
+		}
+		if a == b {
+			return ends, len(t)
+		}
+		ends = append(ends, b)
+		i = b
+	}
+	return ends, i
+}
+
+// appendEndsTekken is AppendEnds for the Tekken pattern, whose commonest
+// piece is o200kASCII's without a contraction: an optional space, capitals,
+// then small letters (tested eight bytes at a time), before an ASCII byte.
+// The one-byte pieces of AppendEnds (an ASCII punctuation mark before a
+// space, a line break before an ASCII letter) are pieces of Tekken too: no
+// letter alternative can take the space, and \s*[\r\n]+ stops at the
+// letter.
+func (s *Splitter) appendEndsTekken(ends []int, t string, i int) ([]int, int) {
+	for i < len(t) && len(ends)+2 <= cap(ends) {
+		j := i
+		if t[j] == ' ' {
+			j++
+		}
+		start := j
+		for j < len(t) && asciiUpper[t[j]] {
+			j++
+		}
+		for ; j+8 <= len(t); j += 8 {
+			w := uint64(t[j]) | uint64(t[j+1])<<8 | uint64(t[j+2])<<16 | uint64(t[j+3])<<24 |
+				uint64(t[j+4])<<32 | uint64(t[j+5])<<40 | uint64(t[j+6])<<48 | uint64(t[j+7])<<56
+			if m := notLower(w); m != 0 {
+				j += bits.TrailingZeros64(m) >> 3
+				goto end
+			}
+		}
+		for j < len(t) && asciiLower[t[j]] {
+			j++
+		}
+	end:
+		if j > start && (j == len(t) || t[j] < utf8.RuneSelf) {
+			ends = append(ends, j)
+			i = j
+			continue
+		}
+		if i+1 < len(t) && (t[i+1] == ' ' && asciiPunctNotQuote[t[i]] || t[i] == '\n' && asciiLetter[t[i+1]]) {
+			i++
+			ends = append(ends, i)
+			continue
+		}
+		a, b := s.Next(t, i)
+		if a > i {
+			ends = append(ends, a) // a gap, which valid UTF-8 never leaves
 		}
 		if a == b {
 			return ends, len(t)
