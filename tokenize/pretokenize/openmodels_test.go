@@ -16,7 +16,7 @@ import (
 // openPatterns are the patterns of open models' tokenizer.json files that
 // tiktoken-go does not compile, so regexp2 interprets them: the reference
 // for the hand-written scanners.
-var openPatterns = []Pattern{Qwen2, DeepSeekV3, Digits3, DeepSeekCJK}
+var openPatterns = []Pattern{Qwen2, DeepSeekV3, Digits3, DeepSeekCJK, Tekken}
 
 func openSplitters(t testing.TB) (map[Pattern]*Splitter, map[Pattern]*regexp2.Regexp) {
 	sp, res := map[Pattern]*Splitter{}, map[Pattern]*regexp2.Regexp{}
@@ -42,6 +42,9 @@ func TestOpenModelKnownSplits(t *testing.T) {
 		{DeepSeekV3, "e\u0301t\u00e9", []string{"e\u0301t\u00e9"}},
 		{Digits3, "ab12345c6", []string{"123", "45", "6"}},
 		{DeepSeekCJK, "a日本語かなカナ한국b中", []string{"日本語かなカナ", "中"}},
+		// No contractions, one digit per piece, case changes split words.
+		{Tekken, "I'm HELLOWorld's 1234 日本語A", []string{"I", "'m", " HELLOWorld", "'s", " ", "1", "2", "3", "4", " 日本語", "A"}},
+		{Tekken, "path/to\r\n\u0301A x\x7fy", []string{"path", "/to", "\r\n", "\u0301", "A", " x", "\x7fy"}},
 	} {
 		s, err := New(c.p)
 		if err != nil {
@@ -97,7 +100,7 @@ func TestOpenPatternsMatchRegexp(t *testing.T) {
 }
 
 func FuzzOpenPatternsMatchRegexp(f *testing.F) {
-	for _, s := range []string{"Hello, world!", "I'm 12345 日本 \u0301a  \n\n x", "(x)\x00y", "🙂 👍🏽 ZWJ:👨‍👩‍👧", "\t\r\n  ", "かなカナ漢字"} {
+	for _, s := range []string{"Hello, world!", "I'm 12345 日本 \u0301a  \n\n x", "(x)\x00y", "🙂 👍🏽 ZWJ:👨‍👩‍👧", "\t\r\n  ", "かなカナ漢字", "HELLOWorld's don'ſ path/to\r\n/", "ǅungla ʰi ⅫⅠ½ ٠١"} {
 		f.Add(s)
 	}
 	sp, res := openSplitters(f)

@@ -4,7 +4,7 @@
 // a hand-made scanner that reproduces the leftmost-first, greedy,
 // backtracking semantics of the pattern alternative by alternative.
 //
-// Three patterns are covered:
+// The patterns of OpenAI's encodings:
 //
 //	O200k  (o200k_base):  [^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?
 //	                      |[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?
@@ -12,6 +12,9 @@
 //	Cl100k (cl100k_base): (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*
 //	                      |\s*[\r\n]+|\s+(?!\S)|\s+
 //	GPT2   (p50k_base, r50k_base): 's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
+//
+// and those of open models' tokenizer.json files that are not among them
+// (see the Pattern constants): Qwen2, DeepSeek-V3's three and Tekken.
 //
 // Character classes use Go's unicode tables; \s is unicode.IsSpace. Every
 // character starts some alternative of these patterns, so the pieces tile the
@@ -53,6 +56,13 @@ const (
 	// DeepSeekCJK is [\x{4e00}-\x{9fa5}\x{3040}-\x{309f}\x{30a0}-\x{30ff}]+,
 	// DeepSeek-V3's second split pattern (CJK ideographs and kana).
 	DeepSeekCJK
+	// Tekken is the pattern of Mistral NeMo's tokenizer (Tekken): O200k
+	// without the contractions and with one digit per piece (\p{N}
+	// instead of \p{N}{1,3}):
+	//	[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+
+	//	|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*
+	//	|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+
+	Tekken
 )
 
 // Llama3 is the pattern of Llama 3, 3.1, 3.2 and 3.3: the same regular
@@ -69,6 +79,7 @@ var Regexes = map[Pattern]string{
 	DeepSeekV3:  "[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\r\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+| ?[\\p{P}\\p{S}]+[\r\n]*|\\s*[\r\n]+|\\s+(?!\\S)|\\s+",
 	Digits3:     `\p{N}{1,3}`,
 	DeepSeekCJK: "[\u4e00-\u9fa5\u3040-\u309f\u30a0-\u30ff]+",
+	Tekken:      `[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+`,
 }
 
 // Recognize returns the pattern whose regular expression is regex, if this
@@ -101,7 +112,8 @@ func canonicalRegex(re string) string {
 	return string(out)
 }
 
-// String returns the pattern's name: "o200k", "cl100k" or "gpt2".
+// String returns the pattern's name: "o200k", "cl100k", "gpt2", "qwen2",
+// "deepseek-v3", "digits3", "deepseek-cjk" or "tekken".
 func (p Pattern) String() string {
 	switch p {
 	case O200k:
@@ -118,6 +130,8 @@ func (p Pattern) String() string {
 		return "digits3"
 	case DeepSeekCJK:
 		return "deepseek-cjk"
+	case Tekken:
+		return "tekken"
 	}
 	return fmt.Sprintf("Pattern(%d)", int(p))
 }
@@ -325,8 +339,8 @@ func (s *Splitter) Next(t string, i int) (start, end int) {
 	for i < len(t) {
 		var e int
 		switch s.pattern {
-		case O200k:
-			if e = o200kASCII(t, i); e < 0 {
+		case O200k, Tekken:
+			if e = o200kASCII(t, i, s.pattern == O200k); e < 0 {
 				e = s.o200k(t, i)
 			}
 		case Cl100k, Qwen2:
@@ -471,12 +485,24 @@ func notLetters(w uint64) uint64 {
 	return letters ^ high
 }
 
+// notLower returns the high bit of each byte of w that is not a small
+// ASCII letter (a-z), as notLetters does for letters of either case.
+func notLower(w uint64) uint64 {
+	const high = 0x8080808080808080
+	x := w &^ high
+	geA := x + 0x1f1f1f1f1f1f1f1f // high bit set from 'a' (0x61) on
+	gtZ := x + 0x0505050505050505 // from '{' (0x7b) on
+	return (geA &^ gtZ &^ w & high) ^ high
+}
+
 // o200kASCII is the same fast path for the O200k pattern, whose letter
 // alternatives are [^\r\n\p{L}\p{N}]?U*L+C? and [^\r\n\p{L}\p{N}]?U+L*C? (U
 // upper, L lower case, C a contraction): on ASCII, an optional space, then
 // capitals, then small letters, then a contraction, ending before an ASCII
-// byte. It returns -1 where the full scanner must decide.
-func o200kASCII(t string, i int) int {
+// byte. Without contractions it is the fast path of the Tekken pattern,
+// whose letter alternatives are O200k's without C. It returns -1 where the
+// full scanner must decide.
+func o200kASCII(t string, i int, contractions bool) int {
 	j := i
 	if t[j] == ' ' {
 		j++
@@ -490,6 +516,9 @@ func o200kASCII(t string, i int) int {
 	}
 	if j == start || j < len(t) && t[j] >= utf8.RuneSelf {
 		return -1
+	}
+	if !contractions {
+		return j
 	}
 	e := contraction(t, j, true)
 	if e < len(t) && t[e] >= utf8.RuneSelf {
@@ -507,6 +536,9 @@ func o200kASCII(t string, i int) int {
 // see wordASCII) before calling Next, for encoders that take pieces in
 // batches.
 func (s *Splitter) AppendEnds(ends []int, t string, i int) ([]int, int) {
+	if s.pattern == Tekken {
+		return s.appendEndsTekken(ends, t, i)
+	}
 	words := s.pattern == Cl100k || s.pattern == Qwen2 || s.pattern == DeepSeekV3 || s.pattern == GPT2
 	for i < len(t) && len(ends)+2 <= cap(ends) {
 		if words {
@@ -558,6 +590,58 @@ func (s *Splitter) AppendEnds(ends []int, t string, i int) ([]int, int) {
 	return ends, i
 }
 
+// appendEndsTekken is AppendEnds for the Tekken pattern, whose commonest
+// piece is o200kASCII's without a contraction: an optional space, capitals,
+// then small letters (tested eight bytes at a time), before an ASCII byte.
+// The one-byte pieces of AppendEnds (an ASCII punctuation mark before a
+// space, a line break before an ASCII letter) are pieces of Tekken too: no
+// letter alternative can take the space, and \s*[\r\n]+ stops at the
+// letter.
+func (s *Splitter) appendEndsTekken(ends []int, t string, i int) ([]int, int) {
+	for i < len(t) && len(ends)+2 <= cap(ends) {
+		j := i
+		if t[j] == ' ' {
+			j++
+		}
+		start := j
+		for j < len(t) && asciiUpper[t[j]] {
+			j++
+		}
+		for ; j+8 <= len(t); j += 8 {
+			w := uint64(t[j]) | uint64(t[j+1])<<8 | uint64(t[j+2])<<16 | uint64(t[j+3])<<24 |
+				uint64(t[j+4])<<32 | uint64(t[j+5])<<40 | uint64(t[j+6])<<48 | uint64(t[j+7])<<56
+			if m := notLower(w); m != 0 {
+				j += bits.TrailingZeros64(m) >> 3
+				goto end
+			}
+		}
+		for j < len(t) && asciiLower[t[j]] {
+			j++
+		}
+	end:
+		if j > start && (j == len(t) || t[j] < utf8.RuneSelf) {
+			ends = append(ends, j)
+			i = j
+			continue
+		}
+		if i+1 < len(t) && (t[i+1] == ' ' && asciiPunctNotQuote[t[i]] || t[i] == '\n' && asciiLetter[t[i+1]]) {
+			i++
+			ends = append(ends, i)
+			continue
+		}
+		a, b := s.Next(t, i)
+		if a > i {
+			ends = append(ends, a) // a gap, which valid UTF-8 never leaves
+		}
+		if a == b {
+			return ends, len(t)
+		}
+		ends = append(ends, b)
+		i = b
+	}
+	return ends, i
+}
+
 // AppendPieces appends the pieces of t to dst, in order. It is a convenience
 // for tests and tools; encoders call Next, which does not allocate.
 func (s *Splitter) AppendPieces(dst []string, t string) []string {
@@ -572,8 +656,8 @@ func (s *Splitter) AppendPieces(dst []string, t string) []string {
 	return dst
 }
 
-// o200k matches the o200k_base pattern at i and returns the match's end, or
-// i if no alternative matches.
+// o200k matches the o200k_base pattern (or the Tekken pattern) at i and
+// returns the match's end, or i if no alternative matches.
 func (s *Splitter) o200k(t string, i int) int {
 	c0, n0 := s.class(t, i)
 	// Alternatives 1 and 2: the optional prefix is tried first with one
@@ -600,6 +684,9 @@ func (s *Splitter) o200k(t string, i int) int {
 		}
 	}
 	if c0&clsNumber != 0 {
+		if s.pattern == Tekken {
+			return i + n0
+		}
 		return s.upTo3Numbers(t, i)
 	}
 	if e := s.punctuation(t, i, c0, true); e > i {
@@ -612,7 +699,7 @@ func (s *Splitter) o200k(t string, i int) int {
 }
 
 // upperStarLowerPlus matches U*L+C? at j (U, L the o200k upper and lower
-// classes, C the contractions) and returns the end, or -1. The greedy U* is
+// classes, C the contractions, which Tekken lacks) and returns the end, or -1. The greedy U* is
 // backtracked one rune at a time until L+ can start: L+ starts right after
 // the U run if that rune is in L, else at the last rune of the run that is
 // also in L (the runes after it are in U only, so L+ takes just that one).
@@ -630,11 +717,11 @@ func (s *Splitter) upperStarLowerPlus(t string, j int) int {
 	}
 	if e < len(t) {
 		if c, _ := s.class(t, e); c&clsLower != 0 {
-			return contraction(t, s.run(t, e, clsLower), true)
+			return s.contraction(t, s.run(t, e, clsLower))
 		}
 	}
 	if lastBoth >= 0 {
-		return contraction(t, lastBoth, true)
+		return s.contraction(t, lastBoth)
 	}
 	return -1
 }
@@ -645,7 +732,16 @@ func (s *Splitter) upperPlusLowerStar(t string, j int) int {
 	if e == j {
 		return -1
 	}
-	return contraction(t, s.run(t, e, clsLower), true)
+	return s.contraction(t, s.run(t, e, clsLower))
+}
+
+// contraction matches the optional (?i:'s|'t|'re|'ve|'m|'ll|'d) at the end
+// of O200k's letter alternatives, which Tekken's lack.
+func (s *Splitter) contraction(t string, f int) int {
+	if s.pattern == Tekken {
+		return f
+	}
+	return contraction(t, f, true)
 }
 
 // upTo3Numbers matches \p{N}{1,3} at i, where the first rune is a number.

@@ -61,3 +61,37 @@ func TestASCIILetterRun(t *testing.T) {
 		}
 	}
 }
+
+// TestNotLetterMasks checks notLetters and notLower on every byte value in
+// every position of a word whose other bytes are random.
+func TestNotLetterMasks(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for b := range 256 {
+		for pos := range 8 {
+			var w uint64
+			for k := range 8 {
+				c := uint64(rng.IntN(256))
+				if k == pos {
+					c = uint64(b)
+				}
+				w |= c << (8 * k)
+			}
+			for _, f := range []struct {
+				name string
+				mask func(uint64) uint64
+				in   func(byte) bool
+			}{
+				{"notLetters", notLetters, func(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' }},
+				{"notLower", notLower, func(c byte) bool { return 'a' <= c && c <= 'z' }},
+			} {
+				m := f.mask(w)
+				for k := range 8 {
+					c := byte(w >> (8 * k))
+					if got, want := m>>(8*k)&0xff, map[bool]uint64{true: 0, false: 0x80}[f.in(c)]; got != want {
+						t.Fatalf("%s(%#016x): byte %d (%#02x) gives %#02x, want %#02x", f.name, w, k, c, got, want)
+					}
+				}
+			}
+		}
+	}
+}
