@@ -2,7 +2,10 @@ package hf_test
 
 import (
 	"bufio"
+	"encoding/base64"
 	"encoding/json"
+	"fmt"
+	"math/rand/v2"
 	"os"
 	"slices"
 	"sync"
@@ -37,12 +40,18 @@ func startReference(t testing.TB) *reference {
 }
 
 // encode returns the reference's IDs for text under the tokenizer.json at
-// path.
+// path. Ill-formed UTF-8 is sent as bytes, which the reference decodes
+// with its own replacement of each maximal ill-formed subsequence.
 func (r *reference) encode(t testing.TB, path, text string) []uint32 {
 	t.Helper()
+	req := map[string]string{"f": path, "t": text}
+	if !utf8.ValidString(text) {
+		// As bytes: JSON would replace each bad byte itself.
+		req = map[string]string{"f": path, "b": base64.StdEncoding.EncodeToString([]byte(text))}
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	line, _ := json.Marshal(map[string]string{"f": path, "t": text})
+	line, _ := json.Marshal(req)
 	r.in.Write(append(line, '\n'))
 	if err := r.in.Flush(); err != nil {
 		t.Fatalf("reference: %v", err)
@@ -57,11 +66,16 @@ func (r *reference) encode(t testing.TB, path, text string) []uint32 {
 	return ids
 }
 
-// TestGutenbergSameIDsAsHuggingFace encodes the 17 Gutenberg books with
-// every known tokenizer (added tokens matched, as the reference does) and
-// with Hugging Face's tokenizers under node: the IDs must be identical. By
-// default it takes each book's first 50 kB (0.8 MB); with
-// TRACEMARK_FULL_DIFFERENTIAL=1, whole books (7.3 MB); -short skips it.
+// TestGutenbergSameIDsAsHuggingFace encodes, with every known tokenizer
+// (added tokens matched, as the reference does) and with Hugging Face's
+// tokenizers under node, the 17 Gutenberg books, the whole of Opticks, the
+// Go sources of fmt, strings, encoding/json and net/http, and the 665
+// stored texts with ill-formed UTF-8 put into them (the reference decodes
+// those bytes itself, replacing each maximal ill-formed subsequence, as a
+// serving stack's decoding of a returned text would): the IDs must be
+// identical. By default it takes each book's first 50 kB and 300 kB of the
+// Go sources (1.85 MB per tokenizer); with TRACEMARK_FULL_DIFFERENTIAL=1,
+// whole books and sources (9.3 MB); -short skips it.
 func TestGutenbergSameIDsAsHuggingFace(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short")
@@ -70,9 +84,47 @@ func TestGutenbergSameIDsAsHuggingFace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	limit := 50_000
+	opticks, err := refcorpus.Opticks()
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, err := refcorpus.GoSource("fmt", "strings", "encoding/json", "net/http")
+	if err != nil {
+		t.Fatal(err)
+	}
+	limit, codeLimit := 50_000, 300_000
 	if os.Getenv("TRACEMARK_FULL_DIFFERENTIAL") != "" {
-		limit = 1 << 30
+		limit, codeLimit = 1<<30, 1<<30
+	}
+	type input struct{ id, text string }
+	var inputs []input
+	for _, b := range books {
+		inputs = append(inputs, input{b.ID, b.Text[:tokenize.UTF8Cut([]byte(b.Text[:min(limit, len(b.Text))]))]})
+	}
+	inputs = append(inputs, input{"opticks", opticks.Text})
+	codeSize := 0
+	for _, d := range code {
+		if codeSize += len(d.Text); codeSize > codeLimit {
+			break
+		}
+		inputs = append(inputs, input{d.Source, d.Text})
+	}
+	rng := rand.New(rand.NewPCG(17, 1))
+	bad := []string{"\xff", "\xc3", "\xe2\x82", "\xf0\x9f\x98", "\xed\xa0\x80", "\xc0\xaf", "\x80\x80", "\xf8\x88\x80\x80\x80"}
+	invalid := 0
+	for k, text := range texts(t) {
+		b := []byte(text)
+		for range 1 + rng.IntN(3) {
+			at := rng.IntN(len(b) + 1)
+			b = append(b[:at], append([]byte(bad[rng.IntN(len(bad))]), b[at:]...)...)
+		}
+		if !utf8.Valid(b) {
+			invalid++
+		}
+		inputs = append(inputs, input{fmt.Sprintf("text %d with ill-formed UTF-8", k), string(b)})
+	}
+	if invalid < 600 {
+		t.Fatalf("only %d texts hold ill-formed UTF-8", invalid)
 	}
 	ref := startReference(t)
 	for name := range families {
@@ -85,11 +137,10 @@ func TestGutenbergSameIDsAsHuggingFace(t *testing.T) {
 				t.Fatal(err)
 			}
 			size := 0
-			for _, b := range books {
-				text := b.Text[:tokenize.UTF8Cut([]byte(b.Text[:min(limit, len(b.Text))]))]
-				size += len(text)
-				want := ref.encode(t, path, text)
-				got, err := tok.AppendEncode(nil, text)
+			for _, in := range inputs {
+				size += len(in.text)
+				want := ref.encode(t, path, in.text)
+				got, err := tok.AppendEncode(nil, in.text)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -98,10 +149,10 @@ func TestGutenbergSameIDsAsHuggingFace(t *testing.T) {
 					for i < min(len(got), len(want)) && got[i] == want[i] {
 						i++
 					}
-					t.Errorf("%s: %d tokens, reference %d; first difference at token %d: got %v, want %v", b.ID, len(got), len(want), i, got[i:min(i+5, len(got))], want[i:min(i+5, len(want))])
+					t.Errorf("%s: %d tokens, reference %d; first difference at token %d: got %v, want %v", in.id, len(got), len(want), i, got[i:min(i+5, len(got))], want[i:min(i+5, len(want))])
 				}
 			}
-			t.Logf("%s: %d books, %.2f MB, identical to %s", name, len(books), float64(size)/1e6, referenceNPM)
+			t.Logf("%s: %d inputs (%d books, Opticks, Go sources, %d texts with ill-formed UTF-8), %.2f MB, identical to %s", name, len(inputs), len(books), invalid, float64(size)/1e6, referenceNPM)
 		})
 	}
 }

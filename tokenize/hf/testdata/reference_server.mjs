@@ -1,6 +1,9 @@
 // Serves Hugging Face's tokenizers (the Rust library, npm package
 // "tokenizers") to the Go tests: each input line is a JSON object
-// {"f": TOKENIZER.json path, "t": text}, each output line the JSON array of
+// {"f": TOKENIZER.json path, "t": text} or, for bytes that need not be
+// UTF-8, {"f": path, "b": base64 of the bytes}, decoded as WHATWG's
+// TextDecoder does (each maximal ill-formed subsequence becomes U+FFFD, as
+// Python's decode(errors="replace") does); each output line the JSON array of
 // the text's IDs, with added tokens matched and without the post-processor
 // (addSpecialTokens: false), as reference.mjs writes them.
 //
@@ -14,8 +17,9 @@ const { Tokenizer } = require('tokenizers');
 const loaded = new Map();
 const rl = createInterface({ input: process.stdin, crlfDelay: Infinity });
 for await (const line of rl) {
-  const { f, t } = JSON.parse(line);
+  const { f, t, b } = JSON.parse(line);
+  const text = b === undefined ? t : new TextDecoder().decode(Buffer.from(b, 'base64'));
   if (!loaded.has(f)) loaded.set(f, Tokenizer.fromFile(f));
-  const e = await loaded.get(f).encode(t, null, { addSpecialTokens: false });
+  const e = await loaded.get(f).encode(text, null, { addSpecialTokens: false });
   process.stdout.write(JSON.stringify(e.getIds()) + '\n');
 }
