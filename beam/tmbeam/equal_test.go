@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -24,6 +25,7 @@ import (
 	"github.com/tracemark/tracemark/detect"
 	"github.com/tracemark/tracemark/internal/refcorpus"
 	"github.com/tracemark/tracemark/internal/testtext"
+	"github.com/tracemark/tracemark/normalize"
 	"github.com/tracemark/tracemark/scan"
 	"github.com/tracemark/tracemark/tokenize"
 	"github.com/tracemark/tracemark/watermark"
@@ -249,49 +251,211 @@ func compare(t *testing.T, name string, want *collector, got []scan.Doc, gotDiag
 		sum.FailedFiles != ws.FailedFiles || sum.Bytes != ws.Bytes || sum.Tokens != ws.Tokens {
 		t.Errorf("%s: summary counts %+v, scan %+v", name, sum, ws)
 	}
-	if sum.PooledLog10P != ws.PooledLog10P || sum.PooledPValue != ws.PooledPValue || sum.Detected != ws.Detected || len(sum.PerKey) != len(ws.PerKey) {
-		t.Fatalf("%s: pooled %v (log10 %v), scan %v (log10 %v)", name, sum.PooledPValue, sum.PooledLog10P, ws.PooledPValue, ws.PooledLog10P)
+	// A Gumbel-type key's tally sums float scores, whose last bits depend
+	// on the order of addition (which differs between scan's workers, its
+	// --out + merge and the pipeline's buckets): its sum is compared to a
+	// relative 1e-12 and its p-values to 1e-9 (the Gamma tail's
+	// evaluation turns the sums' last bits into a few 1e-12 of log10 p),
+	// its count exactly. Every other tally holds integer counts,
+	// bit-identical whatever the order.
+	within := func(a, b, rel float64) bool { return a == b || math.Abs(a-b) <= rel*math.Max(math.Abs(a), math.Abs(b)) }
+	near := func(a, b float64) bool { return within(a, b, 1e-9) }
+	floatSums := false
+	for _, k := range ws.PerKey {
+		floatSums = floatSums || floatSum(t, k.Scheme)
 	}
-	for k := range ws.PerKey {
-		gt, _ := json.Marshal(sum.PerKey[k].Tally)
-		wt, _ := json.Marshal(ws.PerKey[k].Tally)
-		if string(gt) != string(wt) || sum.PerKey[k].Log10P != ws.PerKey[k].Log10P || sum.PerKey[k].Scored != ws.PerKey[k].Scored {
-			t.Errorf("%s: key %d pooled tally %s (log10 p %v), scan %s (%v)", name, k, gt, sum.PerKey[k].Log10P, wt, ws.PerKey[k].Log10P)
+	pooledEqual := sum.PooledLog10P == ws.PooledLog10P && sum.PooledPValue == ws.PooledPValue
+	if floatSums {
+		pooledEqual = near(sum.PooledLog10P, ws.PooledLog10P) && near(sum.PooledPValue, ws.PooledPValue)
+	}
+	if !pooledEqual || sum.PooledKeyID != ws.PooledKeyID || sum.Detected != ws.Detected || len(sum.PerKey) != len(ws.PerKey) || sum.Tokenizer != ws.Tokenizer {
+		t.Fatalf("%s: pooled %v (log10 %v, key %s, tokenizer %s), scan %v (log10 %v, key %s, tokenizer %s)", name,
+			sum.PooledPValue, sum.PooledLog10P, sum.PooledKeyID, sum.Tokenizer, ws.PooledPValue, ws.PooledLog10P, ws.PooledKeyID, ws.Tokenizer)
+	}
+	for k, w := range ws.PerKey {
+		g := sum.PerKey[k]
+		gt, _ := json.Marshal(g.Tally)
+		wt, _ := json.Marshal(w.Tally)
+		same := string(gt) == string(wt) && g.Log10P == w.Log10P && g.AdjustedLog10P == w.AdjustedLog10P
+		if floatSum(t, w.Scheme) {
+			gs, wsum := g.Tally, w.Tally
+			gs.Sum, wsum.Sum = 0, 0
+			gt0, _ := json.Marshal(gs)
+			wt0, _ := json.Marshal(wsum)
+			same = string(gt0) == string(wt0) && within(g.Tally.Sum, w.Tally.Sum, 1e-12) && near(g.Log10P, w.Log10P) && near(g.AdjustedLog10P, w.AdjustedLog10P)
 		}
+		if !same || g.KeyID != w.KeyID || g.Scheme != w.Scheme || g.Scored != w.Scored || g.DedupExact != w.DedupExact {
+			t.Errorf("%s: key %d (%s) pooled tally %s (log10 p %v), scan %s (%v)", name, k, w.Scheme, gt, g.Log10P, wt, w.Log10P)
+			continue
+		}
+		t.Logf("%s: key %d (%s): pooled tally %s, log10 p %v equal (pipeline's sum %v)", name, k, w.Scheme, wt, w.Log10P, g.Tally.Sum)
 	}
-	t.Logf("%s: pooled tally %+v, log10 p %v equal", name, ws.PerKey[0].Tally, ws.PooledLog10P)
 }
 
-// TestPrismEqualsScan runs the pipeline on Prism over a mixed corpus and
-// checks it against `scan` in memory and against `scan --out` + `merge`.
-// testKey returns the tests' key, its scheme and tokenizer, and the key
-// file written in work.
+// floatSum reports whether a scheme spec's tally sums float scores (a
+// Gamma null: Gumbel and its vLLM variants).
+func floatSum(t *testing.T, spec string) bool {
+	t.Helper()
+	cfg, err := watermark.ParseSpec(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg.Null().Kind == watermark.GammaNull
+}
+
+// testKey returns the tests' key (the default KGW scheme), its scheme and
+// tokenizer, and the key file written in work.
 func testKey(t *testing.T, work string) (watermark.Scheme, tokenize.Tokenizer, string) {
 	t.Helper()
 	tok, err := tokenize.Get(tokenize.Default)
 	if err != nil {
 		t.Fatal(err)
 	}
+	sch, keyPath := writeKey(t, work, "k.key", watermark.DefaultKGW(), 3)
+	return sch, tok, keyPath
+}
+
+// writeKey writes a key of scheme cfg for the default tokenizer, with a
+// secret made from mul, to work/name, and returns its scheme and path.
+func writeKey(t *testing.T, work, name string, cfg watermark.Config, mul byte) (watermark.Scheme, string) {
+	t.Helper()
 	var secret [watermark.SecretSize]byte
 	for i := range secret {
-		secret[i] = byte(3*i + 1)
+		secret[i] = mul*byte(i) + 1
 	}
-	k := watermark.NewKey(secret, watermark.DefaultKGW(), tokenize.Default, time.Time{})
+	k := watermark.NewKey(secret, cfg, tokenize.Default, time.Time{})
 	sch, err := watermark.NewScheme(k, k.Scheme)
 	if err != nil {
 		t.Fatal(err)
 	}
-	keyPath := filepath.Join(work, "k.key")
+	keyPath := filepath.Join(work, name)
 	if err := k.WriteKeyFile(keyPath, false); err != nil {
 		t.Fatal(err)
 	}
-	return sch, tok, keyPath
+	return sch, keyPath
 }
 
+// attack hides text from a plain tokenizer as the normalize package's
+// attacks do: a zero-width space inside every word of four letters or
+// more, and the Latin a of every third word swapped for the Cyrillic а.
+func attack(text string) string {
+	words := strings.Fields(text)
+	for i, w := range words {
+		if i%3 == 0 {
+			w = strings.ReplaceAll(w, "a", "\u0430")
+		}
+		if r := []rune(w); len(r) >= 4 {
+			w = string(r[:2]) + "\u200b" + string(r[2:])
+		}
+		words[i] = w
+	}
+	return strings.Join(words, " ")
+}
+
+// chatTurn is one turn of a chat record of writeChat.
+type chatTurn struct {
+	Role    string `json:"role"`
+	Content string `json:"content"`
+}
+
+// writeChat adds f-chat.jsonl to dir: chat records (messages[].content)
+// whose assistant turns hold text watermarked with second (another key) or,
+// hidden by attack, with first; a record watermarked with first only in its
+// user turn; and one with no assistant turn. It returns the IDs of the
+// records whose assistant turn is watermarked with second, with first under
+// the attack, and with first in the user turn only.
+func writeChat(t *testing.T, dir string, first, second watermark.Scheme, tok tokenize.Tokenizer) (secondIDs []string, attacked, userOnly string) {
+	t.Helper()
+	doc, err := refcorpus.Opticks()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var human []string
+	for _, p := range strings.Split(refcorpus.UnwrapParagraphs(doc.Text), "\n\n") {
+		if len(p) > 300 {
+			human = append(human, p)
+		}
+	}
+	words := testtext.SingleTokenWords(tok, doc.Text)
+	rng := rand.New(rand.NewPCG(11, 12))
+	marked := func(sch watermark.Scheme, n int) string {
+		_, text, err := testtext.Watermarked(sch, tok, words, n, rng)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(text)
+	}
+	var b bytes.Buffer
+	rec := func(id string, turns ...chatTurn) {
+		line, _ := json.Marshal(map[string]any{"id": id, "messages": turns})
+		b.Write(append(line, '\n'))
+	}
+	for i := 0; i < 12; i++ {
+		user := chatTurn{"user", human[len(human)-1-i]}
+		switch {
+		case i%4 == 1:
+			id := fmt.Sprint("chat-gumbel-", i)
+			rec(id, user, chatTurn{"assistant", marked(second, 60+20*(i%3))})
+			secondIDs = append(secondIDs, id)
+		default:
+			rec(fmt.Sprint("chat-", i), user, chatTurn{"assistant", human[i]})
+		}
+	}
+	attacked, userOnly = "chat-attacked", "chat-user-marked"
+	rec(attacked, chatTurn{"user", human[20]}, chatTurn{"assistant", attack(marked(first, 150))})
+	rec(userOnly, chatTurn{"user", marked(first, 150)}, chatTurn{"assistant", human[21]})
+	rec("chat-no-answer", chatTurn{"user", human[22]})
+	put(t, dir, "f-chat.jsonl", b.Bytes())
+	return secondIDs, attacked, userOnly
+}
+
+// equalCase is one configuration TestPrismEqualsScan checks the pipeline
+// against scan (and scan --out + merge) with.
+type equalCase struct {
+	name string
+	// gumbel adds a second key, of the Gumbel scheme, and chat records
+	// (writeChat) whose assistant turns hold its watermark, the first key's
+	// under a look-alike attack, and the first key's in a user turn only.
+	gumbel    bool
+	normalize bool   // Config.Normalize (and scan's normalizing tokenizer)
+	role      string // ReadOptions.Role
+	// exclude excludes the n-grams of one strongly watermarked JSON Lines
+	// document (ID excludedID), as scan --exclude-ngrams does.
+	exclude bool
+	qcaps   []float64 // a pipeline run per q-value cap
+}
+
+// excludedID is the document of writeCorpus whose text an equalCase with
+// exclude puts in the exclusion file.
+const excludedID = "m2"
+
+// TestPrismEqualsScan runs the pipeline on Prism over a mixed corpus and
+// checks it against `scan` in memory and against `scan --out` + `merge`,
+// with the same configuration: one default KGW key; and a KGW and a Gumbel
+// key with normalization, a role filter on chat records and an n-gram
+// exclusion file.
 func TestPrismEqualsScan(t *testing.T) {
+	cases := []equalCase{
+		{name: "kgw", qcaps: []float64{0.2, 1}},
+		{name: "kgw+gumbel,normalize,role,exclude", gumbel: true, normalize: true, role: "assistant", exclude: true, qcaps: []float64{1}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) { testPrismEqualsScan(t, c) })
+	}
+}
+
+func testPrismEqualsScan(t *testing.T, c equalCase) {
 	work := t.TempDir()
 	sch, tok, keyPath := testKey(t, work)
 	dir := writeCorpus(t, sch, tok)
+	schemes, keyPaths := []watermark.Scheme{sch}, []string{keyPath}
+	var secondIDs []string
+	var attacked, userOnly string
+	if c.gumbel {
+		sch2, keyPath2 := writeKey(t, work, "k2.key", watermark.DefaultGumbel(), 5)
+		schemes, keyPaths = append(schemes, sch2), append(keyPaths, keyPath2)
+		secondIDs, attacked, userOnly = writeChat(t, dir, sch, sch2, tok)
+	}
 	dk := detect.DedupKey{0x1234, 0x5678}
 	const fdr = 0.1
 	ctx := context.Background()
@@ -299,9 +463,37 @@ func TestPrismEqualsScan(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	read := corpora.ReadOptions{Format: "auto", IDField: "id", Split: "paragraphs"}
+	read := corpora.ReadOptions{Format: "auto", IDField: "id", Split: "paragraphs", Role: c.role}
+	cfg := Config{KeyPaths: keyPaths, Read: read, FDR: fdr, DedupKey: dk, Normalize: c.normalize}
+	// scan's configuration, as the scan command makes it from the same
+	// options (keysFor and runScan in cmd/tracemark).
+	scanTok := tok
+	if c.normalize {
+		scanTok = normalize.Tokenizer(tok)
+	}
+	var exclude [][]uint32
+	if c.exclude {
+		text := ""
+		for _, l := range strings.Split(readFile(t, filepath.Join(dir, "b.jsonl")), "\n") {
+			var r struct{ ID, Text string }
+			if json.Unmarshal([]byte(l), &r) == nil && r.ID == excludedID {
+				text = r.Text
+			}
+		}
+		// Two paragraphs: the document's text, and one line of no document.
+		data := "a line of no document in the corpus\n" + text + "\n"
+		cfg.ExcludeNgrams = filepath.Join(work, "exclude.txt")
+		if err := os.WriteFile(cfg.ExcludeNgrams, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		for _, para := range strings.Split(data, "\n") {
+			if ids, _ := scanTok.AppendEncode(nil, para); len(ids) > 0 {
+				exclude = append(exclude, ids)
+			}
+		}
+	}
 	newScan := func(out string) *scan.Scanner {
-		s, err := scan.New(scan.Config{Schemes: []watermark.Scheme{sch}, Tokenizer: tok, Read: read, FDR: fdr, DedupKey: &dk, OutDir: out})
+		s, err := scan.New(scan.Config{Schemes: schemes, Tokenizer: scanTok, Read: read, FDR: fdr, DedupKey: &dk, OutDir: out, Exclude: exclude})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -319,17 +511,8 @@ func TestPrismEqualsScan(t *testing.T) {
 	if _, err := scan.Merge([]string{outDir}, scan.MergeOptions{FDR: fdr}, merged); err != nil {
 		t.Fatal(err)
 	}
-	flagged := 0
-	for _, d := range mem.docs {
-		if d.Flagged {
-			flagged++
-		}
-	}
-	if flagged < 5 || mem.sum.FailedFiles != 1 || mem.sum.Errors < 2 || !mem.sum.Detected {
-		t.Fatalf("fixture: %d flagged, %d failed files, %d errors, pooled detected %v", flagged, mem.sum.FailedFiles, mem.sum.Errors, mem.sum.Detected)
-	}
-	cfg := Config{KeyPaths: []string{keyPath}, Read: read, FDR: fdr, DedupKey: dk}
-	for _, qcap := range []float64{0.2, 1} {
+	checkEqualFixture(t, c, mem, schemes, secondIDs, attacked, userOnly)
+	for _, qcap := range c.qcaps {
 		out := filepath.Join(work, fmt.Sprint("beam-", qcap))
 		p, s := beam.NewPipelineWithRoot()
 		if err := Build(ctx, s, Options{Config: cfg, Inputs: []string{dir}, Output: out, Shards: 3, QCap: qcap}); err != nil {
@@ -350,11 +533,60 @@ func TestPrismEqualsScan(t *testing.T) {
 		}
 		for i, e := range ends {
 			w := mem.ends[i]
-			if e.File != w.File || e.Bytes != w.Bytes || e.Documents != w.Documents || e.Format != w.Format || e.Error != w.Error || e.Diagnostics != w.Diagnostics {
+			if e.File != w.File || !reflect.DeepEqual(e.FileStats, w.FileStats) || e.Error != w.Error {
 				t.Errorf("end record %+v, scan %+v", e, w)
 			}
 		}
 	}
+}
+
+// checkEqualFixture checks that scan's results on an equalCase's corpus
+// exercise what the case compares: documents flagged, a failed file,
+// error records, a pooled detection; with the second key, its documents
+// detected by it, the attacked one detected (normalization), the user-only
+// watermark not (the role filter); the excluded document not detected.
+func checkEqualFixture(t *testing.T, c equalCase, mem *collector, schemes []watermark.Scheme, secondIDs []string, attacked, userOnly string) {
+	t.Helper()
+	flagged := 0
+	byID := map[string]scan.Doc{}
+	for _, d := range mem.docs {
+		if d.Flagged {
+			flagged++
+		}
+		byID[d.ID] = d
+	}
+	if flagged < 5 || mem.sum.FailedFiles != 1 || mem.sum.Errors < 2 || !mem.sum.Detected {
+		t.Fatalf("fixture: %d flagged, %d failed files, %d errors, pooled detected %v", flagged, mem.sum.FailedFiles, mem.sum.Errors, mem.sum.Detected)
+	}
+	if c.gumbel {
+		second := schemes[1].KeyID()
+		for _, id := range secondIDs {
+			if d := byID[id]; !d.Flagged || d.KeyID != second {
+				t.Errorf("fixture: %s (the second key's watermark): %+v", id, d)
+			}
+		}
+		if d := byID[attacked]; d.Flagged != c.normalize {
+			t.Errorf("fixture: %s (attacked), normalize %v: flagged %v (log10 p %v)", attacked, c.normalize, d.Flagged, d.Log10P)
+		}
+		if d, ok := byID[userOnly]; !ok || (c.role != "") == d.Detected {
+			t.Errorf("fixture: %s (watermark in the user turn), role %q: %+v", userOnly, c.role, d)
+		}
+		if len(mem.sum.PerKey) != 2 || mem.sum.PerKey[1].Tally.N == 0 {
+			t.Errorf("fixture: pooled tests %+v", mem.sum.PerKey)
+		}
+	}
+	if d, ok := byID[excludedID]; !ok || d.Detected == c.exclude {
+		t.Errorf("fixture: %s, exclusion %v: %+v", excludedID, c.exclude, d)
+	}
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
 }
 
 // writeSplitCorpus writes JSON Lines files of several hundred KB, to be

@@ -36,7 +36,6 @@ func init() {
 	register.Function2x0(noTallies)
 	register.Iter1[tupleBatch]()
 	register.Emitter2[int, detect.Tally]()
-	register.Function2x1(addTallies)
 	beam.RegisterCoder(reflect.TypeOf(tupleBatch{}), encodeTupleBatch, decodeTupleBatch)
 	beam.RegisterCoder(reflect.TypeOf(recBatch{}), encodeRecBatch, decodeRecBatch)
 	beam.RegisterCoder(reflect.TypeOf(detect.Tally{}), encodeTally, decodeTally)
@@ -514,8 +513,10 @@ func (m *mergeEndsFn) ProcessElement(path string, iter func(*FileRec) bool, emit
 }
 
 // bucketTallyFn merges the batches of one key and bucket into its distinct
-// tuples (exact dedup: each fingerprint once) and adds them up into the
-// key's partial tally.
+// tuples (exact dedup: each fingerprint once) and adds them up, in
+// fingerprint order, into the bucket's tally, which it emits keyed by the
+// bucket (the summary adds the buckets' tallies up per key, in bucket
+// order).
 type bucketTallyFn struct {
 	Specs      []string // the keys' scheme specs, for their null models
 	BucketBits int
@@ -569,7 +570,7 @@ func (t *bucketTallyFn) ProcessElement(bucket int, batches func(*tupleBatch) boo
 		tally.Add(t.nulls[k], o.observation())
 	}
 	t.obs = obs[:0]
-	emit(k, tally)
+	emit(bucket, tally)
 	return nil
 }
 
@@ -588,10 +589,3 @@ func (g *groupFilterFn) ProcessElement(bucket int, b tupleBatch, emit func(int, 
 
 // noTallies emits nothing: the side input of the first tally group.
 func noTallies(_ []byte, _ func(int, detect.Tally)) {}
-
-// addTallies adds two partial tallies of one key.
-func addTallies(a, b detect.Tally) detect.Tally {
-	a = a.Clone()
-	a.AddTally(&b)
-	return a
-}

@@ -181,7 +181,8 @@ func Build(ctx context.Context, s beam.Scope, opts Options) error {
 
 	// The pooled test: each bundle's distinct tuples in one sorted batch per
 	// key and bucket; the buckets' batches merged (exact dedup) and tallied,
-	// then the buckets' tallies added up per key. The buckets are shuffled
+	// then the buckets' tallies added up per key by the summary (float sums
+	// in bucket order: the same bits in every run). The buckets are shuffled
 	// in TallyGroups groups, each group's tally stage waiting for the
 	// previous one's output (an unread side input): Prism hands the stage
 	// after a GroupByKey its whole input as one bundle and holds several
@@ -196,7 +197,7 @@ func Build(ctx context.Context, s beam.Scope, opts Options) error {
 			beam.GroupByKey(gs, group), beam.SideInput{Input: prev})
 		groupTallies = append(groupTallies, prev)
 	}
-	tallies := beam.CombinePerKey(s.Scope("pooled tally"), addTallies, beam.Flatten(s, groupTallies...))
+	tallies := beam.Flatten(s.Scope("pooled tally"), groupTallies...)
 
 	// Benjamini–Hochberg: the count of documents and the p-values at most
 	// the cap, gathered per bundle and combined into one small table.
@@ -214,7 +215,7 @@ func Build(ctx context.Context, s beam.Scope, opts Options) error {
 	beam.ParDo0(s.Scope("write files"), &writeFilesFn{Prefix: opts.Output}, beam.GroupByKey(s, beam.ParDo(s, fileKey, ends)))
 
 	counts := beam.Combine(s.Scope("counts"), addCounts, beam.Flatten(s, shardCounts, beam.ParDo(s, fileCounts, ends)))
-	beam.ParDo0(s.Scope("summary"), &summaryFn{Cfg: opts.Config, Prefix: opts.Output, Start: opts.Start.UnixNano()},
+	beam.ParDo0(s.Scope("summary"), &summaryFn{Cfg: opts.Config, Prefix: opts.Output, Start: opts.Start.UnixNano(), BucketBits: opts.BucketBits},
 		counts, beam.SideInput{Input: tallies})
 	return nil
 }
@@ -471,25 +472,51 @@ func addCounts(a, b Counts) Counts {
 
 // summaryFn writes the summary record to Prefix/summary.json.
 type summaryFn struct {
-	Cfg    Config
-	Prefix string
-	Start  int64 // Unix nanoseconds
+	Cfg        Config
+	Prefix     string
+	Start      int64 // Unix nanoseconds
+	BucketBits int   // the tuple buckets' key bits, as Options.BucketBits
+}
+
+// bucketSums are one bucket's float sums of a tally.
+type bucketSums struct {
+	bucket        int
+	sum, weighted float64
 }
 
 // ProcessElement completes the summary with the pooled tests and writes it.
+// The side input holds every bucket's tally: their counts are added as
+// they come, and their float sums (Sum, Weighted: Gumbel-type scores) in
+// bucket order, so that the pooled tally is the same bits in every run
+// and retry whatever order the runner delivers the buckets in (each
+// bucket's own sum is added in fingerprint order, see bucketTallyFn).
 func (f *summaryFn) ProcessElement(ctx context.Context, c Counts, tallies func(*int, *detect.Tally) bool) error {
 	ld, err := f.Cfg.load(ctx)
 	if err != nil {
 		return err
 	}
 	ts := make([]detect.Tally, len(ld.schemes))
-	var k int
+	sums := make([][]bucketSums, len(ld.schemes))
+	var b int
 	var t detect.Tally
-	for tallies(&k, &t) {
-		if k < 0 || k >= len(ts) {
-			return fmt.Errorf("tmbeam: pooled tally of key %d of %d", k, len(ts))
+	for tallies(&b, &t) {
+		k := b >> f.BucketBits
+		if b < 0 || k >= len(ts) {
+			return fmt.Errorf("tmbeam: pooled tally of bucket %d (key %d of %d)", b, k, len(ts))
 		}
-		ts[k] = t.Clone()
+		ts[k].AddTally(&t)
+		sums[k] = append(sums[k], bucketSums{b, t.Sum, t.Weighted})
+	}
+	for k, bs := range sums {
+		slices.SortFunc(bs, func(x, y bucketSums) int { return cmp.Compare(x.bucket, y.bucket) })
+		ts[k].Sum, ts[k].Weighted = 0, 0
+		for i, x := range bs {
+			if i > 0 && x.bucket == bs[i-1].bucket {
+				return fmt.Errorf("tmbeam: two pooled tallies of bucket %d", x.bucket)
+			}
+			ts[k].Sum += x.sum
+			ts[k].Weighted += x.weighted
+		}
 	}
 	sum := scan.Summary{Files: c.Files, Documents: c.Documents, Flagged: c.Flagged, Errors: c.Errors,
 		FailedFiles: c.FailedFiles, Bytes: c.Bytes, Tokens: c.Tokens,
