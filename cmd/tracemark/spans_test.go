@@ -123,6 +123,16 @@ func TestHTMLViewInChromium(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("chromium --screenshot: %v %s", err, out)
 	}
+	// TRACEMARK_SPANS_SCREENSHOT=PATH (relative to the repository's
+	// root, or absolute) keeps the screenshot.
+	if keep := os.Getenv("TRACEMARK_SPANS_SCREENSHOT"); keep != "" {
+		if !filepath.IsAbs(keep) {
+			keep = filepath.Join("..", "..", keep)
+		}
+		if err := os.WriteFile(keep, mustRead(t, shot), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	f, err := os.Open(shot)
 	if err != nil {
 		t.Fatal(err)
