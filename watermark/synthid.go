@@ -263,8 +263,9 @@ type SynthID struct {
 	keys    [64]uint64
 	keyMul  [64]uint64 // k_l·mul + 1
 	iv      uint64
-	table   *synthIDTable // transformers
-	weights [64]float64   // the reference's weighted-mean weights
+	table   *synthIDTable  // transformers
+	weights [64]float64    // the reference's weighted-mean weights
+	windows synthIDWindows // ReferenceScore's repetition masks
 }
 
 // NewSynthID binds a SynthID configuration to an engine key whose words
@@ -465,10 +466,12 @@ func (s *SynthID) AppendObservations(dst []Observation, tokens []uint32) []Obser
 	return dst
 }
 
-// SynthIDHistory is the engines' repeated-context history: the hashes of
-// the last History contexts, initially all zero. A context is repeated
-// when its hash is in the history; either way it then enters the history
-// and the oldest entry leaves.
+// SynthIDHistory is the engines' repeated-context history as they keep it
+// while generating, one context at a time: the hashes of the last History
+// contexts, initially all zero. A context is repeated when its hash is in
+// the history; either way it then enters the history and the oldest entry
+// leaves. Seen scans the window; ReferenceScore and RepetitionMask compute
+// the same mask over a whole text with one probe per position.
 type SynthIDHistory struct {
 	ring   []uint64
 	next   int
@@ -493,57 +496,4 @@ func (h *SynthIDHistory) Seen(c uint64) bool {
 	h.next = (h.next + 1) % len(h.ring)
 	h.filled = min(h.filled+1, len(h.ring))
 	return seen
-}
-
-// SynthIDScore is what SynthID-Text's own mean detectors report for a
-// token sequence: g-values of positions whose context repeats within the
-// history window are masked out.
-type SynthIDScore struct {
-	Scored       int     // unmasked positions
-	Mean         float64 // mean g-value over unmasked positions and layers (NaN if none)
-	WeightedMean float64 // the same with layer weights linspace(10, 1, depth) scaled to sum to depth
-}
-
-// ReferenceScore computes SynthID-Text's mean and weighted-mean scores of
-// tokens with its repeated-context mask (hist is reset and reused; nil
-// makes one). tracemark's own evidence (AppendObservations and detect)
-// instead counts each distinct n-gram once over the whole text.
-func (s *SynthID) ReferenceScore(tokens []uint32, hist *SynthIDHistory) SynthIDScore {
-	if hist == nil {
-		hist = NewSynthIDHistory(s.cfg)
-	}
-	hist.Reset()
-	h, d := s.cfg.NgramLen-1, s.cfg.Depth
-	var r SynthIDScore
-	var ones, weighted float64
-	for i := h; i < len(tokens); i++ {
-		c := s.ContextHash(tokens[i-h : i])
-		if hist.Seen(c) {
-			continue
-		}
-		g := s.gvalues(synthIDStep(c, uint64(tokens[i])))
-		r.Scored++
-		ones += float64(bits.OnesCount64(g))
-		for l := 0; l < d; l++ {
-			weighted += float64(g>>l&1) * s.weights[l]
-		}
-	}
-	den := float64(d) * float64(r.Scored)
-	r.Mean, r.WeightedMean = ones/den, weighted/den
-	return r
-}
-
-// RepetitionMask appends, for every position with ngram_len-1 preceding
-// tokens, whether SynthID scores it (its context is not repeated within
-// the history window).
-func (s *SynthID) RepetitionMask(dst []bool, tokens []uint32, hist *SynthIDHistory) []bool {
-	if hist == nil {
-		hist = NewSynthIDHistory(s.cfg)
-	}
-	hist.Reset()
-	h := s.cfg.NgramLen - 1
-	for i := h; i < len(tokens); i++ {
-		dst = append(dst, !hist.Seen(s.ContextHash(tokens[i-h:i])))
-	}
-	return dst
 }

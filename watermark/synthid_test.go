@@ -183,7 +183,7 @@ func ExampleNewSynthIDFromList() {
 		panic(err)
 	}
 	g, _ := s.GValues([]uint32{10, 20, 30, 40}, 50)
-	r := s.ReferenceScore([]uint32{10, 20, 30, 40, 50, 60, 70}, nil)
+	r := s.ReferenceScore([]uint32{10, 20, 30, 40, 50, 60, 70})
 	fmt.Println(s.Spec())
 	fmt.Printf("g-values %030b, scored %d\n", g, r.Scored)
 	// Output:
