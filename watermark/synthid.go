@@ -379,14 +379,33 @@ func (s *SynthID) gvalues(u uint64) uint64 {
 		}
 		return g
 	}
-	for l, k := range km {
-		x := um + k
+	// DeepMind: 12 dependent rounds per layer. Four layers at a time, so
+	// that their multiplies overlap instead of waiting on each other.
+	l := 0
+	for ; l+4 <= len(km); l += 4 {
+		x0, x1, x2, x3 := um+km[l], um+km[l+1], um+km[l+2], um+km[l+3]
 		for r := 0; r < 12; r++ {
-			x = uint64(int64((x+1)*synthIDMul+1) >> 5)
+			x0 = synthIDRound(x0)
+			x1 = synthIDRound(x1)
+			x2 = synthIDRound(x2)
+			x3 = synthIDRound(x3)
+		}
+		g |= (x0>>30&1 | x1>>30&1<<1 | x2>>30&1<<2 | x3>>30&1<<3) << l
+	}
+	for ; l < len(km); l++ {
+		x := um + km[l]
+		for r := 0; r < 12; r++ {
+			x = synthIDRound(x)
 		}
 		g |= x >> 30 & 1 << l
 	}
 	return g
+}
+
+// synthIDRound is one round of the reference's get_gvals: step(x, 1) >> 5,
+// the shift arithmetic on the signed value; step(x, 1) = x·mul + (mul + 1).
+func synthIDRound(x uint64) uint64 {
+	return uint64(int64(x*synthIDMul+(synthIDMul+1)) >> 5)
 }
 
 // GValues returns the g-values of token t after ctx (bit l for layer l,
