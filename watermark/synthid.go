@@ -8,6 +8,7 @@ import (
 	"math/big"
 	"math/bits"
 	"strconv"
+	"sync"
 )
 
 // SynthID-Text implementations whose g-values tracemark reproduces.
@@ -109,7 +110,7 @@ func (c SynthIDConfig) Null() Null {
 	if c.Impl == SynthIDTransformers {
 		ones := synthIDDefaultTableOnes
 		if c.TableSize != 1<<16 || c.TableSeed != 0 {
-			ones = newSynthIDTable(c.TableSize, c.TableSeed).ones
+			ones = sharedSynthIDTable(c.TableSize, c.TableSeed).ones
 		}
 		p = float64(ones) / float64(c.TableSize)
 	}
@@ -167,6 +168,39 @@ type synthIDTable struct {
 	size uint64
 	mask uint64 // size-1 when size is a power of two, else 0
 	ones int
+}
+
+// synthIDTables caches sampling tables by (size, seed): a table depends on
+// the configuration, not on the key, so schemes bound to many keys (a
+// benchmark's random keys, a directory of key files) share one instead of
+// drawing 2^16 Mersenne Twister outputs each. Tables are never written
+// after they are built. At most maxSharedSynthIDTables are kept; beyond
+// that a table is built for its scheme alone.
+var synthIDTables struct {
+	sync.Mutex
+	m map[[2]uint64]*synthIDTable
+}
+
+// maxSharedSynthIDTables bounds synthIDTables.
+const maxSharedSynthIDTables = 16
+
+// sharedSynthIDTable returns the sampling table of size and seed, from the
+// cache when it is there.
+func sharedSynthIDTable(size int, seed uint32) *synthIDTable {
+	k := [2]uint64{uint64(size), uint64(seed)}
+	synthIDTables.Lock()
+	defer synthIDTables.Unlock()
+	if t := synthIDTables.m[k]; t != nil {
+		return t
+	}
+	t := newSynthIDTable(size, seed)
+	if synthIDTables.m == nil {
+		synthIDTables.m = map[[2]uint64]*synthIDTable{}
+	}
+	if len(synthIDTables.m) < maxSharedSynthIDTables {
+		synthIDTables.m[k] = t
+	}
+	return t
 }
 
 func newSynthIDTable(size int, seed uint32) *synthIDTable {
@@ -307,7 +341,7 @@ func newSynthID(keyID string, words []uint64, cfg SynthIDConfig) (*SynthID, erro
 		s.keyMul[l] = k*synthIDMul + 1
 	}
 	if cfg.Impl == SynthIDTransformers {
-		s.table = newSynthIDTable(cfg.TableSize, cfg.TableSeed)
+		s.table = sharedSynthIDTable(cfg.TableSize, cfg.TableSeed)
 	} else {
 		s.iv = synthIDDeepMindIV(words)
 	}

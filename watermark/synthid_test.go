@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/bits"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -189,4 +190,21 @@ func ExampleNewSynthIDFromList() {
 	// Output:
 	// synthid:ngram_len=5,depth=30,impl=transformers,table_size=65536,table_seed=0,history=1024
 	// g-values 011000000101000010010000101000, scored 3
+}
+
+// TestSynthIDTablesShared: schemes of one table configuration share one
+// sampling table whatever their keys, other configurations get their own,
+// and a shared table equals a freshly drawn one.
+func TestSynthIDTablesShared(t *testing.T) {
+	rng := rand.New(rand.NewPCG(31, 32))
+	a := mustScheme(t, randomTestKey(rng), "synthid:table_size=4096,table_seed=7").(*SynthID)
+	b := mustScheme(t, randomTestKey(rng), "synthid:table_size=4096,table_seed=7").(*SynthID)
+	c := mustScheme(t, randomTestKey(rng), "synthid:table_size=4096,table_seed=8").(*SynthID)
+	if a.table != b.table || a.table == c.table {
+		t.Fatalf("tables: %p %p %p", a.table, b.table, c.table)
+	}
+	fresh := newSynthIDTable(4096, 8)
+	if c.table.ones != fresh.ones || !slices.Equal(c.table.bits, fresh.bits) {
+		t.Error("the shared table differs from a fresh one")
+	}
 }
