@@ -55,6 +55,24 @@ type Config struct {
 	// SpanTests overrides the number of null tests per scheme of the spans
 	// section (0: 100,000, or 60 in a quick run).
 	SpanTests int
+	// Schemes restricts the fpr section to the schemes whose SPEC as
+	// listed, canonical SPEC or scheme name is one of these (nil: all).
+	// Each scheme keeps the random keys of a full run, so its rows equal
+	// the full run's; a restricted run skips the fixed-key part.
+	Schemes []string
+}
+
+// wantScheme reports whether spec is selected by c.Schemes.
+func (c Config) wantScheme(spec string, cfg watermark.Config) bool {
+	if len(c.Schemes) == 0 {
+		return true
+	}
+	for _, s := range c.Schemes {
+		if s == spec || s == cfg.String() || s == cfg.SchemeName() {
+			return true
+		}
+	}
+	return false
 }
 
 func (c Config) workers() int {

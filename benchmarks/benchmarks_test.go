@@ -6,6 +6,7 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -207,7 +208,27 @@ func TestQuickRun(t *testing.T) {
 			t.Errorf("%s: false-positive rate %v at α = 0.01 exceeds it beyond sampling error", s.describe(), s.Cells[0].Rate)
 		}
 	}
-	payloadOff := r.FPR.Schemes[len(r.FPR.Schemes)-1]
+	// A run restricted to some schemes (bench fpr --scheme) gives exactly
+	// their rows of the full run (the same keys) and no fixed-key part.
+	part, err := runFPR(ctx, newEnv(ctx, Config{Seed: 7, Quick: true, Schemes: []string{"vllm-sbw", "synthid:impl=deepmind"}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []FPRScheme
+	for _, s := range r.FPR.Schemes {
+		if strings.HasPrefix(s.Spec, "vllm-sbw:") || strings.HasPrefix(s.Spec, "synthid:") && strings.Contains(s.Spec, "impl=deepmind") {
+			want = append(want, s)
+		}
+	}
+	if len(part.Schemes) != 6 || len(want) != 6 || part.FixedKey != nil || part.FixedKeyPower != nil {
+		t.Fatalf("restricted run: %d rows (want %d of 6), fixed key %v", len(part.Schemes), len(want), part.FixedKey != nil)
+	}
+	for i, s := range part.Schemes {
+		if s.Spec != want[i].Spec || s.Dedup != want[i].Dedup || !reflect.DeepEqual(s.Cells, want[i].Cells) {
+			t.Errorf("restricted row %d: %s %v %+v, full run %s %v %+v", i, s.Spec, s.Dedup, s.Cells, want[i].Spec, want[i].Dedup, want[i].Cells)
+		}
+	}
+	payloadOff := r.FPR.Schemes[2*len(defaultSchemes)-1] // the last default scheme, dedup off
 	if payloadOff.Dedup || !payloadOff.Cells[2].Exceeds {
 		t.Errorf("%s: expected the repeated-tuple false positives that dedup prevents, got %+v", payloadOff.describe(), payloadOff.Cells[2])
 	}

@@ -150,6 +150,9 @@ func runFPR(ctx context.Context, e *env) (*FPRResult, error) {
 		if err != nil {
 			return nil, err
 		}
+		if !e.cfg.wantScheme(spec, cfg) {
+			continue // si stays the scheme's index in the full list: the same keys
+		}
 		on := FPRScheme{Spec: cfg.String(), Dedup: true}
 		off := FPRScheme{Spec: cfg.String(), Dedup: false}
 		var payload []float64
@@ -217,9 +220,14 @@ func runFPR(ctx context.Context, e *env) (*FPRResult, error) {
 		e.logf("fpr %s: %d tests × 2 (dedup on/off) in %v", on.Spec, on.Tests, time.Since(t0).Round(time.Millisecond))
 		res.Schemes = append(res.Schemes, on, off)
 	}
+	if len(res.Schemes) == 0 {
+		return nil, fmt.Errorf("fpr: no scheme matches %q", e.cfg.Schemes)
+	}
 	res.Worst = worstFPR(res.Schemes)
-	if res.FixedKey, res.FixedKeyPower, err = runFixedKey(ctx, e, cs); err != nil {
-		return nil, err
+	if len(e.cfg.Schemes) == 0 {
+		if res.FixedKey, res.FixedKeyPower, err = runFixedKey(ctx, e, cs); err != nil {
+			return nil, err
+		}
 	}
 	res.Seconds = time.Since(start).Seconds()
 	return res, nil

@@ -36,6 +36,25 @@ func TestSeenSetExactUnderTagCollisions(t *testing.T) {
 	}
 }
 
+// TestLayerWeight: layerWeight equals the sum over layers it replaces,
+// for every layer count and random g-values (bits above the layers
+// ignored).
+func TestLayerWeight(t *testing.T) {
+	rng := rand.New(rand.NewPCG(12, 12))
+	for m := 1; m <= 64; m++ {
+		for trial := 0; trial < 200; trial++ {
+			g := rng.Uint64()
+			want := 0
+			for l := 0; l < m; l++ {
+				want += (m - l) * int(g>>l&1)
+			}
+			if got := layerWeight(g, m); got != want {
+				t.Fatalf("m %d g %#x: %d, want %d", m, g, got, want)
+			}
+		}
+	}
+}
+
 // TestTallyAddAllMatchesAdd: AddAll gives bit for bit the tally that Add
 // gives one observation at a time, for every kind of null.
 func TestTallyAddAllMatchesAdd(t *testing.T) {
@@ -49,6 +68,7 @@ func TestTallyAddAllMatchesAdd(t *testing.T) {
 		{Kind: watermark.GammaNull, Shape: 2},
 		{Kind: watermark.BinomialNull, P: 0.25, Trials: 1},
 		{Kind: watermark.BinomialNull, P: 0.5, Trials: 10},
+		{Kind: watermark.BinomialNull, P: 0.5, Trials: 7}, // bits above the layers
 		{Kind: watermark.PayloadNull, Radix: 3, Slots: 4},
 	} {
 		var one, all Tally

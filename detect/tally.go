@@ -3,6 +3,7 @@ package detect
 import (
 	"encoding/json"
 	"fmt"
+	"math/bits"
 
 	"github.com/tracemark/tracemark/watermark"
 )
@@ -58,10 +59,7 @@ func (t *Tally) Add(null watermark.Null, o watermark.Observation) {
 		t.folds[(f*t.foldSlots+int(o.Slot))*maxRadix+int(o.Colour)]++
 	case null.Trials > 1:
 		t.Sum += o.Score
-		m := null.Trials
-		for l := 0; l < m; l++ {
-			t.Weighted += float64(m-l) * float64(o.Bits>>l&1)
-		}
+		t.Weighted += float64(layerWeight(o.Bits, null.Trials))
 	default:
 		t.Sum += o.Score
 	}
@@ -71,10 +69,23 @@ func (t *Tally) Add(null watermark.Null, o watermark.Observation) {
 // by one (the same sums, in the same order, so bit for bit the same
 // tally), deciding the null's kind once rather than per observation.
 func (t *Tally) AddAll(null watermark.Null, obs []watermark.Observation) {
-	if null.Kind == watermark.PayloadNull || null.Trials > 1 {
+	if null.Kind == watermark.PayloadNull {
 		for _, o := range obs {
 			t.Add(null, o)
 		}
+		return
+	}
+	if m := null.Trials; m > 1 {
+		// The weights are integers: their sum is exact in any order, and
+		// so equal to Add's one observation at a time.
+		sum, w := t.Sum, 0
+		for i := range obs {
+			sum += obs[i].Score
+			w += layerWeight(obs[i].Bits, m)
+		}
+		t.N += len(obs)
+		t.Sum = sum
+		t.Weighted += float64(w)
 		return
 	}
 	sum := t.Sum
@@ -84,6 +95,23 @@ func (t *Tally) AddAll(null watermark.Null, obs []watermark.Observation) {
 	t.N += len(obs)
 	t.Sum = sum
 }
+
+// layerWeight returns Σ over layers l < m of (m-l)·g_l, g_l bit l of g:
+// m·|g| minus Σ l·g_l, whose terms are read off one masked popcount per
+// bit of l (indexBits), instead of a loop over the layers.
+func layerWeight(g uint64, m int) int {
+	if m < 64 {
+		g &= 1<<m - 1
+	}
+	w := m * bits.OnesCount64(g)
+	for k, mask := range indexBits {
+		w -= bits.OnesCount64(g&mask) << k
+	}
+	return w
+}
+
+// indexBits[k] has bit l set when bit k of l is set.
+var indexBits = [6]uint64{0xAAAAAAAAAAAAAAAA, 0xCCCCCCCCCCCCCCCC, 0xF0F0F0F0F0F0F0F0, 0xFF00FF00FF00FF00, 0xFFFF0000FFFF0000, 0xFFFFFFFF00000000}
 
 // grow makes room for slots slots of radix colours.
 func (t *Tally) grow(slots, radix int) {

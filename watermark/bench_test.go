@@ -3,28 +3,37 @@ package watermark
 import (
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 	"time"
+
+	"github.com/tracemark/tracemark/internal/threadcpu"
 )
 
 // benchPair times a baseline and a watermarked variant of the same work,
 // interleaved in batches inside one benchmark, and reports both times per
 // call and their ratio, so the overhead is read from one run on one machine.
+// Times are the benchmark thread's CPU time (threadcpu.Now: wall time
+// outside Linux), so that the time the thread waits for a core on a loaded
+// machine is not counted.
 func benchPair(b *testing.B, batch int, baseline, marked func(i int)) {
 	b.ReportAllocs()
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	clock := threadcpu.Now
 	var tBase, tMarked time.Duration
 	calls := 0
 	for n := 0; n < b.N; n++ {
-		t0 := time.Now()
+		t0 := clock()
 		for i := 0; i < batch; i++ {
 			baseline(calls + i)
 		}
-		t1 := time.Now()
+		t1 := clock()
 		for i := 0; i < batch; i++ {
 			marked(calls + i)
 		}
-		tMarked += time.Since(t1)
-		tBase += t1.Sub(t0)
+		tMarked += clock() - t1
+		tBase += t1 - t0
 		calls += batch
 	}
 	base := float64(tBase.Nanoseconds()) / float64(calls)

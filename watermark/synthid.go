@@ -8,6 +8,7 @@ import (
 	"math/big"
 	"math/bits"
 	"strconv"
+	"sync"
 )
 
 // SynthID-Text implementations whose g-values tracemark reproduces.
@@ -109,7 +110,7 @@ func (c SynthIDConfig) Null() Null {
 	if c.Impl == SynthIDTransformers {
 		ones := synthIDDefaultTableOnes
 		if c.TableSize != 1<<16 || c.TableSeed != 0 {
-			ones = newSynthIDTable(c.TableSize, c.TableSeed).ones
+			ones = sharedSynthIDTable(c.TableSize, c.TableSeed).ones
 		}
 		p = float64(ones) / float64(c.TableSize)
 	}
@@ -167,6 +168,39 @@ type synthIDTable struct {
 	size uint64
 	mask uint64 // size-1 when size is a power of two, else 0
 	ones int
+}
+
+// synthIDTables caches sampling tables by (size, seed): a table depends on
+// the configuration, not on the key, so schemes bound to many keys (a
+// benchmark's random keys, a directory of key files) share one instead of
+// drawing 2^16 Mersenne Twister outputs each. Tables are never written
+// after they are built. At most maxSharedSynthIDTables are kept; beyond
+// that a table is built for its scheme alone.
+var synthIDTables struct {
+	sync.Mutex
+	m map[[2]uint64]*synthIDTable
+}
+
+// maxSharedSynthIDTables bounds synthIDTables.
+const maxSharedSynthIDTables = 16
+
+// sharedSynthIDTable returns the sampling table of size and seed, from the
+// cache when it is there.
+func sharedSynthIDTable(size int, seed uint32) *synthIDTable {
+	k := [2]uint64{uint64(size), uint64(seed)}
+	synthIDTables.Lock()
+	defer synthIDTables.Unlock()
+	if t := synthIDTables.m[k]; t != nil {
+		return t
+	}
+	t := newSynthIDTable(size, seed)
+	if synthIDTables.m == nil {
+		synthIDTables.m = map[[2]uint64]*synthIDTable{}
+	}
+	if len(synthIDTables.m) < maxSharedSynthIDTables {
+		synthIDTables.m[k] = t
+	}
+	return t
 }
 
 func newSynthIDTable(size int, seed uint32) *synthIDTable {
@@ -263,8 +297,9 @@ type SynthID struct {
 	keys    [64]uint64
 	keyMul  [64]uint64 // k_l·mul + 1
 	iv      uint64
-	table   *synthIDTable // transformers
-	weights [64]float64   // the reference's weighted-mean weights
+	table   *synthIDTable  // transformers
+	weights [64]float64    // the reference's weighted-mean weights
+	windows synthIDWindows // ReferenceScore's repetition masks
 }
 
 // NewSynthID binds a SynthID configuration to an engine key whose words
@@ -306,7 +341,7 @@ func newSynthID(keyID string, words []uint64, cfg SynthIDConfig) (*SynthID, erro
 		s.keyMul[l] = k*synthIDMul + 1
 	}
 	if cfg.Impl == SynthIDTransformers {
-		s.table = newSynthIDTable(cfg.TableSize, cfg.TableSeed)
+		s.table = sharedSynthIDTable(cfg.TableSize, cfg.TableSeed)
 	} else {
 		s.iv = synthIDDeepMindIV(words)
 	}
@@ -378,14 +413,33 @@ func (s *SynthID) gvalues(u uint64) uint64 {
 		}
 		return g
 	}
-	for l, k := range km {
-		x := um + k
+	// DeepMind: 12 dependent rounds per layer. Four layers at a time, so
+	// that their multiplies overlap instead of waiting on each other.
+	l := 0
+	for ; l+4 <= len(km); l += 4 {
+		x0, x1, x2, x3 := um+km[l], um+km[l+1], um+km[l+2], um+km[l+3]
 		for r := 0; r < 12; r++ {
-			x = uint64(int64((x+1)*synthIDMul+1) >> 5)
+			x0 = synthIDRound(x0)
+			x1 = synthIDRound(x1)
+			x2 = synthIDRound(x2)
+			x3 = synthIDRound(x3)
+		}
+		g |= (x0>>30&1 | x1>>30&1<<1 | x2>>30&1<<2 | x3>>30&1<<3) << l
+	}
+	for ; l < len(km); l++ {
+		x := um + km[l]
+		for r := 0; r < 12; r++ {
+			x = synthIDRound(x)
 		}
 		g |= x >> 30 & 1 << l
 	}
 	return g
+}
+
+// synthIDRound is one round of the reference's get_gvals: step(x, 1) >> 5,
+// the shift arithmetic on the signed value; step(x, 1) = x·mul + (mul + 1).
+func synthIDRound(x uint64) uint64 {
+	return uint64(int64(x*synthIDMul+(synthIDMul+1)) >> 5)
 }
 
 // GValues returns the g-values of token t after ctx (bit l for layer l,
@@ -465,10 +519,12 @@ func (s *SynthID) AppendObservations(dst []Observation, tokens []uint32) []Obser
 	return dst
 }
 
-// SynthIDHistory is the engines' repeated-context history: the hashes of
-// the last History contexts, initially all zero. A context is repeated
-// when its hash is in the history; either way it then enters the history
-// and the oldest entry leaves.
+// SynthIDHistory is the engines' repeated-context history as they keep it
+// while generating, one context at a time: the hashes of the last History
+// contexts, initially all zero. A context is repeated when its hash is in
+// the history; either way it then enters the history and the oldest entry
+// leaves. Seen scans the window; ReferenceScore and RepetitionMask compute
+// the same mask over a whole text with one probe per position.
 type SynthIDHistory struct {
 	ring   []uint64
 	next   int
@@ -493,57 +549,4 @@ func (h *SynthIDHistory) Seen(c uint64) bool {
 	h.next = (h.next + 1) % len(h.ring)
 	h.filled = min(h.filled+1, len(h.ring))
 	return seen
-}
-
-// SynthIDScore is what SynthID-Text's own mean detectors report for a
-// token sequence: g-values of positions whose context repeats within the
-// history window are masked out.
-type SynthIDScore struct {
-	Scored       int     // unmasked positions
-	Mean         float64 // mean g-value over unmasked positions and layers (NaN if none)
-	WeightedMean float64 // the same with layer weights linspace(10, 1, depth) scaled to sum to depth
-}
-
-// ReferenceScore computes SynthID-Text's mean and weighted-mean scores of
-// tokens with its repeated-context mask (hist is reset and reused; nil
-// makes one). tracemark's own evidence (AppendObservations and detect)
-// instead counts each distinct n-gram once over the whole text.
-func (s *SynthID) ReferenceScore(tokens []uint32, hist *SynthIDHistory) SynthIDScore {
-	if hist == nil {
-		hist = NewSynthIDHistory(s.cfg)
-	}
-	hist.Reset()
-	h, d := s.cfg.NgramLen-1, s.cfg.Depth
-	var r SynthIDScore
-	var ones, weighted float64
-	for i := h; i < len(tokens); i++ {
-		c := s.ContextHash(tokens[i-h : i])
-		if hist.Seen(c) {
-			continue
-		}
-		g := s.gvalues(synthIDStep(c, uint64(tokens[i])))
-		r.Scored++
-		ones += float64(bits.OnesCount64(g))
-		for l := 0; l < d; l++ {
-			weighted += float64(g>>l&1) * s.weights[l]
-		}
-	}
-	den := float64(d) * float64(r.Scored)
-	r.Mean, r.WeightedMean = ones/den, weighted/den
-	return r
-}
-
-// RepetitionMask appends, for every position with ngram_len-1 preceding
-// tokens, whether SynthID scores it (its context is not repeated within
-// the history window).
-func (s *SynthID) RepetitionMask(dst []bool, tokens []uint32, hist *SynthIDHistory) []bool {
-	if hist == nil {
-		hist = NewSynthIDHistory(s.cfg)
-	}
-	hist.Reset()
-	h := s.cfg.NgramLen - 1
-	for i := h; i < len(tokens); i++ {
-		dst = append(dst, !hist.Seen(s.ContextHash(tokens[i-h:i])))
-	}
-	return dst
 }

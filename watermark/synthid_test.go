@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/bits"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -183,10 +184,27 @@ func ExampleNewSynthIDFromList() {
 		panic(err)
 	}
 	g, _ := s.GValues([]uint32{10, 20, 30, 40}, 50)
-	r := s.ReferenceScore([]uint32{10, 20, 30, 40, 50, 60, 70}, nil)
+	r := s.ReferenceScore([]uint32{10, 20, 30, 40, 50, 60, 70})
 	fmt.Println(s.Spec())
 	fmt.Printf("g-values %030b, scored %d\n", g, r.Scored)
 	// Output:
 	// synthid:ngram_len=5,depth=30,impl=transformers,table_size=65536,table_seed=0,history=1024
 	// g-values 011000000101000010010000101000, scored 3
+}
+
+// TestSynthIDTablesShared: schemes of one table configuration share one
+// sampling table whatever their keys, other configurations get their own,
+// and a shared table equals a freshly drawn one.
+func TestSynthIDTablesShared(t *testing.T) {
+	rng := rand.New(rand.NewPCG(31, 32))
+	a := mustScheme(t, randomTestKey(rng), "synthid:table_size=4096,table_seed=7").(*SynthID)
+	b := mustScheme(t, randomTestKey(rng), "synthid:table_size=4096,table_seed=7").(*SynthID)
+	c := mustScheme(t, randomTestKey(rng), "synthid:table_size=4096,table_seed=8").(*SynthID)
+	if a.table != b.table || a.table == c.table {
+		t.Fatalf("tables: %p %p %p", a.table, b.table, c.table)
+	}
+	fresh := newSynthIDTable(4096, 8)
+	if c.table.ones != fresh.ones || !slices.Equal(c.table.bits, fresh.bits) {
+		t.Error("the shared table differs from a fresh one")
+	}
 }

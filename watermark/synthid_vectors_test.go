@@ -200,7 +200,7 @@ func TestSynthIDVectorsMasks(t *testing.T) {
 	checked, masked := 0, 0
 	for ci, c := range v.Masks {
 		s := c.scheme(t)
-		got := s.RepetitionMask(nil, c.Tokens, nil)
+		got := s.RepetitionMask(nil, c.Tokens)
 		if len(got) != len(c.Mask) {
 			t.Fatalf("case %d: mask of %d, want %d", ci, len(got), len(c.Mask))
 		}
@@ -327,7 +327,7 @@ func TestSynthIDVectorsGeneration(t *testing.T) {
 
 func checkSynthIDScore(t *testing.T, s *SynthID, c synthIDCase, ci int) {
 	t.Helper()
-	r := s.ReferenceScore(c.Tokens, nil)
+	r := s.ReferenceScore(c.Tokens)
 	if r.Scored != c.Scored || math.Abs(r.Mean-c.Mean) > 1e-12 || math.Abs(r.WeightedMean-c.WeightedMean) > 1e-12 {
 		t.Errorf("case %d (%s, %d tokens): scored %d mean %.17g weighted %.17g, reference %d %.17g %.17g", ci, c.Impl, len(c.Tokens), r.Scored, r.Mean, r.WeightedMean, c.Scored, c.Mean, c.WeightedMean)
 	}

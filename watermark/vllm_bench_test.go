@@ -48,9 +48,17 @@ func BenchmarkVLLMObservations(b *testing.B) {
 	}
 }
 
-// BenchmarkVLLMCandidates: embedding with k=40 candidates for each vLLM
-// scheme against the plain sampler in the same run (ratio).
-func BenchmarkVLLMCandidates(b *testing.B) {
+// engineCandidateSpecs are the engine schemes BenchmarkEngineCandidates
+// times: vLLM's (both PRFs for Gumbel) and SynthID-Text's (both
+// implementations), at their defaults.
+var engineCandidateSpecs = append(vllmBenchSpecs[:len(vllmBenchSpecs):len(vllmBenchSpecs)], "synthid", "synthid:impl=deepmind")
+
+// BenchmarkEngineCandidates: embedding with k=40 candidates (after top-k)
+// for each engine scheme against the plain sampler in the same run
+// (benchPair: interleaved batches of 1000 calls, "ratio" is marked over
+// plain), from logits and from probabilities. SynthID's key is a list of
+// 30 words derived from a fixed seed, vLLM's one fixed word.
+func BenchmarkEngineCandidates(b *testing.B) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	const k = 40
 	ids := make([]uint32, k)
@@ -63,12 +71,22 @@ func BenchmarkVLLMCandidates(b *testing.B) {
 		probs[i] = float32(math.Exp(float64(logits[i])))
 	}
 	ctx := []uint32{101, 2002, 30003, 4004, 55}
-	for _, spec := range vllmBenchSpecs {
-		s := vllmBenchScheme(b, spec)
+	for _, spec := range engineCandidateSpecs {
+		var s Scheme
+		if strings.HasPrefix(spec, "synthid") {
+			s = mustScheme(b, testKey(b, 4), spec)
+		} else {
+			s = vllmBenchScheme(b, spec)
+		}
 		b.Run("input=logits/scheme="+spec, func(b *testing.B) {
 			benchPair(b, 1000,
 				func(int) { SampleLogitsUnmarked(ids, logits, rng) },
 				func(i int) { ctx[0] = uint32(i); s.SampleLogits(ctx, ids, logits, rng) })
+		})
+		b.Run("input=probs/scheme="+spec, func(b *testing.B) {
+			benchPair(b, 1000,
+				func(int) { SampleProbsUnmarked(ids, probs, rng) },
+				func(i int) { ctx[0] = uint32(i); s.SampleProbs(ctx, ids, probs, rng) })
 		})
 	}
 }

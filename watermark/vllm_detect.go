@@ -6,25 +6,6 @@ import (
 	"github.com/tracemark/tracemark/detect/stats"
 )
 
-// EngineDetection is a serving engine's own detector result on a token
-// sequence, computed the engine's way (see docs/engines.md): for vLLM, the
-// first tokens are scored against contexts padded with -1, a context seen
-// before is skipped (context-level dedup), and the p-value is vLLM's own
-// formula. It is reported next to tracemark's evidence, which differs.
-type EngineDetection struct {
-	Engine          string  `json:"engine"`    // "vllm"
-	Algorithm       string  `json:"algorithm"` // the engine's algorithm name
-	Score           float64 `json:"score"`
-	PValue          float64 `json:"p_value"`
-	NumScoredTokens int     `json:"num_scored_tokens"`
-}
-
-// EngineDetector is a scheme that can also compute its engine's own
-// detector result.
-type EngineDetector interface {
-	EngineDetect(tokens []uint32) EngineDetection
-}
-
 // vllmPositions calls f for each position vLLM's detector scores: every
 // token, with the context of the h tokens before it padded on the left with
 // -1, skipping a position whose context (the h entries) was seen before.

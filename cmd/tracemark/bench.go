@@ -33,10 +33,14 @@ func benchCommand(e *env) *cli.Command {
 	var subs []*cli.Command
 	for i := range benchSections {
 		s := benchSections[i]
+		f := flags
+		if s.name == "fpr" {
+			f = append(f[:len(f):len(f)], &cli.StringSliceFlag{Name: "scheme", Usage: "run only the schemes whose SPEC (as listed in the report) or scheme name (before the colon) is `SPEC`; repeat for several (default: all; then the fixed-key section is skipped)"})
+		}
 		subs = append(subs, &cli.Command{
 			Name:   s.name,
 			Usage:  s.usage,
-			Flags:  flags,
+			Flags:  f,
 			Action: func(c *cli.Context) error { return runBench(c, e, s.name) },
 		})
 	}
@@ -85,6 +89,9 @@ func runBench(c *cli.Context, e *env, which string) error {
 		return fmt.Errorf("bench %s: --jobs must be positive", which)
 	}
 	cfg := benchmarks.Config{Seed: c.Uint64("seed"), Quick: c.Bool("quick"), Workers: c.Int("jobs"), Log: e.stderr, SpanTests: c.Int("span-tests")}
+	if which == "fpr" {
+		cfg.Schemes = c.StringSlice("scheme")
+	}
 	if cfg.SpanTests < 0 {
 		return fmt.Errorf("bench %s: --span-tests must be positive", which)
 	}

@@ -55,7 +55,8 @@ type detection struct {
 	detect.Result
 	keyDefaults // the key's own scheme and tokenizer, beside the ones used
 	// Engine is the serving engine's own detector result, for schemes
-	// of an engine such as vLLM (docs/engines.md).
+	// of an engine: vLLM's (docs/engines.md) or SynthID-Text's mean
+	// scores (docs/engines-synthid.md).
 	Engine *engineResult `json:"engine_detection,omitempty"`
 	// Spans is the span test (detect --spans, docs/spans.md).
 	Spans *spans.Result `json:"span_test,omitempty"`
@@ -65,6 +66,25 @@ type detection struct {
 type engineResult struct {
 	KeyID string `json:"key_id"`
 	watermark.EngineDetection
+}
+
+// MarshalJSON writes key_id and then the engine result's own members
+// (watermark.EngineDetection.MarshalJSON, which would otherwise be
+// promoted and leave key_id out).
+func (e engineResult) MarshalJSON() ([]byte, error) {
+	inner, err := json.Marshal(e.EngineDetection)
+	if err != nil {
+		return nil, err
+	}
+	id, err := json.Marshal(e.KeyID)
+	if err != nil {
+		return nil, err
+	}
+	out := append([]byte(`{"key_id":`), id...)
+	if len(inner) > 2 { // inner is an object: {...}
+		out = append(out, ',')
+	}
+	return append(out, inner[1:]...), nil
 }
 
 // multiDetection is one line of `detect --json` output with several keys.
