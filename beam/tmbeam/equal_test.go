@@ -76,18 +76,25 @@ type row struct {
 // writeCorpus writes a mixed corpus: plain text, JSONL (with a bad line),
 // JSONL.zst, Parquet, a truncated .zst; human paragraphs of Opticks and
 // watermarked text from the embedding API.
-func writeCorpus(t *testing.T, sch watermark.Scheme, tok tokenize.Tokenizer) string {
+// opticksText returns Opticks' paragraphs longer than minLen bytes (at
+// most limit of them; 0: all), the human text of the corpora, and its
+// single-token words under tok, which testtext.Watermarked draws from.
+func opticksText(t *testing.T, tok tokenize.Tokenizer, minLen, limit int) (human []string, words []uint32) {
+	t.Helper()
 	doc, err := refcorpus.Opticks()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var human []string
 	for _, p := range strings.Split(refcorpus.UnwrapParagraphs(doc.Text), "\n\n") {
-		if len(p) > 300 && len(human) < 80 {
+		if len(p) > minLen && (limit == 0 || len(human) < limit) {
 			human = append(human, p)
 		}
 	}
-	words := testtext.SingleTokenWords(tok, doc.Text)
+	return human, testtext.SingleTokenWords(tok, doc.Text)
+}
+
+func writeCorpus(t *testing.T, sch watermark.Scheme, tok tokenize.Tokenizer) string {
+	human, words := opticksText(t, tok, 300, 80)
 	rng := rand.New(rand.NewPCG(7, 8))
 	var marked []string
 	for i := 0; i < 12; i++ {
@@ -366,17 +373,7 @@ type chatTurn struct {
 // the attack, and with first in the user turn only.
 func writeChat(t *testing.T, dir string, first, second watermark.Scheme, tok tokenize.Tokenizer) (secondIDs []string, attacked, userOnly string) {
 	t.Helper()
-	doc, err := refcorpus.Opticks()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var human []string
-	for _, p := range strings.Split(refcorpus.UnwrapParagraphs(doc.Text), "\n\n") {
-		if len(p) > 300 {
-			human = append(human, p)
-		}
-	}
-	words := testtext.SingleTokenWords(tok, doc.Text)
+	human, words := opticksText(t, tok, 300, 0)
 	rng := rand.New(rand.NewPCG(11, 12))
 	marked := func(sch watermark.Scheme, n int) string {
 		_, text, err := testtext.Watermarked(sch, tok, words, n, rng)
@@ -596,17 +593,7 @@ func readFile(t *testing.T, path string) string {
 // decides the field), repeated watermarked documents; and a .jsonl.zst,
 // read whole.
 func writeSplitCorpus(t *testing.T, sch watermark.Scheme, tok tokenize.Tokenizer) string {
-	doc, err := refcorpus.Opticks()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var human []string
-	for _, p := range strings.Split(refcorpus.UnwrapParagraphs(doc.Text), "\n\n") {
-		if len(p) > 200 {
-			human = append(human, p)
-		}
-	}
-	words := testtext.SingleTokenWords(tok, doc.Text)
+	human, words := opticksText(t, tok, 200, 0)
 	rng := rand.New(rand.NewPCG(9, 10))
 	var marked []string
 	for i := 0; i < 10; i++ {
